@@ -1,0 +1,1 @@
+//! Country and state names (being written).

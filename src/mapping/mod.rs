@@ -1,0 +1,3 @@
+//! CSV header -> field mapping: canonical columns, presets, row -> payload, validation.
+pub mod countries;
+pub mod presets;

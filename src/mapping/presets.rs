@@ -1,0 +1,1 @@
+//! Source-platform presets and TOML mappings (being written).

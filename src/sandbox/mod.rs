@@ -1,0 +1,1 @@
+//! The sandbox store: a local fake of the BigCommerce Customers V2 API (being written).
