@@ -1,4 +1,48 @@
-//! bc-customers: import and export BigCommerce customers as CSV (Customers V2 API).
+//! bc-customers: import and export BigCommerce customers as CSV through the Customers V2 API.
+//!
+//! Module map:
+//! - [`cli`]: clap types; the validated [`api::Connection`] built once from flags and environment.
+//! - [`exit`]: the documented exit codes (0 ok, 1 fatal, 2 usage, 3 some rows failed).
+//! - [`cmd`]: one file per subcommand (`import`, `export`, `count`, `groups`, `set_group`,
+//!   `delete`, `validate_password`, `sandbox`, `demo`, `bench`), each "args → run".
+//! - [`api`]: the HTTP client (auth, pacing from rate-limit headers, retries), typed errors, models.
+//! - [`mapping`]: canonical columns, row → payload and validation, presets, countries.
+//! - [`csvio`]: CSV reading (BOM, header matching), formula neutralisation, atomic output files.
+//! - [`pipeline`]: reader thread → bounded channel → one concurrent stage → ordered sink.
+//! - [`lookup`]: finding a row's store customer (per-row lookups or a preloaded index).
+//! - [`results`]: the results file (`_row,_result,_customer_id,_message` + input columns).
+//! - [`report`]: progress bar and the end-of-run summary (stderr and `--summary-json`).
+//! - [`sandbox`]: the fake store used by tests, `demo`, `bench` and rehearsals.
+pub mod api;
+pub mod cli;
+pub mod cmd;
+pub mod csvio;
 pub mod exit;
+pub mod lookup;
 pub mod mapping;
+pub mod pipeline;
+pub mod report;
+pub mod results;
 pub mod sandbox;
+
+use cli::{Cli, Command};
+use exit::Exit;
+
+/// Run one parsed command line. Errors are fatal (exit 1) unless they carry a
+/// [`exit::UsageError`] (exit 2); per-row problems are not errors but exit code 3.
+pub fn run(cli: Cli) -> anyhow::Result<Exit> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .worker_threads(2)
+        .thread_name("bc-customers")
+        .build()?;
+    rt.block_on(async move {
+        let g = cli.global;
+        match cli.command {
+            Command::Import(args) => cmd::import::run(&g, args).await,
+            Command::Export(args) => cmd::export::run(&g, args).await,
+            Command::Count(args) => cmd::count::run(&g, args).await,
+            Command::Groups(args) => cmd::groups::run(&g, args).await,
+        }
+    })
+}

@@ -1,1 +1,31 @@
-fn main() {}
+//! Thin binary: parse, run, turn the outcome into an exit status.
+use clap::Parser;
+
+use bc_customers::exit::{Exit, UsageError};
+
+fn main() {
+    let cli = match bc_customers::cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // clap prints help/version to stdout (exit 0) and usage errors to stderr (exit 2).
+            let _ = e.print();
+            std::process::exit(if e.use_stderr() {
+                Exit::Usage.code()
+            } else {
+                0
+            });
+        }
+    };
+    let code = match bc_customers::run(cli) {
+        Ok(exit) => exit.code(),
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            if err.chain().any(|e| e.is::<UsageError>()) {
+                Exit::Usage.code()
+            } else {
+                Exit::Fatal.code()
+            }
+        }
+    };
+    std::process::exit(code);
+}

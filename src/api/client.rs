@@ -1,0 +1,559 @@
+//! The HTTP client: one connection pool, auth, a global in-flight limit, pacing, retries.
+//!
+//! Every request goes through [`Client::send`], which owns the retry loop:
+//! 429 → everyone waits out the window ([`RateGate::block_for`]); 5xx, timeouts and dropped
+//! connections → capped exponential backoff with jitter. A *non-idempotent* request (a create)
+//! is never repeated blindly after an ambiguous failure: the error goes back to the caller,
+//! which looks the record up first (PRODUCT.md: never create the same customer twice).
+
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use reqwest::header::{HeaderMap, HeaderValue};
+use reqwest::Method;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use tokio::sync::Semaphore;
+
+use super::error::{parse_error_body, ApiError, ErrorKind};
+use super::models::{Address, Count, Customer, Group, Validation};
+use super::rate::{RateGate, RateHeaders};
+
+/// The access token. Its `Debug` never shows the value, so it cannot leak through `{:?}`.
+#[derive(Clone)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: String) -> Secret {
+        Secret(s)
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(****)")
+    }
+}
+
+/// Validated connection settings (PRODUCT.md § Connection settings).
+#[derive(Debug, Clone)]
+pub struct Connection {
+    pub api_url: url::Url,
+    pub store_hash: String,
+    pub token: Secret,
+    pub concurrency: usize,
+    pub timeout: Duration,
+    pub max_retries: u32,
+}
+
+impl Connection {
+    /// Check the API URL: `https://` anywhere, plain `http://` only to a loopback host, so a
+    /// token is never sent in clear over a network.
+    pub fn check_api_url(raw: &str) -> anyhow::Result<url::Url> {
+        let url = url::Url::parse(raw.trim())
+            .with_context(|| format!("--api-url {raw:?} is not a URL"))?;
+        match url.scheme() {
+            "https" => {}
+            "http" => {
+                let loopback = match url.host() {
+                    Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+                    Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
+                    Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
+                    None => false,
+                };
+                if !loopback {
+                    bail!(
+                        "refusing plain http:// to {}: the access token would cross the network unencrypted; use https:// (http:// is allowed only for loopback hosts such as 127.0.0.1 or localhost)",
+                        url.host_str().unwrap_or("?")
+                    );
+                }
+            }
+            other => bail!("--api-url must start with https:// (got {other}://)"),
+        }
+        Ok(url)
+    }
+
+    pub fn check_store_hash(hash: &str) -> anyhow::Result<String> {
+        let hash = hash.trim();
+        if hash.is_empty()
+            || !hash
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            bail!("store hash {hash:?} is not valid: expected letters and digits, as in the API path /stores/{{hash}}/v2");
+        }
+        Ok(hash.to_string())
+    }
+}
+
+/// Counters for the end-of-run summary.
+#[derive(Debug, Default)]
+pub struct ClientStats {
+    pub requests: AtomicU64,
+    pub writes: AtomicU64,
+    pub retries: AtomicU64,
+    pub rate_limited: AtomicU64,
+}
+
+/// A plain snapshot of [`ClientStats`].
+#[derive(Debug, Clone, Copy, Default, serde::Serialize)]
+pub struct StatsSnapshot {
+    pub requests: u64,
+    pub writes: u64,
+    pub retries: u64,
+    pub rate_limited: u64,
+}
+
+struct Inner {
+    http: reqwest::Client,
+    root: String,
+    token: HeaderValue,
+    gate: RateGate,
+    permits: Semaphore,
+    stats: ClientStats,
+    max_retries: u32,
+}
+
+/// Cheap to clone; every clone shares the pool, the pacing and the counters.
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+/// A successful response.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub body: Vec<u8>,
+}
+
+/// How many 429s one request may meet before it gives up. They do not use the `--max-retries`
+/// budget: a 429 with headers is the store telling us when to come back, not a fault.
+const MAX_RATE_LIMITED: u32 = 30;
+
+impl Client {
+    pub fn new(conn: &Connection) -> anyhow::Result<Client> {
+        let mut token = HeaderValue::from_str(conn.token.expose().trim()).map_err(|_| {
+            anyhow::anyhow!("the access token contains characters that cannot be sent in a header")
+        })?;
+        token.set_sensitive(true);
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            reqwest::header::ACCEPT,
+            HeaderValue::from_static("application/json"),
+        );
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("bc-customers/", env!("CARGO_PKG_VERSION")))
+            .default_headers(headers)
+            .timeout(conn.timeout)
+            .connect_timeout(conn.timeout.min(Duration::from_secs(10)))
+            .pool_max_idle_per_host(conn.concurrency.max(1) * 2)
+            .https_only(conn.api_url.scheme() == "https")
+            .build()
+            .context("building the HTTP client")?;
+        let base = conn.api_url.as_str().trim_end_matches('/');
+        Ok(Client {
+            inner: Arc::new(Inner {
+                http,
+                root: format!("{base}/stores/{}/v2", conn.store_hash),
+                token,
+                gate: RateGate::new(),
+                permits: Semaphore::new(conn.concurrency.max(1)),
+                stats: ClientStats::default(),
+                max_retries: conn.max_retries,
+            }),
+        })
+    }
+
+    pub fn stats(&self) -> StatsSnapshot {
+        let s = &self.inner.stats;
+        StatsSnapshot {
+            requests: s.requests.load(Ordering::Relaxed),
+            writes: s.writes.load(Ordering::Relaxed),
+            retries: s.retries.load(Ordering::Relaxed),
+            rate_limited: s.rate_limited.load(Ordering::Relaxed),
+        }
+    }
+
+    pub fn gate(&self) -> &RateGate {
+        &self.inner.gate
+    }
+
+    /// Send one request, retrying what is safe to retry. `idempotent = false` (creates) returns
+    /// ambiguous failures to the caller instead of repeating them.
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<&Value>,
+        idempotent: bool,
+    ) -> Result<Reply, ApiError> {
+        let what = format!("{method} {}", route_of(path));
+        let url = format!("{}{}", self.inner.root, path);
+        let body_bytes = body.map(|b| serde_json::to_vec(b).expect("JSON values always serialize"));
+        let is_write = method != Method::GET;
+        let mut attempt: u32 = 0;
+        let mut rate_limited: u32 = 0;
+        loop {
+            let result = {
+                let _permit = self
+                    .inner
+                    .permits
+                    .acquire()
+                    .await
+                    .expect("semaphore never closed");
+                self.inner.gate.acquire().await;
+                self.inner.stats.requests.fetch_add(1, Ordering::Relaxed);
+                if is_write {
+                    self.inner.stats.writes.fetch_add(1, Ordering::Relaxed);
+                }
+                let mut req = self
+                    .inner
+                    .http
+                    .request(method.clone(), &url)
+                    .header("X-Auth-Token", self.inner.token.clone());
+                if !query.is_empty() {
+                    req = req.query(query);
+                }
+                if let Some(b) = &body_bytes {
+                    req = req
+                        .header(reqwest::header::CONTENT_TYPE, "application/json")
+                        .body(b.clone());
+                }
+                self.exchange(req, &what).await
+            };
+            let err = match result {
+                Ok(reply) => return Ok(reply),
+                Err((err, headers)) => {
+                    if err.status() == Some(429) {
+                        self.inner
+                            .stats
+                            .rate_limited
+                            .fetch_add(1, Ordering::Relaxed);
+                        rate_limited += 1;
+                        if rate_limited > MAX_RATE_LIMITED {
+                            return Err(err);
+                        }
+                        let wait = match (headers.reset_ms, headers.retry_after_s) {
+                            (None, None) => backoff(rate_limited - 1, is_write),
+                            (reset, retry) => Duration::from_millis(
+                                reset.unwrap_or(0).max(retry.unwrap_or(0) * 1000),
+                            ),
+                        };
+                        // Everyone waits, with a little jitter so the workers do not return in one burst.
+                        self.inner
+                            .gate
+                            .block_for(wait + Duration::from_millis(fastrand::u64(0..=50)));
+                        self.inner.stats.retries.fetch_add(1, Ordering::Relaxed);
+                        continue;
+                    }
+                    err
+                }
+            };
+            if !err.is_retryable()
+                || attempt >= self.inner.max_retries
+                || (!idempotent && err.is_ambiguous())
+            {
+                return Err(err);
+            }
+            self.inner.stats.retries.fetch_add(1, Ordering::Relaxed);
+            tokio::time::sleep(backoff(attempt, is_write)).await;
+            attempt += 1;
+        }
+    }
+
+    async fn exchange(
+        &self,
+        req: reqwest::RequestBuilder,
+        what: &str,
+    ) -> Result<Reply, (ApiError, RateHeaders)> {
+        let transport = |e: reqwest::Error| {
+            let maybe_sent = !e.is_connect();
+            let message = describe_reqwest_error(&e);
+            ApiError {
+                what: what.to_string(),
+                kind: ErrorKind::Transport {
+                    message,
+                    maybe_sent,
+                },
+            }
+        };
+        let resp = match req.send().await {
+            Ok(r) => r,
+            Err(e) => {
+                self.inner.gate.finish(&RateHeaders::default());
+                return Err((transport(e), RateHeaders::default()));
+            }
+        };
+        let status = resp.status().as_u16();
+        let headers = RateHeaders::from_headers(resp.headers());
+        let body = resp.bytes().await;
+        self.inner.gate.finish(&headers);
+        let body = match body {
+            Ok(b) => b.to_vec(),
+            Err(e) => {
+                // The status line arrived but the body did not: the request was processed.
+                let mut err = transport(e);
+                if let ErrorKind::Transport { maybe_sent, .. } = &mut err.kind {
+                    *maybe_sent = true;
+                }
+                return Err((err, headers));
+            }
+        };
+        if (200..300).contains(&status) {
+            return Ok(Reply { status, body });
+        }
+        let message = parse_error_body(status, &body);
+        Err((
+            ApiError {
+                what: what.to_string(),
+                kind: ErrorKind::Status { status, message },
+            },
+            headers,
+        ))
+    }
+
+    /// GET a list page. `204 No Content` (an empty page, also past the last page) is an empty list.
+    pub async fn get_list<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+    ) -> Result<Vec<T>, ApiError> {
+        let reply = self.send(Method::GET, path, query, None, true).await?;
+        if reply.status == 204 || reply.body.iter().all(|b| b.is_ascii_whitespace()) {
+            return Ok(Vec::new());
+        }
+        decode(path, &reply.body)
+    }
+
+    /// GET one resource; 404 is `None`.
+    pub async fn get_one<T: DeserializeOwned>(&self, path: &str) -> Result<Option<T>, ApiError> {
+        match self.send(Method::GET, path, &[], None, true).await {
+            Ok(reply) if reply.status == 204 => Ok(None),
+            Ok(reply) => decode(path, &reply.body).map(Some),
+            Err(e) if e.is_not_found() => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    pub async fn count_customers(&self, filters: &[(&str, String)]) -> Result<u64, ApiError> {
+        let reply = self
+            .send(Method::GET, "/customers/count", filters, None, true)
+            .await?;
+        let count: Count = decode("/customers/count", &reply.body)?;
+        Ok(count.count)
+    }
+
+    /// One page of customers (ascending id), at most 250.
+    pub async fn customers_page(
+        &self,
+        query: &[(&str, String)],
+    ) -> Result<Vec<Customer>, ApiError> {
+        self.get_list("/customers", query).await
+    }
+
+    pub async fn get_customer(&self, id: u64) -> Result<Option<Customer>, ApiError> {
+        self.get_one(&format!("/customers/{id}")).await
+    }
+
+    /// The customer with this email (case-insensitive), if any.
+    pub async fn find_customer_by_email(&self, email: &str) -> Result<Option<Customer>, ApiError> {
+        let page = self
+            .customers_page(&[("email", email.to_string()), ("limit", "250".into())])
+            .await?;
+        // Whether the API's email filter is exact or a substring match is not documented: check.
+        Ok(page
+            .into_iter()
+            .find(|c| c.email.eq_ignore_ascii_case(email)))
+    }
+
+    /// POST /customers. Not idempotent: an ambiguous failure comes back to the caller.
+    pub async fn create_customer(&self, body: &Value) -> Result<Customer, ApiError> {
+        let reply = self
+            .send(Method::POST, "/customers", &[], Some(body), false)
+            .await?;
+        decode("/customers", &reply.body)
+    }
+
+    pub async fn update_customer(&self, id: u64, body: &Value) -> Result<Customer, ApiError> {
+        let path = format!("/customers/{id}");
+        let reply = self.send(Method::PUT, &path, &[], Some(body), true).await?;
+        decode(&path, &reply.body)
+    }
+
+    /// DELETE one customer by id. There is deliberately no method for the collection
+    /// `DELETE /customers`: it deletes every customer of the store.
+    pub async fn delete_customer(&self, id: u64) -> Result<(), ApiError> {
+        self.send(Method::DELETE, &format!("/customers/{id}"), &[], None, true)
+            .await
+            .map(|_| ())
+    }
+
+    /// Every address of one customer (pages of 250).
+    pub async fn addresses(&self, customer_id: u64) -> Result<Vec<Address>, ApiError> {
+        let path = format!("/customers/{customer_id}/addresses");
+        let mut all = Vec::new();
+        for page in 1.. {
+            let rows: Vec<Address> = self
+                .get_list(
+                    &path,
+                    &[("page", page.to_string()), ("limit", "250".into())],
+                )
+                .await?;
+            let n = rows.len();
+            all.extend(rows);
+            if n < 250 {
+                break;
+            }
+        }
+        Ok(all)
+    }
+
+    /// POST an address. Not idempotent (the caller checks for the address after an ambiguous failure).
+    pub async fn create_address(
+        &self,
+        customer_id: u64,
+        body: &Value,
+    ) -> Result<Address, ApiError> {
+        let path = format!("/customers/{customer_id}/addresses");
+        let reply = self
+            .send(Method::POST, &path, &[], Some(body), false)
+            .await?;
+        decode(&path, &reply.body)
+    }
+
+    /// Every customer group (pages of 250).
+    pub async fn groups(&self) -> Result<Vec<Group>, ApiError> {
+        let mut all = Vec::new();
+        for page in 1.. {
+            let rows: Vec<Group> = self
+                .get_list(
+                    "/customer_groups",
+                    &[("page", page.to_string()), ("limit", "250".into())],
+                )
+                .await?;
+            let n = rows.len();
+            all.extend(rows);
+            if n < 250 {
+                break;
+            }
+        }
+        Ok(all)
+    }
+
+    /// POST a group. Not idempotent; after an ambiguous failure look the name up.
+    pub async fn create_group(&self, name: &str) -> Result<Group, ApiError> {
+        let body = serde_json::json!({ "name": name });
+        let reply = self
+            .send(Method::POST, "/customer_groups", &[], Some(&body), false)
+            .await?;
+        decode("/customer_groups", &reply.body)
+    }
+
+    /// `POST /customers/{id}/validate`: true when the password is the customer's.
+    pub async fn validate_password(
+        &self,
+        customer_id: u64,
+        password: &str,
+    ) -> Result<bool, ApiError> {
+        let path = format!("/customers/{customer_id}/validate");
+        let body = serde_json::json!({ "password": password });
+        let reply = self
+            .send(Method::POST, &path, &[], Some(&body), true)
+            .await?;
+        let v: Validation = decode(&path, &reply.body)?;
+        Ok(v.success)
+    }
+}
+
+fn decode<T: DeserializeOwned>(path: &str, body: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(body).map_err(|e| ApiError {
+        what: format!("GET {}", route_of(path)),
+        kind: ErrorKind::Decode {
+            message: e.to_string(),
+        },
+    })
+}
+
+/// `/customers/123/addresses` → `/customers/{id}/addresses`, for messages and counters.
+pub fn route_of(path: &str) -> String {
+    path.split('/')
+        .map(|seg| {
+            if !seg.is_empty() && seg.bytes().all(|b| b.is_ascii_digit()) {
+                "{id}"
+            } else {
+                seg
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// Capped exponential backoff with jitter: 250 ms, 500 ms, 1 s, … up to 10 s (writes wait
+/// twice as long, as BigCommerce advises), each drawn uniformly from [d/2, d].
+pub fn backoff(attempt: u32, write: bool) -> Duration {
+    let base: u64 = if write { 500 } else { 250 };
+    let d = base.saturating_mul(1u64 << attempt.min(16)).min(10_000);
+    Duration::from_millis(fastrand::u64(d / 2..=d))
+}
+
+/// reqwest's errors print the URL (with its query string); say what happened without it.
+fn describe_reqwest_error(e: &reqwest::Error) -> String {
+    let mut msg = if e.is_timeout() {
+        "timed out waiting for the store".to_string()
+    } else if e.is_connect() {
+        "could not connect to the store".to_string()
+    } else if e.is_body() || e.is_decode() {
+        "the connection dropped while reading the response".to_string()
+    } else {
+        "the connection failed".to_string()
+    };
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !text.is_empty() && !msg.contains(&text) {
+            msg.push_str(": ");
+            msg.push_str(&text);
+        }
+        source = s.source();
+    }
+    msg
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn http_only_to_loopback() {
+        assert!(Connection::check_api_url("https://api.bigcommerce.com").is_ok());
+        assert!(Connection::check_api_url("http://127.0.0.1:8080").is_ok());
+        assert!(Connection::check_api_url("http://localhost:1").is_ok());
+        assert!(Connection::check_api_url("http://[::1]:1").is_ok());
+        assert!(Connection::check_api_url("http://example.com").is_err());
+        assert!(Connection::check_api_url("http://10.0.0.1").is_err());
+        assert!(Connection::check_api_url("ftp://x").is_err());
+    }
+
+    #[test]
+    fn routes_hide_ids() {
+        assert_eq!(
+            route_of("/customers/12/addresses"),
+            "/customers/{id}/addresses"
+        );
+    }
+
+    #[test]
+    fn backoff_is_capped() {
+        for attempt in 0..40 {
+            assert!(backoff(attempt, true) <= Duration::from_secs(10));
+        }
+    }
+}

@@ -1,0 +1,200 @@
+//! Typed API errors. Callers branch on them: retry, reconcile an ambiguous write, or report.
+
+use std::fmt;
+
+/// What went wrong with one request (after the client's own retries, if any).
+#[derive(Debug, Clone, thiserror::Error)]
+pub struct ApiError {
+    /// `GET /customers` etc. (never the query string: filters may hold emails).
+    pub what: String,
+    pub kind: ErrorKind,
+}
+
+#[derive(Debug, Clone)]
+pub enum ErrorKind {
+    /// The store answered with a non-success status.
+    Status { status: u16, message: String },
+    /// No usable response: connect failure, timeout, dropped connection, truncated body.
+    /// `maybe_sent` is false only when the request certainly never reached the store
+    /// (connection refused), which makes even a create safe to repeat.
+    Transport { message: String, maybe_sent: bool },
+    /// A 2xx whose body is not what the API documents.
+    Decode { message: String },
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.kind {
+            ErrorKind::Status { status, message } => {
+                write!(f, "{}: HTTP {status}: {message}", self.what)
+            }
+            ErrorKind::Transport { message, .. } => write!(f, "{}: {message}", self.what),
+            ErrorKind::Decode { message } => {
+                write!(f, "{}: unexpected response: {message}", self.what)
+            }
+        }
+    }
+}
+
+impl ApiError {
+    pub fn status(&self) -> Option<u16> {
+        match self.kind {
+            ErrorKind::Status { status, .. } => Some(status),
+            _ => None,
+        }
+    }
+
+    /// The API's own words, for a results file `_message` (no method/path noise).
+    pub fn message(&self) -> String {
+        match &self.kind {
+            ErrorKind::Status { status, message } => format!("HTTP {status}: {message}"),
+            ErrorKind::Transport { message, .. } => message.clone(),
+            ErrorKind::Decode { message } => format!("unexpected response: {message}"),
+        }
+    }
+
+    /// Worth sending again: rate limits, server errors (but not 501), transport failures.
+    pub fn is_retryable(&self) -> bool {
+        match &self.kind {
+            ErrorKind::Status { status, .. } => {
+                *status == 429 || *status == 408 || (*status >= 500 && *status != 501)
+            }
+            ErrorKind::Transport { .. } => true,
+            ErrorKind::Decode { .. } => false,
+        }
+    }
+
+    /// A write that may have been applied even though we got no success answer:
+    /// a transport failure after sending, or a 5xx (the store may have committed before failing).
+    pub fn is_ambiguous(&self) -> bool {
+        match &self.kind {
+            ErrorKind::Status { status, .. } => *status >= 500 && *status != 501,
+            ErrorKind::Transport { maybe_sent, .. } => *maybe_sent,
+            ErrorKind::Decode { .. } => false,
+        }
+    }
+
+    pub fn is_not_found(&self) -> bool {
+        self.status() == Some(404)
+    }
+
+    /// Authentication or authorisation refused: fatal for the whole run.
+    pub fn is_auth(&self) -> bool {
+        matches!(self.status(), Some(401) | Some(403))
+    }
+}
+
+/// Turn an error body into one readable line. V2 sends `[{"status":..,"message":..}]`,
+/// V3-style bodies are `{"title":..,"errors":{..}}`, and some 5xx/429 bodies are plain text,
+/// HTML or empty; none of them may make us fail to report the error.
+pub fn parse_error_body(status: u16, body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(body);
+    let trimmed = text.trim();
+    if trimmed.is_empty() {
+        return default_reason(status).to_string();
+    }
+    if let Ok(value) = serde_json::from_str::<serde_json::Value>(trimmed) {
+        let mut parts = Vec::new();
+        match &value {
+            serde_json::Value::Array(items) => {
+                for item in items {
+                    if let Some(msg) = item.get("message").and_then(|m| m.as_str()) {
+                        parts.push(msg.to_string());
+                    } else if let Some(s) = item.as_str() {
+                        parts.push(s.to_string());
+                    }
+                }
+            }
+            serde_json::Value::Object(obj) => {
+                if let Some(title) = obj.get("title").and_then(|t| t.as_str()) {
+                    parts.push(title.to_string());
+                }
+                if let Some(msg) = obj.get("message").and_then(|t| t.as_str()) {
+                    parts.push(msg.to_string());
+                }
+                match obj.get("errors") {
+                    Some(serde_json::Value::Object(errs)) => {
+                        for (field, msg) in errs {
+                            let msg = msg
+                                .as_str()
+                                .map(str::to_string)
+                                .unwrap_or_else(|| msg.to_string());
+                            parts.push(format!("{field}: {msg}"));
+                        }
+                    }
+                    Some(serde_json::Value::Array(errs)) => {
+                        for e in errs {
+                            if let Some(t) = e
+                                .get("title")
+                                .or_else(|| e.get("message"))
+                                .and_then(|t| t.as_str())
+                            {
+                                parts.push(t.to_string());
+                            }
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            serde_json::Value::String(s) => parts.push(s.clone()),
+            _ => {}
+        }
+        if !parts.is_empty() {
+            return parts.join("; ");
+        }
+    }
+    // Plain text or an HTML error page: keep it short and on one line.
+    let looks_html = trimmed.starts_with('<');
+    if looks_html {
+        return format!("{} (HTML error page)", default_reason(status));
+    }
+    let one_line: String = trimmed.split_whitespace().collect::<Vec<_>>().join(" ");
+    one_line.chars().take(300).collect()
+}
+
+fn default_reason(status: u16) -> &'static str {
+    match status {
+        400 => "Bad Request",
+        401 => "Unauthorized: the access token was refused",
+        403 => "Forbidden: the token lacks the store_v2_customers scope or the store hash is wrong",
+        404 => "Not Found",
+        409 => "Conflict",
+        413 => "Request limit too large",
+        429 => "Too Many Requests",
+        500 => "Internal Server Error",
+        502 => "Bad Gateway",
+        503 => "Service Unavailable",
+        504 => "Gateway Timeout",
+        _ => "error",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_v2_array() {
+        let body = br#"[{"status":400,"message":"The field 'password' is invalid."}]"#;
+        assert_eq!(
+            parse_error_body(400, body),
+            "The field 'password' is invalid."
+        );
+    }
+
+    #[test]
+    fn parses_v3_object() {
+        let body = br#"{"status":422,"title":"Invalid","type":"x","errors":{"email":"bad"}}"#;
+        assert_eq!(parse_error_body(422, body), "Invalid; email: bad");
+    }
+
+    #[test]
+    fn plain_text_html_and_empty() {
+        assert_eq!(
+            parse_error_body(500, b"An error has occurred.\n"),
+            "An error has occurred."
+        );
+        assert!(parse_error_body(500, b"<html><body>oops</body></html>").contains("HTML"));
+        assert_eq!(parse_error_body(429, b""), "Too Many Requests");
+    }
+}

@@ -1,0 +1,211 @@
+//! Serde types for what the V2 API really sends, which is not always what its schema says.
+//!
+//! Every field is optional with a default, and the odd shapes are accepted: numbers where
+//! strings are documented (`phone: 1234567890` in the examples), `store_credit` as a decimal
+//! string or a number, booleans as `"true"`, `form_fields` as an array, `{}` or `null`, and
+//! `{}` for an empty `street_2`. A model that rejects a real response would stop a whole export.
+
+use serde::{Deserialize, Deserializer};
+use serde_json::Value;
+
+/// A customer as `GET /customers` returns it.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Customer {
+    #[serde(default, deserialize_with = "lenient_u64")]
+    pub id: u64,
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub email: String,
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub first_name: String,
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub last_name: String,
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub company: String,
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub phone: String,
+    /// A decimal string such as `"12.5000"` (sometimes a number).
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub store_credit: String,
+    /// 0 means "no group".
+    #[serde(default, deserialize_with = "lenient_u64")]
+    pub customer_group_id: u64,
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub notes: String,
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub tax_exempt_category: String,
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub registration_ip_address: String,
+    #[serde(default, deserialize_with = "lenient_bool")]
+    pub accepts_marketing: bool,
+    #[serde(default, deserialize_with = "lenient_bool")]
+    pub reset_pass_on_login: bool,
+    /// RFC-2822, e.g. `Wed, 10 Jan 2018 21:02:23 +0000`.
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub date_created: String,
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub date_modified: String,
+    #[serde(default, deserialize_with = "lenient_form_fields")]
+    pub form_fields: Vec<FormField>,
+}
+
+/// One custom form field value (read-only in V2).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FormField {
+    pub name: String,
+    pub value: String,
+}
+
+/// A customer address.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Address {
+    #[serde(default, deserialize_with = "lenient_u64")]
+    pub id: u64,
+    #[serde(default, deserialize_with = "lenient_u64")]
+    pub customer_id: u64,
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub first_name: String,
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub last_name: String,
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub company: String,
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub street_1: String,
+    /// The 2021 examples show `{}` for an empty street_2.
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub street_2: String,
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub city: String,
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub state: String,
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub zip: String,
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub country: String,
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub country_iso2: String,
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub phone: String,
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub address_type: String,
+}
+
+/// A customer group.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Group {
+    #[serde(default, deserialize_with = "lenient_u64")]
+    pub id: u64,
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub name: String,
+    #[serde(default, deserialize_with = "lenient_bool")]
+    pub is_default: bool,
+}
+
+/// `GET .../count` → `{"count": N}` (a JSON number, sometimes a float).
+#[derive(Debug, Clone, Deserialize)]
+pub struct Count {
+    #[serde(deserialize_with = "lenient_u64")]
+    pub count: u64,
+}
+
+/// `POST /customers/{id}/validate` → `{"success": true}`; the docs' examples use `"true"`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Validation {
+    #[serde(deserialize_with = "lenient_bool")]
+    pub success: bool,
+}
+
+/// A JSON scalar as the text a CSV cell would hold.
+pub fn value_to_text(v: &Value) -> String {
+    match v {
+        Value::Null => String::new(),
+        Value::String(s) => s.clone(),
+        Value::Bool(b) => b.to_string(),
+        Value::Number(n) => n.to_string(),
+        // A multi-choice form field (V3 allows string arrays): join the choices.
+        Value::Array(items) => items
+            .iter()
+            .map(value_to_text)
+            .collect::<Vec<_>>()
+            .join(", "),
+        // PHP's empty array quirk: `{}` where an empty string was meant.
+        Value::Object(o) if o.is_empty() => String::new(),
+        Value::Object(_) => v.to_string(),
+    }
+}
+
+fn lenient_string<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    Ok(value_to_text(&Value::deserialize(d)?))
+}
+
+fn lenient_u64<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    let v = Value::deserialize(d)?;
+    Ok(match &v {
+        Value::Number(n) => n
+            .as_u64()
+            .or_else(|| n.as_f64().filter(|f| *f >= 0.0).map(|f| f as u64))
+            .unwrap_or(0),
+        Value::String(s) => s
+            .trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|f| *f >= 0.0)
+            .map(|f| f as u64)
+            .unwrap_or(0),
+        _ => 0,
+    })
+}
+
+fn lenient_bool<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    let v = Value::deserialize(d)?;
+    Ok(match &v {
+        Value::Bool(b) => *b,
+        Value::String(s) => matches!(s.trim().to_ascii_lowercase().as_str(), "true" | "1" | "yes"),
+        Value::Number(n) => n.as_f64().is_some_and(|f| f != 0.0),
+        _ => false,
+    })
+}
+
+fn lenient_form_fields<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<FormField>, D::Error> {
+    let v = Value::deserialize(d)?;
+    let mut out = Vec::new();
+    if let Value::Array(items) = v {
+        for item in items {
+            let name = item.get("name").map(value_to_text).unwrap_or_default();
+            if name.is_empty() {
+                continue;
+            }
+            let value = item.get("value").map(value_to_text).unwrap_or_default();
+            out.push(FormField { name, value });
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tolerates_quirks() {
+        let json = r#"{"id":"5","email":"a@example.com","phone":1234567890,"store_credit":"12.5000",
+            "customer_group_id":null,"accepts_marketing":"true","form_fields":{},"addresses":{"url":"x"}}"#;
+        let c: Customer = serde_json::from_str(json).unwrap();
+        assert_eq!(c.id, 5);
+        assert_eq!(c.phone, "1234567890");
+        assert_eq!(c.store_credit, "12.5000");
+        assert!(c.accepts_marketing);
+        assert!(c.form_fields.is_empty());
+        let c: Customer = serde_json::from_str(r#"{"id":1,"form_fields":null}"#).unwrap();
+        assert!(c.form_fields.is_empty());
+        let c: Customer =
+            serde_json::from_str(r#"{"id":1,"form_fields":[{"name":"Size","value":["S","M"]},{"name":"X","value":null}]}"#)
+                .unwrap();
+        assert_eq!(c.form_fields[0].value, "S, M");
+        assert_eq!(c.form_fields[1].value, "");
+        let a: Address = serde_json::from_str(r#"{"id":1,"street_2":{},"zip":78726}"#).unwrap();
+        assert_eq!(a.street_2, "");
+        assert_eq!(a.zip, "78726");
+        let v: Validation = serde_json::from_str(r#"{"success":"false"}"#).unwrap();
+        assert!(!v.success);
+    }
+}

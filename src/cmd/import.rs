@@ -1,0 +1,591 @@
+//! `import FILE`: create or update one customer per CSV row, with bounded concurrency, and
+//! write a results file saying what happened to every row.
+//!
+//! Per row: validate (invalid rows send nothing), find the store's customer (by `id`, else by
+//! email), compare, and send only what changes: a row that would change nothing is
+//! `unchanged` and costs no write. Creates are reconciled after an ambiguous failure (look
+//! the email up before sending again), so a lost response never creates a customer twice.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use anyhow::bail;
+
+use crate::api::client::backoff;
+use crate::api::{ApiError, Client};
+use crate::cli::GlobalArgs;
+use crate::cmd::{connect, fatal_if_auth, GroupBook};
+use crate::csvio::{normalize_header, open_reader, read_headers, unneutralise};
+use crate::exit::Exit;
+use crate::lookup::{self, CustomerIndex, Found};
+use crate::mapping::columns::{closest_known, Field, Layout};
+use crate::mapping::row::{parse_row, AddressData, Blank, RowData, Snapshot};
+use crate::pipeline::{self, Row};
+use crate::report::{Progress, Summary, Tally};
+use crate::results::{default_path, ResultsWriter, RowOutcome, RowResult};
+
+/// What to do with a row's customer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Mode {
+    /// Only create; a row whose customer exists fails.
+    Create,
+    /// Only update; a row whose customer does not exist fails.
+    Update,
+    /// Create or update, whichever applies.
+    Upsert,
+}
+
+/// Create or update customers from a CSV file.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Args {
+    /// The CSV file (`-` for stdin).
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// create, update or upsert.
+    #[arg(long, value_enum, default_value_t = Mode::Upsert)]
+    pub mode: Mode,
+    /// Where to write the results file [default: <input stem>.results.csv beside the input].
+    #[arg(long, value_name = "FILE")]
+    pub results: Option<PathBuf>,
+    /// Validate and classify every row (would_create, would_update, unchanged, invalid) with
+    /// read-only requests; send no write.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// The input is an earlier results file: process only its rows whose _result is invalid or failed.
+    #[arg(long)]
+    pub only_failed: bool,
+    /// Every customer created by this run must reset its password at next login.
+    #[arg(long)]
+    pub force_password_reset: bool,
+    /// Also apply password cells to existing customers (otherwise only to new ones).
+    #[arg(long)]
+    pub update_passwords: bool,
+    /// Create customer_group names that do not exist (otherwise such rows are invalid).
+    #[arg(long)]
+    pub create_missing_groups: bool,
+    /// On update, a blank cell keeps the field (keep) or clears it (clear).
+    #[arg(long, value_enum, default_value_t = Blank::Keep)]
+    pub blank: Blank,
+    /// Import even when the file has columns the tool does not know (they are not sent).
+    #[arg(long)]
+    pub ignore_unknown_columns: bool,
+}
+
+struct Ctx {
+    client: Client,
+    layout: Layout,
+    mode: Mode,
+    dry_run: bool,
+    blank: Blank,
+    force_reset_new: bool,
+    update_passwords: bool,
+    create_missing_groups: bool,
+    max_retries: u32,
+    index: Mutex<CustomerIndex>,
+    /// Async: creating a missing group awaits while holding it, so two rows never create one group twice.
+    groups: tokio::sync::Mutex<GroupBook>,
+    password_not_applied: AtomicBool,
+}
+
+pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
+    let started = Instant::now();
+    // Everything about the file is checked before the first request.
+    let mut rdr = open_reader(&args.file)?;
+    let headers = read_headers(&mut rdr, &args.file)?;
+    let layout = Layout::new(&headers);
+    let result_col = headers
+        .iter()
+        .position(|h| normalize_header(h) == "_result");
+    let row_col = headers.iter().position(|h| normalize_header(h) == "_row");
+    if args.only_failed && result_col.is_none() {
+        bail!(
+            "--only-failed expects an earlier results file, but {} has no _result column",
+            args.file.display()
+        );
+    }
+    if !layout.unknown.is_empty() && !args.ignore_unknown_columns {
+        let named: Vec<String> = layout
+            .unknown
+            .iter()
+            .map(|u| match closest_known(u) {
+                Some(k) => format!("{u:?} (did you mean {k:?}?)"),
+                None => format!("{u:?}"),
+            })
+            .collect();
+        bail!(
+            "{}: unknown column(s) {}. Rename them to the import columns (see `bc-customers import --help` and README), use --preset or --mapping for another platform's export, or pass --ignore-unknown-columns to import without them",
+            args.file.display(),
+            named.join(", ")
+        );
+    }
+    if layout.id.is_none() && !layout.has(Field::Email) {
+        bail!(
+            "{}: the file needs an email or an id column to find or create customers",
+            args.file.display()
+        );
+    }
+    let results_path = args
+        .results
+        .clone()
+        .unwrap_or_else(|| default_path(&args.file, "import"));
+    let client = connect(g)?;
+    let concurrency = g.concurrency as usize;
+    let progress = Progress::new(None, g.quiet, "rows");
+
+    let mut notices = Vec::new();
+    if !layout.read_only.is_empty() {
+        notices.push(format!(
+            "read-only column(s) not sent (the V2 API cannot write them): {}",
+            layout.read_only.join(", ")
+        ));
+    }
+    if !layout.unknown.is_empty() {
+        notices.push(format!(
+            "unknown column(s) ignored: {}",
+            layout.unknown.join(", ")
+        ));
+    }
+    let groups = if layout.has_groups() {
+        GroupBook::load(&client).await?
+    } else {
+        GroupBook::default()
+    };
+    if layout.has_groups() && !groups.available {
+        notices.push(
+            "this store's plan has no customer groups: rows asking for a group are invalid".into(),
+        );
+    }
+
+    // Plan: one lookup per row, or read the store once, whichever costs fewer requests.
+    let file_rows = if args.file.as_os_str() == "-" {
+        None
+    } else {
+        Some(count_rows(
+            &args.file,
+            if args.only_failed { result_col } else { None },
+        )?)
+    };
+    if let Some(n) = file_rows {
+        progress.set_total(n);
+    }
+    let store_count = client.count_customers(&[]).await.map_err(fatal_if_auth)?;
+    let index = if store_count == 0 {
+        CustomerIndex::empty(true)
+    } else if lookup::should_preload(file_rows, store_count) {
+        progress.note(&format!(
+            "reading the store's {store_count} customers in pages of 250 to plan the import"
+        ));
+        CustomerIndex::preload(&client, store_count, concurrency)
+            .await
+            .map_err(fatal_if_auth)?
+    } else {
+        CustomerIndex::empty(false)
+    };
+
+    let ctx = Arc::new(Ctx {
+        client: client.clone(),
+        layout: layout.clone(),
+        mode: args.mode,
+        dry_run: args.dry_run,
+        blank: args.blank,
+        force_reset_new: args.force_password_reset,
+        update_passwords: args.update_passwords,
+        create_missing_groups: args.create_missing_groups,
+        max_retries: g.max_retries,
+        index: Mutex::new(index),
+        groups: tokio::sync::Mutex::new(groups),
+        password_not_applied: AtomicBool::new(false),
+    });
+
+    let only_failed = args.only_failed;
+    let rx = pipeline::read_rows(rdr, &args.file, move |_, rec| {
+        match (only_failed, result_col) {
+            (true, Some(i)) => {
+                matches!(rec.get(i).map(str::trim), Some("invalid") | Some("failed"))
+            }
+            _ => true,
+        }
+    });
+    let mut writer = ResultsWriter::create(&results_path, &headers)?;
+    let mut tally = Tally::default();
+    let key_layout = layout.clone();
+    pipeline::run(
+        rx,
+        concurrency,
+        move |row| row_key(&key_layout, &row.record),
+        |row| {
+            let ctx = Arc::clone(&ctx);
+            async move {
+                let out = process(&ctx, &row).await?;
+                Ok((row, out))
+            }
+        },
+        |row, out| {
+            tally.add(out.result);
+            // A retry of a results file keeps the original row numbers.
+            let no = match (only_failed, row_col) {
+                (true, Some(i)) => row
+                    .record
+                    .get(i)
+                    .and_then(|s| s.trim().parse().ok())
+                    .unwrap_or(row.no),
+                _ => row.no,
+            };
+            writer.write(no, &out, &row.record)?;
+            progress.inc(1);
+            Ok(())
+        },
+    )
+    .await?;
+    writer.finish()?;
+    progress.finish();
+
+    if ctx.password_not_applied.load(Ordering::Relaxed) {
+        notices.push("password cells were not applied to existing customers (pass --update-passwords to do so)".into());
+    }
+    let mut summary = Summary::new(
+        "import",
+        tally.total(),
+        Some(&tally),
+        started,
+        client.stats(),
+    );
+    summary.notices = notices;
+    summary.dry_run = args.dry_run;
+    summary.results_file = Some(results_path.display().to_string());
+    summary.emit(g.quiet, g.summary_json.as_deref())?;
+    Ok(if tally.problems() > 0 {
+        Exit::RowsFailed
+    } else {
+        Exit::Ok
+    })
+}
+
+/// Count the data records (for the plan and the progress bar), cheaply, before the run.
+fn count_rows(path: &std::path::Path, only_failed_col: Option<usize>) -> anyhow::Result<u64> {
+    let mut rdr = open_reader(path)?;
+    let mut rec = csv::ByteRecord::new();
+    let mut n = 0;
+    // Errors here are reported by the real pass, with the line number.
+    while let Ok(true) = rdr.read_byte_record(&mut rec) {
+        match only_failed_col {
+            Some(i) => {
+                if matches!(
+                    rec.get(i).map(|c| c.trim_ascii()),
+                    Some(b"invalid") | Some(b"failed")
+                ) {
+                    n += 1
+                }
+            }
+            None => n += 1,
+        }
+    }
+    Ok(n)
+}
+
+/// Rows about the same customer share a key: the id when given, else the email.
+fn row_key(layout: &Layout, record: &csv::StringRecord) -> Option<String> {
+    let cell = |i: Option<usize>| {
+        i.and_then(|i| record.get(i))
+            .map(|c| unneutralise(c).trim())
+            .filter(|c| !c.is_empty())
+    };
+    if let Some(id) = cell(layout.id) {
+        return Some(format!("#{id}"));
+    }
+    cell(layout.fields[Field::Email.index()]).map(str::to_lowercase)
+}
+
+/// A failed request: fatal when the store refuses our credentials, otherwise the row fails.
+fn row_failure(e: ApiError, id: Option<u64>, doing: &str) -> anyhow::Result<RowOutcome> {
+    if e.is_auth() {
+        return Err(fatal_if_auth(e));
+    }
+    Ok(RowOutcome::failed(id, format!("{doing}: {}", e.message())))
+}
+
+async fn process(ctx: &Ctx, row: &Row) -> anyhow::Result<RowOutcome> {
+    let mut data = match parse_row(&ctx.layout, &row.record, ctx.blank) {
+        Ok(d) => d,
+        Err(m) => return Ok(RowOutcome::invalid(m)),
+    };
+    if data.id.is_none() && data.email().is_none() {
+        return Ok(RowOutcome::invalid(
+            "the row has neither an id nor an email: fill one of them",
+        ));
+    }
+    if let Err(m) = resolve_group(ctx, &mut data).await? {
+        return Ok(RowOutcome::invalid(m));
+    }
+    let existing = match find(ctx, &data).await {
+        Ok(e) => e,
+        Err(e) => return row_failure(e, data.id, "looking the customer up"),
+    };
+    match existing {
+        None => create(ctx, row, &data).await,
+        Some(snap) => update(ctx, &data, snap).await,
+    }
+}
+
+async fn find(ctx: &Ctx, data: &RowData) -> Result<Option<Snapshot>, ApiError> {
+    let local = ctx.index.lock().unwrap().get(data.id, data.email());
+    match local {
+        Some(Found::Yes(s)) => Ok(Some(s)),
+        Some(Found::No) => Ok(None),
+        None => {
+            let c = lookup::fetch(&ctx.client, data.id, data.email()).await?;
+            Ok(c.map(|c| {
+                let s = Snapshot::of(&c);
+                ctx.index.lock().unwrap().remember(&c.email, s.clone());
+                s
+            }))
+        }
+    }
+}
+
+/// Resolve `customer_group` names and check group ids, against the one listing of this run.
+/// The outer error is fatal; the inner one makes the row invalid.
+async fn resolve_group(ctx: &Ctx, data: &mut RowData) -> anyhow::Result<Result<(), String>> {
+    if !ctx.layout.has_groups() {
+        return Ok(Ok(()));
+    }
+    let mut book = ctx.groups.lock().await;
+    if let Some(id) = data
+        .get(Field::CustomerGroupId)
+        .and_then(|v| v.parse::<u64>().ok())
+    {
+        // `customer_group_id` wins over `customer_group` when both are filled.
+        if id != 0 && !book.available {
+            return Ok(Err(format!(
+                "customer_group_id {id}: this store's plan has no customer groups"
+            )));
+        }
+        if id != 0 && !book.has_id(id) {
+            return Ok(Err(format!("customer_group_id {id} is not a customer group of this store (see `bc-customers groups list`)")));
+        }
+        return Ok(Ok(()));
+    }
+    let Some(name) = data.group_name.clone() else {
+        return Ok(Ok(()));
+    };
+    if !book.available {
+        return Ok(Err(format!(
+            "customer_group {name:?}: this store's plan has no customer groups"
+        )));
+    }
+    if let Some(id) = book.id_of(&name) {
+        data.values[Field::CustomerGroupId.index()] = Some(id.to_string());
+        return Ok(Ok(()));
+    }
+    if !ctx.create_missing_groups {
+        return Ok(Err(format!(
+            "customer_group {name:?} does not exist in the store: create it (bc-customers groups create {name:?}) or pass --create-missing-groups"
+        )));
+    }
+    if ctx.dry_run {
+        // Nothing is created in a dry run; the row would get the new group.
+        return Ok(Ok(()));
+    }
+    match create_group(ctx, &name).await {
+        Ok(g) => {
+            book.add(&g);
+            data.values[Field::CustomerGroupId.index()] = Some(g.id.to_string());
+            Ok(Ok(()))
+        }
+        Err(e) if e.is_auth() => Err(fatal_if_auth(e)),
+        Err(e) => Ok(Err(format!(
+            "customer_group {name:?} could not be created: {}",
+            e.message()
+        ))),
+    }
+}
+
+async fn create_group(ctx: &Ctx, name: &str) -> Result<crate::api::Group, ApiError> {
+    let mut attempt = 0;
+    loop {
+        match ctx.client.create_group(name).await {
+            Ok(g) => return Ok(g),
+            Err(e) if e.is_ambiguous() || (attempt > 0 && e.status() == Some(409)) => {
+                // The group may have been created: look before creating it again.
+                let groups = ctx.client.groups().await?;
+                if let Some(g) = groups
+                    .into_iter()
+                    .find(|g| g.name.trim().eq_ignore_ascii_case(name.trim()))
+                {
+                    return Ok(g);
+                }
+                attempt += 1;
+                if attempt > ctx.max_retries {
+                    return Err(e);
+                }
+                tokio::time::sleep(backoff(attempt, true)).await;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+async fn create(ctx: &Ctx, row: &Row, data: &RowData) -> anyhow::Result<RowOutcome> {
+    if let Some(id) = data.id {
+        return Ok(RowOutcome::failed(None, format!("no customer with id {id} (an id can only match an existing customer; clear it to create a new one)")));
+    }
+    let email = data.email().unwrap_or_default().to_string();
+    if ctx.mode == Mode::Update {
+        return Ok(RowOutcome::failed(
+            None,
+            format!("no customer with email {email} (--mode update does not create customers)"),
+        ));
+    }
+    if let Some(m) = data.missing_for_create() {
+        return Ok(RowOutcome::invalid(m));
+    }
+    if ctx.dry_run {
+        // Later rows for the same email see this one as existing.
+        let placeholder = u64::MAX - row.seq;
+        ctx.index
+            .lock()
+            .unwrap()
+            .remember(&email, Snapshot::empty(placeholder).apply(data));
+        return Ok(RowOutcome::new(
+            RowResult::WouldCreate,
+            None,
+            if data.address.is_some() {
+                "with an address"
+            } else {
+                ""
+            },
+        ));
+    }
+    let id = match create_customer(ctx, data, &email).await {
+        Ok(id) => id,
+        Err(e) => return row_failure(e, None, "creating the customer"),
+    };
+    ctx.index
+        .lock()
+        .unwrap()
+        .remember(&email, Snapshot::empty(id).apply(data));
+    if let Some(addr) = &data.address {
+        if let Err(e) = create_address(ctx, id, addr).await {
+            return row_failure(
+                e,
+                Some(id),
+                "the customer was created but adding its address failed (run again to add it)",
+            );
+        }
+        return Ok(RowOutcome::new(
+            RowResult::Created,
+            Some(id),
+            "with an address",
+        ));
+    }
+    Ok(RowOutcome::new(RowResult::Created, Some(id), ""))
+}
+
+/// POST /customers, reconciling an ambiguous failure by looking the email up first.
+async fn create_customer(ctx: &Ctx, data: &RowData, email: &str) -> Result<u64, ApiError> {
+    let body = data.create_payload(ctx.force_reset_new);
+    let mut attempt = 0;
+    let mut maybe_created = false;
+    loop {
+        match ctx.client.create_customer(&body).await {
+            Ok(c) => return Ok(c.id),
+            Err(e) if e.is_ambiguous() || (maybe_created && e.status() == Some(409)) => {
+                maybe_created = true;
+                if let Some(c) = ctx.client.find_customer_by_email(email).await? {
+                    return Ok(c.id);
+                }
+                attempt += 1;
+                if attempt > ctx.max_retries {
+                    return Err(e);
+                }
+                tokio::time::sleep(backoff(attempt, true)).await;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// POST an address, reconciling an ambiguous failure by listing the customer's addresses.
+async fn create_address(ctx: &Ctx, customer_id: u64, addr: &AddressData) -> Result<(), ApiError> {
+    let body = addr.payload();
+    let mut attempt = 0;
+    loop {
+        match ctx.client.create_address(customer_id, &body).await {
+            Ok(_) => return Ok(()),
+            Err(e) if e.is_ambiguous() => {
+                if ctx
+                    .client
+                    .addresses(customer_id)
+                    .await?
+                    .iter()
+                    .any(|a| addr.matches(a))
+                {
+                    return Ok(());
+                }
+                attempt += 1;
+                if attempt > ctx.max_retries {
+                    return Err(e);
+                }
+                tokio::time::sleep(backoff(attempt, true)).await;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+async fn update(ctx: &Ctx, data: &RowData, snap: Snapshot) -> anyhow::Result<RowOutcome> {
+    let id = snap.id;
+    let shown_id = (id < u64::MAX / 2).then_some(id);
+    if ctx.mode == Mode::Create {
+        return Ok(RowOutcome::failed(shown_id, match shown_id {
+            Some(id) => format!("a customer with this email already exists (id {id}; --mode create does not update)"),
+            None => "an earlier row of this file creates this customer (--mode create does not update)".into(),
+        }));
+    }
+    let changes = data.changes(&snap);
+    let with_password = data.password.is_some() && ctx.update_passwords;
+    if data.password.is_some() && !ctx.update_passwords {
+        ctx.password_not_applied.store(true, Ordering::Relaxed);
+    }
+    let needs_address = match (&data.address, shown_id) {
+        (Some(addr), Some(id)) => match ctx.client.addresses(id).await {
+            Ok(list) => !list.iter().any(|a| addr.matches(a)),
+            Err(e) => return row_failure(e, shown_id, "reading the customer's addresses"),
+        },
+        (Some(_), None) => true,
+        (None, _) => false,
+    };
+    if changes.is_empty() && !with_password && !needs_address {
+        return Ok(RowOutcome::new(RowResult::Unchanged, shown_id, ""));
+    }
+    let mut what: Vec<&str> = changes.iter().map(|f| f.api_name()).collect();
+    if with_password {
+        what.push("password");
+    }
+    if needs_address {
+        what.push("new address");
+    }
+    let message = format!("changes: {}", what.join(", "));
+    if ctx.dry_run {
+        return Ok(RowOutcome::new(RowResult::WouldUpdate, shown_id, message));
+    }
+    if !changes.is_empty() || with_password {
+        let body = data.update_payload(&changes, with_password);
+        match ctx.client.update_customer(id, &body).await {
+            Ok(c) => ctx
+                .index
+                .lock()
+                .unwrap()
+                .remember(&c.email, Snapshot::of(&c)),
+            Err(e) => return row_failure(e, Some(id), "updating the customer"),
+        }
+    }
+    if let (Some(addr), true) = (&data.address, needs_address) {
+        if let Err(e) = create_address(ctx, id, addr).await {
+            return row_failure(e, Some(id), "adding the address");
+        }
+    }
+    Ok(RowOutcome::new(RowResult::Updated, Some(id), message))
+}

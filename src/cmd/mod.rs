@@ -1,0 +1,173 @@
+//! One file per subcommand, each "args → run". Shared helpers for them live here.
+pub mod count;
+pub mod export;
+pub mod groups;
+pub mod import;
+
+use std::collections::HashMap;
+
+use crate::api::{ApiError, Client, Group};
+use crate::cli::GlobalArgs;
+
+/// Build the client from the global settings (fails before any request on bad settings).
+pub fn connect(g: &GlobalArgs) -> anyhow::Result<Client> {
+    let conn = g.connection()?;
+    Client::new(&conn)
+}
+
+/// Turn an auth failure into a fatal run error with advice; other errors pass through.
+pub fn fatal_if_auth(e: ApiError) -> anyhow::Error {
+    if e.is_auth() {
+        anyhow::anyhow!(
+            "{e}: check the access token, its OAuth scopes (Customers: modify) and the store hash"
+        )
+    } else {
+        anyhow::Error::new(e)
+    }
+}
+
+/// The store's customer groups, read once per run (never once per row).
+#[derive(Debug, Default, Clone)]
+pub struct GroupBook {
+    /// False when the store's plan has no customer groups (the endpoint answers 403).
+    pub available: bool,
+    by_id: HashMap<u64, String>,
+    by_name: HashMap<String, u64>,
+}
+
+impl GroupBook {
+    pub async fn load(client: &Client) -> anyhow::Result<GroupBook> {
+        match client.groups().await {
+            Ok(groups) => {
+                let mut book = GroupBook {
+                    available: true,
+                    ..Default::default()
+                };
+                for g in groups {
+                    book.add(&g);
+                }
+                Ok(book)
+            }
+            // A plan without customer groups answers 403 (or 404) on /customer_groups only.
+            Err(e) if matches!(e.status(), Some(403) | Some(404)) => Ok(GroupBook::default()),
+            Err(e) => Err(fatal_if_auth(e)),
+        }
+    }
+
+    pub fn add(&mut self, g: &Group) {
+        self.by_id.insert(g.id, g.name.clone());
+        self.by_name.insert(g.name.trim().to_lowercase(), g.id);
+    }
+
+    pub fn name_of(&self, id: u64) -> Option<&str> {
+        self.by_id.get(&id).map(String::as_str)
+    }
+
+    /// Group names match case-insensitively, ignoring surrounding spaces.
+    pub fn id_of(&self, name: &str) -> Option<u64> {
+        self.by_name.get(&name.trim().to_lowercase()).copied()
+    }
+
+    pub fn has_id(&self, id: u64) -> bool {
+        self.by_id.contains_key(&id)
+    }
+}
+
+/// The V2 list filters `--filter KEY=VALUE` accepts, and how each value is checked.
+const FILTERS: &[(&str, FilterKind)] = &[
+    ("email", FilterKind::Text),
+    ("first_name", FilterKind::Text),
+    ("last_name", FilterKind::Text),
+    ("company", FilterKind::Text),
+    ("phone", FilterKind::Text),
+    ("customer_group_id", FilterKind::Id),
+    ("min_id", FilterKind::Id),
+    ("max_id", FilterKind::Id),
+    ("min_date_created", FilterKind::Date),
+    ("max_date_created", FilterKind::Date),
+    ("min_date_modified", FilterKind::Date),
+    ("max_date_modified", FilterKind::Date),
+    ("tax_exempt_category", FilterKind::Text),
+    ("store_credit", FilterKind::Decimal),
+];
+
+#[derive(Clone, Copy)]
+enum FilterKind {
+    Text,
+    Id,
+    Date,
+    Decimal,
+}
+
+/// Turn `--filter KEY=VALUE …` and `--since` into a validated query; a bad key or value is a
+/// usage error before any request.
+pub fn parse_filters(
+    raw: &[String],
+    since: Option<&str>,
+) -> anyhow::Result<crate::api::pages::Query> {
+    use crate::exit::UsageError;
+    let mut q = crate::api::pages::Query::default();
+    let mut pairs: Vec<(String, String)> = Vec::new();
+    for f in raw {
+        let Some((k, v)) = f.split_once('=') else {
+            return Err(UsageError(format!("--filter {f:?} is not KEY=VALUE")).into());
+        };
+        pairs.push((k.trim().to_lowercase(), v.trim().to_string()));
+    }
+    if let Some(s) = since {
+        pairs.push(("min_date_modified".into(), s.trim().to_string()));
+    }
+    for (k, v) in pairs {
+        let Some((_, kind)) = FILTERS.iter().find(|(name, _)| *name == k) else {
+            let names: Vec<&str> = FILTERS.iter().map(|(n, _)| *n).collect();
+            return Err(UsageError(format!(
+                "unknown filter {k:?}; the V2 list filters are: {}",
+                names.join(", ")
+            ))
+            .into());
+        };
+        let value = match kind {
+            FilterKind::Text => v,
+            FilterKind::Id => v
+                .parse::<u64>()
+                .map_err(|_| UsageError(format!("filter {k}={v:?}: expected a whole number")))?
+                .to_string(),
+            FilterKind::Decimal => crate::mapping::row::normalise_decimal(&v)
+                .ok_or_else(|| UsageError(format!("filter {k}={v:?}: expected a decimal number")))?,
+            FilterKind::Date => parse_datetime(&v)
+                .ok_or_else(|| {
+                    UsageError(format!(
+                        "filter {k}={v:?}: not a date; use ISO-8601 (2024-05-01, 2024-05-01T13:00:00Z) or RFC-2822"
+                    ))
+                })?
+                .to_rfc2822(),
+        };
+        match k.as_str() {
+            "min_id" => q.min_id = Some(value.parse()?),
+            "max_id" => q.max_id = Some(value.parse()?),
+            _ => q.filters.push((k, value)),
+        }
+    }
+    Ok(q)
+}
+
+/// ISO-8601 (date, or date and time with or without an offset; UTC assumed) or RFC-2822.
+pub fn parse_datetime(s: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+    use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+    let s = s.trim();
+    if let Ok(d) = DateTime::parse_from_rfc3339(s) {
+        return Some(d.with_timezone(&Utc));
+    }
+    if let Ok(d) = DateTime::parse_from_rfc2822(s) {
+        return Some(d.with_timezone(&Utc));
+    }
+    for fmt in ["%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M"] {
+        if let Ok(d) = NaiveDateTime::parse_from_str(s, fmt) {
+            return Some(d.and_utc());
+        }
+    }
+    NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|d| d.and_utc())
+}

@@ -1,0 +1,209 @@
+//! CSV plumbing shared by every command: opening input (`-` = stdin), header matching,
+//! formula neutralisation, and output files that appear complete or not at all.
+
+use std::borrow::Cow;
+use std::fs::File;
+use std::io::{self, BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context};
+
+/// A CSV reader over a file or stdin. `flexible` so that a ragged row becomes one invalid
+/// row with a clear message instead of ending the run.
+pub type CsvReader = csv::Reader<Box<dyn Read + Send>>;
+
+pub fn open_reader(path: &Path) -> anyhow::Result<CsvReader> {
+    let input: Box<dyn Read + Send> = if path.as_os_str() == "-" {
+        Box::new(io::stdin())
+    } else {
+        let file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
+        Box::new(io::BufReader::with_capacity(256 * 1024, file))
+    };
+    Ok(csv::ReaderBuilder::new()
+        .flexible(true)
+        .has_headers(true)
+        .from_reader(input))
+}
+
+/// Read and check the header row.
+pub fn read_headers(rdr: &mut CsvReader, path: &Path) -> anyhow::Result<csv::StringRecord> {
+    let headers = rdr
+        .headers()
+        .map_err(|e| describe_csv_error(&e, path))?
+        .clone();
+    if headers.is_empty()
+        || (headers.len() == 1 && headers[0].trim().trim_start_matches('\u{feff}').is_empty())
+    {
+        bail!("{}: the file is empty (no header row)", path.display());
+    }
+    if headers.len() == 1 && (headers[0].contains(';') || headers[0].contains('\t')) {
+        bail!(
+            "{}: the header has a single column {:?}; the file looks semicolon- or tab-delimited, but CSV with commas is expected (re-save it as comma-separated CSV, UTF-8)",
+            path.display(),
+            truncate(&headers[0], 80)
+        );
+    }
+    let mut seen = std::collections::HashSet::new();
+    for h in headers.iter() {
+        let n = normalize_header(h);
+        if !n.is_empty() && !n.starts_with('_') && !seen.insert(n.clone()) {
+            bail!(
+                "{}: the column {:?} appears twice in the header",
+                path.display(),
+                h.trim()
+            );
+        }
+    }
+    Ok(headers)
+}
+
+/// Header matching is case-insensitive, ignores surrounding spaces and a UTF-8 BOM.
+pub fn normalize_header(h: &str) -> String {
+    h.trim_start_matches('\u{feff}').trim().to_lowercase()
+}
+
+/// Turn a csv error into a message with the line number a person can go to.
+pub fn describe_csv_error(e: &csv::Error, path: &Path) -> anyhow::Error {
+    let line = e.position().map(|p| p.line());
+    let what = match e.kind() {
+        csv::ErrorKind::Utf8 { err, .. } => format!(
+            "invalid UTF-8 in field {} (save the file as UTF-8)",
+            err.field() + 1
+        ),
+        csv::ErrorKind::Io(io) => format!("read error: {io}"),
+        _ => e.to_string(),
+    };
+    match line {
+        Some(l) => anyhow::anyhow!("{} line {l}: {what}", path.display()),
+        None => anyhow::anyhow!("{}: {what}", path.display()),
+    }
+}
+
+/// True when a spreadsheet would run this cell as a formula (or it already carries our `'`).
+fn needs_quote_prefix(cell: &str) -> bool {
+    matches!(
+        cell.as_bytes().first(),
+        Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r' | b'\'')
+    )
+}
+
+/// Prefix formula-like cells with `'` (and a cell starting with `'` gets one more), so that
+/// [`unneutralise`] restores the exact original.
+pub fn neutralise(cell: &str) -> Cow<'_, str> {
+    if needs_quote_prefix(cell) {
+        Cow::Owned(format!("'{cell}"))
+    } else {
+        Cow::Borrowed(cell)
+    }
+}
+
+/// Remove exactly one leading `'` (the inverse of [`neutralise`]).
+pub fn unneutralise(cell: &str) -> &str {
+    cell.strip_prefix('\'').unwrap_or(cell)
+}
+
+pub fn truncate(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_string()
+    } else {
+        format!("{}…", s.chars().take(max).collect::<String>())
+    }
+}
+
+/// A file written to a temporary name in the destination directory, flushed, synced and
+/// renamed into place by [`AtomicFile::commit`]. Dropped without commit (an error, a panic),
+/// the temporary file is removed and any previous file at `path` is untouched.
+pub struct AtomicFile {
+    tmp: BufWriter<tempfile::NamedTempFile>,
+    path: PathBuf,
+}
+
+impl AtomicFile {
+    pub fn create(path: &Path) -> anyhow::Result<AtomicFile> {
+        let dir = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let tmp = tempfile::Builder::new()
+            .prefix(&format!(".{name}."))
+            .suffix(".tmp")
+            .tempfile_in(&dir)
+            .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
+        Ok(AtomicFile {
+            tmp: BufWriter::with_capacity(256 * 1024, tmp),
+            path: path.to_path_buf(),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Flush, fsync, rename into place, fsync the directory.
+    pub fn commit(self) -> anyhow::Result<()> {
+        let path = self.path;
+        let tmp = self
+            .tmp
+            .into_inner()
+            .map_err(|e| e.into_error())
+            .with_context(|| format!("writing {}", path.display()))?;
+        tmp.as_file()
+            .sync_all()
+            .with_context(|| format!("syncing {}", path.display()))?;
+        tmp.persist(&path)
+            .map_err(|e| e.error)
+            .with_context(|| format!("renaming the finished file to {}", path.display()))?;
+        if let Some(dir) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            if let Ok(d) = File::open(dir) {
+                let _ = d.sync_all();
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Write for AtomicFile {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.tmp.write(buf)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.tmp.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn neutralise_round_trips() {
+        for s in [
+            "=1+1", "+44 20", "-5", "@SUM", "\tx", "\rx", "'quoted", "''", "plain", "", "a=b",
+        ] {
+            assert_eq!(unneutralise(&neutralise(s)), s);
+        }
+        assert_eq!(neutralise("=1"), "'=1");
+        assert_eq!(neutralise("plain"), "plain");
+    }
+
+    #[test]
+    fn atomic_file_leaves_nothing_on_drop() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.csv");
+        std::fs::write(&path, "old").unwrap();
+        {
+            let mut f = AtomicFile::create(&path).unwrap();
+            f.write_all(b"new").unwrap();
+        }
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "old");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+        let mut f = AtomicFile::create(&path).unwrap();
+        f.write_all(b"new").unwrap();
+        f.commit().unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "new");
+    }
+}

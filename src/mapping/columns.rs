@@ -1,0 +1,268 @@
+//! The canonical import columns and how an input header is laid out against them.
+
+use crate::csvio::normalize_header;
+
+/// A customer field that `import` can write and compare with the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Field {
+    Email,
+    FirstName,
+    LastName,
+    Company,
+    Phone,
+    StoreCredit,
+    CustomerGroupId,
+    Notes,
+    TaxExemptCategory,
+    RegistrationIp,
+    /// `force_password_reset` in a file; the API reports it as `reset_pass_on_login`.
+    ForceReset,
+}
+
+impl Field {
+    pub const ALL: [Field; 11] = [
+        Field::Email,
+        Field::FirstName,
+        Field::LastName,
+        Field::Company,
+        Field::Phone,
+        Field::StoreCredit,
+        Field::CustomerGroupId,
+        Field::Notes,
+        Field::TaxExemptCategory,
+        Field::RegistrationIp,
+        Field::ForceReset,
+    ];
+
+    /// The V2 API's name for the field.
+    pub fn api_name(self) -> &'static str {
+        match self {
+            Field::Email => "email",
+            Field::FirstName => "first_name",
+            Field::LastName => "last_name",
+            Field::Company => "company",
+            Field::Phone => "phone",
+            Field::StoreCredit => "store_credit",
+            Field::CustomerGroupId => "customer_group_id",
+            Field::Notes => "notes",
+            Field::TaxExemptCategory => "tax_exempt_category",
+            Field::RegistrationIp => "registration_ip_address",
+            Field::ForceReset => "reset_pass_on_login",
+        }
+    }
+
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// The address columns, in the order of [`AddressField`].
+pub const ADDRESS_COLUMNS: [&str; 11] = [
+    "address_first_name",
+    "address_last_name",
+    "address_company",
+    "address_street_1",
+    "address_street_2",
+    "address_city",
+    "address_state",
+    "address_zip",
+    "address_country",
+    "address_phone",
+    "address_type",
+];
+
+/// What an input column means.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Column {
+    Id,
+    Field(Field),
+    CustomerGroupName,
+    Password,
+    PasswordConfirmation,
+    /// Index into [`ADDRESS_COLUMNS`].
+    Address(usize),
+    /// Exported by `export`, read-only in V2: accepted and not sent.
+    ReadOnly,
+    /// A results-file column (`_row`, `_result`, …) or an empty header: not data.
+    Ignored,
+    Unknown,
+}
+
+/// Every name `import` knows (for "did you mean" suggestions).
+pub const KNOWN_COLUMNS: &[&str] = &[
+    "id",
+    "email",
+    "first_name",
+    "last_name",
+    "company",
+    "phone",
+    "store_credit",
+    "customer_group_id",
+    "customer_group",
+    "notes",
+    "tax_exempt_category",
+    "registration_ip_address",
+    "password",
+    "password_confirmation",
+    "force_password_reset",
+    "reset_pass_on_login",
+    "address_first_name",
+    "address_last_name",
+    "address_company",
+    "address_street_1",
+    "address_street_2",
+    "address_city",
+    "address_state",
+    "address_zip",
+    "address_country",
+    "address_phone",
+    "address_type",
+    "date_created",
+    "date_modified",
+    "accepts_marketing",
+    "form_field:<name>",
+];
+
+pub fn classify(header: &str) -> Column {
+    let h = normalize_header(header);
+    if h.is_empty() || h.starts_with('_') {
+        return Column::Ignored;
+    }
+    if h.starts_with("form_field:") {
+        return Column::ReadOnly;
+    }
+    if let Some(i) = ADDRESS_COLUMNS.iter().position(|c| *c == h) {
+        return Column::Address(i);
+    }
+    match h.as_str() {
+        "id" => Column::Id,
+        "email" => Column::Field(Field::Email),
+        "first_name" => Column::Field(Field::FirstName),
+        "last_name" => Column::Field(Field::LastName),
+        "company" => Column::Field(Field::Company),
+        "phone" => Column::Field(Field::Phone),
+        "store_credit" => Column::Field(Field::StoreCredit),
+        "customer_group_id" => Column::Field(Field::CustomerGroupId),
+        "customer_group" => Column::CustomerGroupName,
+        "notes" => Column::Field(Field::Notes),
+        "tax_exempt_category" => Column::Field(Field::TaxExemptCategory),
+        "registration_ip_address" => Column::Field(Field::RegistrationIp),
+        "force_password_reset" | "reset_pass_on_login" => Column::Field(Field::ForceReset),
+        "password" => Column::Password,
+        "password_confirmation" => Column::PasswordConfirmation,
+        "date_created" | "date_modified" | "accepts_marketing" => Column::ReadOnly,
+        _ => Column::Unknown,
+    }
+}
+
+/// Where each meaningful column sits in the input.
+#[derive(Debug, Clone, Default)]
+pub struct Layout {
+    pub id: Option<usize>,
+    pub fields: [Option<usize>; 11],
+    pub group_name: Option<usize>,
+    pub password: Option<usize>,
+    pub password_confirmation: Option<usize>,
+    pub address: [Option<usize>; 11],
+    /// Read-only columns present (said once in the summary).
+    pub read_only: Vec<String>,
+    /// Unknown columns (fatal unless `--ignore-unknown-columns`).
+    pub unknown: Vec<String>,
+    pub width: usize,
+}
+
+impl Layout {
+    pub fn new(headers: &csv::StringRecord) -> Layout {
+        let mut layout = Layout {
+            width: headers.len(),
+            ..Layout::default()
+        };
+        for (i, h) in headers.iter().enumerate() {
+            match classify(h) {
+                Column::Id => layout.id = layout.id.or(Some(i)),
+                // `force_password_reset` and `reset_pass_on_login` may both appear: first wins.
+                Column::Field(f) => layout.fields[f.index()] = layout.fields[f.index()].or(Some(i)),
+                Column::CustomerGroupName => layout.group_name = Some(i),
+                Column::Password => layout.password = Some(i),
+                Column::PasswordConfirmation => layout.password_confirmation = Some(i),
+                Column::Address(k) => layout.address[k] = Some(i),
+                Column::ReadOnly => layout.read_only.push(h.trim().to_string()),
+                Column::Ignored => {}
+                Column::Unknown => layout.unknown.push(h.trim().to_string()),
+            }
+        }
+        layout
+    }
+
+    pub fn has(&self, f: Field) -> bool {
+        self.fields[f.index()].is_some()
+    }
+
+    pub fn has_address(&self) -> bool {
+        self.address.iter().any(Option::is_some)
+    }
+
+    pub fn has_groups(&self) -> bool {
+        self.group_name.is_some() || self.has(Field::CustomerGroupId)
+    }
+}
+
+/// The known column closest to `name` (for "did you mean").
+pub fn closest_known(name: &str) -> Option<&'static str> {
+    let n = normalize_header(name).replace([' ', '-'], "_");
+    KNOWN_COLUMNS
+        .iter()
+        .map(|k| (levenshtein(&n, k), *k))
+        .filter(|(d, k)| *d <= (k.len().max(3) / 2))
+        .min()
+        .map(|(_, k)| k)
+}
+
+fn levenshtein(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            cur[j + 1] = (prev[j] + usize::from(ca != *cb))
+                .min(prev[j + 1] + 1)
+                .min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suggestions() {
+        assert_eq!(closest_known("Emial"), Some("email"));
+        assert_eq!(closest_known("first name"), Some("first_name"));
+        assert_eq!(closest_known("zzzzzzzzzzzz"), None);
+    }
+
+    #[test]
+    fn layout_of_an_export_header() {
+        let h = csv::StringRecord::from(vec![
+            "\u{feff}ID",
+            " Email ",
+            "customer_group_id",
+            "customer_group",
+            "reset_pass_on_login",
+            "date_created",
+            "form_field:Size",
+            "_row",
+            "bogus",
+        ]);
+        let l = Layout::new(&h);
+        assert_eq!(l.id, Some(0));
+        assert_eq!(l.fields[Field::Email.index()], Some(1));
+        assert_eq!(l.fields[Field::ForceReset.index()], Some(4));
+        assert_eq!(l.group_name, Some(3));
+        assert_eq!(l.read_only, vec!["date_created", "form_field:Size"]);
+        assert_eq!(l.unknown, vec!["bogus"]);
+    }
+}

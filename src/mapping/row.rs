@@ -1,0 +1,618 @@
+//! One input row → what it asks of the store: validated values, a comparison with the
+//! store's current customer (to find `unchanged` rows), and the JSON payloads to send.
+//!
+//! Messages name the column, what was wrong and what is allowed, because a person fixes the
+//! row from the results file. They never contain a password.
+
+use std::collections::hash_map::DefaultHasher;
+use std::hash::{Hash, Hasher};
+
+use serde_json::{json, Map, Value};
+
+use super::columns::{Field, Layout};
+use super::countries;
+use crate::api::{Address, Customer};
+use crate::csvio::unneutralise;
+
+/// The row's wishes. `values[f]` is `Some` when the row says something about field `f`.
+#[derive(Debug, Clone, Default)]
+pub struct RowData {
+    pub id: Option<u64>,
+    pub values: [Option<String>; 11],
+    /// A `customer_group` name still to resolve (used only when `customer_group_id` is blank).
+    pub group_name: Option<String>,
+    pub password: Option<String>,
+    pub password_confirmation: Option<String>,
+    pub address: Option<AddressData>,
+}
+
+/// An address the row wants the customer to have.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AddressData {
+    pub first_name: String,
+    pub last_name: String,
+    pub company: String,
+    pub street_1: String,
+    pub street_2: String,
+    pub city: String,
+    pub state: String,
+    pub zip: String,
+    pub country: String,
+    pub phone: String,
+    pub address_type: String,
+}
+
+/// `--blank keep|clear`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Blank {
+    /// A blank cell leaves the field unchanged.
+    Keep,
+    /// A blank cell clears the field on update.
+    Clear,
+}
+
+impl RowData {
+    pub fn get(&self, f: Field) -> Option<&str> {
+        self.values[f.index()].as_deref()
+    }
+
+    pub fn email(&self) -> Option<&str> {
+        self.get(Field::Email).filter(|e| !e.is_empty())
+    }
+
+    /// The key rows of one customer share (so they run one after another).
+    pub fn key(&self) -> Option<String> {
+        match (self.id, self.email()) {
+            (Some(id), _) => Some(format!("#{id}")),
+            (None, Some(e)) => Some(e.to_lowercase()),
+            _ => None,
+        }
+    }
+
+    /// Missing fields for a create, as a message (None when complete).
+    pub fn missing_for_create(&self) -> Option<String> {
+        let missing: Vec<&str> = [Field::Email, Field::FirstName, Field::LastName]
+            .into_iter()
+            .filter(|f| self.get(*f).is_none_or(str::is_empty))
+            .map(|f| f.api_name())
+            .collect();
+        (!missing.is_empty()).then(|| {
+            format!(
+                "a new customer needs {}: fill the column(s) {}",
+                missing.join(", "),
+                missing.join(", ")
+            )
+        })
+    }
+
+    /// Fields whose wish differs from the store's current value.
+    pub fn changes(&self, current: &Snapshot) -> Vec<Field> {
+        Field::ALL
+            .into_iter()
+            .filter(|f| match self.get(*f) {
+                Some(v) => hash_value(*f, v) != current.hashes[f.index()],
+                None => false,
+            })
+            .collect()
+    }
+
+    /// The body of `PUT /customers/{id}` for these fields (plus a password when asked).
+    pub fn update_payload(&self, fields: &[Field], with_password: bool) -> Value {
+        let mut body = Map::new();
+        let mut auth = Map::new();
+        for f in fields {
+            if let Some(v) = self.get(*f) {
+                put_field(&mut body, &mut auth, *f, v);
+            }
+        }
+        if with_password {
+            self.put_password(&mut auth);
+        }
+        if !auth.is_empty() {
+            body.insert("_authentication".into(), Value::Object(auth));
+        }
+        Value::Object(body)
+    }
+
+    /// The body of `POST /customers`.
+    pub fn create_payload(&self, force_reset: bool) -> Value {
+        let mut body = Map::new();
+        let mut auth = Map::new();
+        for f in Field::ALL {
+            if let Some(v) = self.get(f) {
+                if !v.is_empty() {
+                    put_field(&mut body, &mut auth, f, v);
+                }
+            }
+        }
+        self.put_password(&mut auth);
+        if force_reset {
+            auth.insert("force_reset".into(), Value::Bool(true));
+        }
+        if !auth.is_empty() {
+            body.insert("_authentication".into(), Value::Object(auth));
+        }
+        Value::Object(body)
+    }
+
+    fn put_password(&self, auth: &mut Map<String, Value>) {
+        if let Some(p) = &self.password {
+            auth.insert("password".into(), Value::String(p.clone()));
+            if let Some(c) = &self.password_confirmation {
+                auth.insert("password_confirmation".into(), Value::String(c.clone()));
+            }
+        }
+    }
+}
+
+fn put_field(body: &mut Map<String, Value>, auth: &mut Map<String, Value>, f: Field, v: &str) {
+    match f {
+        Field::CustomerGroupId => {
+            body.insert(f.api_name().into(), json!(v.parse::<u64>().unwrap_or(0)));
+        }
+        // V2 reports `reset_pass_on_login`; the documented way to set it is `_authentication.force_reset`.
+        Field::ForceReset => {
+            auth.insert("force_reset".into(), Value::Bool(v == "true"));
+        }
+        _ => {
+            body.insert(f.api_name().into(), Value::String(v.to_string()));
+        }
+    }
+}
+
+/// What the store holds for a customer, compactly: the id and one hash per comparable field.
+/// The planner keeps one per store customer in memory, so it is small on purpose.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Snapshot {
+    pub id: u64,
+    pub hashes: [u64; 11],
+}
+
+impl Snapshot {
+    pub fn of(c: &Customer) -> Snapshot {
+        let mut hashes = [0u64; 11];
+        for f in Field::ALL {
+            let v = match f {
+                Field::Email => c.email.clone(),
+                Field::FirstName => c.first_name.clone(),
+                Field::LastName => c.last_name.clone(),
+                Field::Company => c.company.clone(),
+                Field::Phone => c.phone.clone(),
+                Field::StoreCredit => c.store_credit.clone(),
+                Field::CustomerGroupId => c.customer_group_id.to_string(),
+                Field::Notes => c.notes.clone(),
+                Field::TaxExemptCategory => c.tax_exempt_category.clone(),
+                Field::RegistrationIp => c.registration_ip_address.clone(),
+                Field::ForceReset => c.reset_pass_on_login.to_string(),
+            };
+            hashes[f.index()] = hash_value(f, &v);
+        }
+        Snapshot { id: c.id, hashes }
+    }
+
+    /// The snapshot after `row` was applied to `self` (or created from nothing).
+    pub fn apply(&self, row: &RowData) -> Snapshot {
+        let mut s = self.clone();
+        for f in Field::ALL {
+            if let Some(v) = row.get(f) {
+                s.hashes[f.index()] = hash_value(f, v);
+            }
+        }
+        s
+    }
+
+    pub fn empty(id: u64) -> Snapshot {
+        let mut s = Snapshot {
+            id,
+            hashes: [0; 11],
+        };
+        for f in Field::ALL {
+            let empty = match f {
+                Field::StoreCredit | Field::CustomerGroupId => "0",
+                Field::ForceReset => "false",
+                _ => "",
+            };
+            s.hashes[f.index()] = hash_value(f, empty);
+        }
+        s
+    }
+}
+
+/// Values compare after normalising what the API changes on the way: email case, decimal
+/// formatting of store credit (`12.5` vs `"12.5000"`), surrounding spaces.
+fn hash_value(f: Field, v: &str) -> u64 {
+    let norm = match f {
+        Field::Email => v.trim().to_lowercase(),
+        Field::StoreCredit => normalise_decimal(v).unwrap_or_else(|| v.trim().to_string()),
+        Field::CustomerGroupId => v
+            .trim()
+            .parse::<u64>()
+            .map(|n| n.to_string())
+            .unwrap_or_else(|_| v.trim().to_string()),
+        Field::Notes => v.to_string(),
+        _ => v.trim().to_string(),
+    };
+    let mut h = DefaultHasher::new();
+    norm.hash(&mut h);
+    h.finish()
+}
+
+/// `"12.5000"` → `"12.5"`, `"0.0000"` → `"0"`; None if not a plain decimal number.
+pub fn normalise_decimal(v: &str) -> Option<String> {
+    let v = v.trim();
+    let (neg, digits) = match v.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, v.strip_prefix('+').unwrap_or(v)),
+    };
+    let (int, frac) = digits.split_once('.').unwrap_or((digits, ""));
+    if int.is_empty() && frac.is_empty()
+        || !int.bytes().all(|b| b.is_ascii_digit())
+        || !frac.bytes().all(|b| b.is_ascii_digit())
+    {
+        return None;
+    }
+    let int = int.trim_start_matches('0');
+    let frac = frac.trim_end_matches('0');
+    let int = if int.is_empty() { "0" } else { int };
+    let body = if frac.is_empty() {
+        int.to_string()
+    } else {
+        format!("{int}.{frac}")
+    };
+    Some(if neg && body != "0" {
+        format!("-{body}")
+    } else {
+        body
+    })
+}
+
+/// A plausible email address: one `@`, a non-empty local part, a dotted domain, no spaces.
+pub fn valid_email(e: &str) -> bool {
+    if e.len() > 254 || e.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return false;
+    }
+    let Some((local, domain)) = e.rsplit_once('@') else {
+        return false;
+    };
+    !local.is_empty()
+        && !local.contains('@')
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !domain.contains("..")
+        && domain
+            .chars()
+            .all(|c| c.is_alphanumeric() || c == '.' || c == '-')
+}
+
+pub fn parse_bool(v: &str) -> Option<bool> {
+    match v.trim().to_ascii_lowercase().as_str() {
+        "true" | "yes" | "y" | "1" => Some(true),
+        "false" | "no" | "n" | "0" => Some(false),
+        _ => None,
+    }
+}
+
+/// Read, clean and validate one record.
+pub fn parse_row(
+    layout: &Layout,
+    record: &csv::StringRecord,
+    blank: Blank,
+) -> Result<RowData, String> {
+    if record.len() != layout.width {
+        return Err(format!(
+            "the row has {} fields but the header has {} (a missing or extra comma, or an unclosed quote on an earlier line?)",
+            record.len(),
+            layout.width
+        ));
+    }
+    let raw = |i: Option<usize>| i.map(|i| unneutralise(record.get(i).unwrap_or("")));
+    let mut row = RowData::default();
+    if let Some(id) = raw(layout.id).map(str::trim).filter(|s| !s.is_empty()) {
+        row.id =
+            Some(id.parse::<u64>().ok().filter(|n| *n > 0).ok_or_else(|| {
+                format!("id {id:?} is not a customer id (a positive whole number)")
+            })?);
+    }
+    for f in Field::ALL {
+        let Some(cell) = raw(layout.fields[f.index()]) else {
+            continue;
+        };
+        let value = if f == Field::Notes {
+            cell.to_string()
+        } else {
+            cell.trim().to_string()
+        };
+        if value.is_empty() {
+            if blank == Blank::Clear {
+                row.values[f.index()] = match f {
+                    // Required fields cannot be cleared; a blank leaves them as they are.
+                    Field::Email | Field::FirstName | Field::LastName => None,
+                    Field::StoreCredit | Field::CustomerGroupId => Some("0".into()),
+                    Field::ForceReset => Some("false".into()),
+                    _ => Some(String::new()),
+                };
+            }
+            continue;
+        }
+        let value = match f {
+            Field::Email => {
+                if !valid_email(&value) {
+                    return Err(format!("email {value:?} is not a valid email address"));
+                }
+                value
+            }
+            Field::StoreCredit => {
+                let n = normalise_decimal(&value)
+                    .ok_or_else(|| format!("store_credit {value:?} is not a number (use digits and a '.' decimal point, e.g. 12.50)"))?;
+                if n.starts_with('-') {
+                    return Err(format!("store_credit {value:?} is negative; store credit must be 0 or more"));
+                }
+                n
+            }
+            Field::CustomerGroupId => value
+                .parse::<u64>()
+                .map_err(|_| format!("customer_group_id {value:?} is not a group id (a whole number; 0 = no group); use the customer_group column for a group name"))?
+                .to_string(),
+            Field::ForceReset => parse_bool(&value)
+                .ok_or_else(|| format!("force_password_reset {value:?} is not a boolean (use true or false)"))?
+                .to_string(),
+            _ => value,
+        };
+        row.values[f.index()] = Some(value);
+    }
+    if let Some(name) = raw(layout.group_name)
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        row.group_name = Some(name.to_string());
+        // `customer_group_id` wins only when it is filled; a blank one (even with --blank clear)
+        // gives way to the group name.
+        let id_cell = raw(layout.fields[Field::CustomerGroupId.index()])
+            .map(str::trim)
+            .unwrap_or("");
+        if id_cell.is_empty() {
+            row.values[Field::CustomerGroupId.index()] = None;
+        }
+    }
+    row.password = raw(layout.password)
+        .filter(|p| !p.is_empty())
+        .map(str::to_string);
+    row.password_confirmation = raw(layout.password_confirmation)
+        .filter(|p| !p.is_empty())
+        .map(str::to_string);
+    match (&row.password, &row.password_confirmation) {
+        (None, Some(_)) => {
+            return Err("password_confirmation is filled but password is blank".into())
+        }
+        (Some(p), Some(c)) if p != c => {
+            return Err("password_confirmation does not match password".into())
+        }
+        _ => {}
+    }
+    if layout.has_address() {
+        row.address = parse_address(layout, record, &row)?;
+    }
+    Ok(row)
+}
+
+fn parse_address(
+    layout: &Layout,
+    record: &csv::StringRecord,
+    row: &RowData,
+) -> Result<Option<AddressData>, String> {
+    let cell = |k: usize| {
+        layout.address[k]
+            .map(|i| unneutralise(record.get(i).unwrap_or("")).trim().to_string())
+            .unwrap_or_default()
+    };
+    let cells: Vec<String> = (0..11).map(cell).collect();
+    // address_type alone does not make an address.
+    if cells[..10].iter().all(String::is_empty) {
+        return Ok(None);
+    }
+    let or_row = |v: &String, f: Field| {
+        if v.is_empty() {
+            row.get(f).unwrap_or("").to_string()
+        } else {
+            v.clone()
+        }
+    };
+    let mut a = AddressData {
+        first_name: or_row(&cells[0], Field::FirstName),
+        last_name: or_row(&cells[1], Field::LastName),
+        company: cells[2].clone(),
+        street_1: cells[3].clone(),
+        street_2: cells[4].clone(),
+        city: cells[5].clone(),
+        state: cells[6].clone(),
+        zip: cells[7].clone(),
+        country: cells[8].clone(),
+        phone: or_row(&cells[9], Field::Phone),
+        address_type: cells[10].to_lowercase(),
+    };
+    let required = [
+        ("address_first_name", &a.first_name),
+        ("address_last_name", &a.last_name),
+        ("address_street_1", &a.street_1),
+        ("address_city", &a.city),
+        ("address_state", &a.state),
+        ("address_zip", &a.zip),
+        ("address_country", &a.country),
+        ("address_phone", &a.phone),
+    ];
+    let missing: Vec<&str> = required
+        .iter()
+        .filter(|(_, v)| v.is_empty())
+        .map(|(n, _)| *n)
+        .collect();
+    if !missing.is_empty() {
+        return Err(format!(
+            "the address is incomplete: {} missing (the API requires first and last name, street_1, city, state, zip, country and phone for an address; the customer's name and phone are used when the address ones are blank)",
+            missing.join(", ")
+        ));
+    }
+    a.country = countries::country_name(&a.country)
+        .map(str::to_string)
+        .ok_or_else(|| {
+            format!(
+                "address_country {:?} is not a country name or ISO code the tool knows",
+                a.country
+            )
+        })?;
+    if let Some(full) = countries::state_name(&a.country, &a.state) {
+        a.state = full.to_string();
+    }
+    match a.address_type.as_str() {
+        "" | "residential" | "commercial" => {}
+        other => {
+            return Err(format!(
+                "address_type {other:?} is not residential or commercial"
+            ))
+        }
+    }
+    Ok(Some(a))
+}
+
+impl AddressData {
+    /// Is `existing` the same address (ignoring case and surrounding spaces)?
+    pub fn matches(&self, existing: &Address) -> bool {
+        let eq = |a: &str, b: &str| a.trim().eq_ignore_ascii_case(b.trim());
+        eq(&self.first_name, &existing.first_name)
+            && eq(&self.last_name, &existing.last_name)
+            && eq(&self.company, &existing.company)
+            && eq(&self.street_1, &existing.street_1)
+            && eq(&self.street_2, &existing.street_2)
+            && eq(&self.city, &existing.city)
+            && eq(&self.state, &existing.state)
+            && eq(&self.zip, &existing.zip)
+            && (eq(&self.country, &existing.country)
+                || countries::country_code(&self.country)
+                    .is_some_and(|c| eq(c, &existing.country_iso2)))
+            && eq(&self.phone, &existing.phone)
+    }
+
+    pub fn payload(&self) -> Value {
+        let mut body = json!({
+            "first_name": self.first_name,
+            "last_name": self.last_name,
+            "street_1": self.street_1,
+            "city": self.city,
+            "state": self.state,
+            "zip": self.zip,
+            "country": self.country,
+            "phone": self.phone,
+        });
+        let obj = body.as_object_mut().expect("object");
+        if !self.company.is_empty() {
+            obj.insert("company".into(), json!(self.company));
+        }
+        if !self.street_2.is_empty() {
+            obj.insert("street_2".into(), json!(self.street_2));
+        }
+        if !self.address_type.is_empty() {
+            obj.insert("address_type".into(), json!(self.address_type));
+        }
+        body
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn layout(h: &[&str]) -> Layout {
+        Layout::new(&csv::StringRecord::from(h.to_vec()))
+    }
+
+    #[test]
+    fn decimals() {
+        assert_eq!(normalise_decimal("12.5000").as_deref(), Some("12.5"));
+        assert_eq!(normalise_decimal("0.0000").as_deref(), Some("0"));
+        assert_eq!(normalise_decimal("007").as_deref(), Some("7"));
+        assert_eq!(normalise_decimal("-1.50").as_deref(), Some("-1.5"));
+        assert_eq!(normalise_decimal("1,5"), None);
+        assert_eq!(normalise_decimal("."), None);
+    }
+
+    #[test]
+    fn emails() {
+        assert!(valid_email("a.b+c@example.co.uk"));
+        for bad in [
+            "",
+            "a",
+            "a@b",
+            "a@@b.com",
+            "a b@c.com",
+            "@c.com",
+            "a@.com",
+            "a@c..com",
+        ] {
+            assert!(!valid_email(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn invalid_rows_say_which_column() {
+        let l = layout(&["email", "store_credit", "force_password_reset"]);
+        let rec = |v: &[&str]| csv::StringRecord::from(v.to_vec());
+        assert!(parse_row(&l, &rec(&["x", "", ""]), Blank::Keep)
+            .unwrap_err()
+            .contains("email"));
+        assert!(parse_row(&l, &rec(&["a@b.com", "-1", ""]), Blank::Keep)
+            .unwrap_err()
+            .contains("negative"));
+        assert!(parse_row(&l, &rec(&["a@b.com", "abc", ""]), Blank::Keep)
+            .unwrap_err()
+            .contains("store_credit"));
+        assert!(parse_row(&l, &rec(&["a@b.com", "1", "maybe"]), Blank::Keep)
+            .unwrap_err()
+            .contains("force_password_reset"));
+        assert!(parse_row(&l, &rec(&["a@b.com", "1"]), Blank::Keep)
+            .unwrap_err()
+            .contains("fields"));
+    }
+
+    #[test]
+    fn unchanged_when_equal_after_normalising() {
+        let l = layout(&[
+            "email",
+            "first_name",
+            "store_credit",
+            "customer_group_id",
+            "reset_pass_on_login",
+        ]);
+        let row = parse_row(
+            &l,
+            &csv::StringRecord::from(vec!["A@Example.com", "Ann", "'12.50", "2", "FALSE"]),
+            Blank::Keep,
+        )
+        .unwrap();
+        let c = Customer {
+            id: 7,
+            email: "a@example.com".into(),
+            first_name: "Ann".into(),
+            store_credit: "12.5000".into(),
+            customer_group_id: 2,
+            ..Customer::default()
+        };
+        assert!(row.changes(&Snapshot::of(&c)).is_empty());
+        let c2 = Customer {
+            first_name: "Anne".into(),
+            ..c
+        };
+        assert_eq!(row.changes(&Snapshot::of(&c2)), vec![Field::FirstName]);
+    }
+
+    #[test]
+    fn passwords_never_in_messages() {
+        let l = layout(&["email", "password", "password_confirmation"]);
+        let err = parse_row(
+            &l,
+            &csv::StringRecord::from(vec!["a@b.com", "Secret123", "Other456"]),
+            Blank::Keep,
+        )
+        .unwrap_err();
+        assert!(!err.contains("Secret123") && !err.contains("Other456"));
+    }
+}

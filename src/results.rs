@@ -1,0 +1,213 @@
+//! The results file: one line per input record, in input order, saying what happened.
+//!
+//! Columns: `_row,_result,_customer_id,_message`, then the input's own columns in their
+//! original order (input columns starting with `_` are the results columns of an earlier run
+//! and are not repeated). Password cells are blanked. Written through [`AtomicFile`], so a
+//! reader never sees a half-written results file.
+
+use std::path::Path;
+
+use anyhow::Context;
+use serde::{Deserialize, Serialize};
+
+use crate::csvio::{normalize_header, AtomicFile};
+
+/// What happened to one row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RowResult {
+    Created,
+    Updated,
+    Unchanged,
+    Skipped,
+    Invalid,
+    Failed,
+    WouldCreate,
+    WouldUpdate,
+    Deleted,
+    WouldDelete,
+    Valid,
+}
+
+impl RowResult {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RowResult::Created => "created",
+            RowResult::Updated => "updated",
+            RowResult::Unchanged => "unchanged",
+            RowResult::Skipped => "skipped",
+            RowResult::Invalid => "invalid",
+            RowResult::Failed => "failed",
+            RowResult::WouldCreate => "would_create",
+            RowResult::WouldUpdate => "would_update",
+            RowResult::Deleted => "deleted",
+            RowResult::WouldDelete => "would_delete",
+            RowResult::Valid => "valid",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<RowResult> {
+        serde_json::from_value(serde_json::Value::String(s.trim().to_string())).ok()
+    }
+
+    /// Rows that make the run exit with code 3.
+    pub fn is_problem(self) -> bool {
+        matches!(self, RowResult::Invalid | RowResult::Failed)
+    }
+}
+
+/// The outcome of one row.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RowOutcome {
+    pub result: RowResult,
+    pub customer_id: Option<u64>,
+    pub message: String,
+}
+
+impl RowOutcome {
+    pub fn new(
+        result: RowResult,
+        customer_id: Option<u64>,
+        message: impl Into<String>,
+    ) -> RowOutcome {
+        RowOutcome {
+            result,
+            customer_id,
+            message: message.into(),
+        }
+    }
+    pub fn invalid(message: impl Into<String>) -> RowOutcome {
+        RowOutcome::new(RowResult::Invalid, None, message)
+    }
+    pub fn failed(customer_id: Option<u64>, message: impl Into<String>) -> RowOutcome {
+        RowOutcome::new(RowResult::Failed, customer_id, message)
+    }
+}
+
+/// Is this input column a password (its cells are never written anywhere)?
+pub fn is_secret_column(header: &str) -> bool {
+    let h = normalize_header(header);
+    h.contains("password") && !h.contains("reset") || h == "user_pass" || h == "password_hash"
+}
+
+/// Writes the results file; see the module docs.
+pub struct ResultsWriter {
+    wtr: csv::Writer<AtomicFile>,
+    /// Input columns echoed (indices), skipping `_`-prefixed ones.
+    echo: Vec<usize>,
+    /// For each echoed column: blank it (a password).
+    secret: Vec<bool>,
+    buf: csv::StringRecord,
+}
+
+impl ResultsWriter {
+    pub fn create(path: &Path, input_headers: &csv::StringRecord) -> anyhow::Result<ResultsWriter> {
+        let file = AtomicFile::create(path)?;
+        let mut wtr = csv::WriterBuilder::new().flexible(false).from_writer(file);
+        let echo: Vec<usize> = input_headers
+            .iter()
+            .enumerate()
+            .filter(|(_, h)| !normalize_header(h).starts_with('_'))
+            .map(|(i, _)| i)
+            .collect();
+        let secret = echo
+            .iter()
+            .map(|&i| is_secret_column(&input_headers[i]))
+            .collect();
+        let mut header = csv::StringRecord::new();
+        for h in ["_row", "_result", "_customer_id", "_message"] {
+            header.push_field(h);
+        }
+        for &i in &echo {
+            header.push_field(input_headers[i].trim_start_matches('\u{feff}'));
+        }
+        wtr.write_record(&header)
+            .with_context(|| format!("writing {}", path.display()))?;
+        Ok(ResultsWriter {
+            wtr,
+            echo,
+            secret,
+            buf: csv::StringRecord::new(),
+        })
+    }
+
+    pub fn write(
+        &mut self,
+        row: u64,
+        outcome: &RowOutcome,
+        record: &csv::StringRecord,
+    ) -> anyhow::Result<()> {
+        self.buf.clear();
+        self.buf.push_field(&row.to_string());
+        self.buf.push_field(outcome.result.as_str());
+        match outcome.customer_id {
+            Some(id) => self.buf.push_field(&id.to_string()),
+            None => self.buf.push_field(""),
+        }
+        self.buf.push_field(&outcome.message);
+        for (k, &i) in self.echo.iter().enumerate() {
+            let cell = record.get(i).unwrap_or("");
+            self.buf.push_field(if self.secret[k] { "" } else { cell });
+        }
+        self.wtr
+            .write_record(&self.buf)
+            .context("writing the results file")?;
+        Ok(())
+    }
+
+    pub fn path(&self) -> &Path {
+        self.wtr.get_ref().path()
+    }
+
+    /// Flush and rename into place.
+    pub fn finish(self) -> anyhow::Result<()> {
+        let file = self
+            .wtr
+            .into_inner()
+            .map_err(|e| e.into_error())
+            .context("writing the results file")?;
+        file.commit()
+    }
+}
+
+/// The default results path: `<input stem>.results.csv` beside the input, or
+/// `<command>.results.csv` for stdin.
+pub fn default_path(input: &Path, command: &str) -> std::path::PathBuf {
+    if input.as_os_str() == "-" {
+        return std::path::PathBuf::from(format!("{command}.results.csv"));
+    }
+    let stem = input
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| command.to_string());
+    // `x.results.csv` fed back with --only-failed gives `x.results.results.csv`? No: keep one suffix.
+    let stem = stem
+        .strip_suffix(".results")
+        .map(|s| format!("{s}.retry"))
+        .unwrap_or(stem);
+    input.with_file_name(format!("{stem}.results.csv"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_are_recognised() {
+        assert!(is_secret_column("password"));
+        assert!(is_secret_column(" Password_Confirmation "));
+        assert!(!is_secret_column("force_password_reset"));
+        assert!(!is_secret_column("email"));
+    }
+
+    #[test]
+    fn result_names_round_trip() {
+        for r in [
+            RowResult::Created,
+            RowResult::WouldCreate,
+            RowResult::Invalid,
+        ] {
+            assert_eq!(RowResult::parse(r.as_str()), Some(r));
+        }
+    }
+}
