@@ -62,7 +62,7 @@ pub const ADDRESS_COLUMNS: [&str; 15] = [
 ];
 
 /// Write customers to CSV.
-#[derive(Debug, Clone, clap::Args)]
+#[derive(Debug, Clone, Default, clap::Args)]
 pub struct Args {
     /// Output file (`-` = stdout). `{date}` and `{datetime}` expand (UTC); a name ending in
     /// `.gz` is gzip-compressed.

@@ -27,18 +27,19 @@ use crate::report::{Progress, Summary, Tally};
 use crate::results::{default_path, ResultsWriter, RowOutcome, RowResult};
 
 /// What to do with a row's customer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum Mode {
     /// Only create; a row whose customer exists fails.
     Create,
     /// Only update; a row whose customer does not exist fails.
     Update,
     /// Create or update, whichever applies.
+    #[default]
     Upsert,
 }
 
 /// Create or update customers from a CSV file.
-#[derive(Debug, Clone, clap::Args)]
+#[derive(Debug, Clone, Default, clap::Args)]
 pub struct Args {
     /// The CSV file (`-` for stdin).
     #[arg(value_name = "FILE")]

@@ -43,9 +43,10 @@ pub struct AddressData {
 }
 
 /// `--blank keep|clear`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum Blank {
     /// A blank cell leaves the field unchanged.
+    #[default]
     Keep,
     /// A blank cell clears the field on update.
     Clear,

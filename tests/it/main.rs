@@ -1,0 +1,3 @@
+//! One integration test binary: the real `bc-customers` binary against the sandbox store.
+mod common;
+mod foundation;
