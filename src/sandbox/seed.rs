@@ -260,7 +260,7 @@ pub(crate) fn customers(
     count: usize,
     salt: u64,
     groups_enabled: bool,
-) -> (Vec<Customer>, Vec<Address>) {
+) -> (Vec<(u64, Customer)>, Vec<Address>) {
     let mut rng = fastrand::Rng::with_seed(salt);
     let mut customers = Vec::with_capacity(count);
     let mut addresses = Vec::with_capacity(count / 3 + count / 15 + 1);
@@ -388,25 +388,28 @@ pub(crate) fn customers(
             }
         }
 
-        customers.push(Customer {
+        customers.push((
             id,
-            first_name: Text::Borrowed(first),
-            last_name: Text::Borrowed(last),
-            email: Text::Owned(email_text),
-            company,
-            phone,
-            notes,
-            registration_ip_address,
-            tax_exempt_category,
-            store_credit,
-            customer_group_id,
-            date_created: created,
-            date_modified: modified,
-            reset_pass_on_login: rng.f64() < 0.02,
-            accepts_marketing: rng.f64() < 0.4,
-            form_fields: FormFields::Seeded(mask),
-            password: Password::Seeded,
-        });
+            Customer {
+                id,
+                first_name: Text::Borrowed(first),
+                last_name: Text::Borrowed(last),
+                email: Text::Owned(email_text),
+                company,
+                phone,
+                notes,
+                registration_ip_address,
+                tax_exempt_category,
+                store_credit,
+                customer_group_id,
+                date_created: created,
+                date_modified: modified,
+                reset_pass_on_login: rng.f64() < 0.02,
+                accepts_marketing: rng.f64() < 0.4,
+                form_fields: FormFields::Seeded(mask),
+                password: Password::Seeded,
+            },
+        ));
     }
     (customers, addresses)
 }

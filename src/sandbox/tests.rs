@@ -987,3 +987,58 @@ async fn seeding_100k_customers_is_quick_and_pages_stay_fast() {
         .collect();
     assert_eq!(names.len(), super::seed::FORM_FIELDS.len());
 }
+
+#[tokio::test]
+async fn unknown_paths_methods_and_media_types() {
+    let api = Api::start(seeded(2)).await;
+    let wrong_store = api
+        .http
+        .get(format!(
+            "{}/stores/other/v2/customers",
+            api.sandbox.base_url()
+        ))
+        .header("X-Auth-Token", "sandbox-token")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong_store.status(), StatusCode::NOT_FOUND);
+    assert_eq!(json_of(wrong_store).await[0]["status"], 404);
+    assert_eq!(api.get("/orders").await.status(), StatusCode::NOT_FOUND);
+    assert_eq!(api.get("/customers/").await.status(), StatusCode::OK);
+    let patch = api
+        .send(reqwest::Method::PATCH, "/customers/1", json!({}))
+        .await;
+    assert_eq!(patch.status(), StatusCode::METHOD_NOT_ALLOWED);
+    let form = api
+        .request(reqwest::Method::POST, "/customers")
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body("first_name=a")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(form.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    let not_json = api
+        .request(reqwest::Method::POST, "/customers")
+        .header("Content-Type", "application/json")
+        .body("{nope")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(not_json.status(), StatusCode::BAD_REQUEST);
+    let counters = api.sandbox.counters();
+    assert_eq!(counters.by_route["GET (no route)"], 2);
+    assert_eq!(counters.by_route["PATCH /customers/{id}"], 1);
+}
+
+#[test]
+fn sandbox_can_be_shared_between_threads() {
+    fn shareable<T: Send + Sync>() {}
+    shareable::<Sandbox>();
+}
+
+#[test]
+fn export_lines_quote_only_what_needs_it() {
+    assert_eq!(super::shell_quote("sandbox-token"), "sandbox-token");
+    assert_eq!(super::shell_quote("a b'c"), r"'a b'\''c'");
+    assert_eq!(super::shell_quote(""), "''");
+}
