@@ -4,10 +4,10 @@
 //! It is written from the API documents (`reference/bigcommerce-api.md`, the V2 OpenAPI files),
 //! not from the client's code, so a misunderstanding in one cannot be mirrored in the other.
 //!
-//! Layout: [`store`] holds the data and renders it as the API's JSON; [`handlers`] validates
-//! requests and applies them to the store; [`server`] is the HTTP front (accept loop, counting,
-//! auth, quota, latency and fault injection, dropped connections); [`seed`] makes the
-//! deterministic seeded customers.
+//! Layout: `store` holds the data and renders it as the API's JSON; `handlers` validates
+//! requests and applies them to the store; `server` is the HTTP front (accept loop, counting,
+//! auth, quota, latency and fault injection, dropped connections); `seed` makes the
+//! deterministic seeded customers; `countries` derives `country_iso2`.
 
 mod countries;
 mod handlers;
