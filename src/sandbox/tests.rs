@@ -554,32 +554,32 @@ async fn quota_gives_429_with_rate_headers() {
     );
     assert_eq!(api.sandbox.counters().rate_limited, 1);
 
-    // A short window refreshes the quota.
+    // A short window refreshes the quota. (Several tries: a window may end between two.)
     let api = Api::start(SandboxConfig {
         quota: Some(1),
-        window_ms: 200,
+        window_ms: 400,
         rate_headers_on_429: false,
         ..seeded(2)
     })
     .await;
-    let mut statuses = Vec::new();
-    let mut bare_429 = false;
-    for _ in 0..2 {
+    let mut limited = None;
+    for _ in 0..10 {
         let response = api.get("/customers/count").await;
-        statuses.push(response.status());
         if response.status() == StatusCode::TOO_MANY_REQUESTS {
-            bare_429 = response
-                .headers()
-                .keys()
-                .all(|k| !k.as_str().starts_with("x-r"));
+            limited = Some(response);
+            break;
         }
     }
+    let limited = limited.expect("a 429 within one window");
     assert!(
-        statuses.contains(&StatusCode::TOO_MANY_REQUESTS),
-        "{statuses:?}"
+        limited
+            .headers()
+            .keys()
+            .all(|k| !k.as_str().starts_with("x-r")),
+        "429 without rate headers: {:?}",
+        limited.headers()
     );
-    assert!(bare_429, "429 without rate headers");
-    tokio::time::sleep(Duration::from_millis(250)).await;
+    tokio::time::sleep(Duration::from_millis(450)).await;
     assert_eq!(api.get("/customers/count").await.status(), StatusCode::OK);
 
     // Unlimited: no rate headers at all.
@@ -870,8 +870,9 @@ async fn latency_does_not_serialise_requests_and_validate_has_its_own_limit() {
             .send()
     }))
     .await;
+    // One at a time would take 6 s.
     assert!(
-        started.elapsed() < Duration::from_millis(1500),
+        started.elapsed() < Duration::from_millis(3000),
         "{:?}",
         started.elapsed()
     );
@@ -888,7 +889,9 @@ async fn latency_does_not_serialise_requests_and_validate_has_its_own_limit() {
             other => panic!("unexpected {other}"),
         }
     }
-    assert_eq!((ok, limited), (10, 10));
+    // Exactly 10 and 10 when all 20 arrive within the latency; a slow machine may let a
+    // straggler in after the first ones finished.
+    assert!(ok >= 10 && limited >= 1, "{ok} ok, {limited} limited");
 }
 
 #[tokio::test]
