@@ -68,6 +68,10 @@ pub enum Command {
     Count(cmd::count::Args),
     /// List or create customer groups.
     Groups(cmd::groups::Args),
+    /// Run a local fake BigCommerce store for tests and rehearsals.
+    Sandbox(cmd::sandbox::Args),
+    /// Import the sample customers into an in-process sandbox store and export them back.
+    Demo(cmd::demo::Args),
 }
 
 impl GlobalArgs {

@@ -1,8 +1,10 @@
 //! One file per subcommand, each "args → run". Shared helpers for them live here.
 pub mod count;
+pub mod demo;
 pub mod export;
 pub mod groups;
 pub mod import;
+pub mod sandbox;
 
 use std::collections::HashMap;
 

@@ -276,6 +276,9 @@ pub fn valid_email(e: &str) -> bool {
         return false;
     };
     !local.is_empty()
+        && !local.starts_with('.')
+        && !local.ends_with('.')
+        && !local.contains("..")
         && !local.contains('@')
         && domain.contains('.')
         && !domain.starts_with('.')
