@@ -45,7 +45,8 @@
 //!
 //! **Headers** match case-insensitively, ignoring surrounding spaces and a UTF-8 BOM. A header
 //! containing `*` is a pattern (`*` = any text) and may only be dropped; a column matched by
-//! an exact header never falls to a pattern.
+//! an exact header never falls to a pattern, and a pattern starting with `*` never matches a
+//! column whose name starts with `_`.
 //!
 //! **A column entry** is an import column name, or a table with exactly one of
 //! - `to = "col"` or `to = ["col", ...]`: the cleaned value goes to each column;
@@ -96,8 +97,8 @@ use std::path::Path;
 use anyhow::{anyhow, bail, Context};
 
 use super::spec::{
-    self, is_address_column, normalize_header, Action, HeaderPattern, Output, Spec, SplitOn,
-    Steps, ADDRESS_PRESENCE, FORM_FIELD_PREFIX, NOTES, READ_ONLY_COLUMNS, WRITABLE_COLUMNS,
+    self, is_address_column, normalize_header, Action, HeaderPattern, Output, Spec, SplitOn, Steps,
+    ADDRESS_PRESENCE, FORM_FIELD_PREFIX, NOTES, READ_ONLY_COLUMNS, WRITABLE_COLUMNS,
 };
 
 /// The built-in presets, in the TOML format above.
@@ -281,7 +282,11 @@ impl BoundMapping {
         }
         if !self.fallbacks.is_empty() {
             // Fallbacks read the row as [columns] and [constants] left it: they never chain.
-            let before: Vec<String> = self.fallbacks.iter().map(|&(_, s)| row[s].clone()).collect();
+            let before: Vec<String> = self
+                .fallbacks
+                .iter()
+                .map(|&(_, s)| row[s].clone())
+                .collect();
             for (&(target, _), value) in self.fallbacks.iter().zip(before) {
                 if row[target].is_empty() {
                     row[target] = value;
@@ -306,7 +311,13 @@ impl BoundMapping {
 
 impl BoundMapping {
     /// Notes collect every value; any other column keeps the first non-blank one.
-    fn put<'c>(&self, row: &mut [String], notes: &mut Vec<&'c str>, slot: Option<usize>, value: &'c str) {
+    fn put<'c>(
+        &self,
+        row: &mut [String],
+        notes: &mut Vec<&'c str>,
+        slot: Option<usize>,
+        value: &'c str,
+    ) {
         let Some(slot) = slot else { return };
         if value.is_empty() {
             return;
@@ -343,10 +354,7 @@ impl BoundRule {
                 }
             }
             BoundOutput::SplitLines(_, _) => {
-                let mut lines = value
-                    .lines()
-                    .map(str::trim)
-                    .filter(|line| !line.is_empty());
+                let mut lines = value.lines().map(str::trim).filter(|line| !line.is_empty());
                 let first = lines.next().unwrap_or("").to_string();
                 let rest = lines.collect::<Vec<_>>().join(", ");
                 Cell::Two(first, rest)
@@ -399,9 +407,15 @@ impl<'a> Binder<'a> {
                 if header.is_empty() {
                     return None;
                 }
-                spec.rules
-                    .iter()
-                    .position(|r| matches!(r.pattern, HeaderPattern::Glob(_)) && r.pattern.matches(header))
+                // A pattern starting with `*` leaves `_…` columns (the results file's own,
+                // Magento's system columns) alone; `_address_*` still matches them.
+                spec.rules.iter().position(|r| match &r.pattern {
+                    HeaderPattern::Glob(parts) => {
+                        !(header.starts_with('_') && parts[0].is_empty())
+                            && r.pattern.matches(header)
+                    }
+                    HeaderPattern::Exact(_) => false,
+                })
             });
             if let Some(r) = rule {
                 rule_columns[r].push(col);
@@ -464,7 +478,11 @@ impl<'a> Binder<'a> {
             }
         }
         let drop_empty_address = spec.options.drop_empty_address();
-        if drop_empty_address && !ADDRESS_PRESENCE.iter().any(|p| produced.iter().any(|x| x == p)) {
+        if drop_empty_address
+            && !ADDRESS_PRESENCE
+                .iter()
+                .any(|p| produced.iter().any(|x| x == p))
+        {
             // Every row would lose its address anyway: do not output blank address columns.
             produced.retain(|name| !is_address_column(name));
         }
@@ -580,7 +598,13 @@ impl<'a> Binder<'a> {
                 .collect()
         };
         let bound = BoundMapping {
-            notices: self.notices(&column_rule, &rule_columns, &unrecognised, &pass_through, unnamed),
+            notices: self.notices(
+                &column_rule,
+                &rule_columns,
+                &unrecognised,
+                &pass_through,
+                unnamed,
+            ),
             notes_slot: slot(NOTES),
             constants: resolve(&spec.constants),
             defaults: resolve(&spec.defaults),
@@ -647,7 +671,10 @@ impl<'a> Binder<'a> {
             ));
         }
         if !unrecognised.is_empty() {
-            let names: Vec<&str> = unrecognised.iter().map(|&c| self.written[c].as_str()).collect();
+            let names: Vec<&str> = unrecognised
+                .iter()
+                .map(|&c| self.written[c].as_str())
+                .collect();
             let advice = if spec.is_preset {
                 "map them with a mapping file (--mapping FILE, which can extend this preset; see docs/mapping.md)"
             } else {
@@ -660,7 +687,10 @@ impl<'a> Binder<'a> {
             ));
         }
         if !pass_through.is_empty() {
-            let names: Vec<&str> = pass_through.iter().map(|&(c, _)| self.written[c].as_str()).collect();
+            let names: Vec<&str> = pass_through
+                .iter()
+                .map(|&(c, _)| self.written[c].as_str())
+                .collect();
             notices.push(format!(
                 "Passed through unchanged (keep_unmapped): {}.",
                 quote_list(&names)

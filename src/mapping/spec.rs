@@ -181,7 +181,10 @@ fn glob_matches(parts: &[String], text: &str) -> bool {
 pub(crate) enum Action {
     /// Not migrated; listed in a notice (its own `notice`, or the common "dropped" one).
     Drop,
-    Map { output: Output, steps: Steps },
+    Map {
+        output: Output,
+        steps: Steps,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -311,8 +314,8 @@ impl Transform {
                     .strip_prefix("state_name(")
                     .and_then(|rest| rest.strip_suffix(')'))
                 {
-                    let column = canonical_column(arg)
-                        .map_err(|e| format!("transform {text:?}: {e}"))?;
+                    let column =
+                        canonical_column(arg).map_err(|e| format!("transform {text:?}: {e}"))?;
                     Transform::StateName {
                         country_column: column,
                     }
@@ -493,7 +496,9 @@ impl Spec {
         self.options = Options {
             keep_unmapped: options.keep_unmapped.or(self.options.keep_unmapped),
             trim: options.trim.or(self.options.trim),
-            drop_empty_address: options.drop_empty_address.or(self.options.drop_empty_address),
+            drop_empty_address: options
+                .drop_empty_address
+                .or(self.options.drop_empty_address),
             require: options.require.or(self.options.require),
         };
         self.label = over.label;
@@ -504,7 +509,11 @@ impl Spec {
     /// Checks that need the whole (merged) mapping.
     pub fn validate(&self) -> Result<(), String> {
         for (column, _) in &self.constants {
-            if let Some(rule) = self.rules.iter().find(|r| r.targets().contains(&column.as_str())) {
+            if let Some(rule) = self
+                .rules
+                .iter()
+                .find(|r| r.targets().contains(&column.as_str()))
+            {
                 return Err(format!(
                     "[constants] {column:?} is also filled from column {:?} (line {}): keep one",
                     rule.header, rule.line
@@ -582,13 +591,11 @@ fn parse_rule(header: &str, value: &Value, line: usize) -> Result<Rule, String> 
             });
         }
         Value::Table(table) => table,
-        other => {
-            return Err(format!(
-                "expected an import column name (\"email\") or a table ({{ to = \"email\", ... }}), \
+        other => return Err(format!(
+            "expected an import column name (\"email\") or a table ({{ to = \"email\", ... }}), \
                  found {}",
-                other.type_str()
-            ))
-        }
+            other.type_str()
+        )),
     };
 
     for key in table.keys() {
@@ -606,7 +613,10 @@ fn parse_rule(header: &str, value: &Value, line: usize) -> Result<Rule, String> 
         match table.get(key) {
             None => Ok(None),
             Some(Value::String(s)) => Ok(Some(s.clone())),
-            Some(other) => Err(format!("{key} must be a string, found {}", other.type_str())),
+            Some(other) => Err(format!(
+                "{key} must be a string, found {}",
+                other.type_str()
+            )),
         }
     };
     let get_bool = |key: &str| -> Result<Option<bool>, String> {
@@ -668,10 +678,15 @@ fn parse_rule(header: &str, value: &Value, line: usize) -> Result<Rule, String> 
     let split_name = get_pair("split_name")?;
     let split_lines = get_pair("split_lines")?;
 
-    let outputs = [to.is_some(), split_name.is_some(), split_lines.is_some(), drop]
-        .iter()
-        .filter(|&&b| b)
-        .count();
+    let outputs = [
+        to.is_some(),
+        split_name.is_some(),
+        split_lines.is_some(),
+        drop,
+    ]
+    .iter()
+    .filter(|&&b| b)
+    .count();
     if outputs != 1 {
         return Err(if outputs == 0 {
             "say where the column goes: to = \"...\", split_name = [...], split_lines = [...] \
@@ -687,9 +702,7 @@ fn parse_rule(header: &str, value: &Value, line: usize) -> Result<Rule, String> 
             .keys()
             .find(|k| !matches!(k.as_str(), "drop" | "notice"))
         {
-            return Err(format!(
-                "a dropped column takes only a notice, not {key:?}"
-            ));
+            return Err(format!("a dropped column takes only a notice, not {key:?}"));
         }
         return Ok(Rule {
             header: header.to_string(),
@@ -710,7 +723,9 @@ fn parse_rule(header: &str, value: &Value, line: usize) -> Result<Rule, String> 
         Some(Value::Array(items)) => {
             for item in items {
                 let Value::String(name) = item else {
-                    return Err("transforms is a list of names, e.g. [\"trim\", \"lowercase\"]".into());
+                    return Err(
+                        "transforms is a list of names, e.g. [\"trim\", \"lowercase\"]".into(),
+                    );
                 };
                 steps.transforms.push(Transform::parse(name)?);
             }
@@ -863,7 +878,11 @@ fn edit_distance(a: &str, b: &str) -> usize {
 
 fn line_at(text: &str, offset: usize) -> usize {
     let end = offset.min(text.len());
-    text.as_bytes()[..end].iter().filter(|&&b| b == b'\n').count() + 1
+    text.as_bytes()[..end]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
 }
 
 #[derive(serde::Deserialize)]
@@ -927,7 +946,12 @@ mod tests {
             "test",
         )
         .unwrap();
-        let headers: Vec<_> = parsed.spec.rules.iter().map(|r| r.header.as_str()).collect();
+        let headers: Vec<_> = parsed
+            .spec
+            .rules
+            .iter()
+            .map(|r| r.header.as_str())
+            .collect();
         assert_eq!(headers, ["zeta", "alpha", "middle"]);
         assert_eq!(parsed.spec.rules[1].line, 3);
     }
@@ -941,7 +965,10 @@ mod tests {
         assert!(glob_matches(&parts("shipping_*"), "shipping_city"));
         assert!(glob_matches(&parts("shipping_*"), "shipping_"));
         assert!(!glob_matches(&parts("shipping_*"), "billing_city"));
-        assert!(glob_matches(&parts("address * - *"), "address first name - 2"));
+        assert!(glob_matches(
+            &parts("address * - *"),
+            "address first name - 2"
+        ));
         assert!(!glob_matches(&parts("address * - *"), "address first name"));
         assert!(glob_matches(&parts("*"), "anything"));
         assert!(glob_matches(&parts("*_id"), "website_id"));
@@ -969,12 +996,21 @@ mod tests {
             map: None,
             prefix: Some("P: ".into()),
         };
-        assert_eq!(steps.run("  'abc ", true, "").unwrap().as_deref(), Some("P: ABC"));
+        assert_eq!(
+            steps.run("  'abc ", true, "").unwrap().as_deref(),
+            Some("P: ABC")
+        );
         assert_eq!(steps.run("   ", true, "").unwrap(), None);
         // Exactly one quote goes.
-        assert_eq!(steps.run("''x", true, "").unwrap().as_deref(), Some("P: 'X"));
+        assert_eq!(
+            steps.run("''x", true, "").unwrap().as_deref(),
+            Some("P: 'X")
+        );
         // Without trim, spaces stay (passwords).
         let plain = Steps::default();
-        assert_eq!(plain.run(" pw1 ", false, "").unwrap().as_deref(), Some(" pw1 "));
+        assert_eq!(
+            plain.run(" pw1 ", false, "").unwrap().as_deref(),
+            Some(" pw1 ")
+        );
     }
 }
