@@ -591,11 +591,13 @@ fn parse_rule(header: &str, value: &Value, line: usize) -> Result<Rule, String> 
             });
         }
         Value::Table(table) => table,
-        other => return Err(format!(
+        other => {
+            return Err(format!(
             "expected an import column name (\"email\") or a table ({{ to = \"email\", ... }}), \
                  found {}",
             other.type_str()
-        )),
+        ))
+        }
     };
 
     for key in table.keys() {

@@ -1160,3 +1160,128 @@ fn toml_errors_name_the_line_and_key() {
         }
     }
 }
+
+/// The TOML blocks of docs/mapping.md (and the example in this module's doc comment) parse,
+/// and the full example does what its comments say.
+#[test]
+fn documented_examples_work() {
+    let doc =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/mapping.md"))
+            .unwrap();
+    let blocks: Vec<&str> = doc
+        .split("```toml\n")
+        .skip(1)
+        .map(|rest| rest.split("```").next().unwrap())
+        .collect();
+    assert!(blocks.len() >= 2);
+    for guide in [
+        "shopify",
+        "woocommerce",
+        "magento",
+        "bigcommerce",
+        "mapping",
+    ] {
+        let name = if guide == "mapping" {
+            "mapping.md".to_string()
+        } else {
+            format!("migrate-from-{guide}.md")
+        };
+        let text = std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("docs")
+                .join(&name),
+        )
+        .unwrap();
+        for block in text
+            .split("```toml\n")
+            .skip(1)
+            .map(|rest| rest.split("```").next().unwrap())
+        {
+            // Blocks in list items are indented.
+            let block: String = block
+                .lines()
+                .map(str::trim_start)
+                .collect::<Vec<_>>()
+                .join("\n");
+            Mapping::from_toml_str(&block).unwrap_or_else(|e| panic!("{name}: {e:#}\n{block}"));
+        }
+    }
+    let headers = "Contact No,Full Name,E-mail,Mobile,Organisation,Street,Town,Region,Postcode,Country,Tier,Newsletter,Comments,Created";
+    let headers: Vec<&str> = headers.split(',').collect();
+    let row = map_one(
+        blocks[0],
+        &headers,
+        &[
+            "C-17",
+            "Ada Lovelace King",
+            "ada@example.com",
+            "'+44 20 5550 0000",
+            "Analytical Ltd",
+            "Unit 4\nRear building",
+            "London",
+            "",
+            "N1 9GU",
+            "GB",
+            "GOLD",
+            "yes",
+            "Met at the fair.",
+            "2020-01-01",
+        ],
+    )
+    .unwrap();
+    assert_eq!(get(&row, "first_name"), "Ada");
+    assert_eq!(get(&row, "last_name"), "Lovelace King");
+    assert_eq!(get(&row, "phone"), "+44 20 5550 0000");
+    assert_eq!(get(&row, "address_street_2"), "Rear building");
+    assert_eq!(get(&row, "address_country"), "United Kingdom");
+    assert_eq!(get(&row, "customer_group"), "VIP");
+    assert_eq!(
+        get(&row, "notes"),
+        "Met at the fair.\nCRM contact number: C-17"
+    );
+    assert_eq!(get(&row, "force_password_reset"), "true");
+    assert_eq!(get(&row, "address_first_name"), "Ada");
+    let err = map_one(
+        blocks[0],
+        &headers,
+        &[
+            "",
+            "A B",
+            "a@example.com",
+            "",
+            "",
+            "",
+            "",
+            "",
+            "",
+            "",
+            "platinum",
+            "",
+            "",
+            "",
+        ],
+    )
+    .unwrap_err();
+    assert_eq!(
+        err,
+        "column \"Tier\": value \"platinum\" is not in the value map (known values: bronze, gold, silver)"
+    );
+
+    let module_doc = include_str!("../presets.rs");
+    let example: String = module_doc
+        .split("//! ```toml\n")
+        .nth(1)
+        .unwrap()
+        .split("//! ```")
+        .next()
+        .unwrap()
+        .lines()
+        .map(|line| {
+            line.trim_start_matches("//!")
+                .strip_prefix(' ')
+                .unwrap_or("")
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    Mapping::from_toml_str(&example).unwrap_or_else(|e| panic!("{e:#}\n{example}"));
+}
