@@ -17,7 +17,7 @@
 //! keep_unmapped = false      # pass source columns the mapping does not name through, by name
 //! trim = true                # trim every cell (before and after its transforms)
 //! drop_empty_address = true  # no street/city/zip → no address (see below)
-//! require = ["email"]        # the file must have a source column for each of these
+//! require = ["email"]        # refuse a file that gives none of these columns
 //!
 //! [columns]                  # source header → what becomes of its cells, in this order
 //! "E-mail" = "email"
@@ -71,8 +71,8 @@
 //! full name, for the country in import column `col` of the same row, `address_country` by
 //! default, after that column's own transforms; unknown values are kept).
 //!
-//! **Several sources for one column**: the first non-blank one in file order wins, except
-//! `notes`, which collects every non-blank source, one per line, in file order.
+//! **Several sources for one column**: the first non-blank one in the mapping's order wins,
+//! except `notes`, which collects every non-blank source, one per line, in that order.
 //!
 //! **After the columns**: `[constants]` fill their column in every row (a column cannot be
 //! both a constant and a `[columns]` target); `[fallback]` fills a blank column from another
