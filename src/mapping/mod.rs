@@ -8,3 +8,4 @@ pub mod columns;
 pub mod countries;
 pub mod presets;
 pub mod row;
+mod spec;
