@@ -153,8 +153,16 @@ impl RateGate {
         if let Some(w) = headers.window_ms {
             s.window = Some(Duration::from_millis(w));
         }
-        if let Some(reset) = headers.reset_ms {
-            s.reset_at = Some(now + Duration::from_millis(reset));
+        let implied_reset = headers.reset_ms.map(|r| now + Duration::from_millis(r));
+        // A response to a request counted in an earlier window (it was in flight when the
+        // window turned) describes that window: its `left` would undo our roll-over.
+        if let (Some(r), Some(current), Some(w)) = (implied_reset, s.reset_at, s.window) {
+            if r + w / 2 < current {
+                return;
+            }
+        }
+        if let Some(r) = implied_reset {
+            s.reset_at = Some(r);
         }
         if let Some(left) = headers.left {
             // Requests still in flight were not counted when the store answered this one.
@@ -162,7 +170,7 @@ impl RateGate {
             s.left = Some(match s.left {
                 // Never raise the estimate above what we already believe for this window:
                 // a late, out-of-order response carries a stale, higher count.
-                Some(current) if headers.reset_ms.is_none() => current.min(estimate),
+                Some(current) if implied_reset.is_none() => current.min(estimate),
                 _ => estimate,
             });
         }

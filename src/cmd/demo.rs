@@ -30,10 +30,15 @@ pub struct Args {
 }
 
 pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
-    std::fs::create_dir_all(&args.dir).with_context(|| format!("creating {}", args.dir.display()))?;
+    std::fs::create_dir_all(&args.dir)
+        .with_context(|| format!("creating {}", args.dir.display()))?;
     let dir = args.dir.canonicalize()?;
     let sandbox = Sandbox::start(
-        SandboxConfig { seed: args.seed, latency_ms: args.latency_ms, ..SandboxConfig::default() },
+        SandboxConfig {
+            seed: args.seed,
+            latency_ms: args.latency_ms,
+            ..SandboxConfig::default()
+        },
         0,
     )
     .await?;
@@ -66,7 +71,10 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
 
     let export_file = dir.join("export.csv");
     let addresses_file = dir.join("export-addresses.csv");
-    say(&format!("\n2. export every customer to {} (form fields become form_field:<name> columns)", export_file.display()));
+    say(&format!(
+        "\n2. export every customer to {} (form fields become form_field:<name> columns)",
+        export_file.display()
+    ));
     export::run(
         &global,
         export::Args {
@@ -78,7 +86,7 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
     .await?;
 
     let results2 = dir.join("export.results.csv");
-    say(&format!("\n3. import the export back: every row is unchanged and no write is sent"));
+    say("\n3. import the export back: every row is unchanged and no write is sent");
     let before = sandbox.counters().writes;
     let exit2 = import::run(&global, import_args(&export_file, &results2)).await?;
     let writes = sandbox.counters().writes - before;
@@ -95,11 +103,19 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
         counters.total
     ));
     sandbox.shutdown();
-    Ok(if exit1 == Exit::Ok && exit2 == Exit::Ok { Exit::Ok } else { Exit::RowsFailed })
+    Ok(if exit1 == Exit::Ok && exit2 == Exit::Ok {
+        Exit::Ok
+    } else {
+        Exit::RowsFailed
+    })
 }
 
 fn import_args(input: &Path, results: &Path) -> import::Args {
-    import::Args { file: input.to_path_buf(), results: Some(results.to_path_buf()), ..import::Args::default() }
+    import::Args {
+        file: input.to_path_buf(),
+        results: Some(results.to_path_buf()),
+        ..import::Args::default()
+    }
 }
 
 fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
@@ -110,7 +126,9 @@ fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
         use std::os::unix::fs::OpenOptionsExt;
         opts.mode(0o600);
     }
-    let mut f = opts.open(path).with_context(|| format!("writing {}", path.display()))?;
+    let mut f = opts
+        .open(path)
+        .with_context(|| format!("writing {}", path.display()))?;
     std::io::Write::write_all(&mut f, text.as_bytes())?;
     Ok(())
 }

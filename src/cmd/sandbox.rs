@@ -41,7 +41,11 @@ pub struct Args {
 
 impl Args {
     pub fn config(&self) -> anyhow::Result<SandboxConfig> {
-        for (name, p) in [("--fail-rate", self.fail_rate), ("--drop-rate", self.drop_rate), ("--lost-response-rate", self.lost_response_rate)] {
+        for (name, p) in [
+            ("--fail-rate", self.fail_rate),
+            ("--drop-rate", self.drop_rate),
+            ("--lost-response-rate", self.lost_response_rate),
+        ] {
             if !(0.0..=1.0).contains(&p) {
                 return usage(format!("{name} must be between 0 and 1"));
             }

@@ -24,21 +24,32 @@ pub struct Run {
 impl Run {
     /// Panic with the whole output unless the exit code is `code`.
     pub fn expect(&self, code: i32) -> &Run {
-        assert_eq!(self.code, code, "unexpected exit code\n--- stdout\n{}\n--- stderr\n{}", self.stdout, self.stderr);
+        assert_eq!(
+            self.code, code,
+            "unexpected exit code\n--- stdout\n{}\n--- stderr\n{}",
+            self.stdout, self.stderr
+        );
         self
     }
 }
 
 /// A config with a token unique to the test, so a leak cannot go unnoticed.
 pub fn config() -> SandboxConfig {
-    SandboxConfig { token: format!("tok-{:016x}", fastrand::u64(..)), ..SandboxConfig::default() }
+    SandboxConfig {
+        token: format!("tok-{:016x}", fastrand::u64(..)),
+        ..SandboxConfig::default()
+    }
 }
 
 impl Store {
     pub fn new(cfg: SandboxConfig) -> Store {
         let token = cfg.token.clone();
         let sb = Sandbox::spawn(cfg).expect("sandbox starts");
-        Store { sb, dir: tempfile::tempdir().unwrap(), token }
+        Store {
+            sb,
+            dir: tempfile::tempdir().unwrap(),
+            token,
+        }
     }
 
     pub fn empty() -> Store {
@@ -71,7 +82,11 @@ impl Store {
             .env("BIGCOMMERCE_API_URL", self.sb.base_url())
             .env("BIGCOMMERCE_STORE_HASH", self.sb.store_hash())
             .env("BIGCOMMERCE_ACCESS_TOKEN", &self.token)
-            .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+            .stdin(if stdin.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         let mut child = cmd.spawn().expect("binary runs");
@@ -108,20 +123,33 @@ impl Store {
 impl Drop for Store {
     fn drop(&mut self) {
         if !std::thread::panicking() {
-            assert_eq!(self.sb.counters().collection_deletes, 0, "the collection DELETE /customers was sent");
+            assert_eq!(
+                self.sb.counters().collection_deletes,
+                0,
+                "the collection DELETE /customers was sent"
+            );
         }
     }
 }
 
 pub fn read_csv(path: &Path, token: &str) -> Vec<HashMap<String, String>> {
-    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
-    assert!(!text.contains(token), "the access token leaked into {}", path.display());
+    let text =
+        std::fs::read_to_string(path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+    assert!(
+        !text.contains(token),
+        "the access token leaked into {}",
+        path.display()
+    );
     let mut rdr = csv::Reader::from_reader(text.as_bytes());
     let headers = rdr.headers().unwrap().clone();
     rdr.records()
         .map(|r| {
             let r = r.unwrap();
-            headers.iter().zip(r.iter()).map(|(h, v)| (h.to_string(), v.to_string())).collect()
+            headers
+                .iter()
+                .zip(r.iter())
+                .map(|(h, v)| (h.to_string(), v.to_string()))
+                .collect()
         })
         .collect()
 }
@@ -132,14 +160,22 @@ pub fn results_of(rows: &[HashMap<String, String>]) -> Vec<String> {
 }
 
 pub fn sample(name: &str) -> String {
-    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("samples").join(name)).unwrap()
+    std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("samples")
+            .join(name),
+    )
+    .unwrap()
 }
 
 /// A CSV of `n` new customers with unique emails.
 pub fn new_customers_csv(n: usize, tag: &str) -> String {
     let mut s = String::from("email,first_name,last_name,phone,store_credit\n");
     for i in 0..n {
-        s.push_str(&format!("{tag}{i}@example.com,First{i},Last{i},555-{i:04},{}.5\n", i % 7));
+        s.push_str(&format!(
+            "{tag}{i}@example.com,First{i},Last{i},555-{i:04},{}.5\n",
+            i % 7
+        ));
     }
     s
 }
