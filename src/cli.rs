@@ -68,6 +68,12 @@ pub enum Command {
     Count(cmd::count::Args),
     /// List or create customer groups.
     Groups(cmd::groups::Args),
+    /// Move customers (from a CSV of ids/emails, or matching filters) into a customer group.
+    SetGroup(cmd::set_group::Args),
+    /// Delete the customers named in a CSV (only with --yes; otherwise report what would go).
+    Delete(cmd::delete::Args),
+    /// Check customers' passwords (POST /customers/{id}/validate).
+    ValidatePassword(cmd::validate_password::Args),
     /// Run a local fake BigCommerce store for tests and rehearsals.
     Sandbox(cmd::sandbox::Args),
     /// Import the sample customers into an in-process sandbox store and export them back.

@@ -43,6 +43,9 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
             Command::Export(args) => cmd::export::run(&g, args).await,
             Command::Count(args) => cmd::count::run(&g, args).await,
             Command::Groups(args) => cmd::groups::run(&g, args).await,
+            Command::SetGroup(args) => cmd::set_group::run(&g, args).await,
+            Command::Delete(args) => cmd::delete::run(&g, args).await,
+            Command::ValidatePassword(args) => cmd::validate_password::run(&g, args).await,
             Command::Sandbox(args) => cmd::sandbox::run(&g, args).await,
             Command::Demo(args) => cmd::demo::run(&g, args).await,
         }

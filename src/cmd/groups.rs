@@ -1,5 +1,12 @@
 //! `groups list` (CSV to stdout) and `groups create NAME`.
+//!
+//! Creating a group is not idempotent: when the answer to `POST /customer_groups` is lost
+//! (a dropped connection, a 5xx), the group may exist, so the name is looked up before
+//! sending the create again. A run therefore never makes two groups, and a lost answer whose
+//! group did get created is a success.
 
+use crate::api::client::backoff;
+use crate::api::{ApiError, Client, Group};
 use crate::cli::GlobalArgs;
 use crate::cmd::{connect, fatal_if_auth};
 use crate::csvio::neutralise;
@@ -57,12 +64,54 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
                     grp.id
                 );
             }
-            let grp = client.create_group(&name).await.map_err(fatal_if_auth)?;
+            let grp = create_reconciled(&client, &name, g.max_retries)
+                .await
+                .map_err(|e| match e.status() {
+                    // Someone else created it between our check and our create.
+                    Some(409) => anyhow::anyhow!(
+                        "a customer group named {name:?} already exists ({})",
+                        e.message()
+                    ),
+                    _ => fatal_if_auth(e),
+                })?;
             println!("{}", grp.id);
             if !g.quiet {
                 eprintln!("created customer group {:?} with id {}", grp.name, grp.id);
             }
             Ok(Exit::Ok)
+        }
+    }
+}
+
+/// `POST /customer_groups`, looking the name up after an ambiguous failure before sending it
+/// again (and after a 409 that follows one: our own lost create made the name taken).
+pub async fn create_reconciled(
+    client: &Client,
+    name: &str,
+    max_retries: u32,
+) -> Result<Group, ApiError> {
+    let mut attempt = 0;
+    let mut maybe_created = false;
+    loop {
+        match client.create_group(name).await {
+            Ok(g) => return Ok(g),
+            Err(e) if e.is_ambiguous() || (maybe_created && e.status() == Some(409)) => {
+                maybe_created = true;
+                if let Some(g) = client
+                    .groups()
+                    .await?
+                    .into_iter()
+                    .find(|g| g.name.trim().eq_ignore_ascii_case(name.trim()))
+                {
+                    return Ok(g);
+                }
+                attempt += 1;
+                if attempt > max_retries {
+                    return Err(e);
+                }
+                tokio::time::sleep(backoff(attempt, true)).await;
+            }
+            Err(e) => return Err(e),
         }
     }
 }

@@ -1,10 +1,14 @@
 //! One file per subcommand, each "args → run". Shared helpers for them live here.
 pub mod count;
+pub mod delete;
 pub mod demo;
 pub mod export;
 pub mod groups;
 pub mod import;
 pub mod sandbox;
+pub mod set_group;
+pub mod targets;
+pub mod validate_password;
 
 use std::collections::HashMap;
 

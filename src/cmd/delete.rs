@@ -1,0 +1,259 @@
+//! `delete --input FILE --yes`: delete the customers a CSV names, one `DELETE /customers/{id}`
+//! each, with a results file. Without `--yes` it only reports what it would delete.
+//!
+//! The collection `DELETE /customers` deletes every customer of the store; the client has no
+//! method for it and this command never builds that path. A DELETE whose answer was lost may
+//! have happened: when its retry meets 404, the customer is gone because of us, so the row is
+//! `deleted` (a 404 on the first attempt is "no customer with id …").
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use reqwest::Method;
+
+use crate::api::client::backoff;
+use crate::api::{ApiError, Client};
+use crate::cli::GlobalArgs;
+use crate::cmd::connect;
+use crate::cmd::fatal_if_auth;
+use crate::cmd::targets::{row_failure, Columns, Finder, Target};
+use crate::csvio::{open_reader, read_headers};
+use crate::exit::Exit;
+use crate::pipeline::{self, Row};
+use crate::report::{Progress, Summary, Tally};
+use crate::results::{default_path, ResultsWriter, RowOutcome, RowResult};
+
+/// Delete the customers named in a CSV.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Args {
+    /// A CSV naming the customers by `id` or `email` (`-` for stdin).
+    #[arg(long, value_name = "FILE")]
+    pub input: PathBuf,
+    /// Really delete. Without it, nothing is deleted: every row is reported as would_delete
+    /// (or failed when no such customer exists).
+    #[arg(long)]
+    pub yes: bool,
+    /// Where to write the results file [default: <input stem>.results.csv beside the input].
+    #[arg(long, value_name = "FILE")]
+    pub results: Option<PathBuf>,
+}
+
+struct Ctx {
+    client: Client,
+    finder: Finder,
+    cols: Columns,
+    yes: bool,
+    max_retries: u32,
+    /// Customers this run deleted, so a second row naming one is `skipped`, not `failed`.
+    deleted: Mutex<Deleted>,
+}
+
+#[derive(Default)]
+struct Deleted {
+    ids: HashSet<u64>,
+    emails: HashSet<String>,
+}
+
+pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
+    let started = Instant::now();
+    let mut rdr = open_reader(&args.input)?;
+    let headers = read_headers(&mut rdr, &args.input)?;
+    let cols = Columns::locate(&headers, &args.input)?;
+    let results_path = args
+        .results
+        .clone()
+        .unwrap_or_else(|| default_path(&args.input, "delete"));
+    let client = connect(g)?;
+    let concurrency = g.concurrency as usize;
+    let progress = Progress::new(None, g.quiet, "rows");
+    // With --yes and ids only, each row is one DELETE and needs no lookup (a 404 says the
+    // customer does not exist); emails, or an id to check against an email, need one.
+    let rows_need_lookups = !args.yes || cols.email.is_some();
+    let finder = Finder::plan(
+        &client,
+        &args.input,
+        concurrency,
+        &progress,
+        rows_need_lookups,
+    )
+    .await
+    .map_err(fatal_if_auth)?;
+    let ctx = Arc::new(Ctx {
+        client: client.clone(),
+        finder,
+        cols,
+        yes: args.yes,
+        max_retries: g.max_retries,
+        deleted: Mutex::new(Deleted::default()),
+    });
+
+    let rx = pipeline::read_rows(rdr, &args.input, |_, _| true);
+    let mut writer = ResultsWriter::create(&results_path, &headers)?;
+    let mut tally = Tally::default();
+    pipeline::run(
+        rx,
+        concurrency,
+        move |row| cols.key(&row.record),
+        |row| {
+            let ctx = Arc::clone(&ctx);
+            async move {
+                let out = process(&ctx, &row).await?;
+                Ok((row, out))
+            }
+        },
+        |row, out| {
+            tally.add(out.result);
+            writer.write(row.no, &out, &row.record)?;
+            progress.inc(1);
+            Ok(())
+        },
+    )
+    .await?;
+    writer.finish()?;
+    progress.finish();
+
+    let mut summary = Summary::new(
+        "delete",
+        tally.total(),
+        Some(&tally),
+        started,
+        client.stats(),
+    );
+    summary.dry_run = !args.yes;
+    if !args.yes {
+        summary
+            .notices
+            .push("nothing was deleted: pass --yes to delete the would_delete rows".into());
+    }
+    summary.results_file = Some(results_path.display().to_string());
+    summary.emit(g.quiet, g.summary_json.as_deref())?;
+    Ok(if tally.problems() > 0 {
+        Exit::RowsFailed
+    } else {
+        Exit::Ok
+    })
+}
+
+async fn process(ctx: &Ctx, row: &Row) -> anyhow::Result<RowOutcome> {
+    let target = match ctx.cols.target(&row.record) {
+        Ok(t) => t,
+        Err(m) => return Ok(RowOutcome::invalid(m)),
+    };
+    if let Some(out) = already_deleted(ctx, &target) {
+        return Ok(out);
+    }
+    // An id alone, with --yes, goes straight to its DELETE.
+    let direct = ctx.yes && target.email.is_none() && !ctx.finder.is_preloaded();
+    let (id, email) = match (direct, target.id) {
+        (true, Some(id)) => (id, None),
+        _ => {
+            let known = match ctx.finder.find(&target).await {
+                Ok(Some(k)) => k,
+                Ok(None) => return Ok(RowOutcome::failed(None, target.not_found())),
+                Err(e) => return row_failure(e, target.id, "looking the customer up"),
+            };
+            if let Some(m) = target.mismatch(&known) {
+                return Ok(RowOutcome::failed(Some(known.id), m));
+            }
+            if let Some(out) = already_deleted(
+                ctx,
+                &Target {
+                    id: Some(known.id),
+                    email: None,
+                },
+            ) {
+                return Ok(out);
+            }
+            (known.id, Some(known.email))
+        }
+    };
+    if !ctx.yes {
+        return Ok(RowOutcome::new(
+            RowResult::WouldDelete,
+            Some(id),
+            email.unwrap_or_default(),
+        ));
+    }
+    let gone = match delete_customer(ctx, id).await {
+        Ok(g) => g,
+        Err(e) => return row_failure(e, Some(id), "deleting the customer"),
+    };
+    let message = match gone {
+        Gone::Deleted => String::new(),
+        Gone::LostAnswer => {
+            "the store's answer was lost and the retry found the customer gone: deleted by this run"
+                .into()
+        }
+        Gone::NotFound => return Ok(RowOutcome::failed(None, target.not_found())),
+    };
+    ctx.finder.forget(id);
+    {
+        let mut d = ctx.deleted.lock().unwrap();
+        d.ids.insert(id);
+        if let Some(e) = email.or(target.email) {
+            d.emails.insert(e.to_lowercase());
+        }
+    }
+    Ok(RowOutcome::new(RowResult::Deleted, Some(id), message))
+}
+
+/// A row naming a customer an earlier row of this run deleted is `skipped` (not a failure).
+fn already_deleted(ctx: &Ctx, target: &Target) -> Option<RowOutcome> {
+    let d = ctx.deleted.lock().unwrap();
+    let id_hit = target.id.filter(|id| d.ids.contains(id));
+    let email_hit = target
+        .email
+        .as_ref()
+        .is_some_and(|e| d.emails.contains(&e.to_lowercase()));
+    (id_hit.is_some() || (target.id.is_none() && email_hit)).then(|| {
+        RowOutcome::new(
+            RowResult::Skipped,
+            id_hit,
+            "already deleted by an earlier row of this file",
+        )
+    })
+}
+
+enum Gone {
+    Deleted,
+    /// An earlier attempt's answer was lost and a retry got 404: our attempt deleted it.
+    LostAnswer,
+    /// 404 on the first attempt: there was no such customer.
+    NotFound,
+}
+
+/// `DELETE /customers/{id}` with our own retry of ambiguous failures, so that a 404 after a
+/// lost answer can be told from a 404 for a customer that never existed.
+async fn delete_customer(ctx: &Ctx, id: u64) -> Result<Gone, ApiError> {
+    // Always one customer's path: never the collection.
+    let path = format!("/customers/{id}");
+    let mut maybe_done = false;
+    let mut attempt = 0;
+    loop {
+        match ctx
+            .client
+            .send(Method::DELETE, &path, &[], None, false)
+            .await
+        {
+            Ok(_) => return Ok(Gone::Deleted),
+            Err(e) if e.is_not_found() => {
+                return Ok(if maybe_done {
+                    Gone::LostAnswer
+                } else {
+                    Gone::NotFound
+                })
+            }
+            Err(e) if e.is_ambiguous() => {
+                maybe_done = true;
+                attempt += 1;
+                if attempt > ctx.max_retries {
+                    return Err(e);
+                }
+                tokio::time::sleep(backoff(attempt, true)).await;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}

@@ -1,0 +1,280 @@
+//! Input files that name existing customers by `id` or `email` (set-group, delete,
+//! validate-password): the columns, each row's target, and finding it in the store cheaply.
+//!
+//! Finding follows `lookup`'s plan: one lookup per row when the file is small next to the
+//! store, otherwise one read of the whole store in pages of 250 into a small directory (id →
+//! email and group), which costs a share of a page per row instead of a request per row.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Mutex;
+
+use anyhow::bail;
+use futures::StreamExt;
+
+use crate::api::pages::{self, Query};
+use crate::api::{ApiError, Client, Customer};
+use crate::cmd::fatal_if_auth;
+use crate::csvio::{normalize_header, open_reader, unneutralise};
+use crate::lookup;
+use crate::report::Progress;
+use crate::results::RowOutcome;
+
+/// Where the naming columns are in the input.
+#[derive(Debug, Clone, Copy)]
+pub struct Columns {
+    pub id: Option<usize>,
+    pub email: Option<usize>,
+    pub password: Option<usize>,
+}
+
+impl Columns {
+    /// Find `id` (or `customer_id`) and `email`; at least one is required.
+    pub fn locate(headers: &csv::StringRecord, path: &Path) -> anyhow::Result<Columns> {
+        let find = |names: &[&str]| {
+            names
+                .iter()
+                .find_map(|n| headers.iter().position(|h| normalize_header(h) == *n))
+        };
+        let cols = Columns {
+            id: find(&["id", "customer_id"]),
+            email: find(&["email"]),
+            password: find(&["password"]),
+        };
+        if cols.id.is_none() && cols.email.is_none() {
+            bail!(
+                "{}: the file needs an id or an email column to name the customers (found: {})",
+                path.display(),
+                headers.iter().collect::<Vec<_>>().join(", ")
+            );
+        }
+        Ok(cols)
+    }
+
+    fn cell<'r>(&self, i: Option<usize>, record: &'r csv::StringRecord) -> Option<&'r str> {
+        i.and_then(|i| record.get(i))
+            .map(|c| unneutralise(c).trim())
+            .filter(|c| !c.is_empty())
+    }
+
+    /// The row's customer: its id when the id cell is filled, else its email. The error is
+    /// the row's `_message`.
+    pub fn target(&self, record: &csv::StringRecord) -> Result<Target, String> {
+        let email = self.cell(self.email, record).map(str::to_string);
+        if let Some(id) = self.cell(self.id, record) {
+            return match id.parse::<u64>() {
+                Ok(id) if id > 0 => Ok(Target {
+                    id: Some(id),
+                    email,
+                }),
+                _ => Err(format!("id {id:?} is not a customer id (a whole number)")),
+            };
+        }
+        match email {
+            Some(e) => Ok(Target {
+                id: None,
+                email: Some(e),
+            }),
+            None => Err("the row has neither an id nor an email".into()),
+        }
+    }
+
+    /// The row's password cell, untrimmed (spaces may be part of a password).
+    pub fn password<'r>(&self, record: &'r csv::StringRecord) -> Option<&'r str> {
+        self.password
+            .and_then(|i| record.get(i))
+            .filter(|p| !p.is_empty())
+    }
+
+    /// Rows about the same customer share a key, so the pipeline runs them one after another.
+    pub fn key(&self, record: &csv::StringRecord) -> Option<String> {
+        match self.target(record) {
+            Ok(Target { id: Some(id), .. }) => Some(format!("#{id}")),
+            Ok(Target {
+                email: Some(e),
+                id: None,
+            }) => Some(e.to_lowercase()),
+            _ => None,
+        }
+    }
+}
+
+/// A row's customer as the file names it.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub id: Option<u64>,
+    pub email: Option<String>,
+}
+
+impl Target {
+    /// "no customer with id 7" / "no customer with email a@b.c".
+    pub fn not_found(&self) -> String {
+        match (self.id, &self.email) {
+            (Some(id), _) => format!("no customer with id {id}"),
+            (None, Some(e)) => format!("no customer with email {e}"),
+            (None, None) => "no customer".into(),
+        }
+    }
+
+    /// When the file gives both an id and an email, they must name the same customer: a
+    /// stale export must not move or delete someone else.
+    pub fn mismatch(&self, found: &Known) -> Option<String> {
+        match (self.id, &self.email) {
+            (Some(id), Some(e)) if !found.email.eq_ignore_ascii_case(e) => Some(format!(
+                "customer {id} has the email {}, not {e}: fix the row (the id wins over the email only when they agree)",
+                found.email
+            )),
+            _ => None,
+        }
+    }
+}
+
+/// What these commands need to know about a store customer.
+#[derive(Debug, Clone)]
+pub struct Known {
+    pub id: u64,
+    pub email: String,
+    pub group: u64,
+}
+
+impl Known {
+    pub fn of(c: &Customer) -> Known {
+        Known {
+            id: c.id,
+            email: c.email.clone(),
+            group: c.customer_group_id,
+        }
+    }
+}
+
+/// Finds rows' customers: in a preloaded directory of the whole store, or one request each.
+pub struct Finder {
+    client: Client,
+    /// `Some` when the whole store was read: a miss there means "no such customer".
+    directory: Option<Mutex<Directory>>,
+}
+
+#[derive(Default)]
+struct Directory {
+    by_id: HashMap<u64, (String, u64)>,
+    by_email: HashMap<String, u64>,
+}
+
+impl Finder {
+    /// Choose the plan from the file's size and the store's (one count request), and preload
+    /// the store when that is cheaper than a lookup per row. `rows_need_lookups = false`
+    /// (every row names its customer by id and the command can act on an id alone) never
+    /// preloads: there is nothing to look up.
+    pub async fn plan(
+        client: &Client,
+        input: &Path,
+        concurrency: usize,
+        progress: &Progress,
+        rows_need_lookups: bool,
+    ) -> Result<Finder, ApiError> {
+        let file_rows = if input.as_os_str() == "-" {
+            None
+        } else {
+            count_rows(input)
+        };
+        if let Some(n) = file_rows {
+            progress.set_total(n);
+        }
+        if !rows_need_lookups {
+            return Ok(Finder {
+                client: client.clone(),
+                directory: None,
+            });
+        }
+        let store_count = client.count_customers(&[]).await?;
+        if store_count > 0 && !lookup::should_preload(file_rows, store_count) {
+            return Ok(Finder {
+                client: client.clone(),
+                directory: None,
+            });
+        }
+        if store_count > 0 {
+            progress.note(&format!(
+                "reading the store's {store_count} customers in pages of 250 (cheaper than one lookup per row)"
+            ));
+        }
+        let mut dir = Directory::default();
+        let mut stream =
+            pages::customer_pages(client.clone(), Query::default(), store_count, concurrency);
+        while let Some(page) = stream.next().await {
+            for c in page? {
+                dir.by_email.insert(c.email.to_lowercase(), c.id);
+                dir.by_id.insert(c.id, (c.email, c.customer_group_id));
+            }
+        }
+        Ok(Finder {
+            client: client.clone(),
+            directory: Some(Mutex::new(dir)),
+        })
+    }
+
+    /// True when the store was read in pages (no per-row lookups).
+    pub fn is_preloaded(&self) -> bool {
+        self.directory.is_some()
+    }
+
+    /// The store customer a row names, if any.
+    pub async fn find(&self, t: &Target) -> Result<Option<Known>, ApiError> {
+        if let Some(dir) = &self.directory {
+            let dir = dir.lock().unwrap();
+            let id = match (t.id, &t.email) {
+                (Some(id), _) => Some(id),
+                (None, Some(e)) => dir.by_email.get(&e.to_lowercase()).copied(),
+                (None, None) => None,
+            };
+            return Ok(id.and_then(|id| {
+                dir.by_id.get(&id).map(|(email, group)| Known {
+                    id,
+                    email: email.clone(),
+                    group: *group,
+                })
+            }));
+        }
+        let c = lookup::fetch(&self.client, t.id, t.email.as_deref()).await?;
+        Ok(c.as_ref().map(Known::of))
+    }
+
+    /// Record a change this run made (a later row about the same customer sees it).
+    pub fn set_group(&self, id: u64, group: u64) {
+        if let Some(dir) = &self.directory {
+            if let Some(entry) = dir.lock().unwrap().by_id.get_mut(&id) {
+                entry.1 = group;
+            }
+        }
+    }
+
+    /// Record a deletion this run made.
+    pub fn forget(&self, id: u64) {
+        if let Some(dir) = &self.directory {
+            let mut dir = dir.lock().unwrap();
+            if let Some((email, _)) = dir.by_id.remove(&id) {
+                dir.by_email.remove(&email.to_lowercase());
+            }
+        }
+    }
+}
+
+/// Data records in the file (for the plan and the progress bar); `None` when unreadable (the
+/// real pass reports the error with its line number).
+fn count_rows(path: &Path) -> Option<u64> {
+    let mut rdr = open_reader(path).ok()?;
+    let mut rec = csv::ByteRecord::new();
+    let mut n = 0;
+    while let Ok(true) = rdr.read_byte_record(&mut rec) {
+        n += 1;
+    }
+    Some(n)
+}
+
+/// A failed request: fatal when the store refuses our credentials, otherwise the row fails.
+pub fn row_failure(e: ApiError, id: Option<u64>, doing: &str) -> anyhow::Result<RowOutcome> {
+    if e.is_auth() {
+        return Err(fatal_if_auth(e));
+    }
+    Ok(RowOutcome::failed(id, format!("{doing}: {}", e.message())))
+}

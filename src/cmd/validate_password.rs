@@ -1,0 +1,151 @@
+//! `validate-password --input FILE`: check each row's password against its customer with
+//! `POST /customers/{id}/validate`; results `valid`, `invalid` (wrong password) or `failed`.
+//!
+//! BigCommerce protects this endpoint with "special rate limiting" beyond the store quota
+//! (undocumented; the sandbox answers 429 above 10 concurrent validations), so at most
+//! [`MAX_CONCURRENT_VALIDATIONS`] rows are in flight whatever `--concurrency` says. Passwords
+//! are sent only in the request body: never printed, and blanked in the results file.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::api::Client;
+use crate::cli::GlobalArgs;
+use crate::cmd::targets::{row_failure, Columns, Finder};
+use crate::cmd::{connect, fatal_if_auth};
+use crate::csvio::{open_reader, read_headers};
+use crate::exit::Exit;
+use crate::pipeline::{self, Row};
+use crate::report::{Progress, Summary, Tally};
+use crate::results::{default_path, ResultsWriter, RowOutcome, RowResult};
+
+/// The most validations in flight at once (the endpoint's extra protection; see module docs).
+pub const MAX_CONCURRENT_VALIDATIONS: usize = 2;
+
+/// Check customers' passwords.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Args {
+    /// A CSV with `id` or `email`, and `password` (`-` for stdin).
+    #[arg(long, value_name = "FILE")]
+    pub input: PathBuf,
+    /// Where to write the results file [default: <input stem>.results.csv beside the input].
+    #[arg(long, value_name = "FILE")]
+    pub results: Option<PathBuf>,
+}
+
+struct Ctx {
+    client: Client,
+    finder: Finder,
+    cols: Columns,
+}
+
+pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
+    let started = Instant::now();
+    let mut rdr = open_reader(&args.input)?;
+    let headers = read_headers(&mut rdr, &args.input)?;
+    let cols = Columns::locate(&headers, &args.input)?;
+    if cols.password.is_none() {
+        anyhow::bail!(
+            "{}: the file needs a password column (and an id or email column)",
+            args.input.display()
+        );
+    }
+    let results_path = args
+        .results
+        .clone()
+        .unwrap_or_else(|| default_path(&args.input, "validate-password"));
+    let client = connect(g)?;
+    let concurrency = (g.concurrency as usize).min(MAX_CONCURRENT_VALIDATIONS);
+    let progress = Progress::new(None, g.quiet, "rows");
+    // Rows with an id validate directly; only an email-only file needs lookups.
+    let rows_need_lookups = cols.id.is_none();
+    let finder = Finder::plan(
+        &client,
+        &args.input,
+        g.concurrency as usize,
+        &progress,
+        rows_need_lookups,
+    )
+    .await
+    .map_err(fatal_if_auth)?;
+    let ctx = Arc::new(Ctx {
+        client: client.clone(),
+        finder,
+        cols,
+    });
+
+    let rx = pipeline::read_rows(rdr, &args.input, |_, _| true);
+    let mut writer = ResultsWriter::create(&results_path, &headers)?;
+    let mut tally = Tally::default();
+    pipeline::run(
+        rx,
+        concurrency,
+        move |row| cols.key(&row.record),
+        |row| {
+            let ctx = Arc::clone(&ctx);
+            async move {
+                let out = process(&ctx, &row).await?;
+                Ok((row, out))
+            }
+        },
+        |row, out| {
+            tally.add(out.result);
+            writer.write(row.no, &out, &row.record)?;
+            progress.inc(1);
+            Ok(())
+        },
+    )
+    .await?;
+    writer.finish()?;
+    progress.finish();
+
+    let mut summary = Summary::new(
+        "validate-password",
+        tally.total(),
+        Some(&tally),
+        started,
+        client.stats(),
+    );
+    if (g.concurrency as usize) > MAX_CONCURRENT_VALIDATIONS {
+        summary.notices.push(format!(
+            "validations ran at most {MAX_CONCURRENT_VALIDATIONS} at a time (the endpoint has its own rate limits)"
+        ));
+    }
+    summary.results_file = Some(results_path.display().to_string());
+    summary.emit(g.quiet, g.summary_json.as_deref())?;
+    Ok(if tally.problems() > 0 {
+        Exit::RowsFailed
+    } else {
+        Exit::Ok
+    })
+}
+
+async fn process(ctx: &Ctx, row: &Row) -> anyhow::Result<RowOutcome> {
+    // A row that cannot be checked is `failed`: `invalid` here means "wrong password".
+    let target = match ctx.cols.target(&row.record) {
+        Ok(t) => t,
+        Err(m) => return Ok(RowOutcome::failed(None, m)),
+    };
+    let Some(password) = ctx.cols.password(&row.record) else {
+        return Ok(RowOutcome::failed(target.id, "the password cell is empty"));
+    };
+    let id = match target.id {
+        Some(id) => id,
+        None => match ctx.finder.find(&target).await {
+            Ok(Some(k)) => k.id,
+            Ok(None) => return Ok(RowOutcome::failed(None, target.not_found())),
+            Err(e) => return row_failure(e, None, "looking the customer up"),
+        },
+    };
+    match ctx.client.validate_password(id, password).await {
+        Ok(true) => Ok(RowOutcome::new(RowResult::Valid, Some(id), "")),
+        Ok(false) => Ok(RowOutcome::new(
+            RowResult::Invalid,
+            Some(id),
+            "wrong password",
+        )),
+        Err(e) if e.is_not_found() => Ok(RowOutcome::failed(None, target.not_found())),
+        Err(e) => row_failure(e, Some(id), "validating the password"),
+    }
+}
