@@ -421,3 +421,104 @@ fn groups_create_after_a_lost_answer_makes_one_group() {
     assert_eq!(store.sb.groups().len(), 4);
     assert_eq!(store.count("POST /customer_groups"), 1);
 }
+
+#[test]
+fn set_group_survives_server_errors_and_lost_answers() {
+    let store = Store::new(SandboxConfig {
+        seed: 24,
+        fail_rate: 0.1,
+        lost_response_rate: 0.25,
+        rng_seed: 7,
+        ..config()
+    });
+    // Read the starting state before faults matter (direct access bypasses them).
+    let before = directory(&store);
+    let mut csv = String::from("id\n");
+    for id in 1..=24u64 {
+        csv.push_str(&format!("{id}\n"));
+    }
+    store.write("ids.csv", &csv);
+    store
+        .run(&[
+            "set-group",
+            "--group",
+            "Wholesale",
+            "--input",
+            "ids.csv",
+            "--concurrency",
+            "8",
+        ])
+        .expect(0);
+    let results = store.csv("ids.results.csv");
+    assert_eq!(results.len(), 24);
+    for r in &results {
+        let id: u64 = r["id"].parse().unwrap();
+        let want = if before[&id].1 == 2 {
+            "unchanged"
+        } else {
+            "updated"
+        };
+        assert_eq!(r["_result"], want, "{r:?}");
+    }
+    assert!(directory(&store).values().all(|(_, g)| *g == 2));
+    assert!(store.sb.counters().injected_5xx > 0 && store.sb.counters().lost_responses > 0);
+}
+
+#[test]
+fn set_group_on_a_plan_without_groups_is_fatal() {
+    let store = Store::new(SandboxConfig {
+        seed: 3,
+        groups_enabled: false,
+        ..config()
+    });
+    let run = store.run(&["set-group", "--group", "2", "--filter", "min_id=1"]);
+    run.expect(1);
+    assert!(run.stderr.contains("no customer groups"), "{}", run.stderr);
+    assert_eq!(store.sb.counters().writes, 0);
+}
+
+#[test]
+fn a_refused_token_is_fatal_and_writes_nothing() {
+    let store = seeded(5);
+    store.write("bad-token", "not-the-token\n");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(
+            store.path("bad-token"),
+            std::fs::Permissions::from_mode(0o600),
+        )
+        .unwrap();
+    }
+    store.write("ids.csv", "id,password\n1,whatever1\n");
+    for args in [
+        &["set-group", "--group", "2", "--input", "ids.csv"][..],
+        &["delete", "--input", "ids.csv", "--yes"][..],
+        &["validate-password", "--input", "ids.csv"][..],
+    ] {
+        let mut full = args.to_vec();
+        full.extend(["--token-file", "bad-token"]);
+        let run = store.run(&full);
+        run.expect(1);
+        assert!(run.stderr.contains("401"), "{}", run.stderr);
+    }
+    assert_eq!(store.sb.counters().writes_committed, 0);
+    assert_eq!(store.sb.customers().len(), 5);
+}
+
+#[test]
+fn validate_password_from_stdin_by_email() {
+    let store = seeded(4);
+    let dir = directory(&store);
+    let p3 = store.sb.password_of(3).unwrap();
+    let input = format!("email,password\n{},{p3}\n{},{p3}\n", dir[&3].0, dir[&4].0);
+    let run = store.run_with_stdin(
+        &["validate-password", "--input", "-"],
+        Some(input.as_bytes()),
+    );
+    run.expect(3);
+    let results = store.csv("validate-password.results.csv");
+    assert_eq!(results_of(&results), ["valid", "invalid"]);
+    assert_eq!(results[0]["_customer_id"], "3");
+    assert!(!store.read("validate-password.results.csv").contains(&p3));
+}
