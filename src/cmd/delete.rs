@@ -56,6 +56,7 @@ struct Deleted {
     emails: HashSet<String>,
 }
 
+/// Find each row's customer, delete it (only with `--yes`), write the results file.
 pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
     let started = Instant::now();
     let mut rdr = open_reader(&args.input)?;

@@ -76,6 +76,7 @@ struct Ctx {
     dry_run: bool,
 }
 
+/// Resolve the group, find the customers, change those not in it, write the results file.
 pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
     let started = Instant::now();
     // Everything the user typed is checked before the first request.

@@ -23,8 +23,10 @@ use crate::results::RowOutcome;
 /// Where the naming columns are in the input.
 #[derive(Debug, Clone, Copy)]
 pub struct Columns {
+    /// `id` (or `customer_id`).
     pub id: Option<usize>,
     pub email: Option<usize>,
+    /// Only validate-password reads it; every command blanks it in the results file.
     pub password: Option<usize>,
 }
 
@@ -102,7 +104,9 @@ impl Columns {
 /// A row's customer as the file names it.
 #[derive(Debug, Clone)]
 pub struct Target {
+    /// The id cell, when filled (it wins over the email).
     pub id: Option<u64>,
+    /// The email cell, when filled.
     pub email: Option<String>,
 }
 
@@ -134,6 +138,7 @@ impl Target {
 pub struct Known {
     pub id: u64,
     pub email: String,
+    /// `customer_group_id` (0 = no group).
     pub group: u64,
 }
 

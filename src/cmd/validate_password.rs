@@ -40,6 +40,7 @@ struct Ctx {
     cols: Columns,
 }
 
+/// Validate each row's password (at most two at a time), write the results file.
 pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
     let started = Instant::now();
     let mut rdr = open_reader(&args.input)?;
