@@ -522,3 +522,44 @@ fn validate_password_from_stdin_by_email() {
     assert_eq!(results[0]["_customer_id"], "3");
     assert!(!store.read("validate-password.results.csv").contains(&p3));
 }
+
+#[test]
+fn set_group_small_file_looks_each_row_up() {
+    let store = seeded(1200);
+    let before = directory(&store);
+    let target = if before[&10].1 == 1 { 2 } else { 1 };
+    let csv = format!(
+        "id,email\n10,\n,{}\n5000,\n10,{}\n",
+        before[&20].0, before[&10].0
+    );
+    store.write("few.csv", &csv);
+    store
+        .run(&[
+            "set-group",
+            "--group",
+            &target.to_string(),
+            "--input",
+            "few.csv",
+        ])
+        .expect(3);
+    let results = store.csv("few.results.csv");
+    let want20 = if before[&20].1 == target {
+        "unchanged"
+    } else {
+        "updated"
+    };
+    // Row 4 names customer 10 again: the first row already moved it.
+    assert_eq!(
+        results_of(&results),
+        ["updated", want20, "failed", "unchanged"]
+    );
+    assert!(results[2]["_message"].contains("no customer with id 5000"));
+    assert_eq!(
+        store.count("GET /customers/{id}"),
+        3,
+        "one lookup per id row"
+    );
+    let writes = 1 + u64::from(want20 == "updated");
+    assert_eq!(store.count("PUT /customers/{id}"), writes);
+    assert_eq!(directory(&store)[&10].1, target);
+}
