@@ -659,6 +659,40 @@ mod tests {
     }
 
     #[test]
+    fn states_by_country() {
+        assert_eq!(address_state("United States", "ca").unwrap(), "California");
+        assert_eq!(address_state("Canada", "Quebec").unwrap(), "Quebec");
+        assert!(address_state("Australia", "")
+            .unwrap_err()
+            .contains("need a state"));
+        assert!(address_state("United States", "Narnia")
+            .unwrap_err()
+            .contains("not a state of United States"));
+        // Countries whose states the tool does not know: a blank is a space, V2's "no state".
+        assert_eq!(address_state("Germany", "").unwrap(), " ");
+        assert_eq!(address_state("Germany", "Bayern").unwrap(), "Bayern");
+    }
+
+    #[test]
+    fn verbatim_layout_keeps_leading_quotes() {
+        let mut l = layout(&["email", "notes"]);
+        let rec = csv::StringRecord::from(vec!["a@b.com", "''twice"]);
+        let row = parse_row(&l, &rec, Blank::Keep).unwrap();
+        assert_eq!(
+            row.get(Field::Notes),
+            Some("'twice"),
+            "the tool's layout removes one"
+        );
+        l.verbatim = true;
+        let row = parse_row(&l, &rec, Blank::Keep).unwrap();
+        assert_eq!(
+            row.get(Field::Notes),
+            Some("''twice"),
+            "a mapped record is as mapped"
+        );
+    }
+
+    #[test]
     fn passwords_never_in_messages() {
         let l = layout(&["email", "password", "password_confirmation"]);
         let err = parse_row(
