@@ -569,6 +569,9 @@ async fn resolve_group(ctx: &Ctx, data: &mut RowData) -> anyhow::Result<Result<(
         if !said.iter().any(|n| n.eq_ignore_ascii_case(name.trim())) {
             said.push(name.trim().to_string());
         }
+        // No id yet: a placeholder that equals no store group id, so an existing customer
+        // shows the group as a change (would_update) rather than unchanged.
+        data.values[Field::CustomerGroupId.index()] = Some(format!("new group {name:?}"));
         return Ok(Ok(()));
     }
     // The book stays locked while the group is created, so rows naming the same new group

@@ -47,7 +47,7 @@ fn dry_run_classifies_every_row_and_sends_no_write() {
         "in.csv",
         "email,first_name,last_name,company,customer_group\n\
          ann@example.com,Ann,Lee,Acme,Wholesale\n\
-         bob@example.com,Robert,Ray,,\n\
+         bob@example.com,Bob,Ray,,Brand New Group\n\
          new@example.com,New,Person,,Brand New Group\n\
          broken,No,Mail,,\n\
          new@example.com,Newer,Person,,\n",
@@ -67,7 +67,11 @@ fn dry_run_classifies_every_row_and_sends_no_write() {
             "would_update"
         ]
     );
-    assert!(results[1]["_message"].contains("first_name"));
+    assert!(
+        results[1]["_message"].contains("customer_group_id"),
+        "{:?}",
+        results[1]
+    );
     let c = store.sb.counters();
     assert_eq!(c.writes, 0, "{:?}", c.by_route);
     assert!(
