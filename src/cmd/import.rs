@@ -18,7 +18,7 @@ use crate::api::{ApiError, Client};
 use crate::cli::GlobalArgs;
 use crate::cmd::{connect, fatal_if_auth, GroupBook};
 use crate::csvio::{normalize_header, open_reader, read_headers};
-use crate::exit::Exit;
+use crate::exit::{Exit, UsageError};
 use crate::lookup::{self, CustomerIndex, Found};
 use crate::mapping::columns::{closest_known, Field, Layout};
 use crate::mapping::presets::{BoundMapping, Mapping};
@@ -307,7 +307,8 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
 /// request: unknown columns are fatal unless ignored, and a file must name its customers.
 fn prepare_input(args: &Args, headers: csv::StringRecord) -> anyhow::Result<Input> {
     let mapping = match (&args.preset, &args.mapping) {
-        (Some(name), _) => Some(Mapping::preset(name)?),
+        // An unknown preset name is a bad flag value (exit 2), like any other.
+        (Some(name), _) => Some(Mapping::preset(name).map_err(|e| UsageError(format!("{e:#}")))?),
         (None, Some(path)) => Some(Mapping::from_toml_file(path)?),
         (None, None) => None,
     };

@@ -461,8 +461,9 @@ fn unknown_columns_are_fatal_before_any_request() {
 
 #[test]
 fn duplicate_rows_apply_in_file_order() {
-    // Per-row lookups (a small file next to a store of 600) and a preloaded empty store.
-    for seed in [0, 600] {
+    // The three plans: an empty store (nothing to look up), a preloaded store (19 rows cost
+    // more lookups than reading 600 customers) and per-row lookups (19 rows next to 6,000).
+    for seed in [0, 600, 6000] {
         let store = Store::new(SandboxConfig {
             seed,
             latency_ms: 2,
@@ -499,6 +500,10 @@ fn duplicate_rows_apply_in_file_order() {
         assert!(ids.iter().all(|id| *id == ids[0] && !id.is_empty()));
         assert_eq!(customer(&store, "dup@example.com")["first_name"], "Final");
         assert_eq!(store.count("POST /customers"), 7, "one create per customer");
+        if seed == 6000 {
+            // One lookup per customer: later rows see what the earlier ones did.
+            assert_eq!(store.count("GET /customers"), 7);
+        }
     }
 }
 

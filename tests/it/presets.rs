@@ -323,3 +323,18 @@ fn a_mapping_to_id_is_refused_before_any_request() {
     );
     assert_eq!(store.sb.counters().total, 0);
 }
+
+#[test]
+fn an_unknown_preset_is_a_usage_error() {
+    let store = Store::empty();
+    store.write("x.csv", "email\nx@example.com\n");
+    let run = store.run(&["import", "x.csv", "--preset", "shopfiy"]);
+    run.expect(2);
+    assert!(
+        run.stderr
+            .contains("shopify, woocommerce, magento, bigcommerce"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(store.sb.counters().total, 0);
+}
