@@ -119,6 +119,21 @@ fn woocommerce_sample() {
     assert_eq!(total_addresses(&store), 14);
     // The password hash column (user_pass) is blanked in the results file.
     assert!(results.iter().all(|r| r["user_pass"].is_empty()));
+
+    // The second pass adds the three shipping addresses that differ from the billing ones.
+    let mapping = format!(
+        "{}/samples/woocommerce/shipping-address.toml",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    store
+        .run(&["import", "woocommerce-customers.csv", "--mapping", &mapping])
+        .expect(0);
+    assert_eq!(total_addresses(&store), 17);
+    let second = store.csv("woocommerce-customers.results.csv");
+    assert_eq!(
+        second.iter().filter(|r| r["_result"] == "updated").count(),
+        3
+    );
 }
 
 #[test]
