@@ -6,6 +6,7 @@
 //! `unchanged` and costs no write. Creates are reconciled after an ambiguous failure (look
 //! the email up before sending again), so a lost response never creates a customer twice.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -146,6 +147,17 @@ struct Ctx {
     password_not_applied: AtomicBool,
     /// Groups this run created (or, in a dry run, would create), for the summary.
     groups_created: Mutex<Vec<String>>,
+    /// Addresses known without asking the store, by customer id (see [`KnownAddresses`]).
+    addresses: Mutex<HashMap<u64, KnownAddresses>>,
+}
+
+/// What this run knows of a customer's addresses, as [`AddressData::fingerprint`]s: all of
+/// them for a customer it created (`complete`: a later row for it needs no address read), or
+/// the ones a dry run would have added (which the store cannot show yet).
+#[derive(Default)]
+struct KnownAddresses {
+    complete: bool,
+    prints: Vec<u64>,
 }
 
 /// Run `import`: check the file, plan, process every row, write the results and the summary.
@@ -217,6 +229,7 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
         groups: tokio::sync::Mutex::new(groups),
         password_not_applied: AtomicBool::new(false),
         groups_created: Mutex::new(Vec::new()),
+        addresses: Mutex::new(HashMap::new()),
     });
 
     let only_failed = args.only_failed;
@@ -638,6 +651,7 @@ async fn create(ctx: &Ctx, row: &Row, data: &RowData) -> anyhow::Result<RowOutco
             &email,
             Snapshot::created(placeholder, data, ctx.force_reset_new),
         );
+        know_created(ctx, placeholder, data.address.as_ref());
         return Ok(RowOutcome::new(
             RowResult::WouldCreate,
             None,
@@ -656,14 +670,18 @@ async fn create(ctx: &Ctx, row: &Row, data: &RowData) -> anyhow::Result<RowOutco
         .lock()
         .unwrap()
         .remember(&email, Snapshot::created(id, data, ctx.force_reset_new));
+    know_created(ctx, id, None);
     if let Some(addr) = &data.address {
         if let Err(e) = create_address(ctx, id, addr).await {
+            // Whether the address exists is unknown now: later rows ask the store.
+            ctx.addresses.lock().unwrap().remove(&id);
             return row_failure(
                 e,
                 Some(id),
                 "the customer was created but adding its address failed (run again to add it)",
             );
         }
+        added_address(ctx, id, addr);
         return Ok(RowOutcome::new(
             RowResult::Created,
             Some(id),
@@ -739,13 +757,12 @@ async fn update(ctx: &Ctx, data: &RowData, snap: Snapshot) -> anyhow::Result<Row
     if data.password.is_some() && !ctx.update_passwords {
         ctx.password_not_applied.store(true, Ordering::Relaxed);
     }
-    let needs_address = match (&data.address, shown_id) {
-        (Some(addr), Some(id)) => match ctx.client.addresses(id).await {
-            Ok(list) => !list.iter().any(|a| addr.matches(a)),
+    let needs_address = match &data.address {
+        Some(addr) => match needs_address(ctx, id, addr).await {
+            Ok(needed) => needed,
             Err(e) => return row_failure(e, shown_id, "reading the customer's addresses"),
         },
-        (Some(_), None) => true,
-        (None, _) => false,
+        None => false,
     };
     if changes.is_empty() && !with_password && !needs_address {
         return Ok(RowOutcome::new(RowResult::Unchanged, shown_id, ""));
@@ -759,6 +776,19 @@ async fn update(ctx: &Ctx, data: &RowData, snap: Snapshot) -> anyhow::Result<Row
     }
     let message = format!("changes: {}", what.join(", "));
     if ctx.dry_run {
+        if let (Some(addr), true) = (&data.address, needs_address) {
+            // A later row with this address must not "add" it a second time.
+            added_address(ctx, id, addr);
+        }
+        // Later rows for this customer compare with what this row would have made of it.
+        let mut index = ctx.index.lock().unwrap();
+        let email = data
+            .email()
+            .map(str::to_string)
+            .or_else(|| index.email_of(id).map(str::to_string));
+        if let Some(email) = email {
+            index.remember(&email, snap.apply(data));
+        }
         return Ok(RowOutcome::new(RowResult::WouldUpdate, shown_id, message));
     }
     if !changes.is_empty() || with_password {
@@ -776,6 +806,55 @@ async fn update(ctx: &Ctx, data: &RowData, snap: Snapshot) -> anyhow::Result<Row
         if let Err(e) = create_address(ctx, id, addr).await {
             return row_failure(e, Some(id), "adding the address");
         }
+        added_address(ctx, id, addr);
     }
     Ok(RowOutcome::new(RowResult::Updated, Some(id), message))
+}
+
+/// Does the customer lack this address? Asks the store (one request) unless this run created
+/// the customer and so knows all its addresses.
+async fn needs_address(ctx: &Ctx, id: u64, addr: &AddressData) -> Result<bool, ApiError> {
+    let print = addr.fingerprint();
+    let complete = {
+        let known = ctx.addresses.lock().unwrap();
+        match known.get(&id) {
+            Some(k) if k.prints.contains(&print) => return Ok(false),
+            Some(k) => k.complete,
+            None => false,
+        }
+    };
+    // A dry run's placeholder id is no store customer: nothing to read.
+    if complete || id >= u64::MAX / 2 {
+        return Ok(true);
+    }
+    let list = ctx.client.addresses(id).await?;
+    Ok(!list.iter().any(|a| addr.matches(a)))
+}
+
+/// A customer this run created (or would create): it has exactly the row's address, if any.
+fn know_created(ctx: &Ctx, id: u64, addr: Option<&AddressData>) {
+    let known = KnownAddresses {
+        complete: true,
+        prints: addr.map(AddressData::fingerprint).into_iter().collect(),
+    };
+    ctx.addresses.lock().unwrap().insert(id, known);
+}
+
+/// Remember an address this run added (or would add) to a customer. For a customer the run
+/// did not create, only dry runs need this (a real run's next read shows the address).
+fn added_address(ctx: &Ctx, id: u64, addr: &AddressData) {
+    let mut known = ctx.addresses.lock().unwrap();
+    match known.get_mut(&id) {
+        Some(k) => k.prints.push(addr.fingerprint()),
+        None if ctx.dry_run => {
+            known.insert(
+                id,
+                KnownAddresses {
+                    complete: false,
+                    prints: vec![addr.fingerprint()],
+                },
+            );
+        }
+        None => {}
+    }
 }

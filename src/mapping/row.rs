@@ -546,6 +546,27 @@ impl AddressData {
             && eq(&self.phone, &existing.phone)
     }
 
+    /// A hash of the address as [`AddressData::matches`] compares it (case and surrounding
+    /// spaces ignored), to remember addresses this run added without keeping them.
+    pub fn fingerprint(&self) -> u64 {
+        let mut h = DefaultHasher::new();
+        for part in [
+            &self.first_name,
+            &self.last_name,
+            &self.company,
+            &self.street_1,
+            &self.street_2,
+            &self.city,
+            &self.state,
+            &self.zip,
+            &self.country,
+            &self.phone,
+        ] {
+            part.trim().to_lowercase().hash(&mut h);
+        }
+        h.finish()
+    }
+
     pub fn payload(&self) -> Value {
         let mut body = json!({
             "first_name": self.first_name,

@@ -601,3 +601,53 @@ fn planning_reads_the_store_or_looks_rows_up_whichever_is_cheaper() {
         "count + the group listing (the file has group columns) + 3 lookups"
     );
 }
+
+#[test]
+fn repeated_addresses_are_added_once_also_in_dry_runs() {
+    let store = store_with_two();
+    store.write(
+        "in.csv",
+        "email,first_name,last_name,phone,address_street_1,address_city,address_zip,address_country\n\
+         new@example.com,New,Person,555,1 Rue,Paris,75001,FR\n\
+         NEW@example.com,New,Person,555,1 rue,PARIS,75001,France\n\
+         bob@example.com,Bob,Ray,555,2 Rue,Lyon,69001,FR\n\
+         bob@example.com,Bob,Ray,555,2 Rue,Lyon,69001,FR\n\
+         new@example.com,New,Person,555,3 Rue,Nice,06000,FR\n",
+    );
+    store.sb.reset_counters();
+    store.run(&["import", "in.csv", "--dry-run"]).expect(0);
+    assert_eq!(
+        results_of(&store.csv("in.results.csv")),
+        [
+            "would_create",
+            "unchanged",
+            "would_update",
+            "unchanged",
+            "would_update"
+        ]
+    );
+    assert_eq!(store.sb.counters().writes, 0);
+
+    store.sb.reset_counters();
+    store.run(&["import", "in.csv"]).expect(0);
+    assert_eq!(
+        results_of(&store.csv("in.results.csv")),
+        ["created", "unchanged", "updated", "unchanged", "updated"]
+    );
+    assert_eq!(
+        store
+            .sb
+            .addresses(id_of(&customer(&store, "new@example.com")))
+            .len(),
+        2
+    );
+    assert_eq!(
+        store
+            .sb
+            .addresses(id_of(&customer(&store, "bob@example.com")))
+            .len(),
+        1
+    );
+    // Only Bob's rows read addresses: the new customer's are known to this run.
+    assert_eq!(store.count("GET /customers/{id}/addresses"), 2);
+}

@@ -144,7 +144,13 @@ fn magento_samples_main_and_combined() {
     assert_eq!(store.sb.customers().len(), 10);
     assert_eq!(total_addresses(&store), 0, "the main file has no addresses");
 
+    store.sb.reset_counters();
     let combined = import_sample(&store, "magento", "customers_addresses.csv", "magento");
+    assert_eq!(
+        store.count("GET /customers/{id}/addresses"),
+        0,
+        "a customer this run created has only the addresses this run added"
+    );
     assert_eq!(combined.len(), 10);
     // Two rows for one customer (two addresses): created, then updated with the second address.
     let grace: Vec<&str> = combined
