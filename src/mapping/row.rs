@@ -388,6 +388,14 @@ pub fn parse_row(
             row.values[Field::CustomerGroupId.index()] = None;
         }
     }
+    // A blank group name clears the group too (0 = no group), unless an id column says more.
+    if blank == Blank::Clear
+        && layout.group_name.is_some()
+        && row.group_name.is_none()
+        && row.values[Field::CustomerGroupId.index()].is_none()
+    {
+        row.values[Field::CustomerGroupId.index()] = Some("0".into());
+    }
     row.password = raw(layout.password)
         .filter(|p| !p.is_empty())
         .map(str::to_string);
