@@ -1,9 +1,8 @@
 //! The results file: one line per input record, in input order, saying what happened.
 //!
 //! Columns: `_row,_result,_customer_id,_message`, then the input's own columns in their
-//! original order (input columns starting with `_` are the results columns of an earlier run
-//! and are not repeated). Password cells are blanked. Written through [`AtomicFile`], so a
-//! reader never sees a half-written results file.
+//! original order (an earlier run's own results columns are not repeated). Password cells are
+//! blanked. Written through [`AtomicFile`], so a reader never sees a half-written results file.
 
 use std::path::Path;
 
@@ -84,6 +83,11 @@ impl RowOutcome {
     }
 }
 
+/// The columns the results file puts first. An input that has them (an earlier results file)
+/// is not echoed twice; other `_` columns are data to someone (Magento's `_address_*`) and
+/// are echoed, so that `--only-failed` can import them again.
+pub const RESULT_COLUMNS: [&str; 4] = ["_row", "_result", "_customer_id", "_message"];
+
 /// Is this input column a password (its cells are never written anywhere)?
 pub fn is_secret_column(header: &str) -> bool {
     let h = normalize_header(header);
@@ -107,7 +111,7 @@ impl ResultsWriter {
         let echo: Vec<usize> = input_headers
             .iter()
             .enumerate()
-            .filter(|(_, h)| !normalize_header(h).starts_with('_'))
+            .filter(|(_, h)| !RESULT_COLUMNS.contains(&normalize_header(h).as_str()))
             .map(|(i, _)| i)
             .collect();
         let secret = echo
@@ -115,7 +119,7 @@ impl ResultsWriter {
             .map(|&i| is_secret_column(&input_headers[i]))
             .collect();
         let mut header = csv::StringRecord::new();
-        for h in ["_row", "_result", "_customer_id", "_message"] {
+        for h in RESULT_COLUMNS {
             header.push_field(h);
         }
         for &i in &echo {

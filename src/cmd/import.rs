@@ -6,21 +6,23 @@
 //! `unchanged` and costs no write. Creates are reconciled after an ambiguous failure (look
 //! the email up before sending again), so a lost response never creates a customer twice.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use anyhow::bail;
+use anyhow::{bail, Context};
 
 use crate::api::client::backoff;
 use crate::api::{ApiError, Client};
 use crate::cli::GlobalArgs;
 use crate::cmd::{connect, fatal_if_auth, GroupBook};
-use crate::csvio::{normalize_header, open_reader, read_headers, unneutralise};
-use crate::exit::Exit;
+use crate::csvio::{normalize_header, open_reader, read_headers};
+use crate::exit::{Exit, UsageError};
 use crate::lookup::{self, CustomerIndex, Found};
 use crate::mapping::columns::{closest_known, Field, Layout};
+use crate::mapping::presets::{BoundMapping, Mapping};
 use crate::mapping::row::{parse_row, AddressData, Blank, RowData, Snapshot};
 use crate::pipeline::{self, Row};
 use crate::report::{Progress, Summary, Tally};
@@ -72,6 +74,61 @@ pub struct Args {
     /// Import even when the file has columns the tool does not know (they are not sent).
     #[arg(long)]
     pub ignore_unknown_columns: bool,
+    /// Map another platform's customer export to the import columns: shopify, woocommerce,
+    /// magento or bigcommerce (see docs/migration.md).
+    #[arg(long, value_name = "NAME", conflicts_with = "mapping")]
+    pub preset: Option<String>,
+    /// Map the file's columns with a TOML mapping file (see docs/mapping.md).
+    #[arg(long, value_name = "FILE")]
+    pub mapping: Option<PathBuf>,
+}
+
+/// The input as the import sees it: the file's own headers (echoed in the results file), and,
+/// with `--preset`/`--mapping`, the mapping that turns each record into the import columns.
+struct Input {
+    /// The file's header row, as written.
+    headers: csv::StringRecord,
+    /// The import columns' layout (of the mapped record when there is a mapping).
+    layout: Layout,
+    mapping: Option<BoundMapping>,
+    /// Source columns whose cells the mapping sends as a password: blanked in the results.
+    secret: Vec<usize>,
+}
+
+impl Input {
+    /// The record in the import columns: the record itself, or what the mapping makes of it.
+    /// A mapping error (a value missing from a strict value map) makes the row invalid.
+    fn canonical<'r>(
+        &self,
+        record: &'r csv::StringRecord,
+    ) -> Result<std::borrow::Cow<'r, csv::StringRecord>, String> {
+        let Some(m) = &self.mapping else {
+            return Ok(std::borrow::Cow::Borrowed(record));
+        };
+        if record.len() != self.headers.len() {
+            // Checked here because the mapped record always has the mapping's width.
+            return Err(ragged(record.len(), self.headers.len()));
+        }
+        m.apply(record).map(std::borrow::Cow::Owned)
+    }
+
+    /// The record as echoed in the results file: password cells blanked.
+    fn echo(&self, record: &csv::StringRecord) -> csv::StringRecord {
+        if self.secret.is_empty() {
+            return record.clone();
+        }
+        record
+            .iter()
+            .enumerate()
+            .map(|(i, c)| if self.secret.contains(&i) { "" } else { c })
+            .collect()
+    }
+}
+
+fn ragged(got: usize, want: usize) -> String {
+    format!(
+        "the row has {got} fields but the header has {want} (a missing or extra comma, or an unclosed quote on an earlier line?)"
+    )
 }
 
 struct Ctx {
@@ -88,22 +145,206 @@ struct Ctx {
     /// Async: creating a missing group awaits while holding it, so two rows never create one group twice.
     groups: tokio::sync::Mutex<GroupBook>,
     password_not_applied: AtomicBool,
+    /// Groups this run created (or, in a dry run, would create), for the summary.
+    groups_created: Mutex<Vec<String>>,
+    /// Addresses known without asking the store, by customer id (see [`KnownAddresses`]).
+    addresses: Mutex<HashMap<u64, KnownAddresses>>,
 }
 
+/// What this run knows of a customer's addresses, as [`AddressData::fingerprint`]s: all of
+/// them for a customer it created (`complete`: a later row for it needs no address read), or
+/// the ones a dry run would have added (which the store cannot show yet).
+#[derive(Default)]
+struct KnownAddresses {
+    complete: bool,
+    prints: Vec<u64>,
+}
+
+/// Run `import`: check the file, plan, process every row, write the results and the summary.
 pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
     let started = Instant::now();
-    // Everything about the file is checked before the first request.
+    // Everything about the file (and the mapping) is checked before the first request.
     let mut rdr = open_reader(&args.file)?;
     let headers = read_headers(&mut rdr, &args.file)?;
-    let layout = Layout::new(&headers);
-    let result_col = headers
+    let input = Arc::new(prepare_input(&args, headers)?);
+    let layout = input.layout.clone();
+    let result_col = input
+        .headers
         .iter()
         .position(|h| normalize_header(h) == "_result");
-    let row_col = headers.iter().position(|h| normalize_header(h) == "_row");
+    let row_col = input
+        .headers
+        .iter()
+        .position(|h| normalize_header(h) == "_row");
     if args.only_failed && result_col.is_none() {
         bail!(
             "--only-failed expects an earlier results file, but {} has no _result column",
             args.file.display()
+        );
+    }
+    let results_path = args
+        .results
+        .clone()
+        .unwrap_or_else(|| default_path(&args.file, "import"));
+    let client = connect(g)?;
+    let concurrency = g.concurrency as usize;
+    let progress = Progress::new(None, g.quiet, "rows");
+
+    let mut notices = column_notices(&input);
+    let groups = if layout.has_groups() {
+        GroupBook::load(&client).await?
+    } else {
+        GroupBook::default()
+    };
+    if layout.has_groups() && !groups.available {
+        notices.push(
+            "this store's plan has no customer groups: rows asking for a group are invalid".into(),
+        );
+    }
+
+    let file_rows = if args.file.as_os_str() == "-" {
+        None
+    } else {
+        Some(count_rows(
+            &args.file,
+            if args.only_failed { result_col } else { None },
+        )?)
+    };
+    if let Some(n) = file_rows {
+        progress.set_total(n);
+    }
+    let index = plan(&client, file_rows, concurrency, &progress).await?;
+
+    let ctx = Arc::new(Ctx {
+        client: client.clone(),
+        layout: layout.clone(),
+        mode: args.mode,
+        dry_run: args.dry_run,
+        blank: args.blank,
+        force_reset_new: args.force_password_reset,
+        update_passwords: args.update_passwords,
+        create_missing_groups: args.create_missing_groups,
+        max_retries: g.max_retries,
+        index: Mutex::new(index),
+        groups: tokio::sync::Mutex::new(groups),
+        password_not_applied: AtomicBool::new(false),
+        groups_created: Mutex::new(Vec::new()),
+        addresses: Mutex::new(HashMap::new()),
+    });
+
+    let only_failed = args.only_failed;
+    let rx = pipeline::read_rows(rdr, &args.file, move |_, rec| {
+        match (only_failed, result_col) {
+            (true, Some(i)) => {
+                matches!(rec.get(i).map(str::trim), Some("invalid") | Some("failed"))
+            }
+            _ => true,
+        }
+    });
+    let mut writer = ResultsWriter::create(&results_path, &input.headers)?;
+    let mut tally = Tally::default();
+    let key_input = Arc::clone(&input);
+    pipeline::run(
+        rx,
+        concurrency,
+        move |row| {
+            // A row the mapping refuses has no key: it is invalid and sends nothing anyway.
+            let rec = key_input.canonical(&row.record).ok()?;
+            row_key(&key_input.layout, &rec)
+        },
+        |row| {
+            let ctx = Arc::clone(&ctx);
+            let input = Arc::clone(&input);
+            async move {
+                let out = match input.canonical(&row.record) {
+                    Ok(rec) => process(&ctx, &row, &rec).await?,
+                    Err(m) => RowOutcome::invalid(m),
+                };
+                Ok((row, out))
+            }
+        },
+        |row, out| {
+            tally.add(out.result);
+            // A retry of a results file keeps the original row numbers.
+            let no = match (only_failed, row_col) {
+                (true, Some(i)) => row
+                    .record
+                    .get(i)
+                    .and_then(|s| s.trim().parse().ok())
+                    .unwrap_or(row.no),
+                _ => row.no,
+            };
+            writer.write(no, &out, &input.echo(&row.record))?;
+            progress.inc(1);
+            Ok(())
+        },
+    )
+    .await?;
+    writer.finish()?;
+    progress.finish();
+
+    if ctx.password_not_applied.load(Ordering::Relaxed) {
+        notices.push("password cells were not applied to existing customers (pass --update-passwords to do so)".into());
+    }
+    let created = ctx.groups_created.lock().unwrap().clone();
+    if !created.is_empty() {
+        notices.push(format!(
+            "customer group(s) {}: {}",
+            if args.dry_run {
+                "that would be created"
+            } else {
+                "created"
+            },
+            created.join(", ")
+        ));
+    }
+    let mut summary = Summary::new(
+        "import",
+        tally.total(),
+        Some(&tally),
+        started,
+        client.stats(),
+    );
+    summary.notices = notices;
+    summary.dry_run = args.dry_run;
+    summary.results_file = Some(results_path.display().to_string());
+    summary.emit(g.quiet, g.summary_json.as_deref())?;
+    Ok(if tally.problems() > 0 {
+        Exit::RowsFailed
+    } else {
+        Exit::Ok
+    })
+}
+
+/// Bind the mapping (if any) to the file's headers and check the columns, all before any
+/// request: unknown columns are fatal unless ignored, and a file must name its customers.
+fn prepare_input(args: &Args, headers: csv::StringRecord) -> anyhow::Result<Input> {
+    let mapping = match (&args.preset, &args.mapping) {
+        // An unknown preset name is a bad flag value (exit 2), like any other.
+        (Some(name), _) => Some(Mapping::preset(name).map_err(|e| UsageError(format!("{e:#}")))?),
+        (None, Some(path)) => Some(Mapping::from_toml_file(path)?),
+        (None, None) => None,
+    };
+    let bound = match &mapping {
+        Some(m) => Some(
+            m.bind(&headers)
+                .with_context(|| format!("mapping the columns of {}", args.file.display()))?,
+        ),
+        None => None,
+    };
+    let layout = match &bound {
+        Some(b) => {
+            let mut l = Layout::new(&b.headers.iter().collect::<csv::StringRecord>());
+            // The mapping decides about leading quotes (`strip_leading_quote`): the import's own
+            // "remove exactly one leading '" would take a second one from a mapped cell.
+            l.verbatim = true;
+            l
+        }
+        None => Layout::new(&headers),
+    };
+    if bound.is_some() && layout.id.is_some() {
+        bail!(
+            "the mapping gives the column id: a source platform's customer id is never a BigCommerce id (a row with an id updates that customer of this store). Map it to notes with a prefix instead, as the presets do (see docs/mapping.md)"
         );
     }
     if !layout.unknown.is_empty() && !args.ignore_unknown_columns {
@@ -127,15 +368,54 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
             args.file.display()
         );
     }
-    let results_path = args
-        .results
-        .clone()
-        .unwrap_or_else(|| default_path(&args.file, "import"));
-    let client = connect(g)?;
-    let concurrency = g.concurrency as usize;
-    let progress = Progress::new(None, g.quiet, "rows");
+    let secret = match &bound {
+        Some(b) => secret_sources(b, headers.len()),
+        None => Vec::new(),
+    };
+    Ok(Input {
+        headers,
+        layout,
+        mapping: bound,
+        secret,
+    })
+}
 
+/// The source columns whose cells a mapping sends as `password`/`password_confirmation`,
+/// found by mapping a probe value through each column alone. The results writer blanks
+/// password columns by name, but a mapping can take a password from any header.
+fn secret_sources(m: &BoundMapping, width: usize) -> Vec<usize> {
+    const PROBE: &str = "7391046285193";
+    let secret_out: Vec<usize> = m
+        .headers
+        .iter()
+        .enumerate()
+        .filter(|(_, h)| matches!(h.as_str(), "password" | "password_confirmation"))
+        .map(|(i, _)| i)
+        .collect();
+    if secret_out.is_empty() {
+        return Vec::new();
+    }
+    (0..width)
+        .filter(|&i| {
+            let probe: csv::StringRecord = (0..width)
+                .map(|k| if k == i { PROBE } else { "" })
+                .collect();
+            m.apply(&probe).is_ok_and(|out| {
+                secret_out
+                    .iter()
+                    .any(|&o| out.get(o).is_some_and(|c| c.contains(PROBE)))
+            })
+        })
+        .collect()
+}
+
+/// What the summary says once about the file's columns.
+fn column_notices(input: &Input) -> Vec<String> {
     let mut notices = Vec::new();
+    if let Some(m) = &input.mapping {
+        notices.extend(m.notices.iter().cloned());
+    }
+    let layout = &input.layout;
     if !layout.read_only.is_empty() {
         notices.push(format!(
             "read-only column(s) not sent (the V2 API cannot write them): {}",
@@ -148,119 +428,30 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
             layout.unknown.join(", ")
         ));
     }
-    let groups = if layout.has_groups() {
-        GroupBook::load(&client).await?
-    } else {
-        GroupBook::default()
-    };
-    if layout.has_groups() && !groups.available {
-        notices.push(
-            "this store's plan has no customer groups: rows asking for a group are invalid".into(),
-        );
-    }
+    notices
+}
 
-    // Plan: one lookup per row, or read the store once, whichever costs fewer requests.
-    let file_rows = if args.file.as_os_str() == "-" {
-        None
-    } else {
-        Some(count_rows(
-            &args.file,
-            if args.only_failed { result_col } else { None },
-        )?)
-    };
-    if let Some(n) = file_rows {
-        progress.set_total(n);
-    }
+/// Choose how to find rows' customers with the fewest requests: nothing to find in an empty
+/// store; otherwise one lookup per row, or the whole store in pages of 250 when that is
+/// cheaper (see [`lookup::should_preload`]).
+async fn plan(
+    client: &Client,
+    file_rows: Option<u64>,
+    concurrency: usize,
+    progress: &Progress,
+) -> anyhow::Result<CustomerIndex> {
     let store_count = client.count_customers(&[]).await.map_err(fatal_if_auth)?;
-    let index = if store_count == 0 {
+    Ok(if store_count == 0 {
         CustomerIndex::empty(true)
     } else if lookup::should_preload(file_rows, store_count) {
         progress.note(&format!(
             "reading the store's {store_count} customers in pages of 250 to plan the import"
         ));
-        CustomerIndex::preload(&client, store_count, concurrency)
+        CustomerIndex::preload(client, store_count, concurrency)
             .await
             .map_err(fatal_if_auth)?
     } else {
         CustomerIndex::empty(false)
-    };
-
-    let ctx = Arc::new(Ctx {
-        client: client.clone(),
-        layout: layout.clone(),
-        mode: args.mode,
-        dry_run: args.dry_run,
-        blank: args.blank,
-        force_reset_new: args.force_password_reset,
-        update_passwords: args.update_passwords,
-        create_missing_groups: args.create_missing_groups,
-        max_retries: g.max_retries,
-        index: Mutex::new(index),
-        groups: tokio::sync::Mutex::new(groups),
-        password_not_applied: AtomicBool::new(false),
-    });
-
-    let only_failed = args.only_failed;
-    let rx = pipeline::read_rows(rdr, &args.file, move |_, rec| {
-        match (only_failed, result_col) {
-            (true, Some(i)) => {
-                matches!(rec.get(i).map(str::trim), Some("invalid") | Some("failed"))
-            }
-            _ => true,
-        }
-    });
-    let mut writer = ResultsWriter::create(&results_path, &headers)?;
-    let mut tally = Tally::default();
-    let key_layout = layout.clone();
-    pipeline::run(
-        rx,
-        concurrency,
-        move |row| row_key(&key_layout, &row.record),
-        |row| {
-            let ctx = Arc::clone(&ctx);
-            async move {
-                let out = process(&ctx, &row).await?;
-                Ok((row, out))
-            }
-        },
-        |row, out| {
-            tally.add(out.result);
-            // A retry of a results file keeps the original row numbers.
-            let no = match (only_failed, row_col) {
-                (true, Some(i)) => row
-                    .record
-                    .get(i)
-                    .and_then(|s| s.trim().parse().ok())
-                    .unwrap_or(row.no),
-                _ => row.no,
-            };
-            writer.write(no, &out, &row.record)?;
-            progress.inc(1);
-            Ok(())
-        },
-    )
-    .await?;
-    writer.finish()?;
-    progress.finish();
-
-    if ctx.password_not_applied.load(Ordering::Relaxed) {
-        notices.push("password cells were not applied to existing customers (pass --update-passwords to do so)".into());
-    }
-    let mut summary = Summary::new(
-        "import",
-        tally.total(),
-        Some(&tally),
-        started,
-        client.stats(),
-    );
-    summary.notices = notices;
-    summary.dry_run = args.dry_run;
-    summary.results_file = Some(results_path.display().to_string());
-    summary.emit(g.quiet, g.summary_json.as_deref())?;
-    Ok(if tally.problems() > 0 {
-        Exit::RowsFailed
-    } else {
-        Exit::Ok
     })
 }
 
@@ -290,7 +481,7 @@ fn count_rows(path: &std::path::Path, only_failed_col: Option<usize>) -> anyhow:
 fn row_key(layout: &Layout, record: &csv::StringRecord) -> Option<String> {
     let cell = |i: Option<usize>| {
         i.and_then(|i| record.get(i))
-            .map(|c| unneutralise(c).trim())
+            .map(|c| layout.clean(c).trim())
             .filter(|c| !c.is_empty())
     };
     if let Some(id) = cell(layout.id) {
@@ -307,8 +498,9 @@ fn row_failure(e: ApiError, id: Option<u64>, doing: &str) -> anyhow::Result<RowO
     Ok(RowOutcome::failed(id, format!("{doing}: {}", e.message())))
 }
 
-async fn process(ctx: &Ctx, row: &Row) -> anyhow::Result<RowOutcome> {
-    let mut data = match parse_row(&ctx.layout, &row.record, ctx.blank) {
+/// One row, already in the import columns (`record`): validate, find, create or update.
+async fn process(ctx: &Ctx, row: &Row, record: &csv::StringRecord) -> anyhow::Result<RowOutcome> {
+    let mut data = match parse_row(&ctx.layout, record, ctx.blank) {
         Ok(d) => d,
         Err(m) => return Ok(RowOutcome::invalid(m)),
     };
@@ -387,11 +579,21 @@ async fn resolve_group(ctx: &Ctx, data: &mut RowData) -> anyhow::Result<Result<(
     }
     if ctx.dry_run {
         // Nothing is created in a dry run; the row would get the new group.
+        let mut said = ctx.groups_created.lock().unwrap();
+        if !said.iter().any(|n| n.eq_ignore_ascii_case(name.trim())) {
+            said.push(name.trim().to_string());
+        }
+        // No id yet: a placeholder that equals no store group id, so an existing customer
+        // shows the group as a change (would_update) rather than unchanged.
+        data.values[Field::CustomerGroupId.index()] = Some(format!("new group {name:?}"));
         return Ok(Ok(()));
     }
+    // The book stays locked while the group is created, so rows naming the same new group
+    // (even at the same moment) create it once and the others find it in the book.
     match create_group(ctx, &name).await {
         Ok(g) => {
             book.add(&g);
+            ctx.groups_created.lock().unwrap().push(g.name.clone());
             data.values[Field::CustomerGroupId.index()] = Some(g.id.to_string());
             Ok(Ok(()))
         }
@@ -445,10 +647,11 @@ async fn create(ctx: &Ctx, row: &Row, data: &RowData) -> anyhow::Result<RowOutco
     if ctx.dry_run {
         // Later rows for the same email see this one as existing.
         let placeholder = u64::MAX - row.seq;
-        ctx.index
-            .lock()
-            .unwrap()
-            .remember(&email, Snapshot::empty(placeholder).apply(data));
+        ctx.index.lock().unwrap().remember(
+            &email,
+            Snapshot::created(placeholder, data, ctx.force_reset_new),
+        );
+        know_created(ctx, placeholder, data.address.as_ref());
         return Ok(RowOutcome::new(
             RowResult::WouldCreate,
             None,
@@ -466,15 +669,19 @@ async fn create(ctx: &Ctx, row: &Row, data: &RowData) -> anyhow::Result<RowOutco
     ctx.index
         .lock()
         .unwrap()
-        .remember(&email, Snapshot::empty(id).apply(data));
+        .remember(&email, Snapshot::created(id, data, ctx.force_reset_new));
+    know_created(ctx, id, None);
     if let Some(addr) = &data.address {
         if let Err(e) = create_address(ctx, id, addr).await {
+            // Whether the address exists is unknown now: later rows ask the store.
+            ctx.addresses.lock().unwrap().remove(&id);
             return row_failure(
                 e,
                 Some(id),
                 "the customer was created but adding its address failed (run again to add it)",
             );
         }
+        added_address(ctx, id, addr);
         return Ok(RowOutcome::new(
             RowResult::Created,
             Some(id),
@@ -550,13 +757,12 @@ async fn update(ctx: &Ctx, data: &RowData, snap: Snapshot) -> anyhow::Result<Row
     if data.password.is_some() && !ctx.update_passwords {
         ctx.password_not_applied.store(true, Ordering::Relaxed);
     }
-    let needs_address = match (&data.address, shown_id) {
-        (Some(addr), Some(id)) => match ctx.client.addresses(id).await {
-            Ok(list) => !list.iter().any(|a| addr.matches(a)),
+    let needs_address = match &data.address {
+        Some(addr) => match needs_address(ctx, id, addr).await {
+            Ok(needed) => needed,
             Err(e) => return row_failure(e, shown_id, "reading the customer's addresses"),
         },
-        (Some(_), None) => true,
-        (None, _) => false,
+        None => false,
     };
     if changes.is_empty() && !with_password && !needs_address {
         return Ok(RowOutcome::new(RowResult::Unchanged, shown_id, ""));
@@ -570,6 +776,19 @@ async fn update(ctx: &Ctx, data: &RowData, snap: Snapshot) -> anyhow::Result<Row
     }
     let message = format!("changes: {}", what.join(", "));
     if ctx.dry_run {
+        if let (Some(addr), true) = (&data.address, needs_address) {
+            // A later row with this address must not "add" it a second time.
+            added_address(ctx, id, addr);
+        }
+        // Later rows for this customer compare with what this row would have made of it.
+        let mut index = ctx.index.lock().unwrap();
+        let email = data
+            .email()
+            .map(str::to_string)
+            .or_else(|| index.email_of(id).map(str::to_string));
+        if let Some(email) = email {
+            index.remember(&email, snap.apply(data));
+        }
         return Ok(RowOutcome::new(RowResult::WouldUpdate, shown_id, message));
     }
     if !changes.is_empty() || with_password {
@@ -587,6 +806,55 @@ async fn update(ctx: &Ctx, data: &RowData, snap: Snapshot) -> anyhow::Result<Row
         if let Err(e) = create_address(ctx, id, addr).await {
             return row_failure(e, Some(id), "adding the address");
         }
+        added_address(ctx, id, addr);
     }
     Ok(RowOutcome::new(RowResult::Updated, Some(id), message))
+}
+
+/// Does the customer lack this address? Asks the store (one request) unless this run created
+/// the customer and so knows all its addresses.
+async fn needs_address(ctx: &Ctx, id: u64, addr: &AddressData) -> Result<bool, ApiError> {
+    let print = addr.fingerprint();
+    let complete = {
+        let known = ctx.addresses.lock().unwrap();
+        match known.get(&id) {
+            Some(k) if k.prints.contains(&print) => return Ok(false),
+            Some(k) => k.complete,
+            None => false,
+        }
+    };
+    // A dry run's placeholder id is no store customer: nothing to read.
+    if complete || id >= u64::MAX / 2 {
+        return Ok(true);
+    }
+    let list = ctx.client.addresses(id).await?;
+    Ok(!list.iter().any(|a| addr.matches(a)))
+}
+
+/// A customer this run created (or would create): it has exactly the row's address, if any.
+fn know_created(ctx: &Ctx, id: u64, addr: Option<&AddressData>) {
+    let known = KnownAddresses {
+        complete: true,
+        prints: addr.map(AddressData::fingerprint).into_iter().collect(),
+    };
+    ctx.addresses.lock().unwrap().insert(id, known);
+}
+
+/// Remember an address this run added (or would add) to a customer. For a customer the run
+/// did not create, only dry runs need this (a real run's next read shows the address).
+fn added_address(ctx: &Ctx, id: u64, addr: &AddressData) {
+    let mut known = ctx.addresses.lock().unwrap();
+    match known.get_mut(&id) {
+        Some(k) => k.prints.push(addr.fingerprint()),
+        None if ctx.dry_run => {
+            known.insert(
+                id,
+                KnownAddresses {
+                    complete: false,
+                    prints: vec![addr.fingerprint()],
+                },
+            );
+        }
+        None => {}
+    }
 }

@@ -1,6 +1,6 @@
 //! The canonical import columns and how an input header is laid out against them.
 
-use crate::csvio::normalize_header;
+use crate::csvio::{normalize_header, unneutralise};
 
 /// A customer field that `import` can write and compare with the store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -169,6 +169,10 @@ pub struct Layout {
     /// Unknown columns (fatal unless `--ignore-unknown-columns`).
     pub unknown: Vec<String>,
     pub width: usize,
+    /// Cells are taken as they are. False for the tool's own columns, where exactly one
+    /// leading `'` (the formula neutralisation `export` adds) is removed; true for a mapped
+    /// record, where the mapping already decided (`strip_leading_quote`).
+    pub verbatim: bool,
 }
 
 impl Layout {
@@ -192,6 +196,15 @@ impl Layout {
             }
         }
         layout
+    }
+
+    /// A cell as data: without the export's formula-neutralising `'`, unless verbatim.
+    pub fn clean<'c>(&self, cell: &'c str) -> &'c str {
+        if self.verbatim {
+            cell
+        } else {
+            unneutralise(cell)
+        }
     }
 
     pub fn has(&self, f: Field) -> bool {

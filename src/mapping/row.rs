@@ -12,7 +12,6 @@ use serde_json::{json, Map, Value};
 use super::columns::{Field, Layout};
 use super::countries;
 use crate::api::{Address, Customer};
-use crate::csvio::unneutralise;
 
 /// The row's wishes. `values[f]` is `Some` when the row says something about field `f`.
 #[derive(Debug, Clone, Default)]
@@ -202,6 +201,16 @@ impl Snapshot {
         s
     }
 
+    /// The customer as `create_payload(force_reset)` of `row` leaves it: `--force-password-reset`
+    /// wins over the row's own `force_password_reset`, as in the payload.
+    pub fn created(id: u64, row: &RowData, force_reset: bool) -> Snapshot {
+        let mut s = Snapshot::empty(id).apply(row);
+        if force_reset {
+            s.hashes[Field::ForceReset.index()] = hash_value(Field::ForceReset, "true");
+        }
+        s
+    }
+
     pub fn empty(id: u64) -> Snapshot {
         let mut s = Snapshot {
             id,
@@ -310,7 +319,7 @@ pub fn parse_row(
             layout.width
         ));
     }
-    let raw = |i: Option<usize>| i.map(|i| unneutralise(record.get(i).unwrap_or("")));
+    let raw = |i: Option<usize>| i.map(|i| layout.clean(record.get(i).unwrap_or("")));
     let mut row = RowData::default();
     if let Some(id) = raw(layout.id).map(str::trim).filter(|s| !s.is_empty()) {
         row.id =
@@ -379,6 +388,14 @@ pub fn parse_row(
             row.values[Field::CustomerGroupId.index()] = None;
         }
     }
+    // A blank group name clears the group too (0 = no group), unless an id column says more.
+    if blank == Blank::Clear
+        && layout.group_name.is_some()
+        && row.group_name.is_none()
+        && row.values[Field::CustomerGroupId.index()].is_none()
+    {
+        row.values[Field::CustomerGroupId.index()] = Some("0".into());
+    }
     row.password = raw(layout.password)
         .filter(|p| !p.is_empty())
         .map(str::to_string);
@@ -407,7 +424,7 @@ fn parse_address(
 ) -> Result<Option<AddressData>, String> {
     let cell = |k: usize| {
         layout.address[k]
-            .map(|i| unneutralise(record.get(i).unwrap_or("")).trim().to_string())
+            .map(|i| layout.clean(record.get(i).unwrap_or("")).trim().to_string())
             .unwrap_or_default()
     };
     let cells: Vec<String> = (0..11).map(cell).collect();
@@ -440,7 +457,6 @@ fn parse_address(
         ("address_last_name", &a.last_name),
         ("address_street_1", &a.street_1),
         ("address_city", &a.city),
-        ("address_state", &a.state),
         ("address_zip", &a.zip),
         ("address_country", &a.country),
         ("address_phone", &a.phone),
@@ -452,7 +468,7 @@ fn parse_address(
         .collect();
     if !missing.is_empty() {
         return Err(format!(
-            "the address is incomplete: {} missing (the API requires first and last name, street_1, city, state, zip, country and phone for an address; the customer's name and phone are used when the address ones are blank)",
+            "the address is incomplete: {} missing (the API requires first and last name, street_1, city, zip, country and phone for an address, and a state in the United States, Canada and Australia; the customer's name and phone are used when the address ones are blank)",
             missing.join(", ")
         ));
     }
@@ -464,9 +480,7 @@ fn parse_address(
                 a.country
             )
         })?;
-    if let Some(full) = countries::state_name(&a.country, &a.state) {
-        a.state = full.to_string();
-    }
+    a.state = address_state(&a.country, &a.state)?;
     match a.address_type.as_str() {
         "" | "residential" | "commercial" => {}
         other => {
@@ -476,6 +490,50 @@ fn parse_address(
         }
     }
     Ok(Some(a))
+}
+
+/// The countries whose states the tool knows (`countries::state_name` has their tables):
+/// for them a state is required and must be one of theirs, sent as its full name.
+const COUNTRIES_WITH_STATES: [&str; 3] = ["US", "CA", "AU"];
+
+/// The state to send for an address in `country` (already the full name).
+///
+/// V2 requires `state` and says "for countries without states, send a space". A blank state
+/// is therefore sent as `" "` for any country but those whose states the tool knows, where it
+/// is an error (the store would refuse the address, or file it without a state). Elsewhere the
+/// tool cannot tell a real subdivision from a typo, so a filled state is sent as written.
+pub fn address_state(country: &str, state: &str) -> Result<String, String> {
+    let has_states =
+        countries::country_code(country).is_some_and(|c| COUNTRIES_WITH_STATES.contains(&c));
+    if !has_states {
+        return Ok(if state.is_empty() {
+            " ".into()
+        } else {
+            state.into()
+        });
+    }
+    if state.is_empty() {
+        return Err(format!(
+            "address_state is blank, but addresses in {country} need a state (the full name or its postal code, e.g. {})",
+            example_state(country)
+        ));
+    }
+    countries::state_name(country, state)
+        .map(str::to_string)
+        .ok_or_else(|| {
+            format!(
+                "address_state {state:?} is not a state of {country} (use the full name or its postal code, e.g. {})",
+                example_state(country)
+            )
+        })
+}
+
+fn example_state(country: &str) -> &'static str {
+    match countries::country_code(country) {
+        Some("CA") => "Ontario or ON",
+        Some("AU") => "New South Wales or NSW",
+        _ => "California or CA",
+    }
 }
 
 impl AddressData {
@@ -494,6 +552,27 @@ impl AddressData {
                 || countries::country_code(&self.country)
                     .is_some_and(|c| eq(c, &existing.country_iso2)))
             && eq(&self.phone, &existing.phone)
+    }
+
+    /// A hash of the address as [`AddressData::matches`] compares it (case and surrounding
+    /// spaces ignored), to remember addresses this run added without keeping them.
+    pub fn fingerprint(&self) -> u64 {
+        let mut h = DefaultHasher::new();
+        for part in [
+            &self.first_name,
+            &self.last_name,
+            &self.company,
+            &self.street_1,
+            &self.street_2,
+            &self.city,
+            &self.state,
+            &self.zip,
+            &self.country,
+            &self.phone,
+        ] {
+            part.trim().to_lowercase().hash(&mut h);
+        }
+        h.finish()
     }
 
     pub fn payload(&self) -> Value {
@@ -606,6 +685,40 @@ mod tests {
             ..c
         };
         assert_eq!(row.changes(&Snapshot::of(&c2)), vec![Field::FirstName]);
+    }
+
+    #[test]
+    fn states_by_country() {
+        assert_eq!(address_state("United States", "ca").unwrap(), "California");
+        assert_eq!(address_state("Canada", "Quebec").unwrap(), "Quebec");
+        assert!(address_state("Australia", "")
+            .unwrap_err()
+            .contains("need a state"));
+        assert!(address_state("United States", "Narnia")
+            .unwrap_err()
+            .contains("not a state of United States"));
+        // Countries whose states the tool does not know: a blank is a space, V2's "no state".
+        assert_eq!(address_state("Germany", "").unwrap(), " ");
+        assert_eq!(address_state("Germany", "Bayern").unwrap(), "Bayern");
+    }
+
+    #[test]
+    fn verbatim_layout_keeps_leading_quotes() {
+        let mut l = layout(&["email", "notes"]);
+        let rec = csv::StringRecord::from(vec!["a@b.com", "''twice"]);
+        let row = parse_row(&l, &rec, Blank::Keep).unwrap();
+        assert_eq!(
+            row.get(Field::Notes),
+            Some("'twice"),
+            "the tool's layout removes one"
+        );
+        l.verbatim = true;
+        let row = parse_row(&l, &rec, Blank::Keep).unwrap();
+        assert_eq!(
+            row.get(Field::Notes),
+            Some("''twice"),
+            "a mapped record is as mapped"
+        );
     }
 
     #[test]

@@ -2,3 +2,5 @@
 mod commands;
 mod common;
 mod foundation;
+mod import;
+mod presets;
