@@ -29,26 +29,39 @@ pub struct Query {
 #[derive(Debug, Clone, Copy)]
 pub struct Plan {
     pub count: u64,
+    /// The count request plus [`Plan::page_requests`].
     pub expected_requests: u64,
+    /// Requests still to come for the pages (see [`expected_page_requests`]).
+    pub page_requests: u64,
 }
 
 /// Count first (one request) so callers can print the plan, then stream.
 pub async fn plan(client: &Client, q: &Query) -> Result<Plan, ApiError> {
     let count = client.count_customers(&q.count_params()).await?;
-    // count + first page + last-page probe + one range per 250 + the open tail.
-    let expected = if count <= PAGE {
-        2
-    } else {
-        3 + count.div_ceil(PAGE) + 1
-    };
+    let page_requests = expected_page_requests(count, q.max_id.is_none());
     Ok(Plan {
         count,
-        expected_requests: expected,
+        expected_requests: 1 + page_requests,
+        page_requests,
     })
 }
 
+/// The page requests [`customer_pages`] sends for `count` customers spread evenly over their
+/// ids: the first page, the last-page probe, one per range and the open tail. Denser id
+/// ranges (filters, a changing store) add follow-on requests, so it is a lower bound.
+pub fn expected_page_requests(count: u64, open_tail: bool) -> u64 {
+    match count {
+        // The first page comes back short: it was the only one.
+        c if c < PAGE => 1,
+        // A full first page and no probe: one open range reads whatever came after it.
+        c if c == PAGE => 2,
+        c => 2 + c.saturating_sub(PAGE).div_ceil(PAGE) + u64::from(open_tail),
+    }
+}
+
 impl Query {
-    fn count_params(&self) -> Vec<(&str, String)> {
+    /// The filters and id bounds as query parameters (for `/customers/count`).
+    pub fn count_params(&self) -> Vec<(&str, String)> {
         let mut p: Vec<(&str, String)> = self
             .filters
             .iter()
@@ -122,28 +135,42 @@ async fn setup(
     count: u64,
 ) -> Result<(Vec<Customer>, Vec<(u64, Option<u64>)>), ApiError> {
     let start = q.min_id.unwrap_or(1);
-    let first = client
-        .customers_page(&q.page_params(start, q.max_id, &[]))
-        .await?;
+    let first_params = q.page_params(start, q.max_id, &[]);
+    // The highest id: the last page by number, asked together with the first page (both only
+    // need the count) so that setting up costs one round trip. A changing store makes it
+    // approximate, which the open range after it makes up for.
+    let last_page = count.div_ceil(PAGE).max(1);
+    let probe_params = q.page_params(start, q.max_id, &[("page", last_page.to_string())]);
+    let (first, probe) = if last_page > 1 {
+        let (first, probe) = futures::join!(
+            client.customers_page(&first_params),
+            client.customers_page(&probe_params)
+        );
+        (first?, Some(probe?))
+    } else {
+        (client.customers_page(&first_params).await?, None)
+    };
     if (first.len() as u64) < PAGE {
         return Ok((first, Vec::new()));
     }
     let lo = first.last().map(|c| c.id + 1).unwrap_or(start);
-    // The highest id: the last page by number. A changing store makes it approximate, which
-    // the open range after it makes up for.
-    let last_page = count.div_ceil(PAGE).max(1);
-    let probe = client
-        .customers_page(&q.page_params(start, q.max_id, &[("page", last_page.to_string())]))
-        .await?;
-    let hi = match (probe.last().map(|c| c.id), q.max_id) {
+    let probe_max = probe.as_ref().and_then(|p| p.last()).map(|c| c.id);
+    let hi = match (probe_max, q.max_id) {
         (Some(m), Some(u)) => Some(m.min(u)),
         (Some(m), None) => Some(m),
         (None, u) => u,
     };
+    Ok((first, split(lo, hi, count, q.max_id.is_none())))
+}
+
+/// Cut [lo, hi] into ranges expected to hold about a page each (ids assumed evenly spread;
+/// a denser range just takes a follow-on request), plus the open tail when `open_tail`.
+fn split(lo: u64, hi: Option<u64>, count: u64, open_tail: bool) -> Vec<(u64, Option<u64>)> {
     let mut ranges = Vec::new();
     match hi.filter(|h| *h >= lo) {
         Some(hi) => {
             let span = hi - lo + 1;
+            // The first page is already read, so `count - PAGE` customers are left in [lo, hi].
             let chunks = count.saturating_sub(PAGE).div_ceil(PAGE).max(1);
             let width = span.div_ceil(chunks).max(1);
             let mut a = lo;
@@ -152,16 +179,48 @@ async fn setup(
                 ranges.push((a, Some(b)));
                 a = b + 1;
             }
-            if q.max_id.is_none() {
+            if open_tail {
                 ranges.push((hi + 1, None));
             }
         }
-        None => ranges.push((lo, q.max_id)),
+        None if open_tail => ranges.push((lo, None)),
+        None => ranges.push((lo, hi)),
     }
-    Ok((first, ranges))
+    ranges
+}
+
+/// A spawned range read, aborted when dropped: after an error the export stops at once
+/// instead of finishing the ranges already started.
+struct RangeTask(tokio::task::JoinHandle<Result<Vec<Customer>, ApiError>>);
+
+impl Drop for RangeTask {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+impl std::future::Future for RangeTask {
+    type Output = Result<Vec<Customer>, ApiError>;
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        std::pin::Pin::new(&mut self.0)
+            .poll(cx)
+            .map(|joined| match joined {
+                Ok(result) => result,
+                Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+                Err(e) => panic!("a page reader was cancelled: {e}"),
+            })
+    }
 }
 
 /// Stream every matching customer's page in ascending id. `count` is the plan's count.
+///
+/// Each range is read by its own task, so responses are parsed on every core while the caller
+/// writes earlier pages; `2 × concurrency` ranges are started ahead (the client's semaphore
+/// still allows only `concurrency` requests at once), so one slow range does not leave
+/// request slots idle. Memory: at most that many pages are held.
 pub fn customer_pages(
     client: Client,
     q: Query,
@@ -172,6 +231,7 @@ pub fn customer_pages(
         let (first, ranges) = setup(&client, &q, count).await?;
         Ok::<_, ApiError>((client, q, first, ranges))
     };
+    let ahead = concurrency.max(1) * 2;
     stream::once(start)
         .flat_map(
             move |res| -> BoxStream<'static, Result<Vec<Customer>, ApiError>> {
@@ -183,9 +243,11 @@ pub fn customer_pages(
                                 .map(move |(a, b)| {
                                     let client = client.clone();
                                     let q = q.clone();
-                                    async move { read_range(&client, &q, a, b).await }
+                                    RangeTask(tokio::spawn(async move {
+                                        read_range(&client, &q, a, b).await
+                                    }))
                                 })
-                                .buffered(concurrency.max(1)),
+                                .buffered(ahead),
                         )
                         .boxed(),
                 }

@@ -100,9 +100,15 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
     if args.keep == Some(0) {
         return usage("--keep must be at least 1");
     }
+    if addresses_path.is_some() && addresses_path == output {
+        return usage("--addresses must name a different file than --output");
+    }
     let client = connect(g)?;
     let progress = Progress::new(None, g.quiet, "customers");
-    let groups = GroupBook::load(&client).await?;
+    // The group names and the count are independent: one round trip for both.
+    let (groups, plan) = futures::join!(GroupBook::load(&client), pages::plan(&client, &query));
+    let groups = groups?;
+    let plan = plan.map_err(fatal_if_auth)?;
     let mut notices = Vec::new();
     if !groups.available {
         notices.push(
@@ -111,11 +117,12 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
         );
         progress.note("warning: this store's plan has no customer groups; the customer_group column will be empty");
     }
-    let plan = pages::plan(&client, &query).await.map_err(fatal_if_auth)?;
     progress.set_total(plan.count);
+    // The count and the group listing are already sent: counted, not estimated.
     let mut msg = format!(
         "exporting {} customers: about {} requests",
-        plan.count, plan.expected_requests
+        plan.count,
+        client.stats().requests + plan.page_requests
     );
     if addresses_path.is_some() {
         msg.push_str(&format!(
@@ -125,26 +132,20 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
     }
     progress.note(&msg);
 
-    // Outputs are created before the first page so that a bad path fails fast.
-    let spill_dir = output
-        .as_deref()
-        .and_then(Path::parent)
-        .filter(|p| !p.as_os_str().is_empty())
-        .map(Path::to_path_buf);
-    let spill = match &spill_dir {
-        Some(d) => tempfile::Builder::new()
-            .prefix(".bc-customers-spill.")
-            .tempfile_in(d),
-        None => tempfile::Builder::new()
-            .prefix(".bc-customers-spill.")
-            .tempfile_in(
-                output
-                    .as_ref()
-                    .map(|_| Path::new("."))
-                    .unwrap_or(&std::env::temp_dir()),
-            ),
-    }
-    .context("creating the spill file")?;
+    // Outputs are created before the first page so that a bad path fails fast. The spill file
+    // sits beside the output (same filesystem, same permissions as the backup itself).
+    let spill_dir = match &output {
+        Some(p) => p
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from(".")),
+        None => std::env::temp_dir(),
+    };
+    let spill = tempfile::Builder::new()
+        .prefix(".bc-customers-spill.")
+        .tempfile_in(&spill_dir)
+        .with_context(|| format!("creating the spill file in {}", spill_dir.display()))?;
     let out_file = output.as_deref().map(AtomicFile::create).transpose()?;
     let mut addr_wtr = match &addresses_path {
         Some(p) => {
@@ -155,15 +156,7 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
         None => None,
     };
 
-    let mut spill_wtr =
-        csv::WriterBuilder::new()
-            .flexible(true)
-            .from_writer(std::io::BufWriter::with_capacity(
-                256 * 1024,
-                spill.reopen()?,
-            ));
-    let mut ff = FormFieldColumns::default();
-    let mut rec = csv::StringRecord::new();
+    let mut spill_wtr = SpillWriter::new(spill.reopen()?, args.raw);
     let mut rows = 0u64;
     let mut pages =
         pages::customer_pages(client.clone(), query, plan.count, g.concurrency as usize);
@@ -172,28 +165,26 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
             .map_err(fatal_if_auth)
             .context("export failed; the previous output file (if any) is untouched")?;
         if let Some(w) = addr_wtr.as_mut() {
-            write_addresses(&client, &page, w, args.raw).await?;
+            write_addresses(&client, &page, w, args.raw)
+                .await
+                .context("export failed; the previous output files (if any) are untouched")?;
         }
         for c in &page {
-            spill_record(c, &groups, &mut ff, &mut rec);
-            spill_wtr.write_record(&rec)?;
+            spill_wtr.write(c, &groups)?;
         }
         rows += page.len() as u64;
         progress.inc(page.len() as u64);
     }
-    spill_wtr.flush()?;
-    drop(spill_wtr);
+    drop(pages);
+    let ff = spill_wtr.finish()?;
 
-    // Second pass: the final CSV with every form-field column.
+    // Second pass: the header with every form-field column, then the rows, padded.
     match (out_file, output.as_deref()) {
-        (Some(f), Some(path)) => {
-            write_final(spill.path(), Sink::new(f, path), &ff, args.raw)?.commit()?
-        }
+        (Some(f), Some(path)) => write_final(spill.path(), Sink::new(f, path), &ff)?.commit()?,
         _ => write_final(
             spill.path(),
-            std::io::BufWriter::new(std::io::stdout().lock()),
+            std::io::BufWriter::with_capacity(256 * 1024, std::io::stdout().lock()),
             &ff,
-            args.raw,
         )?
         .flush()?,
     }
@@ -232,86 +223,183 @@ impl FormFieldColumns {
     }
 }
 
-/// A spill record: the 16 fixed cells (not yet neutralised), then (form-field number, value) pairs.
-fn spill_record(
-    c: &Customer,
-    groups: &GroupBook,
-    ff: &mut FormFieldColumns,
-    rec: &mut csv::StringRecord,
-) {
-    rec.clear();
-    rec.push_field(&c.id.to_string());
-    rec.push_field(&c.email);
-    rec.push_field(&c.first_name);
-    rec.push_field(&c.last_name);
-    rec.push_field(&c.company);
-    rec.push_field(&c.phone);
-    rec.push_field(&c.store_credit);
-    rec.push_field(&c.customer_group_id.to_string());
-    rec.push_field(groups.name_of(c.customer_group_id).unwrap_or(""));
-    rec.push_field(&c.notes);
-    rec.push_field(&c.tax_exempt_category);
-    rec.push_field(&c.registration_ip_address);
-    rec.push_field(if c.accepts_marketing { "true" } else { "false" });
-    rec.push_field(if c.reset_pass_on_login {
-        "true"
-    } else {
-        "false"
-    });
-    rec.push_field(&iso_date(&c.date_created));
-    rec.push_field(&iso_date(&c.date_modified));
-    for f in &c.form_fields {
-        let col = ff.column(&f.name);
-        rec.push_field(&col.to_string());
-        rec.push_field(&f.value);
+/// Writes each customer as its final CSV record (already neutralised) with the form-field
+/// columns known so far, framed as `[u32 length][u32 columns known][record bytes]`.
+///
+/// Columns are numbered in first-seen order, so a column found later is always to the right
+/// of every earlier record: the final pass only appends empty cells (commas) to short records
+/// and copies the bytes, instead of parsing and re-encoding every cell.
+struct SpillWriter {
+    out: std::io::BufWriter<std::fs::File>,
+    /// Encodes one record at a time into `record` (reused, never grows past the largest row).
+    rec: csv::Writer<RecordBuf>,
+    record: RecordBuf,
+    ff: FormFieldColumns,
+    /// Form-field values of the current row by column number (reused).
+    ff_cells: Vec<Option<usize>>,
+    num: String,
+    date: String,
+    raw: bool,
+}
+
+impl SpillWriter {
+    fn new(file: std::fs::File, raw: bool) -> SpillWriter {
+        let record = RecordBuf::default();
+        SpillWriter {
+            out: std::io::BufWriter::with_capacity(256 * 1024, file),
+            rec: csv::WriterBuilder::new()
+                .flexible(true)
+                .terminator(csv::Terminator::Any(b'\n'))
+                .from_writer(record.clone()),
+            record,
+            ff: FormFieldColumns::default(),
+            ff_cells: Vec::new(),
+            num: String::new(),
+            date: String::new(),
+            raw,
+        }
+    }
+
+    fn cell(&mut self, value: &str) -> csv::Result<()> {
+        if self.raw {
+            self.rec.write_field(value)
+        } else {
+            self.rec.write_field(neutralise(value).as_ref())
+        }
+    }
+
+    fn number(&mut self, n: u64) -> csv::Result<()> {
+        use std::fmt::Write as _;
+        self.num.clear();
+        let _ = write!(self.num, "{n}");
+        self.rec.write_field(self.num.as_bytes())
+    }
+
+    fn date(&mut self, rfc2822: &str) -> csv::Result<()> {
+        let mut date = std::mem::take(&mut self.date);
+        iso_date_into(rfc2822, &mut date);
+        let r = self.cell(&date);
+        self.date = date;
+        r
+    }
+
+    fn write(&mut self, c: &Customer, groups: &GroupBook) -> anyhow::Result<()> {
+        self.number(c.id)?;
+        self.cell(&c.email)?;
+        self.cell(&c.first_name)?;
+        self.cell(&c.last_name)?;
+        self.cell(&c.company)?;
+        self.cell(&c.phone)?;
+        self.cell(&c.store_credit)?;
+        self.number(c.customer_group_id)?;
+        self.cell(groups.name_of(c.customer_group_id).unwrap_or(""))?;
+        self.cell(&c.notes)?;
+        self.cell(&c.tax_exempt_category)?;
+        self.cell(&c.registration_ip_address)?;
+        self.rec
+            .write_field(if c.accepts_marketing { "true" } else { "false" })?;
+        self.rec.write_field(if c.reset_pass_on_login {
+            "true"
+        } else {
+            "false"
+        })?;
+        self.date(&c.date_created)?;
+        self.date(&c.date_modified)?;
+        if !c.form_fields.is_empty() {
+            for (i, f) in c.form_fields.iter().enumerate() {
+                let col = self.ff.column(&f.name);
+                if self.ff_cells.len() <= col {
+                    self.ff_cells.resize(col + 1, None);
+                }
+                // A name sent twice keeps its last value.
+                self.ff_cells[col] = Some(i);
+            }
+            for col in 0..self.ff.names.len() {
+                match self.ff_cells.get_mut(col).and_then(Option::take) {
+                    Some(i) => self.cell(&c.form_fields[i].value)?,
+                    None => self.rec.write_field("")?,
+                }
+            }
+        } else {
+            for _ in 0..self.ff.names.len() {
+                self.rec.write_field("")?;
+            }
+        }
+        self.rec.write_record(None::<&[u8]>)?;
+        self.rec.flush()?;
+        let mut bytes = self.record.0.lock().expect("not poisoned");
+        let record = bytes.strip_suffix(b"\n").unwrap_or(&bytes);
+        let len = u32::try_from(record.len()).context("a customer record over 4 GB")?;
+        self.out.write_all(&len.to_le_bytes())?;
+        self.out
+            .write_all(&(self.ff.names.len() as u32).to_le_bytes())?;
+        self.out.write_all(record)?;
+        bytes.clear();
+        Ok(())
+    }
+
+    /// Flush the spill and hand back the form-field columns (the header's tail).
+    fn finish(mut self) -> anyhow::Result<FormFieldColumns> {
+        self.out.flush().context("writing the spill file")?;
+        Ok(self.ff)
     }
 }
 
-fn write_final<W: Write>(
-    spill: &Path,
-    out: W,
-    ff: &FormFieldColumns,
-    raw: bool,
-) -> anyhow::Result<W> {
-    let mut rdr = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .from_path(spill)
-        .context("reading the spill file")?;
-    let mut wtr = csv::Writer::from_writer(out);
-    let mut header: Vec<String> = COLUMNS.iter().map(|s| s.to_string()).collect();
-    header.extend(ff.names.iter().map(|n| format!("form_field:{n}")));
-    wtr.write_record(header.iter().map(|h| {
-        if raw {
-            h.clone()
-        } else {
-            neutralise(h).into_owned()
-        }
-    }))?;
-    let width = COLUMNS.len() + ff.names.len();
-    let mut rec = csv::StringRecord::new();
-    let mut cells: Vec<String> = vec![String::new(); width];
-    while rdr.read_record(&mut rec)? {
-        for c in cells.iter_mut() {
-            c.clear();
-        }
-        for (i, cell) in rec.iter().take(COLUMNS.len()).enumerate() {
-            cells[i].push_str(cell);
-        }
-        let mut pairs = rec.iter().skip(COLUMNS.len());
-        while let (Some(k), Some(v)) = (pairs.next(), pairs.next()) {
-            if let Ok(k) = k.parse::<usize>() {
-                cells[COLUMNS.len() + k].push_str(v);
-            }
-        }
-        if raw {
-            wtr.write_record(&cells)?;
-        } else {
-            wtr.write_record(cells.iter().map(|c| neutralise(c).into_owned()))?;
-        }
+/// The byte buffer the spill's CSV encoder writes one record into; shared so the record can
+/// be framed and the buffer cleared without rebuilding the encoder (the csv writer has no
+/// `get_mut`).
+#[derive(Clone, Default)]
+struct RecordBuf(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl Write for RecordBuf {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("not poisoned").extend_from_slice(buf);
+        Ok(buf.len())
     }
-    wtr.into_inner()
-        .map_err(|e| anyhow::anyhow!("writing the output: {}", e.error()))
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn write_final<W: Write>(spill: &Path, mut out: W, ff: &FormFieldColumns) -> anyhow::Result<W> {
+    use std::io::Read;
+    let mut rdr = std::io::BufReader::with_capacity(
+        256 * 1024,
+        std::fs::File::open(spill).context("reading the spill file")?,
+    );
+    {
+        // Header names never start with a formula character ("form_field:" comes first).
+        let mut header = csv::WriterBuilder::new()
+            .terminator(csv::Terminator::Any(b'\n'))
+            .from_writer(&mut out);
+        header.write_record(
+            COLUMNS
+                .iter()
+                .map(|s| s.to_string())
+                .chain(ff.names.iter().map(|n| format!("form_field:{n}"))),
+        )?;
+        header.flush()?;
+    }
+    let width = ff.names.len();
+    let commas = vec![b','; width];
+    let mut frame = [0u8; 8];
+    let mut record = Vec::with_capacity(4096);
+    loop {
+        match rdr.read_exact(&mut frame) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => break,
+            Err(e) => return Err(anyhow::Error::new(e).context("reading the spill file")),
+        }
+        let len = u32::from_le_bytes(frame[..4].try_into().expect("4 bytes")) as usize;
+        let known = u32::from_le_bytes(frame[4..].try_into().expect("4 bytes")) as usize;
+        record.resize(len, 0);
+        rdr.read_exact(&mut record)
+            .context("reading the spill file")?;
+        out.write_all(&record)?;
+        out.write_all(&commas[..width - known])?;
+        out.write_all(b"\n")?;
+    }
+    Ok(out)
 }
 
 /// Fetch the addresses of one page of customers (up to --concurrency at once) and write them
@@ -349,11 +437,14 @@ async fn write_addresses<W: Write>(
                 a.phone,
                 a.address_type,
             ];
-            if raw {
-                w.write_record(&cells)?;
-            } else {
-                w.write_record(cells.iter().map(|c| neutralise(c).into_owned()))?;
+            for cell in &cells {
+                if raw {
+                    w.write_field(cell)?;
+                } else {
+                    w.write_field(neutralise(cell).as_ref())?;
+                }
             }
+            w.write_record(None::<&[u8]>)?;
         }
     }
     Ok(())
@@ -361,15 +452,34 @@ async fn write_addresses<W: Write>(
 
 /// RFC-2822 from the API → ISO-8601 UTC; anything unparsable is passed through as sent.
 pub fn iso_date(s: &str) -> String {
+    let mut out = String::new();
+    iso_date_into(s, &mut out);
+    out
+}
+
+/// [`iso_date`] into a reused buffer (two dates per row: no allocation each).
+fn iso_date_into(s: &str, out: &mut String) {
+    use chrono::{Datelike, Timelike};
+    use std::fmt::Write as _;
+    out.clear();
     if s.trim().is_empty() {
-        return String::new();
+        return;
     }
     match chrono::DateTime::parse_from_rfc2822(s.trim()) {
-        Ok(d) => d
-            .with_timezone(&chrono::Utc)
-            .format("%Y-%m-%dT%H:%M:%SZ")
-            .to_string(),
-        Err(_) => s.to_string(),
+        Ok(d) => {
+            let d = d.with_timezone(&chrono::Utc);
+            let _ = write!(
+                out,
+                "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+                d.year(),
+                d.month(),
+                d.day(),
+                d.hour(),
+                d.minute(),
+                d.second()
+            );
+        }
+        Err(_) => out.push_str(s),
     }
 }
 
