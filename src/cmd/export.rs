@@ -85,7 +85,43 @@ pub struct Args {
     pub raw: bool,
 }
 
+/// Run the export; SIGINT or SIGTERM (a systemd stop, a cron timeout) ends it like any other
+/// failure: the temporary files are removed and the previous output stays as it was.
 pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
+    tokio::select! {
+        result = export(g, args) => result,
+        signal = interrupted() => Err(anyhow::anyhow!(
+            "export interrupted by {signal}; the previous output file (if any) is untouched"
+        )),
+    }
+}
+
+/// Resolves on the first SIGINT or SIGTERM (never, if the handlers cannot be installed).
+async fn interrupted() -> &'static str {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+        ) {
+            (Ok(mut int), Ok(mut term)) => tokio::select! {
+                _ = int.recv() => "SIGINT",
+                _ = term.recv() => "SIGTERM",
+            },
+            _ => std::future::pending().await,
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        match tokio::signal::ctrl_c().await {
+            Ok(()) => "Ctrl-C",
+            Err(_) => std::future::pending().await,
+        }
+    }
+}
+
+async fn export(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
     let started = Instant::now();
     let query = parse_filters(&args.filters, args.since.as_deref())?;
     let now = chrono::Utc::now();

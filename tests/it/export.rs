@@ -535,3 +535,41 @@ proptest! {
         }
     }
 }
+
+#[cfg(unix)]
+#[test]
+fn sigterm_removes_the_temporary_files_and_keeps_the_previous_backup() {
+    use std::process::{Command, Stdio};
+    let store = Store::new(SandboxConfig {
+        seed: 2000,
+        latency_ms: 300,
+        ..config()
+    });
+    store.write("backup.csv", "previous backup\n");
+    let child = Command::new(env!("CARGO_BIN_EXE_bc-customers"))
+        .args(["export", "-o", "backup.csv"])
+        .current_dir(store.dir.path())
+        .env("BIGCOMMERCE_API_URL", store.sb.base_url())
+        .env("BIGCOMMERCE_STORE_HASH", store.sb.store_hash())
+        .env("BIGCOMMERCE_ACCESS_TOKEN", &store.token)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Pages are being read (the spill and the temporary output exist) when the signal comes.
+    while store.sb.counters().total < 4 {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    assert_eq!(hidden_files(&store).len(), 2, "spill and temporary output");
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("interrupted by SIGTERM"), "{stderr}");
+    assert_eq!(store.read("backup.csv"), "previous backup\n");
+    assert_eq!(hidden_files(&store), Vec::<String>::new());
+}
