@@ -573,3 +573,61 @@ fn sigterm_removes_the_temporary_files_and_keeps_the_previous_backup() {
     assert_eq!(store.read("backup.csv"), "previous backup\n");
     assert_eq!(hidden_files(&store), Vec::<String>::new());
 }
+
+/// docs/backup.md's restore: a gzip backup, decompressed, without its id column, imported
+/// with `--mode upsert` brings back deleted customers and leaves the others alone.
+#[test]
+fn a_gzip_backup_restores_with_import_upsert() {
+    let store = Store::new(SandboxConfig {
+        seed: 60,
+        ..config()
+    });
+    store
+        .run(&["export", "-o", "backup-{date}.csv.gz", "--quiet"])
+        .expect(0);
+    let before = store.sb.customers();
+    for id in [5, 17, 42] {
+        assert!(store.sb.delete_customer(id));
+    }
+    let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
+    let mut gz = Vec::new();
+    flate2::read::GzDecoder::new(
+        std::fs::File::open(store.path(&format!("backup-{today}.csv.gz"))).unwrap(),
+    )
+    .read_to_end(&mut gz)
+    .unwrap();
+    // What `mlr --csv cut -x -f id` does.
+    let mut rdr = csv::Reader::from_reader(gz.as_slice());
+    let mut wtr = csv::Writer::from_writer(Vec::new());
+    let headers = rdr.headers().unwrap().clone();
+    wtr.write_record(headers.iter().skip(1)).unwrap();
+    for r in rdr.records() {
+        wtr.write_record(r.unwrap().iter().skip(1)).unwrap();
+    }
+    let plain = wtr.into_inner().unwrap();
+    let run = store.run_with_stdin(
+        &[
+            "import",
+            "-",
+            "--mode",
+            "upsert",
+            "--results",
+            "restore.csv",
+        ],
+        Some(&plain),
+    );
+    run.expect(0);
+    let results = store.csv("restore.csv");
+    let created = results.iter().filter(|r| r["_result"] == "created").count();
+    let unchanged = results
+        .iter()
+        .filter(|r| r["_result"] == "unchanged")
+        .count();
+    assert_eq!((created, unchanged), (3, 57), "{:?}", results_of(&results));
+    let emails = |cs: &[Value]| -> BTreeSet<String> {
+        cs.iter()
+            .map(|c| c["email"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(emails(&store.sb.customers()), emails(&before));
+}
