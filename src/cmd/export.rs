@@ -194,6 +194,8 @@ async fn export(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
 
     let mut spill_wtr = SpillWriter::new(spill.reopen()?, args.raw);
     let mut rows = 0u64;
+    // Customers deleted between their page and their address request.
+    let mut gone = 0u64;
     let mut pages =
         pages::customer_pages(client.clone(), query, plan.count, g.concurrency as usize);
     while let Some(page) = pages.next().await {
@@ -201,7 +203,7 @@ async fn export(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
             .map_err(fatal_if_auth)
             .context("export failed; the previous output file (if any) is untouched")?;
         if let Some(w) = addr_wtr.as_mut() {
-            write_addresses(&client, &page, w, args.raw)
+            gone += write_addresses(&client, &page, w, args.raw)
                 .await
                 .context("export failed; the previous output files (if any) are untouched")?;
         }
@@ -229,6 +231,11 @@ async fn export(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
         sink.commit()?;
     }
     progress.finish();
+    if gone > 0 {
+        notices.push(format!(
+            "{gone} customers were deleted during the export: they are in the customer file (as read), their addresses are not"
+        ));
+    }
     if let (Some(n), Some(_)) = (args.keep, &output) {
         for removed in apply_retention(&args.output, n)? {
             notices.push(format!("removed old backup {}", removed.display()));
@@ -439,22 +446,30 @@ fn write_final<W: Write>(spill: &Path, mut out: W, ff: &FormFieldColumns) -> any
 }
 
 /// Fetch the addresses of one page of customers (up to --concurrency at once) and write them
-/// in customer order.
+/// in customer order. Returns how many customers were deleted since their page was read
+/// (404): the store changing underneath is not a reason to fail a backup.
 async fn write_addresses<W: Write>(
     client: &Client,
     page: &[Customer],
     w: &mut csv::Writer<W>,
     raw: bool,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<u64> {
     let lists: Vec<Result<Vec<Address>, crate::api::ApiError>> =
         futures::stream::iter(page.iter().map(|c| client.addresses(c.id)))
             .buffered(64)
             .collect()
             .await;
+    let mut gone = 0;
     for (c, list) in page.iter().zip(lists) {
-        let list = list
-            .map_err(fatal_if_auth)
-            .with_context(|| format!("reading the addresses of customer {}", c.id))?;
+        let list = match list {
+            Err(e) if e.status() == Some(404) => {
+                gone += 1;
+                continue;
+            }
+            other => other
+                .map_err(fatal_if_auth)
+                .with_context(|| format!("reading the addresses of customer {}", c.id))?,
+        };
         for a in list {
             let cells = [
                 c.id.to_string(),
@@ -483,7 +498,7 @@ async fn write_addresses<W: Write>(
             w.write_record(None::<&[u8]>)?;
         }
     }
-    Ok(())
+    Ok(gone)
 }
 
 /// RFC-2822 from the API → ISO-8601 UTC; anything unparsable is passed through as sent.

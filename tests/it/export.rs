@@ -631,3 +631,50 @@ fn a_gzip_backup_restores_with_import_upsert() {
     };
     assert_eq!(emails(&store.sb.customers()), emails(&before));
 }
+
+/// A customer deleted between its page and its address request (404) is not a reason to fail
+/// a backup: the customer row stays (as read), its addresses are left out, a notice says so.
+#[test]
+fn customers_deleted_during_an_address_export_do_not_fail_it() {
+    let store = Store::new(SandboxConfig {
+        seed: 250,
+        latency_ms: 3,
+        ..config()
+    });
+    let run = std::thread::scope(|s| {
+        s.spawn(|| {
+            // The first page is read once address requests arrive; then delete from the top
+            // down while the addresses are read from the bottom up.
+            while store.count("GET /customers/{id}/addresses") < 1 {
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+            for id in (1..=250).rev() {
+                store.sb.delete_customer(id);
+                std::thread::sleep(std::time::Duration::from_micros(500));
+            }
+        });
+        store.run(&[
+            "export",
+            "--concurrency",
+            "2",
+            "-o",
+            "c.csv",
+            "--addresses",
+            "a.csv",
+        ])
+    });
+    run.expect(0);
+    assert!(
+        run.stderr.contains("deleted during the export"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(ids_of(&store.csv("c.csv")), (1..=250).collect::<Vec<_>>());
+    let addr_ids: Vec<u64> = store
+        .csv("a.csv")
+        .iter()
+        .map(|r| r["customer_id"].parse().unwrap())
+        .collect();
+    assert!(addr_ids.windows(2).all(|w| w[0] <= w[1]));
+    assert!(addr_ids.iter().all(|id| (1..=250).contains(id)));
+}
