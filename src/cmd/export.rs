@@ -77,7 +77,8 @@ pub struct Args {
     /// Also write every address of the exported customers to FILE (one request per customer).
     #[arg(long, value_name = "FILE")]
     pub addresses: Option<String>,
-    /// Keep only the newest N files matching the --output pattern (needs {date} or {datetime}).
+    /// Keep only the newest N files matching the --output pattern (needs {date} or {datetime}),
+    /// and likewise for an --addresses name with {date} or {datetime}.
     #[arg(long, value_name = "N")]
     pub keep: Option<usize>,
     /// Do not neutralise formula-like cells (=, +, -, @, tab, CR) with a leading '.
@@ -140,6 +141,30 @@ async fn export(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
         return usage("--addresses must name a different file than --output");
     }
     let client = connect(g)?;
+    // Outputs are created before the first request, so that a bad path fails fast. The spill file
+    // sits beside the output (same filesystem, same permissions as the backup itself).
+    let spill_dir = match &output {
+        Some(p) => p
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from(".")),
+        None => std::env::temp_dir(),
+    };
+    let spill = tempfile::Builder::new()
+        .prefix(".bc-customers-spill.")
+        .tempfile_in(&spill_dir)
+        .with_context(|| format!("creating the spill file in {}", spill_dir.display()))?;
+    let out_file = output.as_deref().map(AtomicFile::create).transpose()?;
+    let mut addr_wtr = match &addresses_path {
+        Some(p) => {
+            let mut w = csv::Writer::from_writer(Sink::new(AtomicFile::create(p)?, p));
+            w.write_record(ADDRESS_COLUMNS)?;
+            Some(w)
+        }
+        None => None,
+    };
+
     let progress = Progress::new(None, g.quiet, "customers");
     // The group names and the count are independent: one round trip for both.
     let (groups, plan) = futures::join!(GroupBook::load(&client), pages::plan(&client, &query));
@@ -167,30 +192,6 @@ async fn export(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
         ));
     }
     progress.note(&msg);
-
-    // Outputs are created before the first page so that a bad path fails fast. The spill file
-    // sits beside the output (same filesystem, same permissions as the backup itself).
-    let spill_dir = match &output {
-        Some(p) => p
-            .parent()
-            .filter(|d| !d.as_os_str().is_empty())
-            .map(Path::to_path_buf)
-            .unwrap_or_else(|| PathBuf::from(".")),
-        None => std::env::temp_dir(),
-    };
-    let spill = tempfile::Builder::new()
-        .prefix(".bc-customers-spill.")
-        .tempfile_in(&spill_dir)
-        .with_context(|| format!("creating the spill file in {}", spill_dir.display()))?;
-    let out_file = output.as_deref().map(AtomicFile::create).transpose()?;
-    let mut addr_wtr = match &addresses_path {
-        Some(p) => {
-            let mut w = csv::Writer::from_writer(Sink::new(AtomicFile::create(p)?, p));
-            w.write_record(ADDRESS_COLUMNS)?;
-            Some(w)
-        }
-        None => None,
-    };
 
     let mut spill_wtr = SpillWriter::new(spill.reopen()?, args.raw);
     let mut rows = 0u64;
@@ -237,8 +238,12 @@ async fn export(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
         ));
     }
     if let (Some(n), Some(_)) = (args.keep, &output) {
-        for removed in apply_retention(&args.output, n)? {
-            notices.push(format!("removed old backup {}", removed.display()));
+        let mut patterns = vec![args.output.as_str()];
+        patterns.extend(args.addresses.as_deref().filter(|a| has_pattern(a)));
+        for pattern in patterns {
+            for removed in apply_retention(pattern, n)? {
+                notices.push(format!("removed old backup {}", removed.display()));
+            }
         }
     }
     let mut summary = Summary::new("export", rows, None, started, client.stats());

@@ -360,7 +360,18 @@ fn dated_names_retention_and_gzip() {
     // Not matching the pattern: never touched by retention.
     store.write("backup-latest.csv.gz", "keep me");
     store.write("backup-2020-01-01.csv", "other suffix");
-    let run = store.run(&["export", "-o", "backup-{date}.csv.gz", "--keep", "2"]);
+    for old in ["addr-2020-01-01.csv", "addr-2020-01-02.csv"] {
+        store.write(old, "old");
+    }
+    let run = store.run(&[
+        "export",
+        "-o",
+        "backup-{date}.csv.gz",
+        "--keep",
+        "2",
+        "--addresses",
+        "addr-{date}.csv",
+    ]);
     run.expect(0);
     let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
     let mut names: Vec<String> = std::fs::read_dir(store.dir.path())
@@ -369,6 +380,8 @@ fn dated_names_retention_and_gzip() {
         .collect();
     names.sort();
     let mut want = vec![
+        "addr-2020-01-02.csv".to_string(),
+        format!("addr-{today}.csv"),
         "backup-2020-01-01.csv".to_string(),
         "backup-2020-01-03.csv.gz".to_string(),
         format!("backup-{today}.csv.gz"),
