@@ -14,20 +14,25 @@ use super::client::Client;
 use super::error::ApiError;
 use super::models::Customer;
 
+/// The page size: the API's maximum `limit`.
 pub const PAGE: u64 = 250;
 
 /// A query: the user's filters (never `page`/`limit`/`min_id`/`max_id`, which are ours) and
 /// the id bounds.
 #[derive(Debug, Clone, Default)]
 pub struct Query {
+    /// Validated `(key, value)` filters, sent as given (dates already RFC-2822).
     pub filters: Vec<(String, String)>,
+    /// The user's `min_id` filter: where the id ranges start.
     pub min_id: Option<u64>,
+    /// The user's `max_id` filter: where they end (no open tail then).
     pub max_id: Option<u64>,
 }
 
 /// The plan: how many customers and roughly how many requests (printed before an export).
 #[derive(Debug, Clone, Copy)]
 pub struct Plan {
+    /// Matching customers when the export started.
     pub count: u64,
     /// The count request plus [`Plan::page_requests`].
     pub expected_requests: u64,

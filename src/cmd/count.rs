@@ -15,6 +15,7 @@ pub struct Args {
     pub since: Option<String>,
 }
 
+/// Validate the filters (usage error before any request), then one `/customers/count`.
 pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
     let q = parse_filters(&args.filters, args.since.as_deref())?;
     let client = connect(g)?;

@@ -1,11 +1,12 @@
 //! `export`: every customer (or those matching filters) to CSV, in ascending id, each once.
 //!
 //! Pages are fetched concurrently by id range ([`crate::api::pages`]) and written in id order.
-//! The set of `form_field:<name>` columns is only known at the end, so rows first go to a
-//! spill file (fixed columns plus (field number, value) pairs) and the final CSV is written
-//! from it: memory stays flat however many customers there are. Files are written atomically
-//! (temporary file in the destination directory, synced, renamed), so a failed export leaves
-//! the previous backup untouched and no temporary file behind.
+//! The set of `form_field:<name>` columns is only known at the end, so each row first goes to a
+//! spill file, already encoded as its final CSV record with the form-field columns known so
+//! far; the final pass writes the header and copies the records, appending empty cells for
+//! columns found later. Memory stays flat however many customers there are. Files are written
+//! atomically (temporary file in the destination directory, synced, renamed), so a failed or
+//! interrupted export leaves the previous backup untouched and no temporary file behind.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -43,6 +44,7 @@ pub const COLUMNS: [&str; 16] = [
     "date_modified",
 ];
 
+/// The columns of the `--addresses` file: the customer, the address id, the address fields.
 pub const ADDRESS_COLUMNS: [&str; 15] = [
     "customer_id",
     "customer_email",
@@ -671,11 +673,14 @@ fn matches_template(tpl: &str, name: &str) -> bool {
 
 /// An output file, gzip-compressed when its name ends in `.gz`, committed atomically.
 pub enum Sink {
+    /// Bytes as written.
     Plain(AtomicFile),
+    /// gzip, default level (about 5× smaller for customer CSV).
     Gzip(flate2::write::GzEncoder<AtomicFile>),
 }
 
 impl Sink {
+    /// Wrap `file`, compressing when `path` ends in `.gz` (any case).
     pub fn new(file: AtomicFile, path: &Path) -> Sink {
         if path
             .extension()
@@ -690,6 +695,7 @@ impl Sink {
         }
     }
 
+    /// Finish the gzip stream if any, then flush, sync and rename the file into place.
     pub fn commit(self) -> anyhow::Result<()> {
         match self {
             Sink::Plain(f) => f.commit(),
