@@ -260,3 +260,43 @@ pub fn customer_pages(
         )
         .boxed()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Ranges are disjoint, ascending, and cover [lo, hi] (plus the open tail when asked).
+    fn check(lo: u64, hi: u64, count: u64) {
+        let ranges = split(lo, Some(hi), count, true);
+        let (last, tail) = ranges.split_at(ranges.len() - 1);
+        assert_eq!(tail, [(hi + 1, None)]);
+        assert_eq!(last[0].0, lo);
+        for w in last.windows(2) {
+            assert_eq!(w[0].1.unwrap() + 1, w[1].0, "adjacent, no gap, no overlap");
+        }
+        assert_eq!(last.last().unwrap().1, Some(hi));
+        assert!(last.iter().all(|(a, b)| *a <= b.unwrap()));
+    }
+
+    #[test]
+    fn ranges_cover_the_id_span_once() {
+        check(251, 100_000, 100_000);
+        check(251, 5_000_000, 100_000);
+        check(251, 260, 100_000); // more chunks than ids: width 1
+        check(1_000, 1_000, 251);
+        assert_eq!(split(251, Some(100_000), 100_000, true).len(), 399 + 1);
+        assert_eq!(split(251, None, 300, true), [(251, None)]);
+        assert_eq!(split(251, Some(900), 300, false), [(251, Some(900))]);
+        assert_eq!(split(251, Some(100), 300, true), [(251, None)]);
+    }
+
+    #[test]
+    fn expected_requests_per_count() {
+        assert_eq!(expected_page_requests(0, true), 1);
+        assert_eq!(expected_page_requests(249, true), 1);
+        assert_eq!(expected_page_requests(250, true), 2);
+        assert_eq!(expected_page_requests(251, true), 4);
+        assert_eq!(expected_page_requests(100_000, true), 402);
+        assert_eq!(expected_page_requests(100_000, false), 401);
+    }
+}

@@ -691,3 +691,32 @@ fn customers_deleted_during_an_address_export_do_not_fail_it() {
     assert!(addr_ids.windows(2).all(|w| w[0] <= w[1]));
     assert!(addr_ids.iter().all(|id| (1..=250).contains(id)));
 }
+
+/// Ids far apart (a store with a long history of deletions): every customer once, in order,
+/// with follow-on requests where a range turns out denser than expected.
+#[test]
+fn sparse_and_clustered_ids_export_completely() {
+    let store = Store::empty();
+    let mut want = Vec::new();
+    for i in 0..400u64 {
+        // 300 dense ids, then 100 spread over a million.
+        let id = if i < 300 {
+            5 + i
+        } else {
+            50_000 + (i - 300) * 10_000
+        };
+        store.sb.insert_customer(json!({
+            "id": id, "email": format!("s{i}@example.com"), "first_name": "S", "last_name": "P",
+        }));
+        want.push(id);
+    }
+    store
+        .run(&["export", "--concurrency", "3", "-o", "s.csv"])
+        .expect(0);
+    assert_eq!(ids_of(&store.csv("s.csv")), want);
+    store
+        .run(&["export", "-o", "m.csv", "--filter", "max_id=100000"])
+        .expect(0);
+    let below: Vec<u64> = want.iter().copied().filter(|i| *i <= 100_000).collect();
+    assert_eq!(ids_of(&store.csv("m.csv")), below);
+}
