@@ -139,6 +139,9 @@ async fn export(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
     if args.keep == Some(0) {
         return usage("--keep must be at least 1");
     }
+    if args.addresses.as_deref() == Some("-") {
+        return usage("--addresses needs a file name (stdout carries the customers)");
+    }
     if addresses_path.is_some() && addresses_path == output {
         return usage("--addresses must name a different file than --output");
     }

@@ -238,6 +238,26 @@ fn bad_filters_are_usage_errors_before_any_request() {
         (vec!["export", "--filter", "min_id=-3"], "whole number"),
         (vec!["export", "--filter", "store_credit=lots"], "decimal"),
         (vec!["count", "--filter", "page=2"], "unknown filter"),
+        (vec!["export", "--filter", "email="], "empty value"),
+        (
+            vec![
+                "export",
+                "--since",
+                "2024-01-01",
+                "--filter",
+                "min_date_modified=2024-02-01",
+            ],
+            "twice",
+        ),
+        (vec!["export", "--addresses", "-"], "file name"),
+        (
+            vec!["export", "-o", "x.csv", "--addresses", "x.csv"],
+            "different file",
+        ),
+        (
+            vec!["export", "-o", "b-{date}.csv", "--keep", "0"],
+            "at least 1",
+        ),
         (vec!["count", "--since", "soon"], "not a date"),
     ] {
         let run = store.run(&args);
