@@ -4,11 +4,15 @@
 //! Paging by page *number* skips or repeats rows when the store changes underneath, so we page
 //! by id: the id space is cut into disjoint ranges expected to hold about 250 customers each
 //! (from `/customers/count` and the highest id), each range is read with
-//! `min_id`/`max_id` (following on while a page comes back full), ranges are fetched up to
-//! `concurrency` at a time and yielded in order (`buffered`, so memory stays at a few ranges),
-//! and an open-ended range after the highest id picks up customers created meanwhile.
+//! `min_id`/`max_id` (following on while a page comes back full) by its own task, a few ranges
+//! ahead of the writer, and the pages are yielded in range order; each range hands over one
+//! page at a time, so memory stays at a few pages however the ids cluster. An open-ended range
+//! after the highest id picks up customers created meanwhile.
+
+use std::future::Future;
 
 use futures::stream::{self, BoxStream, StreamExt};
+use tokio::sync::mpsc;
 
 use super::client::Client;
 use super::error::ApiError;
@@ -102,32 +106,39 @@ impl Query {
     }
 }
 
-/// Read [lo, hi] (hi = None: to the end) by following `min_id` while pages come back full.
+/// Read [lo, hi] (hi = None: to the end) by following `min_id` while pages come back full,
+/// sending each page as it arrives. Stops after sending an error, or when nobody listens.
 async fn read_range(
-    client: &Client,
-    q: &Query,
+    client: Client,
+    q: Query,
     lo: u64,
     hi: Option<u64>,
-) -> Result<Vec<Customer>, ApiError> {
-    let mut out = Vec::new();
+    tx: mpsc::Sender<Result<Vec<Customer>, ApiError>>,
+) {
     let mut next = lo;
-    loop {
-        if hi.is_some_and(|h| next > h) {
-            return Ok(out);
-        }
-        let page = client.customers_page(&q.page_params(next, hi, &[])).await?;
-        let full = page.len() as u64 >= PAGE;
-        // Defensive: keep only rows inside the range and after what we have (ascending, once).
-        let last = out.last().map(|c: &Customer| c.id);
-        let mut max_seen = next.saturating_sub(1);
-        for c in page {
-            max_seen = max_seen.max(c.id);
-            if c.id >= next && hi.is_none_or(|h| c.id <= h) && last.is_none_or(|l| c.id > l) {
-                out.push(c);
+    while hi.is_none_or(|h| next <= h) {
+        let page = match client.customers_page(&q.page_params(next, hi, &[])).await {
+            Ok(page) => page,
+            Err(e) => {
+                let _ = tx.send(Err(e)).await;
+                return;
             }
+        };
+        let full = page.len() as u64 >= PAGE;
+        let max_seen = page.iter().map(|c| c.id).max().unwrap_or(0);
+        // Defensive: only rows inside the range and after the previous page, ascending, once,
+        // whatever the server sent.
+        let mut rows: Vec<Customer> = page
+            .into_iter()
+            .filter(|c| c.id >= next && hi.is_none_or(|h| c.id <= h))
+            .collect();
+        rows.sort_unstable_by_key(|c| c.id);
+        rows.dedup_by_key(|c| c.id);
+        if !rows.is_empty() && tx.send(Ok(rows)).await.is_err() {
+            return;
         }
-        if !full {
-            return Ok(out);
+        if !full || max_seen < next {
+            return;
         }
         next = max_seen + 1;
     }
@@ -194,29 +205,50 @@ fn split(lo: u64, hi: Option<u64>, count: u64, open_tail: bool) -> Vec<(u64, Opt
     ranges
 }
 
-/// A spawned range read, aborted when dropped: after an error the export stops at once
-/// instead of finishing the ranges already started.
-struct RangeTask(tokio::task::JoinHandle<Result<Vec<Customer>, ApiError>>);
+/// The pages of one range, read by a spawned task; the task is aborted when this is dropped,
+/// so after an error the export stops at once instead of finishing the ranges already started.
+///
+/// The channel holds one page: a range denser than expected (clustered ids) waits for the
+/// writer instead of piling up in memory.
+struct RangeReader {
+    pages: mpsc::Receiver<Result<Vec<Customer>, ApiError>>,
+    task: tokio::task::JoinHandle<()>,
+}
 
-impl Drop for RangeTask {
-    fn drop(&mut self) {
-        self.0.abort();
+impl RangeReader {
+    fn start(client: Client, q: Query, lo: u64, hi: Option<u64>) -> RangeReader {
+        let (tx, pages) = mpsc::channel(1);
+        let task = tokio::spawn(read_range(client, q, lo, hi, tx));
+        RangeReader { pages, task }
     }
 }
 
-impl std::future::Future for RangeTask {
-    type Output = Result<Vec<Customer>, ApiError>;
-    fn poll(
+impl Drop for RangeReader {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl futures::Stream for RangeReader {
+    type Item = Result<Vec<Customer>, ApiError>;
+    fn poll_next(
         mut self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Self::Output> {
-        std::pin::Pin::new(&mut self.0)
-            .poll(cx)
-            .map(|joined| match joined {
-                Ok(result) => result,
-                Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-                Err(e) => panic!("a page reader was cancelled: {e}"),
-            })
+    ) -> std::task::Poll<Option<Self::Item>> {
+        use std::task::Poll;
+        match self.pages.poll_recv(cx) {
+            Poll::Ready(None) => {
+                // The sender is gone: the task ended. A panic must not pass for "no more rows".
+                match std::pin::Pin::new(&mut self.task).poll(cx) {
+                    Poll::Ready(Err(e)) if e.is_panic() => {
+                        std::panic::resume_unwind(e.into_panic())
+                    }
+                    Poll::Ready(_) => Poll::Ready(None),
+                    Poll::Pending => Poll::Pending,
+                }
+            }
+            other => other,
+        }
     }
 }
 
@@ -225,7 +257,7 @@ impl std::future::Future for RangeTask {
 /// Each range is read by its own task, so responses are parsed on every core while the caller
 /// writes earlier pages; `2 × concurrency` ranges are started ahead (the client's semaphore
 /// still allows only `concurrency` requests at once), so one slow range does not leave
-/// request slots idle. Memory: at most that many pages are held.
+/// request slots idle. Memory: at most two pages per range started, however the ids cluster.
 pub fn customer_pages(
     client: Client,
     q: Query,
@@ -246,13 +278,15 @@ pub fn customer_pages(
                         .chain(
                             stream::iter(ranges)
                                 .map(move |(a, b)| {
-                                    let client = client.clone();
-                                    let q = q.clone();
-                                    RangeTask(tokio::spawn(async move {
-                                        read_range(&client, &q, a, b).await
-                                    }))
+                                    futures::future::ready(RangeReader::start(
+                                        client.clone(),
+                                        q.clone(),
+                                        a,
+                                        b,
+                                    ))
                                 })
-                                .buffered(ahead),
+                                .buffered(ahead)
+                                .flatten(),
                         )
                         .boxed(),
                 }

@@ -718,12 +718,13 @@ fn customers_deleted_during_an_address_export_do_not_fail_it() {
 fn sparse_and_clustered_ids_export_completely() {
     let store = Store::empty();
     let mut want = Vec::new();
-    for i in 0..400u64 {
-        // 300 dense ids, then 100 spread over a million.
-        let id = if i < 300 {
+    for i in 0..700u64 {
+        // 600 dense ids, then 100 spread over a million: the first range holds ~400 customers
+        // where ~250 were expected, so it takes a follow-on request.
+        let id = if i < 600 {
             5 + i
         } else {
-            50_000 + (i - 300) * 10_000
+            50_000 + (i - 600) * 10_000
         };
         store.sb.insert_customer(json!({
             "id": id, "email": format!("s{i}@example.com"), "first_name": "S", "last_name": "P",
@@ -734,6 +735,8 @@ fn sparse_and_clustered_ids_export_completely() {
         .run(&["export", "--concurrency", "3", "-o", "s.csv"])
         .expect(0);
     assert_eq!(ids_of(&store.csv("s.csv")), want);
+    // count, groups, first page and probe, 2 ranges + 1 follow-on, the open tail.
+    assert_eq!(store.sb.counters().total, 8);
     store
         .run(&["export", "-o", "m.csv", "--filter", "max_id=100000"])
         .expect(0);
