@@ -224,17 +224,32 @@ async fn export(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
 
     // Second pass: the header with every form-field column, then the rows, padded.
     match (out_file, output.as_deref()) {
-        (Some(f), Some(path)) => write_final(spill.path(), Sink::new(f, path), &ff)?.commit()?,
+        (Some(f), Some(path)) => write_final(spill.path(), Sink::new(f, path), &ff)
+            .and_then(Sink::commit)
+            .with_context(|| {
+                format!(
+                    "writing {}; the previous file (if any) is untouched",
+                    path.display()
+                )
+            })?,
         _ => write_final(
             spill.path(),
             std::io::BufWriter::with_capacity(256 * 1024, std::io::stdout().lock()),
             &ff,
-        )?
-        .flush()?,
+        )
+        .and_then(|mut out| Ok(out.flush()?))
+        .context("writing the export to stdout")?,
     }
-    if let Some(w) = addr_wtr {
-        let sink = w.into_inner().map_err(|e| e.into_error())?;
-        sink.commit()?;
+    if let (Some(w), Some(path)) = (addr_wtr, addresses_path.as_deref()) {
+        w.into_inner()
+            .map_err(|e| anyhow::Error::new(e.into_error()))
+            .and_then(Sink::commit)
+            .with_context(|| {
+                format!(
+                    "writing {}; the previous file (if any) is untouched",
+                    path.display()
+                )
+            })?;
     }
     progress.finish();
     if gone > 0 {
