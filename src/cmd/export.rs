@@ -222,34 +222,45 @@ async fn export(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
     drop(pages);
     let ff = spill_wtr.finish()?;
 
-    // Second pass: the header with every form-field column, then the rows, padded.
-    match (out_file, output.as_deref()) {
-        (Some(f), Some(path)) => write_final(spill.path(), Sink::new(f, path), &ff)
-            .and_then(Sink::commit)
-            .with_context(|| {
-                format!(
-                    "writing {}; the previous file (if any) is untouched",
-                    path.display()
-                )
-            })?,
-        _ => write_final(
-            spill.path(),
-            std::io::BufWriter::with_capacity(256 * 1024, std::io::stdout().lock()),
-            &ff,
+    // Second pass: the header with every form-field column, then the rows, padded. Both files
+    // are completely written before either is renamed into place, so a failure (a full disk)
+    // replaces neither.
+    let untouched = |path: &Path| {
+        format!(
+            "writing {}; the previous file (if any) is untouched",
+            path.display()
         )
-        .and_then(|mut out| Ok(out.flush()?))
-        .context("writing the export to stdout")?,
-    }
-    if let (Some(w), Some(path)) = (addr_wtr, addresses_path.as_deref()) {
-        w.into_inner()
-            .map_err(|e| anyhow::Error::new(e.into_error()))
-            .and_then(Sink::commit)
-            .with_context(|| {
-                format!(
-                    "writing {}; the previous file (if any) is untouched",
-                    path.display()
-                )
-            })?;
+    };
+    let finished = match (out_file, output.as_deref()) {
+        (Some(f), Some(path)) => Some((
+            write_final(spill.path(), Sink::new(f, path), &ff)
+                .and_then(Sink::finish)
+                .with_context(|| untouched(path))?,
+            path,
+        )),
+        _ => {
+            write_final(
+                spill.path(),
+                std::io::BufWriter::with_capacity(256 * 1024, std::io::stdout().lock()),
+                &ff,
+            )
+            .and_then(|mut out| Ok(out.flush()?))
+            .context("writing the export to stdout")?;
+            None
+        }
+    };
+    let addr_finished = match (addr_wtr, addresses_path.as_deref()) {
+        (Some(w), Some(path)) => Some((
+            w.into_inner()
+                .map_err(|e| anyhow::Error::new(e.into_error()))
+                .and_then(Sink::finish)
+                .with_context(|| untouched(path))?,
+            path,
+        )),
+        _ => None,
+    };
+    for (file, path) in finished.into_iter().chain(addr_finished) {
+        file.commit().with_context(|| untouched(path))?;
     }
     progress.finish();
     if gone > 0 {
@@ -713,11 +724,11 @@ impl Sink {
         }
     }
 
-    /// Finish the gzip stream if any, then flush, sync and rename the file into place.
-    pub fn commit(self) -> anyhow::Result<()> {
+    /// Finish the gzip stream if any; the file is then complete but not yet in place.
+    pub fn finish(self) -> anyhow::Result<AtomicFile> {
         match self {
-            Sink::Plain(f) => f.commit(),
-            Sink::Gzip(g) => g.finish().context("finishing the gzip stream")?.commit(),
+            Sink::Plain(f) => Ok(f),
+            Sink::Gzip(g) => g.finish().context("finishing the gzip stream"),
         }
     }
 }
