@@ -47,7 +47,7 @@ fn hidden_files(store: &Store) -> Vec<String> {
 fn export_is_consistent_while_customers_are_created_and_deleted() {
     let store = Store::new(SandboxConfig {
         seed: 5000,
-        latency_ms: 10,
+        latency_ms: 20,
         ..config()
     });
     let seeded: BTreeSet<u64> = (1..=5000).collect();
@@ -91,7 +91,7 @@ fn export_is_consistent_while_customers_are_created_and_deleted() {
         run
     });
     run.expect(0);
-    assert!(created.len() > 30, "the store changed during the export");
+    assert!(created.len() >= 15, "the store changed during the export");
     let ids = ids_of(&store.csv("live.csv"));
     assert_ascending_unique(&ids);
     let exported: BTreeSet<u64> = ids.iter().copied().collect();
