@@ -184,11 +184,16 @@ async fn export(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
         progress.note("warning: this store's plan has no customer groups; the customer_group column will be empty");
     }
     progress.set_total(plan.count);
-    // The count and the group listing are already sent: counted, not estimated.
+    // The first page and the highest id tell how the ids are spread, hence the ranges to read.
+    let layout = pages::layout(&client, &query, plan.count)
+        .await
+        .map_err(fatal_if_auth)
+        .context("export failed; the previous output file (if any) is untouched")?;
+    // Sent so far (group listing, count, first page, probe) plus one per range.
     let mut msg = format!(
         "exporting {} customers: about {} requests",
         plan.count,
-        client.stats().requests + plan.page_requests
+        client.stats().requests + layout.requests()
     );
     if addresses_path.is_some() {
         msg.push_str(&format!(
@@ -202,8 +207,7 @@ async fn export(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
     let mut rows = 0u64;
     // Customers deleted between their page and their address request.
     let mut gone = 0u64;
-    let mut pages =
-        pages::customer_pages(client.clone(), query, plan.count, g.concurrency as usize);
+    let mut pages = pages::laid_out_pages(client.clone(), query, layout, g.concurrency as usize);
     while let Some(page) = pages.next().await {
         let page = page
             .map_err(fatal_if_auth)
