@@ -15,20 +15,11 @@ pub struct Args {
     pub since: Option<String>,
 }
 
+/// Validate the filters (usage error before any request), then one `/customers/count`.
 pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
     let q = parse_filters(&args.filters, args.since.as_deref())?;
     let client = connect(g)?;
-    let mut params: Vec<(&str, String)> = q
-        .filters
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.clone()))
-        .collect();
-    if let Some(m) = q.min_id {
-        params.push(("min_id", m.to_string()));
-    }
-    if let Some(m) = q.max_id {
-        params.push(("max_id", m.to_string()));
-    }
+    let params = q.count_params();
     let n = client
         .count_customers(&params)
         .await

@@ -123,7 +123,22 @@ pub fn parse_filters(
     if let Some(s) = since {
         pairs.push(("min_date_modified".into(), s.trim().to_string()));
     }
+    let mut seen = std::collections::HashSet::new();
     for (k, v) in pairs {
+        if !seen.insert(k.clone()) {
+            let hint = if k == "min_date_modified" && since.is_some() {
+                " (--since sets min_date_modified)"
+            } else {
+                ""
+            };
+            return Err(UsageError(format!("filter {k} is given twice{hint}")).into());
+        }
+        if v.is_empty() {
+            return Err(UsageError(format!(
+                "filter {k} has an empty value (the API would ignore it or match empty {k}s)"
+            ))
+            .into());
+        }
         let Some((_, kind)) = FILTERS.iter().find(|(name, _)| *name == k) else {
             let names: Vec<&str> = FILTERS.iter().map(|(n, _)| *n).collect();
             return Err(UsageError(format!(
@@ -176,4 +191,97 @@ pub fn parse_datetime(s: &str) -> Option<chrono::DateTime<chrono::Utc>> {
         .ok()
         .and_then(|d| d.and_hms_opt(0, 0, 0))
         .map(|d| d.and_utc())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(raw: &[&str], since: Option<&str>) -> anyhow::Result<crate::api::pages::Query> {
+        let raw: Vec<String> = raw.iter().map(|s| s.to_string()).collect();
+        parse_filters(&raw, since)
+    }
+
+    fn usage_message(raw: &[&str], since: Option<&str>) -> String {
+        let err = parse(raw, since).unwrap_err();
+        assert!(err.is::<crate::exit::UsageError>(), "{err:#}");
+        format!("{err:#}")
+    }
+
+    #[test]
+    fn filters_are_validated_and_normalised() {
+        let q = parse(
+            &[
+                " Email = A@Example.com ",
+                "customer_group_id=2",
+                "min_id=10",
+                "max_id=20",
+                "store_credit=12.50",
+                "min_date_created=2024-05-01",
+            ],
+            Some("2024-05-01T15:00:00+02:00"),
+        )
+        .unwrap();
+        assert_eq!((q.min_id, q.max_id), (Some(10), Some(20)));
+        let get = |k: &str| {
+            q.filters
+                .iter()
+                .find(|(n, _)| n == k)
+                .map(|(_, v)| v.clone())
+        };
+        assert_eq!(get("email").as_deref(), Some("A@Example.com"));
+        assert_eq!(get("customer_group_id").as_deref(), Some("2"));
+        assert_eq!(
+            get("min_date_created").as_deref(),
+            Some("Wed, 1 May 2024 00:00:00 +0000")
+        );
+        assert_eq!(
+            get("min_date_modified").as_deref(),
+            Some("Wed, 1 May 2024 13:00:00 +0000")
+        );
+        assert!(get("store_credit").is_some());
+    }
+
+    #[test]
+    fn bad_filters_are_usage_errors() {
+        assert!(usage_message(&["colour=red"], None).contains("unknown filter"));
+        assert!(usage_message(&["page=2"], None).contains("unknown filter"));
+        assert!(usage_message(&["email"], None).contains("KEY=VALUE"));
+        assert!(usage_message(&["email="], None).contains("empty value"));
+        assert!(usage_message(&["min_id=x"], None).contains("whole number"));
+        assert!(usage_message(&["store_credit=lots"], None).contains("decimal"));
+        assert!(usage_message(&["max_date_modified=tomorrow"], None).contains("not a date"));
+        assert!(usage_message(&[], Some("2024-02-30")).contains("not a date"));
+        assert!(usage_message(&["email=a@b.c", "EMAIL=d@e.f"], None).contains("twice"));
+        assert!(
+            usage_message(&["min_date_modified=2024-01-01"], Some("2024-02-01"))
+                .contains("--since")
+        );
+    }
+
+    #[test]
+    fn datetimes_in_every_documented_shape() {
+        let want = "2024-05-01T13:00:00Z";
+        for s in [
+            "2024-05-01T13:00:00Z",
+            "2024-05-01T15:00:00+02:00",
+            "2024-05-01T13:00:00",
+            "2024-05-01 13:00:00",
+            "2024-05-01T13:00",
+            "Wed, 01 May 2024 13:00:00 +0000",
+            "Wed, 01 May 2024 09:00:00 -0400",
+        ] {
+            assert_eq!(
+                parse_datetime(s).map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+                Some(want.to_string()),
+                "{s}"
+            );
+        }
+        assert_eq!(
+            parse_datetime("2024-05-01").unwrap().to_rfc3339(),
+            "2024-05-01T00:00:00+00:00"
+        );
+        assert!(parse_datetime("05/01/2024").is_none());
+        assert!(parse_datetime("").is_none());
+    }
 }

@@ -1,6 +1,7 @@
 //! One integration test binary: the real `bc-customers` binary against the sandbox store.
 mod commands;
 mod common;
+mod export;
 mod foundation;
 mod import;
 mod presets;
