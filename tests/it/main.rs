@@ -1,3 +1,4 @@
 //! One integration test binary: the real `bc-customers` binary against the sandbox store.
 mod common;
 mod foundation;
+mod reliability;
