@@ -114,14 +114,19 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
         );
     }
     if !layout.unknown.is_empty() && !args.ignore_unknown_columns {
-        let named: Vec<String> = layout
+        // A file with 100,000 stray columns must not make a 100,000-name message.
+        let mut named: Vec<String> = layout
             .unknown
             .iter()
+            .take(10)
             .map(|u| match closest_known(u) {
                 Some(k) => format!("{u:?} (did you mean {k:?}?)"),
                 None => format!("{u:?}"),
             })
             .collect();
+        if layout.unknown.len() > named.len() {
+            named.push(format!("and {} more", layout.unknown.len() - named.len()));
+        }
         bail!(
             "{}: unknown column(s) {}. Rename them to the import columns (see `bc-customers import --help` and README), use --preset or --mapping for another platform's export, or pass --ignore-unknown-columns to import without them",
             args.file.display(),
@@ -758,7 +763,7 @@ async fn finish_interrupted_create(
 fn interrupted(ctx: &Ctx, e: anyhow::Error) -> anyhow::Error {
     match &ctx.recovery {
         Some(r) => e.context(format!(
-            "the import stopped; the rows it finished are recorded in {}: fix the cause and run the same command with --resume to continue",
+            "the import stopped; the rows it finished are recorded in {}: fix the cause and run the same command with --resume to continue (if the input file itself must change, run without --resume: rows already imported are then found in the store)",
             r.journal.path().display()
         )),
         None => e,
