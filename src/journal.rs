@@ -9,6 +9,8 @@
 //!
 //! - `{"creating":N}` just before record N's `POST /customers` is sent: on resume, a record
 //!   with this mark and no outcome may have been created (its response was never seen).
+//!   Either way a resumed run looks the email up before creating: the mark decides only
+//!   whether an existing customer is reported as this row's `created`.
 //! - `{"no":N,"result":"created","id":7,"message":"…"}` when record N finished.
 //!
 //! Each line is one `write` to the file (so it survives the process being killed), and the
@@ -295,26 +297,27 @@ impl Journal {
         &self.path
     }
 
-    /// Record that record `no`'s create is about to be sent. Synced at once: this mark is
-    /// what lets a resumed run tell "created by the interrupted run" from "existed before".
+    /// Record that record `no`'s create is about to be sent: this mark is what lets a
+    /// resumed run tell "created by the interrupted run" from "existed before". It survives a
+    /// kill at once (one `write`); it is fsynced with the batch, not alone: a power cut that
+    /// loses it only changes the label a resumed run gives the row ("unchanged", or "already
+    /// exists" in `--mode create`), never creates twice (the email is looked up first), and a
+    /// sync per create would serialise the workers on the disk.
     pub fn creating(&self, no: u64) -> anyhow::Result<()> {
-        self.append(&Entry::Creating { creating: no }, true)
+        self.append(&Entry::Creating { creating: no })
     }
 
     /// Record record `no`'s outcome.
     pub fn finished(&self, no: u64, outcome: &RowOutcome) -> anyhow::Result<()> {
-        self.append(
-            &Entry::Done {
-                no,
-                result: outcome.result,
-                id: outcome.customer_id,
-                message: outcome.message.clone(),
-            },
-            false,
-        )
+        self.append(&Entry::Done {
+            no,
+            result: outcome.result,
+            id: outcome.customer_id,
+            message: outcome.message.clone(),
+        })
     }
 
-    fn append(&self, entry: &Entry, sync_now: bool) -> anyhow::Result<()> {
+    fn append(&self, entry: &Entry) -> anyhow::Result<()> {
         let mut line = serde_json::to_vec(entry)?;
         line.push(b'\n');
         let mut w = self.writer.lock().unwrap();
@@ -323,7 +326,7 @@ impl Journal {
             .write_all(&line)
             .with_context(|| format!("writing the journal {}", self.path.display()))?;
         w.unsynced += 1;
-        if sync_now || w.unsynced >= SYNC_EVERY_ROWS || w.last_sync.elapsed() >= SYNC_EVERY {
+        if w.unsynced >= SYNC_EVERY_ROWS || w.last_sync.elapsed() >= SYNC_EVERY {
             w.file
                 .sync_data()
                 .with_context(|| format!("syncing the journal {}", self.path.display()))?;

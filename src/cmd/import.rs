@@ -239,7 +239,8 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
                 if let Some(out) = recovered(&ctx, &row) {
                     return Ok((row, out));
                 }
-                let out = process(&ctx, &row).await?;
+                let mut out = process(&ctx, &row).await?;
+                scrub_passwords(&ctx.layout, &row.record, &mut out.message);
                 journal_finished(&ctx, &row, &out)?;
                 Ok((row, out))
             }
@@ -622,6 +623,24 @@ async fn apply_update(ctx: &Ctx, data: &RowData, snap: Snapshot) -> anyhow::Resu
     Ok(RowOutcome::new(RowResult::Updated, Some(id), message))
 }
 
+/// A store's error message could quote what it was sent; a password never reaches the
+/// results file, the journal or the terminal, whatever the message says.
+fn scrub_passwords(layout: &Layout, record: &csv::StringRecord, message: &mut String) {
+    for i in [layout.password, layout.password_confirmation]
+        .into_iter()
+        .flatten()
+    {
+        // Very short cells would blank ordinary words of the message; the store refuses
+        // passwords that short anyway, and such a message names the rule, not the value.
+        match record.get(i).map(str::trim) {
+            Some(p) if p.chars().count() >= 4 && message.contains(p) => {
+                *message = message.replace(p, "****");
+            }
+            _ => {}
+        }
+    }
+}
+
 // ---- `--resume`: the journal of finished rows (see `crate::journal`) ----
 
 /// The journal of this run, and what an interrupted run of the same input left.
@@ -775,5 +794,20 @@ fn close_journal(ctx: &Ctx) -> anyhow::Result<()> {
     match &ctx.recovery {
         Some(r) => r.journal.remove(),
         None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_are_scrubbed_from_messages() {
+        let headers = csv::StringRecord::from(vec!["email", "password"]);
+        let layout = Layout::new(&headers);
+        let record = csv::StringRecord::from(vec!["a@x.com", "Secret99"]);
+        let mut m = "HTTP 400: password Secret99 is too weak".to_string();
+        scrub_passwords(&layout, &record, &mut m);
+        assert_eq!(m, "HTTP 400: password **** is too weak");
     }
 }

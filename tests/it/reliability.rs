@@ -130,6 +130,11 @@ fn resume_after_kill_9_reports_every_row_once_and_creates_none_twice() {
         (store.count("POST /customers") as usize) <= n - finished_before + 8 * 5,
         "finished rows are not sent again"
     );
+    eprintln!(
+        "resume: kills={kills} finished_before={finished_before} posts_on_resume={} note={:?}",
+        store.count("POST /customers"),
+        run.stderr.lines().find(|l| l.starts_with("resuming"))
+    );
     let rows = store.csv("out.csv");
     assert_complete_and_ordered(&rows, n);
     assert!(
@@ -339,6 +344,7 @@ fn small_quota_429s_stay_under_two_percent() {
         ])
         .expect(0);
     let c = store.sb.counters();
+    eprintln!("quota: {} 429s in {} requests", c.rate_limited, c.total);
     assert!(
         c.rate_limited * 50 < c.total,
         "{} 429s in {} requests",
