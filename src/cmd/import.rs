@@ -328,6 +328,13 @@ fn row_failure(e: ApiError, id: Option<u64>, doing: &str) -> anyhow::Result<RowO
     if e.is_auth() {
         return Err(fatal_if_auth(e));
     }
+    // Failing every remaining row one by one, each after its retries, would take hours and
+    // say nothing more: stop, keep the journal, and let --resume continue later.
+    if e.is_unreachable() {
+        return Err(anyhow::anyhow!(
+            "{e}: the store is unreachable (after the retries)"
+        ));
+    }
     Ok(RowOutcome::failed(id, format!("{doing}: {}", e.message())))
 }
 

@@ -471,3 +471,57 @@ fn fatal_error_mid_import_leaves_the_previous_results_and_no_temp_file() {
     assert_eq!(store.read("export.csv"), "previous export\n");
     assert_no_temp_files(&store);
 }
+
+#[test]
+fn store_going_away_mid_import_is_fatal_and_leaves_no_results_file() {
+    // Not a `Store`: this sandbox must be shut down while the import runs.
+    let cfg = SandboxConfig {
+        latency_ms: 3,
+        ..config()
+    };
+    let token = cfg.token.clone();
+    let sb = bc_customers::sandbox::Sandbox::spawn(cfg).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("in.csv"), new_customers_csv(1000, "gone")).unwrap();
+    std::fs::write(dir.path().join("out.csv"), "previous results\n").unwrap();
+    let journal = dir.path().join("out.csv.journal");
+    let child = Command::new(env!("CARGO_BIN_EXE_bc-customers"))
+        .args([
+            "import",
+            "in.csv",
+            "--results",
+            "out.csv",
+            "--max-retries",
+            "1",
+        ])
+        .current_dir(dir.path())
+        .env("BIGCOMMERCE_API_URL", sb.base_url())
+        .env("BIGCOMMERCE_STORE_HASH", sb.store_hash())
+        .env("BIGCOMMERCE_ACCESS_TOKEN", &token)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while journal_lines(&journal) < 100 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert_eq!(sb.counters().collection_deletes, 0);
+    sb.shutdown();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("unreachable"), "{stderr}");
+    assert!(stderr.contains("--resume"), "{stderr}");
+    assert!(!stderr.contains(&token));
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("out.csv")).unwrap(),
+        "previous results\n"
+    );
+    assert!(journal.exists(), "the journal keeps the finished rows");
+    for e in std::fs::read_dir(dir.path()).unwrap() {
+        let n = e.unwrap().file_name().to_string_lossy().into_owned();
+        assert!(!n.ends_with(".tmp"), "temporary file {n} left");
+    }
+}
