@@ -13,16 +13,16 @@
 //!   whether an existing customer is reported as this row's `created`.
 //! - `{"no":N,"result":"created","id":7,"message":"…"}` when record N finished.
 //!
-//! Each line is one `write` to the file (so it survives the process being killed), and the
-//! file is fsynced every [`SYNC_EVERY_ROWS`] lines or [`SYNC_EVERY`] (so it survives a power
-//! cut, up to that window). The journal is removed when the run completes.
+//! Each line is one `write` to the file (so it survives the process being killed), and a
+//! background thread fsyncs the file every [`SYNC_EVERY_ROWS`] lines or [`SYNC_EVERY`] (so it
+//! survives a power cut, up to that window). The journal is removed when the run completes.
 
 use std::collections::{HashMap, HashSet};
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
-use std::time::{Duration, Instant, UNIX_EPOCH};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, UNIX_EPOCH};
 
 use anyhow::{bail, Context};
 use serde::{Deserialize, Serialize};
@@ -155,16 +155,57 @@ impl Resumed {
     }
 }
 
-struct Writer {
-    file: File,
+/// Fsyncs the journal off the workers' path: a background thread syncs every
+/// [`SYNC_EVERY_ROWS`] lines, or [`SYNC_EVERY`] after a line, whichever comes first. Syncing
+/// inline blocked a runtime worker and every other row's append behind the lock: 1,100–1,650
+/// rows/s against the sandbox versus ~2,050 without a journal (debug build, shared machine);
+/// off the path, the difference is within that machine's noise.
+#[derive(Default)]
+struct Syncer {
+    state: Mutex<SyncState>,
+    wake: Condvar,
+}
+
+#[derive(Default)]
+struct SyncState {
     unsynced: u32,
-    last_sync: Instant,
+    stop: bool,
+    /// A failed fsync, reported by the next append.
+    failed: Option<String>,
+}
+
+impl Syncer {
+    fn run(&self, file: File) {
+        loop {
+            let mut s = self.state.lock().unwrap();
+            let mut waited_since_line = false;
+            while !s.stop && s.unsynced < SYNC_EVERY_ROWS && !(waited_since_line && s.unsynced > 0)
+            {
+                let (guard, timeout) = self.wake.wait_timeout(s, SYNC_EVERY).unwrap();
+                s = guard;
+                waited_since_line = timeout.timed_out();
+            }
+            let (pending, stop) = (s.unsynced, s.stop);
+            s.unsynced = 0;
+            drop(s);
+            if pending > 0 {
+                if let Err(e) = file.sync_data() {
+                    self.state.lock().unwrap().failed = Some(e.to_string());
+                }
+            }
+            if stop {
+                return;
+            }
+        }
+    }
 }
 
 /// An open journal, appended to by every worker.
 pub struct Journal {
     path: PathBuf,
-    writer: Mutex<Writer>,
+    file: Mutex<File>,
+    syncer: Arc<Syncer>,
+    sync_thread: Mutex<Option<std::thread::JoinHandle<()>>>,
 }
 
 /// `<results>.journal`.
@@ -189,13 +230,26 @@ impl Journal {
         file.write_all(&line)
             .and_then(|_| file.sync_all())
             .with_context(|| format!("writing the journal {}", path.display()))?;
+        Journal::open(path, file)
+    }
+
+    fn open(path: &Path, file: File) -> anyhow::Result<Journal> {
+        let for_sync = file
+            .try_clone()
+            .with_context(|| format!("opening the journal {}", path.display()))?;
+        let syncer = Arc::new(Syncer::default());
+        let thread = {
+            let syncer = Arc::clone(&syncer);
+            std::thread::Builder::new()
+                .name("journal-sync".into())
+                .spawn(move || syncer.run(for_sync))
+                .context("starting the journal's sync thread")?
+        };
         Ok(Journal {
             path: path.to_path_buf(),
-            writer: Mutex::new(Writer {
-                file,
-                unsynced: 0,
-                last_sync: Instant::now(),
-            }),
+            file: Mutex::new(file),
+            syncer,
+            sync_thread: Mutex::new(Some(thread)),
         })
     }
 
@@ -280,17 +334,7 @@ impl Journal {
             .append(true)
             .open(path)
             .with_context(|| format!("opening the journal {}", path.display()))?;
-        Ok((
-            Journal {
-                path: path.to_path_buf(),
-                writer: Mutex::new(Writer {
-                    file,
-                    unsynced: 0,
-                    last_sync: Instant::now(),
-                }),
-            },
-            resumed,
-        ))
+        Ok((Journal::open(path, file)?, resumed))
     }
 
     pub fn path(&self) -> &Path {
@@ -320,24 +364,35 @@ impl Journal {
     fn append(&self, entry: &Entry) -> anyhow::Result<()> {
         let mut line = serde_json::to_vec(entry)?;
         line.push(b'\n');
-        let mut w = self.writer.lock().unwrap();
         // One write per line, unbuffered: once it returns, a killed process loses nothing.
-        w.file
+        self.file
+            .lock()
+            .unwrap()
             .write_all(&line)
             .with_context(|| format!("writing the journal {}", self.path.display()))?;
-        w.unsynced += 1;
-        if w.unsynced >= SYNC_EVERY_ROWS || w.last_sync.elapsed() >= SYNC_EVERY {
-            w.file
-                .sync_data()
-                .with_context(|| format!("syncing the journal {}", self.path.display()))?;
-            w.unsynced = 0;
-            w.last_sync = Instant::now();
+        let mut s = self.syncer.state.lock().unwrap();
+        if let Some(e) = s.failed.take() {
+            bail!("syncing the journal {}: {e}", self.path.display());
+        }
+        s.unsynced += 1;
+        if s.unsynced == 1 || s.unsynced >= SYNC_EVERY_ROWS {
+            self.syncer.wake.notify_one();
         }
         Ok(())
     }
 
+    /// Sync what is left and stop the sync thread (idempotent).
+    fn stop_syncing(&self) {
+        self.syncer.state.lock().unwrap().stop = true;
+        self.syncer.wake.notify_one();
+        if let Some(t) = self.sync_thread.lock().unwrap().take() {
+            let _ = t.join();
+        }
+    }
+
     /// The run completed and its results file is in place: the journal has served.
     pub fn remove(&self) -> anyhow::Result<()> {
+        self.stop_syncing();
         std::fs::remove_file(&self.path)
             .with_context(|| format!("removing the journal {}", self.path.display()))
     }
@@ -374,6 +429,12 @@ pub fn remove_stale_temp_files(results: &Path) -> usize {
         })
         .filter(|e| std::fs::remove_file(e.path()).is_ok())
         .count()
+}
+
+impl Drop for Journal {
+    fn drop(&mut self) {
+        self.stop_syncing();
+    }
 }
 
 #[cfg(test)]
