@@ -522,3 +522,79 @@ fn store_going_away_mid_import_is_fatal_and_leaves_no_results_file() {
         assert!(!n.ends_with(".tmp"), "temporary file {n} left");
     }
 }
+
+#[test]
+fn token_revoked_mid_import_is_fatal_then_resume_finishes_the_job() {
+    let store = Store::new(SandboxConfig {
+        latency_ms: 3,
+        ..config()
+    });
+    store.write("in.csv", &new_customers_csv(600, "rv"));
+    store.write("out.csv", "previous results\n");
+    let journal = store.path("out.csv.journal");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_bc-customers"))
+        .args([
+            "import",
+            "in.csv",
+            "--results",
+            "out.csv",
+            "--mode",
+            "create",
+        ])
+        .current_dir(store.dir.path())
+        .env("BIGCOMMERCE_API_URL", store.sb.base_url())
+        .env("BIGCOMMERCE_STORE_HASH", store.sb.store_hash())
+        .env("BIGCOMMERCE_ACCESS_TOKEN", &store.token)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while journal_lines(&journal) < 100 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    store.sb.set_token_revoked(true);
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("401") && stderr.contains("--resume"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains(&store.token));
+    assert_eq!(store.read("out.csv"), "previous results\n");
+    assert_no_temp_files(&store);
+    let done = journal_lines(&journal);
+    assert!(
+        done >= 100 && done < 600,
+        "{done} rows finished before the 401"
+    );
+
+    // The merchant restores API access; the same command with --resume finishes the job.
+    store.sb.set_token_revoked(false);
+    store.sb.reset_counters();
+    store
+        .run(&[
+            "import",
+            "in.csv",
+            "--results",
+            "out.csv",
+            "--mode",
+            "create",
+            "--resume",
+        ])
+        .expect(0);
+    assert!(store.count("POST /customers") <= (600 - done + 8) as u64);
+    let rows = store.csv("out.csv");
+    assert_complete_and_ordered(&rows, 600);
+    assert!(rows.iter().all(|r| r["_result"] == "created"));
+    assert_eq!(customers_by_email(&store).len(), 600);
+    assert!(!journal.exists());
+}
