@@ -53,6 +53,10 @@ pub struct GlobalArgs {
     /// Print nothing but errors.
     #[arg(long, short, global = true)]
     pub quiet: bool,
+    /// Log every request to stderr (-v: method, route, status, time; -vv: also the rate-limit
+    /// headers). Routes name no ids, emails or query values, and never the token.
+    #[arg(long, short = 'v', global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
     /// Also write the end-of-run summary as JSON to FILE.
     #[arg(long, global = true, value_name = "FILE")]
     pub summary_json: Option<PathBuf>,

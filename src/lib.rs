@@ -10,6 +10,7 @@
 //! - [`csvio`]: CSV reading (BOM, header matching), formula neutralisation, atomic output files.
 //! - [`pipeline`]: reader thread → bounded channel → one concurrent stage → ordered sink.
 //! - [`lookup`]: finding a row's store customer (per-row lookups or a preloaded index).
+//! - [`journal`]: the durable record of finished rows behind `import --resume`.
 //! - [`results`]: the results file (`_row,_result,_customer_id,_message` + input columns).
 //! - [`report`]: progress bar and the end-of-run summary (stderr and `--summary-json`).
 //! - [`sandbox`]: the fake store used by tests, `demo`, `bench` and rehearsals.
@@ -18,6 +19,7 @@ pub mod cli;
 pub mod cmd;
 pub mod csvio;
 pub mod exit;
+pub mod journal;
 pub mod lookup;
 pub mod mapping;
 pub mod pipeline;

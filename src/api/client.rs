@@ -118,6 +118,8 @@ struct Inner {
     permits: Semaphore,
     stats: ClientStats,
     max_retries: u32,
+    /// `-v` count: 1 logs each request, 2 adds the rate-limit headers.
+    verbosity: std::sync::atomic::AtomicU8,
 }
 
 /// Cheap to clone; every clone shares the pool, the pacing and the counters.
@@ -167,8 +169,17 @@ impl Client {
                 permits: Semaphore::new(conn.concurrency.max(1)),
                 stats: ClientStats::default(),
                 max_retries: conn.max_retries,
+                verbosity: Default::default(),
             }),
         })
+    }
+
+    /// Log requests to stderr (see `--verbose`). Only what is safe to show is logged: the
+    /// method, the route template (ids replaced), the status, the time and the rate headers;
+    /// never the token, a query value (emails) or a body (passwords).
+    pub fn with_verbosity(self, level: u8) -> Client {
+        self.inner.verbosity.store(level, Ordering::Relaxed);
+        self
     }
 
     pub fn stats(&self) -> StatsSnapshot {
@@ -285,15 +296,35 @@ impl Client {
                 },
             }
         };
+        let verbosity = self.inner.verbosity.load(Ordering::Relaxed);
+        let sent_at = std::time::Instant::now();
         let resp = match req.send().await {
             Ok(r) => r,
             Err(e) => {
                 self.inner.gate.finish(&RateHeaders::default());
-                return Err((transport(e), RateHeaders::default()));
+                let err = transport(e);
+                if verbosity > 0 {
+                    eprintln!("[http] {what} -> {}", err.message());
+                }
+                return Err((err, RateHeaders::default()));
             }
         };
         let status = resp.status().as_u16();
         let headers = RateHeaders::from_headers(resp.headers());
+        match verbosity {
+            0 => {}
+            1 => eprintln!(
+                "[http] {what} -> {status} ({} ms)",
+                sent_at.elapsed().as_millis()
+            ),
+            _ => eprintln!(
+                "[http] {what} -> {status} ({} ms) left={:?} reset_ms={:?} retry_after_s={:?}",
+                sent_at.elapsed().as_millis(),
+                headers.left,
+                headers.reset_ms,
+                headers.retry_after_s
+            ),
+        }
         let body = resp.bytes().await;
         self.inner.gate.finish(&headers);
         let body = match body {

@@ -78,6 +78,18 @@ impl ApiError {
         self.status() == Some(404)
     }
 
+    /// The store could not be reached at all (the connection was refused or never made,
+    /// so nothing was sent). After the retries, this is the whole store, not one row.
+    pub fn is_unreachable(&self) -> bool {
+        matches!(
+            self.kind,
+            ErrorKind::Transport {
+                maybe_sent: false,
+                ..
+            }
+        )
+    }
+
     /// Authentication or authorisation refused: fatal for the whole run.
     pub fn is_auth(&self) -> bool {
         matches!(self.status(), Some(401) | Some(403))

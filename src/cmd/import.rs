@@ -7,7 +7,7 @@
 //! the email up before sending again), so a lost response never creates a customer twice.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -19,7 +19,7 @@ use crate::api::{ApiError, Client};
 use crate::cli::GlobalArgs;
 use crate::cmd::{connect, fatal_if_auth, GroupBook};
 use crate::csvio::{normalize_header, open_reader, read_headers};
-use crate::exit::{Exit, UsageError};
+use crate::exit::{usage, Exit, UsageError};
 use crate::lookup::{self, CustomerIndex, Found};
 use crate::mapping::columns::{closest_known, Field, Layout};
 use crate::mapping::presets::{BoundMapping, Mapping};
@@ -81,6 +81,10 @@ pub struct Args {
     /// Map the file's columns with a TOML mapping file (see docs/mapping.md).
     #[arg(long, value_name = "FILE")]
     pub mapping: Option<PathBuf>,
+    /// Continue an interrupted run of the same input and results file: finished rows are not
+    /// sent again, and no customer is created twice (see `<results>.journal`).
+    #[arg(long)]
+    pub resume: bool,
 }
 
 /// The input as the import sees it: the file's own headers (echoed in the results file), and,
@@ -149,6 +153,8 @@ struct Ctx {
     groups_created: Mutex<Vec<String>>,
     /// Addresses known without asking the store, by customer id (see [`KnownAddresses`]).
     addresses: Mutex<HashMap<u64, KnownAddresses>>,
+    /// The journal of this run and what an interrupted one left (`None` for dry runs and stdin).
+    recovery: Option<Recovery>,
 }
 
 /// What this run knows of a customer's addresses, as [`AddressData::fingerprint`]s: all of
@@ -163,6 +169,7 @@ struct KnownAddresses {
 /// Run `import`: check the file, plan, process every row, write the results and the summary.
 pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
     let started = Instant::now();
+    check_resume_args(&args)?;
     // Everything about the file (and the mapping) is checked before the first request.
     let mut rdr = open_reader(&args.file)?;
     let headers = read_headers(&mut rdr, &args.file)?;
@@ -187,6 +194,7 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
         .clone()
         .unwrap_or_else(|| default_path(&args.file, "import"));
     let client = connect(g)?;
+    let recovery = open_journal(&args, &results_path)?;
     let concurrency = g.concurrency as usize;
     let progress = Progress::new(None, g.quiet, "rows");
 
@@ -230,7 +238,11 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
         password_not_applied: AtomicBool::new(false),
         groups_created: Mutex::new(Vec::new()),
         addresses: Mutex::new(HashMap::new()),
+        recovery,
     });
+    if let Some(note) = ctx.recovery.as_ref().and_then(|r| r.note.as_deref()) {
+        progress.note(note);
+    }
 
     let only_failed = args.only_failed;
     let rx = pipeline::read_rows(rdr, &args.file, move |_, rec| {
@@ -256,10 +268,18 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
             let ctx = Arc::clone(&ctx);
             let input = Arc::clone(&input);
             async move {
+                if let Some(out) = recovered(&ctx, &row) {
+                    return Ok((row, out));
+                }
                 let out = match input.canonical(&row.record) {
-                    Ok(rec) => process(&ctx, &row, &rec).await?,
+                    Ok(rec) => {
+                        let mut out = process(&ctx, &row, &rec).await?;
+                        scrub_passwords(&ctx.layout, &rec, &mut out.message);
+                        out
+                    }
                     Err(m) => RowOutcome::invalid(m),
                 };
+                journal_finished(&ctx, &row, &out)?;
                 Ok((row, out))
             }
         },
@@ -279,9 +299,11 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
             Ok(())
         },
     )
-    .await?;
+    .await
+    .map_err(|e| interrupted(&ctx, e))?;
     writer.finish()?;
     progress.finish();
+    close_journal(&ctx)?;
 
     if ctx.password_not_applied.load(Ordering::Relaxed) {
         notices.push("password cells were not applied to existing customers (pass --update-passwords to do so)".into());
@@ -348,14 +370,19 @@ fn prepare_input(args: &Args, headers: csv::StringRecord) -> anyhow::Result<Inpu
         );
     }
     if !layout.unknown.is_empty() && !args.ignore_unknown_columns {
-        let named: Vec<String> = layout
+        // A file with 100,000 stray columns must not make a 100,000-name message.
+        let mut named: Vec<String> = layout
             .unknown
             .iter()
+            .take(10)
             .map(|u| match closest_known(u) {
                 Some(k) => format!("{u:?} (did you mean {k:?}?)"),
                 None => format!("{u:?}"),
             })
             .collect();
+        if layout.unknown.len() > named.len() {
+            named.push(format!("and {} more", layout.unknown.len() - named.len()));
+        }
         bail!(
             "{}: unknown column(s) {}. Rename them to the import columns (see `bc-customers import --help` and README), use --preset or --mapping for another platform's export, or pass --ignore-unknown-columns to import without them",
             args.file.display(),
@@ -495,6 +522,13 @@ fn row_failure(e: ApiError, id: Option<u64>, doing: &str) -> anyhow::Result<RowO
     if e.is_auth() {
         return Err(fatal_if_auth(e));
     }
+    // Failing every remaining row one by one, each after its retries, would take hours and
+    // say nothing more: stop, keep the journal, and let --resume continue later.
+    if e.is_unreachable() {
+        return Err(anyhow::anyhow!(
+            "{e}: the store is unreachable (after the retries)"
+        ));
+    }
     Ok(RowOutcome::failed(id, format!("{doing}: {}", e.message())))
 }
 
@@ -518,6 +552,7 @@ async fn process(ctx: &Ctx, row: &Row, record: &csv::StringRecord) -> anyhow::Re
     };
     match existing {
         None => create(ctx, row, &data).await,
+        Some(snap) if maybe_created(ctx, row) => finish_interrupted_create(ctx, &data, snap).await,
         Some(snap) => update(ctx, &data, snap).await,
     }
 }
@@ -662,6 +697,7 @@ async fn create(ctx: &Ctx, row: &Row, data: &RowData) -> anyhow::Result<RowOutco
             },
         ));
     }
+    journal_creating(ctx, row)?;
     let id = match create_customer(ctx, data, &email).await {
         Ok(id) => id,
         Err(e) => return row_failure(e, None, "creating the customer"),
@@ -744,14 +780,20 @@ async fn create_address(ctx: &Ctx, customer_id: u64, addr: &AddressData) -> Resu
 }
 
 async fn update(ctx: &Ctx, data: &RowData, snap: Snapshot) -> anyhow::Result<RowOutcome> {
-    let id = snap.id;
-    let shown_id = (id < u64::MAX / 2).then_some(id);
+    let shown_id = (snap.id < u64::MAX / 2).then_some(snap.id);
     if ctx.mode == Mode::Create {
         return Ok(RowOutcome::failed(shown_id, match shown_id {
             Some(id) => format!("a customer with this email already exists (id {id}; --mode create does not update)"),
             None => "an earlier row of this file creates this customer (--mode create does not update)".into(),
         }));
     }
+    apply_update(ctx, data, snap).await
+}
+
+/// Bring an existing customer in line with the row (whatever the mode).
+async fn apply_update(ctx: &Ctx, data: &RowData, snap: Snapshot) -> anyhow::Result<RowOutcome> {
+    let id = snap.id;
+    let shown_id = (id < u64::MAX / 2).then_some(id);
     let changes = data.changes(&snap);
     let with_password = data.password.is_some() && ctx.update_passwords;
     if data.password.is_some() && !ctx.update_passwords {
@@ -856,5 +898,194 @@ fn added_address(ctx: &Ctx, id: u64, addr: &AddressData) {
             );
         }
         None => {}
+    }
+}
+
+/// A store's error message could quote what it was sent; a password never reaches the
+/// results file, the journal or the terminal, whatever the message says.
+fn scrub_passwords(layout: &Layout, record: &csv::StringRecord, message: &mut String) {
+    for i in [layout.password, layout.password_confirmation]
+        .into_iter()
+        .flatten()
+    {
+        // Very short cells would blank ordinary words of the message; the store refuses
+        // passwords that short anyway, and such a message names the rule, not the value.
+        match record.get(i).map(str::trim) {
+            Some(p) if p.chars().count() >= 4 && message.contains(p) => {
+                *message = message.replace(p, "****");
+            }
+            _ => {}
+        }
+    }
+}
+
+// ---- `--resume`: the journal of finished rows (see `crate::journal`) ----
+
+/// The journal of this run, and what an interrupted run of the same input left.
+struct Recovery {
+    journal: crate::journal::Journal,
+    resumed: crate::journal::Resumed,
+    /// Said once at the start (resuming, or starting over).
+    note: Option<String>,
+}
+
+/// Open (`--resume`) or start the journal beside the results file. Dry runs write nothing
+/// and stdin cannot be identified again, so neither has a journal.
+fn open_journal(args: &Args, results_path: &Path) -> anyhow::Result<Option<Recovery>> {
+    use crate::journal::{path_for, Fingerprint, Journal, Resumed};
+    check_resume_args(args)?;
+    if args.dry_run || args.file.as_os_str() == "-" {
+        return Ok(None);
+    }
+    // What changes the meaning of a row: resuming with other options would mix two runs.
+    let options = format!(
+        "mode={:?} only_failed={} blank={:?} update_passwords={} force_password_reset={} create_missing_groups={} ignore_unknown_columns={}",
+        args.mode,
+        args.only_failed,
+        args.blank,
+        args.update_passwords,
+        args.force_password_reset,
+        args.create_missing_groups,
+        args.ignore_unknown_columns
+    );
+    let fp = Fingerprint::of(&args.file, &options)?;
+    let path = path_for(results_path);
+    if args.resume && path.exists() {
+        let (journal, resumed) = Journal::resume(&path, &fp)?;
+        crate::journal::remove_stale_temp_files(results_path);
+        let note = format!(
+            "resuming: {} row(s) finished by the interrupted run are not sent again; {} create(s) in doubt are checked first",
+            resumed.finished.len(),
+            resumed.creating.iter().filter(|n| resumed.maybe_created(**n)).count()
+        );
+        return Ok(Some(Recovery {
+            journal,
+            resumed,
+            note: Some(note),
+        }));
+    }
+    let mut note = None;
+    if args.resume {
+        note = Some(format!(
+            "nothing to resume ({} does not exist): starting from the first row",
+            path.display()
+        ));
+    } else if path.exists() {
+        if Journal::resume_check(&path, &fp) {
+            return usage(format!(
+                "an interrupted run of this import left {}: pass --resume to continue it, or delete that file to start over",
+                path.display()
+            ));
+        }
+        note = Some(format!(
+            "replacing {} (the journal of an interrupted run of another input or other options)",
+            path.display()
+        ));
+    }
+    Ok(Some(Recovery {
+        journal: Journal::create(&path, &fp)?,
+        resumed: Resumed::default(),
+        note,
+    }))
+}
+
+/// `--resume` with what cannot be resumed is a usage error, before anything is read.
+fn check_resume_args(args: &Args) -> anyhow::Result<()> {
+    if !args.resume {
+        Ok(())
+    } else if args.file.as_os_str() == "-" {
+        usage("--resume needs the input as a file: standard input cannot be read again")
+    } else if args.dry_run {
+        usage("--resume continues a run that sent writes; a --dry-run sends none")
+    } else {
+        Ok(())
+    }
+}
+
+/// The outcome the interrupted run recorded for this row, if it finished it.
+fn recovered(ctx: &Ctx, row: &Row) -> Option<RowOutcome> {
+    ctx.recovery
+        .as_ref()
+        .and_then(|r| r.resumed.outcome(row.no).cloned())
+}
+
+fn journal_finished(ctx: &Ctx, row: &Row, out: &RowOutcome) -> anyhow::Result<()> {
+    match &ctx.recovery {
+        Some(r) => r.journal.finished(row.no, out),
+        None => Ok(()),
+    }
+}
+
+/// Marked before the POST is sent, so a resumed run knows the create may have happened.
+fn journal_creating(ctx: &Ctx, row: &Row) -> anyhow::Result<()> {
+    match &ctx.recovery {
+        Some(r) => r.journal.creating(row.no),
+        None => Ok(()),
+    }
+}
+
+/// True when the interrupted run sent this row's create and never saw the answer.
+fn maybe_created(ctx: &Ctx, row: &Row) -> bool {
+    ctx.recovery
+        .as_ref()
+        .is_some_and(|r| r.resumed.maybe_created(row.no))
+}
+
+/// The interrupted run's create of this row happened (the customer exists now, and did not
+/// when the create was sent): report `created`, and finish what the row still asks for
+/// (e.g. its address), whatever the mode — in `--mode create` this is not "already exists".
+async fn finish_interrupted_create(
+    ctx: &Ctx,
+    data: &RowData,
+    snap: Snapshot,
+) -> anyhow::Result<RowOutcome> {
+    // The password went with the create; sending it again would be an update of it.
+    let data = RowData {
+        password: None,
+        password_confirmation: None,
+        ..data.clone()
+    };
+    let out = apply_update(ctx, &data, snap).await?;
+    Ok(match out.result {
+        RowResult::Updated | RowResult::Unchanged => RowOutcome::new(
+            RowResult::Created,
+            out.customer_id,
+            "created by the interrupted run (confirmed on resume)",
+        ),
+        _ => out,
+    })
+}
+
+/// A fatal error: the results file is not written, and the journal keeps what finished.
+fn interrupted(ctx: &Ctx, e: anyhow::Error) -> anyhow::Error {
+    match &ctx.recovery {
+        Some(r) => e.context(format!(
+            "the import stopped; the rows it finished are recorded in {}: fix the cause and run the same command with --resume to continue (if the input file itself must change, run without --resume: rows already imported are then found in the store)",
+            r.journal.path().display()
+        )),
+        None => e,
+    }
+}
+
+/// The results file is in place: the journal has served.
+fn close_journal(ctx: &Ctx) -> anyhow::Result<()> {
+    match &ctx.recovery {
+        Some(r) => r.journal.remove(),
+        None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_are_scrubbed_from_messages() {
+        let headers = csv::StringRecord::from(vec!["email", "password"]);
+        let layout = Layout::new(&headers);
+        let record = csv::StringRecord::from(vec!["a@x.com", "Secret99"]);
+        let mut m = "HTTP 400: password Secret99 is too weak".to_string();
+        scrub_passwords(&layout, &record, &mut m);
+        assert_eq!(m, "HTTP 400: password **** is too weak");
     }
 }

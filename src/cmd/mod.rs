@@ -18,7 +18,7 @@ use crate::cli::GlobalArgs;
 /// Build the client from the global settings (fails before any request on bad settings).
 pub fn connect(g: &GlobalArgs) -> anyhow::Result<Client> {
     let conn = g.connection()?;
-    Client::new(&conn)
+    Ok(Client::new(&conn)?.with_verbosity(g.verbose))
 }
 
 /// Turn an auth failure into a fatal run error with advice; other errors pass through.

@@ -233,6 +233,14 @@ impl Sandbox {
             .set_rates(fail_rate, drop_rate, lost_response_rate);
     }
 
+    /// Revoke the access token (as a merchant deleting the API account mid-run: every request
+    /// from now on gets 401), or accept it again (`false`).
+    pub fn set_token_revoked(&self, revoked: bool) {
+        self.shared
+            .token_revoked
+            .store(revoked, std::sync::atomic::Ordering::Relaxed);
+    }
+
     /// Change the latency added to every API response.
     pub fn set_latency_ms(&self, ms: u64) {
         self.shared

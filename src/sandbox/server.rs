@@ -47,6 +47,8 @@ pub(crate) struct Shared {
     quota: Option<Mutex<QuotaWindow>>,
     pub faults: Faults,
     pub latency_ms: AtomicU64,
+    /// Set by [`crate::sandbox::Sandbox::set_token_revoked`]: every request is then a 401.
+    pub token_revoked: std::sync::atomic::AtomicBool,
     validations_in_flight: AtomicUsize,
     started: Instant,
 }
@@ -171,6 +173,7 @@ impl Shared {
                 }),
             },
             latency_ms: AtomicU64::new(cfg.latency_ms),
+            token_revoked: Default::default(),
             validations_in_flight: AtomicUsize::new(0),
             started: Instant::now(),
             cfg,
@@ -230,6 +233,7 @@ impl Shared {
         req.headers()
             .get("x-auth-token")
             .is_some_and(|token| token.as_bytes() == self.cfg.token.as_bytes())
+            && !self.token_revoked.load(Ordering::Relaxed)
     }
 }
 

@@ -3,5 +3,8 @@ mod commands;
 mod common;
 mod export;
 mod foundation;
+mod hostile;
 mod import;
 mod presets;
+mod proptests;
+mod reliability;

@@ -1,0 +1,600 @@
+//! Issue 5: `--resume` after `kill -9`, lost responses, chaos (every fault at once), rate-limit
+//! manners, atomic outputs after a fatal error.
+
+use std::collections::{HashMap, HashSet};
+use std::io::{Read, Write};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::common::*;
+use bc_customers::sandbox::SandboxConfig;
+
+/// Every customer in the store by lowercased email, asserting no email appears twice.
+fn customers_by_email(store: &Store) -> HashMap<String, serde_json::Value> {
+    let mut by_email = HashMap::new();
+    for c in store.sb.customers() {
+        let email = c["email"].as_str().unwrap().to_lowercase();
+        assert!(
+            by_email.insert(email.clone(), c).is_none(),
+            "duplicate customer {email}"
+        );
+    }
+    by_email
+}
+
+/// Every input row appears once, in order, with `_row` 1..=n.
+fn assert_complete_and_ordered(rows: &[HashMap<String, String>], n: usize) {
+    assert_eq!(rows.len(), n, "one result per input record");
+    for (i, r) in rows.iter().enumerate() {
+        assert_eq!(r["_row"], (i + 1).to_string(), "results in input order");
+    }
+}
+
+/// No temporary file (`.<name>.*.tmp`) left in the directory.
+fn assert_no_temp_files(store: &Store) {
+    let temps: Vec<String> = std::fs::read_dir(store.dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".tmp"))
+        .collect();
+    assert!(temps.is_empty(), "temporary files left: {temps:?}");
+}
+
+fn journal_lines(path: &std::path::Path) -> usize {
+    std::fs::read_to_string(path)
+        .map(|t| t.lines().filter(|l| l.starts_with("{\"no\"")).count())
+        .unwrap_or(0)
+}
+
+/// Start the binary, SIGKILL it once the journal records `after` finished rows (or it ends).
+fn run_and_kill(store: &Store, args: &[&str], journal: &std::path::Path, after: usize) -> bool {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_bc-customers"))
+        .args(args)
+        .current_dir(store.dir.path())
+        .env("BIGCOMMERCE_API_URL", store.sb.base_url())
+        .env("BIGCOMMERCE_STORE_HASH", store.sb.store_hash())
+        .env("BIGCOMMERCE_ACCESS_TOKEN", &store.token)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if child.try_wait().unwrap().is_some() {
+            return false;
+        }
+        if journal_lines(journal) >= after || Instant::now() > deadline {
+            child.kill().unwrap(); // SIGKILL: no destructor, no flush, no cleanup runs
+            child.wait().unwrap();
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+#[test]
+fn resume_after_kill_9_reports_every_row_once_and_creates_none_twice() {
+    let store = Store::new(SandboxConfig {
+        latency_ms: 4,
+        ..config()
+    });
+    let n = 2000;
+    // Every 10th row also has an address, so resumed rows finish address creates too.
+    let mut csv = String::from(
+        "email,first_name,last_name,phone,address_street_1,address_city,address_state,address_zip,address_country\n",
+    );
+    for i in 0..n {
+        if i % 10 == 0 {
+            csv.push_str(&format!(
+                "k{i}@example.com,F{i},L{i},555-0100,{i} Main St,Austin,Texas,78701,United States\n"
+            ));
+        } else {
+            csv.push_str(&format!("k{i}@example.com,F{i},L{i},555-0100,,,,,\n"));
+        }
+    }
+    store.write("in.csv", &csv);
+    let journal = store.path("out.csv.journal");
+    let args = [
+        "import",
+        "in.csv",
+        "--mode",
+        "create",
+        "--results",
+        "out.csv",
+        "--concurrency",
+        "8",
+        "--resume",
+    ];
+    let mut kills = 0;
+    for after in [150, 600, 1100, 1600] {
+        if run_and_kill(&store, &args, &journal, after) {
+            kills += 1;
+            assert!(journal.exists(), "the journal survives kill -9");
+            assert!(
+                !store.path("out.csv").exists(),
+                "no results file from a killed run"
+            );
+            assert_no_temp_files_but_killed(&store);
+        }
+    }
+    assert!(kills >= 2, "the run was killed mid-way at least twice");
+    store.sb.reset_counters();
+    let finished_before = journal_lines(&journal);
+    let run = store.run(&args);
+    run.expect(0);
+    assert!(run.stderr.contains("resuming"), "{}", run.stderr);
+    assert!(
+        (store.count("POST /customers") as usize) <= n - finished_before + 8 * 5,
+        "finished rows are not sent again"
+    );
+    eprintln!(
+        "resume: kills={kills} finished_before={finished_before} posts_on_resume={} note={:?}",
+        store.count("POST /customers"),
+        run.stderr.lines().find(|l| l.starts_with("resuming"))
+    );
+    let rows = store.csv("out.csv");
+    assert_complete_and_ordered(&rows, n);
+    assert!(
+        rows.iter().all(|r| r["_result"] == "created"),
+        "{:?}",
+        rows.iter()
+            .filter(|r| r["_result"] != "created")
+            .take(5)
+            .collect::<Vec<_>>()
+    );
+    let by_email = customers_by_email(&store);
+    assert_eq!(by_email.len(), n, "every row created exactly once");
+    for r in &rows {
+        let c = &by_email[&r["email"].to_lowercase()];
+        assert_eq!(r["_customer_id"], c["id"].to_string());
+    }
+    for i in (0..n).step_by(10) {
+        let id = by_email[&format!("k{i}@example.com")]["id"]
+            .as_u64()
+            .unwrap();
+        assert_eq!(
+            store.sb.addresses(id).len(),
+            1,
+            "row {i}'s address added exactly once"
+        );
+    }
+    assert!(!journal.exists(), "the journal is removed on success");
+    assert_no_temp_files(&store);
+}
+
+/// After a kill the AtomicFile's temp file may remain (no destructor ran); it never has the
+/// results file's name, and the finished run replaces nothing with it.
+fn assert_no_temp_files_but_killed(store: &Store) {
+    for e in std::fs::read_dir(store.dir.path()).unwrap() {
+        let name = e.unwrap().file_name().to_string_lossy().into_owned();
+        assert!(
+            name == "in.csv" || name == "out.csv.journal" || name.ends_with(".tmp"),
+            "unexpected file {name}"
+        );
+    }
+}
+
+#[test]
+fn resume_refuses_another_input_and_a_plain_rerun_refuses_to_drop_the_journal() {
+    let store = Store::empty();
+    store.write("a.csv", &new_customers_csv(300, "a"));
+    store.sb.set_latency_ms(3);
+    let journal = store.path("out.csv.journal");
+    let args = ["import", "a.csv", "--results", "out.csv"];
+    assert!(run_and_kill(&store, &args, &journal, 20));
+    // Same command without --resume: refused, the journal is kept.
+    let run = store.run(&args);
+    run.expect(2);
+    assert!(run.stderr.contains("--resume"), "{}", run.stderr);
+    assert!(journal.exists());
+    // Another input under the same results name.
+    store.write("a.csv", &new_customers_csv(301, "b"));
+    let run = store.run(&["import", "a.csv", "--results", "out.csv", "--resume"]);
+    run.expect(1);
+    assert!(
+        run.stderr.contains("cannot resume") && run.stderr.contains("changed"),
+        "{}",
+        run.stderr
+    );
+    // Other options.
+    store.write("a.csv", &new_customers_csv(300, "a"));
+    store
+        .run(&[
+            "import",
+            "a.csv",
+            "--results",
+            "out.csv",
+            "--resume",
+            "--dry-run",
+        ])
+        .expect(2);
+    store
+        .run(&["import", "-", "--results", "out.csv", "--resume"])
+        .expect(2);
+    assert!(!store.path("out.csv").exists());
+}
+
+#[test]
+fn lost_responses_create_update_and_add_addresses_exactly_once() {
+    let store = Store::new(SandboxConfig {
+        lost_response_rate: 0.3,
+        rng_seed: 7,
+        ..config()
+    });
+    // 100 existing customers to update, 200 new ones; every row has an address.
+    let mut csv = String::from(
+        "email,first_name,last_name,phone,address_street_1,address_city,address_state,address_zip,address_country\n",
+    );
+    for i in 0..300 {
+        if i < 100 {
+            store.sb.insert_customer(serde_json::json!({
+                "email": format!("u{i}@example.com"), "first_name": "Old", "last_name": "Name", "phone": "555-0101"
+            }));
+            csv.push_str(&format!(
+                "u{i}@example.com,New{i},Name,555-0101,{i} Elm St,Boston,Massachusetts,02101,United States\n"
+            ));
+        } else {
+            csv.push_str(&format!(
+                "c{i}@example.com,C{i},Name,555-0102,{i} Oak St,Denver,Colorado,80201,United States\n"
+            ));
+        }
+    }
+    store.write("in.csv", &csv);
+    store
+        .run(&[
+            "import",
+            "in.csv",
+            "--results",
+            "out.csv",
+            "--max-retries",
+            "8",
+        ])
+        .expect(0);
+    let lost = store.sb.counters().lost_responses;
+    assert!(lost > 50, "the sandbox lost {lost} responses");
+    let rows = store.csv("out.csv");
+    assert_complete_and_ordered(&rows, 300);
+    let by_email = customers_by_email(&store);
+    assert_eq!(by_email.len(), 300);
+    for (i, r) in rows.iter().enumerate() {
+        let want = if i < 100 { "updated" } else { "created" };
+        assert_eq!(r["_result"], want, "{r:?}");
+        let c = &by_email[&r["email"]];
+        assert_eq!(c["first_name"], r["first_name"].as_str());
+        let id = c["id"].as_u64().unwrap();
+        assert_eq!(store.sb.addresses(id).len(), 1, "one address for {r:?}");
+    }
+}
+
+/// Another app on the same store eating the whole quota (its 429s carry no headers either)
+/// until our import has sent a few requests into it, so the import meets header-less 429s
+/// however the timing falls.
+fn competing_app(store: &Store) {
+    let addr = store.sb.addr();
+    let request = format!(
+        "GET /stores/{}/v2/customer_groups HTTP/1.1\r\nHost: {addr}\r\nX-Auth-Token: {}\r\nAccept: application/json\r\nConnection: close\r\n\r\n",
+        store.sb.store_hash(),
+        store.token
+    );
+    let deadline = Instant::now() + Duration::from_secs(5);
+    // Saturated, the import's first requests are 429s: a few of them are enough.
+    while store.count("GET /customers/count") + store.count("POST /customers") < 6
+        && Instant::now() < deadline
+    {
+        if let Ok(mut s) = std::net::TcpStream::connect(addr) {
+            let _ = s.write_all(request.as_bytes());
+            let _ = s.read_to_end(&mut Vec::new());
+        }
+    }
+}
+
+#[test]
+fn headerless_429s_are_backed_off_and_every_row_lands() {
+    let store = Store::new(SandboxConfig {
+        quota: Some(20),
+        window_ms: 100,
+        rate_headers_on_429: false,
+        ..config()
+    });
+    store.write("in.csv", &new_customers_csv(60, "h"));
+    let run = std::thread::scope(|scope| {
+        scope.spawn(|| competing_app(&store));
+        store.run(&[
+            "import",
+            "in.csv",
+            "--results",
+            "out.csv",
+            "--concurrency",
+            "8",
+            "--summary-json",
+            "s.json",
+        ])
+    });
+    run.expect(0);
+    let summary: serde_json::Value = serde_json::from_str(&store.read("s.json")).unwrap();
+    assert!(
+        summary["rate_limited"].as_u64().unwrap() > 0,
+        "the competing app made us meet header-less 429s: {summary}"
+    );
+    eprintln!("headerless: {summary}");
+    assert_eq!(summary["results"]["created"], 60);
+    assert_eq!(customers_by_email(&store).len(), 60);
+}
+
+#[test]
+fn small_quota_429s_stay_under_two_percent() {
+    let store = Store::new(SandboxConfig {
+        quota: Some(100),
+        window_ms: 400,
+        ..config()
+    });
+    store.write("in.csv", &new_customers_csv(600, "q"));
+    store
+        .run(&[
+            "import",
+            "in.csv",
+            "--results",
+            "out.csv",
+            "--concurrency",
+            "8",
+        ])
+        .expect(0);
+    let c = store.sb.counters();
+    eprintln!("quota: {} 429s in {} requests", c.rate_limited, c.total);
+    assert!(
+        c.rate_limited * 50 < c.total,
+        "{} 429s in {} requests",
+        c.rate_limited,
+        c.total
+    );
+    assert_eq!(customers_by_email(&store).len(), 600);
+}
+
+#[test]
+fn chaos_every_fault_at_once_ends_with_the_expected_store() {
+    let n = 2000;
+    let store = Store::new(SandboxConfig {
+        quota: Some(150),
+        window_ms: 300,
+        fail_rate: 0.05,
+        drop_rate: 0.05,
+        lost_response_rate: 0.1,
+        latency_ms: 1,
+        rng_seed: 42,
+        ..config()
+    });
+    // A third of the rows update existing customers, the rest create; some duplicates in file.
+    let mut csv = String::from("email,first_name,last_name,phone\n");
+    let mut expected: HashMap<String, (String, String)> = HashMap::new();
+    for i in 0..n {
+        let email = format!("x{}@example.com", i % 1900);
+        if i < 600 && !expected.contains_key(&email) {
+            store.sb.insert_customer(
+                serde_json::json!({"email": email, "first_name": "Old", "last_name": "Old"}),
+            );
+        }
+        let (first, phone) = (format!("F{i}"), format!("555-{i:04}"));
+        csv.push_str(&format!("{email},{first},L,{phone}\n"));
+        // Later rows for the same email win (applied in file order).
+        expected.insert(email, (first, phone));
+    }
+    store.write("in.csv", &csv);
+    let started = Instant::now();
+    store
+        .run(&[
+            "import",
+            "in.csv",
+            "--results",
+            "out.csv",
+            "--concurrency",
+            "16",
+            "--max-retries",
+            "10",
+            "--summary-json",
+            "s.json",
+        ])
+        .expect(0);
+    let elapsed = started.elapsed();
+    let rows = store.csv("out.csv");
+    assert_complete_and_ordered(&rows, n);
+    let by_email = customers_by_email(&store);
+    assert_eq!(
+        by_email.len(),
+        expected.len(),
+        "no customer lost or doubled"
+    );
+    for (email, (first, phone)) in &expected {
+        let c = &by_email[email];
+        assert_eq!(c["first_name"], first.as_str(), "{email}");
+        assert_eq!(c["phone"], phone.as_str(), "{email}");
+    }
+    let c = store.sb.counters();
+    let summary: serde_json::Value = serde_json::from_str(&store.read("s.json")).unwrap();
+    assert!(c.injected_5xx > 0 && c.dropped > 0 && c.lost_responses > 0);
+    eprintln!(
+        "chaos: rows={n} customers={} requests={} 5xx={} dropped={} lost_responses={} 429s={} client_retries={} client_429s={} elapsed={:.1}s results={}",
+        by_email.len(),
+        c.total,
+        c.injected_5xx,
+        c.dropped,
+        c.lost_responses,
+        c.rate_limited,
+        summary["retries"],
+        summary["rate_limited"],
+        elapsed.as_secs_f64(),
+        summary["results"]
+    );
+    let created: HashSet<&str> = rows
+        .iter()
+        .filter(|r| r["_result"] == "created")
+        .map(|r| r["email"].as_str())
+        .collect();
+    assert_eq!(
+        created.len(),
+        rows.iter().filter(|r| r["_result"] == "created").count(),
+        "no email created twice"
+    );
+}
+
+#[test]
+fn fatal_error_mid_import_leaves_the_previous_results_and_no_temp_file() {
+    let store = Store::empty();
+    // Valid rows, then a byte that is not UTF-8 at record 400: fatal, with the line number.
+    let mut bytes = new_customers_csv(399, "f").into_bytes();
+    bytes.extend_from_slice(b"bad\xff@example.com,A,B,1,1\n");
+    bytes.extend_from_slice(
+        new_customers_csv(10, "g")
+            .split_once('\n')
+            .unwrap()
+            .1
+            .as_bytes(),
+    );
+    std::fs::write(store.path("in.csv"), bytes).unwrap();
+    store.write("out.csv", "previous results\n");
+    let run = store.run(&["import", "in.csv", "--results", "out.csv"]);
+    run.expect(1);
+    assert!(run.stderr.contains("line 401"), "{}", run.stderr);
+    assert!(run.stderr.contains("--resume"), "{}", run.stderr);
+    assert_eq!(store.read("out.csv"), "previous results\n");
+    assert_no_temp_files(&store);
+
+    // An export that fails mid-way leaves the previous export alone.
+    store.write("export.csv", "previous export\n");
+    store.sb.set_faults(1.0, 0.0, 0.0);
+    store
+        .run(&["export", "--output", "export.csv", "--max-retries", "1"])
+        .expect(1);
+    assert_eq!(store.read("export.csv"), "previous export\n");
+    assert_no_temp_files(&store);
+}
+
+#[test]
+fn store_going_away_mid_import_is_fatal_and_leaves_no_results_file() {
+    // Not a `Store`: this sandbox must be shut down while the import runs.
+    let cfg = SandboxConfig {
+        latency_ms: 3,
+        ..config()
+    };
+    let token = cfg.token.clone();
+    let sb = bc_customers::sandbox::Sandbox::spawn(cfg).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("in.csv"), new_customers_csv(1000, "gone")).unwrap();
+    std::fs::write(dir.path().join("out.csv"), "previous results\n").unwrap();
+    let journal = dir.path().join("out.csv.journal");
+    let child = Command::new(env!("CARGO_BIN_EXE_bc-customers"))
+        .args([
+            "import",
+            "in.csv",
+            "--results",
+            "out.csv",
+            "--max-retries",
+            "1",
+        ])
+        .current_dir(dir.path())
+        .env("BIGCOMMERCE_API_URL", sb.base_url())
+        .env("BIGCOMMERCE_STORE_HASH", sb.store_hash())
+        .env("BIGCOMMERCE_ACCESS_TOKEN", &token)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while journal_lines(&journal) < 100 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert_eq!(sb.counters().collection_deletes, 0);
+    sb.shutdown();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("unreachable"), "{stderr}");
+    assert!(stderr.contains("--resume"), "{stderr}");
+    assert!(!stderr.contains(&token));
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("out.csv")).unwrap(),
+        "previous results\n"
+    );
+    assert!(journal.exists(), "the journal keeps the finished rows");
+    for e in std::fs::read_dir(dir.path()).unwrap() {
+        let n = e.unwrap().file_name().to_string_lossy().into_owned();
+        assert!(!n.ends_with(".tmp"), "temporary file {n} left");
+    }
+}
+
+#[test]
+fn token_revoked_mid_import_is_fatal_then_resume_finishes_the_job() {
+    let store = Store::new(SandboxConfig {
+        latency_ms: 3,
+        ..config()
+    });
+    store.write("in.csv", &new_customers_csv(600, "rv"));
+    store.write("out.csv", "previous results\n");
+    let journal = store.path("out.csv.journal");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_bc-customers"))
+        .args([
+            "import",
+            "in.csv",
+            "--results",
+            "out.csv",
+            "--mode",
+            "create",
+        ])
+        .current_dir(store.dir.path())
+        .env("BIGCOMMERCE_API_URL", store.sb.base_url())
+        .env("BIGCOMMERCE_STORE_HASH", store.sb.store_hash())
+        .env("BIGCOMMERCE_ACCESS_TOKEN", &store.token)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while journal_lines(&journal) < 100 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    store.sb.set_token_revoked(true);
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("401") && stderr.contains("--resume"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains(&store.token));
+    assert_eq!(store.read("out.csv"), "previous results\n");
+    assert_no_temp_files(&store);
+    let done = journal_lines(&journal);
+    assert!(
+        (100..600).contains(&done),
+        "{done} rows finished before the 401"
+    );
+
+    // The merchant restores API access; the same command with --resume finishes the job.
+    store.sb.set_token_revoked(false);
+    store.sb.reset_counters();
+    store
+        .run(&[
+            "import",
+            "in.csv",
+            "--results",
+            "out.csv",
+            "--mode",
+            "create",
+            "--resume",
+        ])
+        .expect(0);
+    assert!(store.count("POST /customers") <= (600 - done + 8) as u64);
+    let rows = store.csv("out.csv");
+    assert_complete_and_ordered(&rows, 600);
+    assert!(rows.iter().all(|r| r["_result"] == "created"));
+    assert_eq!(customers_by_email(&store).len(), 600);
+    assert!(!journal.exists());
+}
