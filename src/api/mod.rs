@@ -9,6 +9,7 @@ pub mod error;
 pub mod models;
 pub mod pages;
 pub mod rate;
+pub mod reconcile;
 
 pub use client::{Client, ClientStats, Connection};
 pub use error::ApiError;

@@ -5,7 +5,7 @@
 //! sending the create again. A run therefore never makes two groups, and a lost answer whose
 //! group did get created is a success.
 
-use crate::api::client::backoff;
+use crate::api::reconcile::create_once;
 use crate::api::{ApiError, Client, Group};
 use crate::cli::GlobalArgs;
 use crate::cmd::{connect, fatal_if_auth};
@@ -90,28 +90,15 @@ pub async fn create_reconciled(
     name: &str,
     max_retries: u32,
 ) -> Result<Group, ApiError> {
-    let mut attempt = 0;
-    let mut maybe_created = false;
-    loop {
-        match client.create_group(name).await {
-            Ok(g) => return Ok(g),
-            Err(e) if e.is_ambiguous() || (maybe_created && e.status() == Some(409)) => {
-                maybe_created = true;
-                if let Some(g) = client
-                    .groups()
-                    .await?
-                    .into_iter()
-                    .find(|g| g.name.trim().eq_ignore_ascii_case(name.trim()))
-                {
-                    return Ok(g);
-                }
-                attempt += 1;
-                if attempt > max_retries {
-                    return Err(e);
-                }
-                tokio::time::sleep(backoff(attempt, true)).await;
-            }
-            Err(e) => return Err(e),
-        }
-    }
+    create_once(
+        max_retries,
+        || client.create_group(name),
+        || async {
+            let groups = client.groups().await?;
+            Ok(groups
+                .into_iter()
+                .find(|g| g.name.trim().eq_ignore_ascii_case(name.trim())))
+        },
+    )
+    .await
 }

@@ -14,7 +14,7 @@ use std::time::Instant;
 
 use anyhow::{bail, Context};
 
-use crate::api::client::backoff;
+use crate::api::reconcile::create_once;
 use crate::api::{ApiError, Client};
 use crate::cli::GlobalArgs;
 use crate::cmd::{connect, fatal_if_auth, GroupBook};
@@ -38,6 +38,16 @@ pub enum Mode {
     /// Create or update, whichever applies.
     #[default]
     Upsert,
+}
+
+/// What identifies a row's customer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum MatchBy {
+    /// The `id` column when filled, else the email.
+    #[default]
+    Id,
+    /// Always the email; an `id` column is not used.
+    Email,
 }
 
 /// Create or update customers from a CSV file.
@@ -74,6 +84,11 @@ pub struct Args {
     /// Import even when the file has columns the tool does not know (they are not sent).
     #[arg(long)]
     pub ignore_unknown_columns: bool,
+    /// How rows find their customer: `id` (a row with an id matches that customer, other rows
+    /// match by email) or `email` (the id column is ignored: restoring a backup after
+    /// customers were deleted, or copying customers to another store).
+    #[arg(long = "match", value_enum, value_name = "BY", default_value_t = MatchBy::Id)]
+    pub match_by: MatchBy,
     /// Map another platform's customer export to the import columns: shopify, woocommerce,
     /// magento or bigcommerce (see docs/migration.md).
     #[arg(long, value_name = "NAME", conflicts_with = "mapping")]
@@ -364,6 +379,11 @@ fn prepare_input(args: &Args, headers: csv::StringRecord) -> anyhow::Result<Inpu
         }
         None => Layout::new(&headers),
     };
+    let mut layout = layout;
+    if args.match_by == MatchBy::Email {
+        // The ids belong to another store, or to customers deleted since: not to be matched.
+        layout.id = None;
+    }
     if bound.is_some() && layout.id.is_some() {
         bail!(
             "the mapping gives the column id: a source platform's customer id is never a BigCommerce id (a row with an id updates that customer of this store). Map it to notes with a prefix instead, as the presets do (see docs/mapping.md)"
@@ -625,7 +645,7 @@ async fn resolve_group(ctx: &Ctx, data: &mut RowData) -> anyhow::Result<Result<(
     }
     // The book stays locked while the group is created, so rows naming the same new group
     // (even at the same moment) create it once and the others find it in the book.
-    match create_group(ctx, &name).await {
+    match crate::cmd::groups::create_reconciled(&ctx.client, &name, ctx.max_retries).await {
         Ok(g) => {
             book.add(&g);
             ctx.groups_created.lock().unwrap().push(g.name.clone());
@@ -637,31 +657,6 @@ async fn resolve_group(ctx: &Ctx, data: &mut RowData) -> anyhow::Result<Result<(
             "customer_group {name:?} could not be created: {}",
             e.message()
         ))),
-    }
-}
-
-async fn create_group(ctx: &Ctx, name: &str) -> Result<crate::api::Group, ApiError> {
-    let mut attempt = 0;
-    loop {
-        match ctx.client.create_group(name).await {
-            Ok(g) => return Ok(g),
-            Err(e) if e.is_ambiguous() || (attempt > 0 && e.status() == Some(409)) => {
-                // The group may have been created: look before creating it again.
-                let groups = ctx.client.groups().await?;
-                if let Some(g) = groups
-                    .into_iter()
-                    .find(|g| g.name.trim().eq_ignore_ascii_case(name.trim()))
-                {
-                    return Ok(g);
-                }
-                attempt += 1;
-                if attempt > ctx.max_retries {
-                    return Err(e);
-                }
-                tokio::time::sleep(backoff(attempt, true)).await;
-            }
-            Err(e) => return Err(e),
-        }
     }
 }
 
@@ -730,53 +725,37 @@ async fn create(ctx: &Ctx, row: &Row, data: &RowData) -> anyhow::Result<RowOutco
 /// POST /customers, reconciling an ambiguous failure by looking the email up first.
 async fn create_customer(ctx: &Ctx, data: &RowData, email: &str) -> Result<u64, ApiError> {
     let body = data.create_payload(ctx.force_reset_new);
-    let mut attempt = 0;
-    let mut maybe_created = false;
-    loop {
-        match ctx.client.create_customer(&body).await {
-            Ok(c) => return Ok(c.id),
-            Err(e) if e.is_ambiguous() || (maybe_created && e.status() == Some(409)) => {
-                maybe_created = true;
-                if let Some(c) = ctx.client.find_customer_by_email(email).await? {
-                    return Ok(c.id);
-                }
-                attempt += 1;
-                if attempt > ctx.max_retries {
-                    return Err(e);
-                }
-                tokio::time::sleep(backoff(attempt, true)).await;
-            }
-            Err(e) => return Err(e),
-        }
-    }
+    create_once(
+        ctx.max_retries,
+        || async { ctx.client.create_customer(&body).await.map(|c| c.id) },
+        || async {
+            Ok(ctx
+                .client
+                .find_customer_by_email(email)
+                .await?
+                .map(|c| c.id))
+        },
+    )
+    .await
 }
 
 /// POST an address, reconciling an ambiguous failure by listing the customer's addresses.
 async fn create_address(ctx: &Ctx, customer_id: u64, addr: &AddressData) -> Result<(), ApiError> {
     let body = addr.payload();
-    let mut attempt = 0;
-    loop {
-        match ctx.client.create_address(customer_id, &body).await {
-            Ok(_) => return Ok(()),
-            Err(e) if e.is_ambiguous() => {
-                if ctx
-                    .client
-                    .addresses(customer_id)
-                    .await?
-                    .iter()
-                    .any(|a| addr.matches(a))
-                {
-                    return Ok(());
-                }
-                attempt += 1;
-                if attempt > ctx.max_retries {
-                    return Err(e);
-                }
-                tokio::time::sleep(backoff(attempt, true)).await;
-            }
-            Err(e) => return Err(e),
-        }
-    }
+    create_once(
+        ctx.max_retries,
+        || async {
+            ctx.client
+                .create_address(customer_id, &body)
+                .await
+                .map(|_| ())
+        },
+        || async {
+            let list = ctx.client.addresses(customer_id).await?;
+            Ok(list.iter().any(|a| addr.matches(a)).then_some(()))
+        },
+    )
+    .await
 }
 
 async fn update(ctx: &Ctx, data: &RowData, snap: Snapshot) -> anyhow::Result<RowOutcome> {
@@ -939,14 +918,17 @@ fn open_journal(args: &Args, results_path: &Path) -> anyhow::Result<Option<Recov
     }
     // What changes the meaning of a row: resuming with other options would mix two runs.
     let options = format!(
-        "mode={:?} only_failed={} blank={:?} update_passwords={} force_password_reset={} create_missing_groups={} ignore_unknown_columns={}",
+        "mode={:?} only_failed={} blank={:?} update_passwords={} force_password_reset={} create_missing_groups={} ignore_unknown_columns={} match={:?} preset={:?} mapping={:?}",
         args.mode,
         args.only_failed,
         args.blank,
         args.update_passwords,
         args.force_password_reset,
         args.create_missing_groups,
-        args.ignore_unknown_columns
+        args.ignore_unknown_columns,
+        args.match_by,
+        args.preset,
+        args.mapping
     );
     let fp = Fingerprint::of(&args.file, &options)?;
     let path = path_for(results_path);

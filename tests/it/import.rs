@@ -651,3 +651,50 @@ fn repeated_addresses_are_added_once_also_in_dry_runs() {
     // Only Bob's rows read addresses: the new customer's are known to this run.
     assert_eq!(store.count("GET /customers/{id}/addresses"), 2);
 }
+
+#[test]
+fn match_by_email_restores_deleted_customers_from_a_backup() {
+    let store = Store::new(SandboxConfig {
+        seed: 12,
+        ..config()
+    });
+    store.run(&["export", "-o", "backup.csv"]).expect(0);
+    let ids: Vec<u64> = store
+        .csv("backup.csv")
+        .iter()
+        .map(|r| r["id"].parse().unwrap())
+        .collect();
+    assert!(store.sb.delete_customer(ids[2]));
+    assert!(store.sb.delete_customer(ids[7]));
+    // By id (the default) the deleted customers cannot be found: their rows fail.
+    store
+        .run(&["import", "backup.csv", "--results", "by-id.csv"])
+        .expect(3);
+    let by_id = store.csv("by-id.csv");
+    assert_eq!(by_id.iter().filter(|r| r["_result"] == "failed").count(), 2);
+    assert!(by_id[2]["_message"].contains("no customer with id"));
+    // By email they are created again; everyone else is unchanged.
+    store.sb.reset_counters();
+    store
+        .run(&[
+            "import",
+            "backup.csv",
+            "--match",
+            "email",
+            "--results",
+            "by-email.csv",
+        ])
+        .expect(0);
+    let by_email = store.csv("by-email.csv");
+    assert_eq!(by_email[2]["_result"], "created");
+    assert_eq!(by_email[7]["_result"], "created");
+    assert_eq!(
+        by_email
+            .iter()
+            .filter(|r| r["_result"] == "unchanged")
+            .count(),
+        10
+    );
+    assert_eq!(store.count("POST /customers"), 2);
+    assert_eq!(store.sb.customers().len(), 12);
+}
