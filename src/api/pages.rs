@@ -183,9 +183,16 @@ pub fn customer_pages(
                                 .map(move |(a, b)| {
                                     let client = client.clone();
                                     let q = q.clone();
-                                    async move { read_range(&client, &q, a, b).await }
+                                    // A task per range: the body is read and decoded while
+                                    // the consumer writes earlier pages, on either core.
+                                    tokio::spawn(async move { read_range(&client, &q, a, b).await })
                                 })
-                                .buffered(concurrency.max(1)),
+                                .buffered(concurrency.max(1))
+                                .map(|joined| {
+                                    joined.unwrap_or_else(|e| {
+                                        std::panic::resume_unwind(e.into_panic())
+                                    })
+                                }),
                         )
                         .boxed(),
                 }

@@ -295,20 +295,25 @@ fn write_final<W: Write>(
         for c in cells.iter_mut() {
             c.clear();
         }
+        // Neutralised into the reused cells: no allocation per cell (`neutralise` borrows
+        // unless the cell needs its prefix).
+        let put = |cell: &mut String, v: &str| {
+            if raw {
+                cell.push_str(v)
+            } else {
+                cell.push_str(&neutralise(v))
+            }
+        };
         for (i, cell) in rec.iter().take(COLUMNS.len()).enumerate() {
-            cells[i].push_str(cell);
+            put(&mut cells[i], cell);
         }
         let mut pairs = rec.iter().skip(COLUMNS.len());
         while let (Some(k), Some(v)) = (pairs.next(), pairs.next()) {
             if let Ok(k) = k.parse::<usize>() {
-                cells[COLUMNS.len() + k].push_str(v);
+                put(&mut cells[COLUMNS.len() + k], v);
             }
         }
-        if raw {
-            wtr.write_record(&cells)?;
-        } else {
-            wtr.write_record(cells.iter().map(|c| neutralise(c).into_owned()))?;
-        }
+        wtr.write_record(&cells)?;
     }
     wtr.into_inner()
         .map_err(|e| anyhow::anyhow!("writing the output: {}", e.error()))
@@ -365,10 +370,20 @@ pub fn iso_date(s: &str) -> String {
         return String::new();
     }
     match chrono::DateTime::parse_from_rfc2822(s.trim()) {
-        Ok(d) => d
-            .with_timezone(&chrono::Utc)
-            .format("%Y-%m-%dT%H:%M:%SZ")
-            .to_string(),
+        Ok(d) => {
+            // Fixed-width fields by hand: chrono's strftime parser ran per cell, twice a row.
+            use chrono::{Datelike, Timelike};
+            let d = d.with_timezone(&chrono::Utc);
+            format!(
+                "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+                d.year(),
+                d.month(),
+                d.day(),
+                d.hour(),
+                d.minute(),
+                d.second()
+            )
+        }
         Err(_) => s.to_string(),
     }
 }
