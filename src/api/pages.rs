@@ -187,7 +187,11 @@ pub fn customer_pages(
                                     // the consumer writes earlier pages, on either core.
                                     tokio::spawn(async move { read_range(&client, &q, a, b).await })
                                 })
-                                .buffered(concurrency.max(1))
+                                // More ranges under way than requests allowed at once: the
+                                // client's semaphore still caps requests at `concurrency`, but
+                                // one slow page no longer idles the others' slots while it
+                                // holds the head of the order (a few pages of memory).
+                                .buffered(concurrency.max(1) * 4)
                                 .map(|joined| {
                                     joined.unwrap_or_else(|e| {
                                         std::panic::resume_unwind(e.into_panic())

@@ -163,7 +163,10 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
                 spill.reopen()?,
             ));
     let mut ff = FormFieldColumns::default();
-    let mut rec = csv::StringRecord::new();
+    let mut rec = SpillRecord {
+        record: csv::StringRecord::new(),
+        raw: args.raw,
+    };
     let mut rows = 0u64;
     let mut pages =
         pages::customer_pages(client.clone(), query, plan.count, g.concurrency as usize);
@@ -176,7 +179,7 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
         }
         for c in &page {
             spill_record(c, &groups, &mut ff, &mut rec);
-            spill_wtr.write_record(&rec)?;
+            spill_wtr.write_record(&rec.record)?;
         }
         rows += page.len() as u64;
         progress.inc(page.len() as u64);
@@ -232,12 +235,13 @@ impl FormFieldColumns {
     }
 }
 
-/// A spill record: the 16 fixed cells (not yet neutralised), then (form-field number, value) pairs.
+/// A spill record: the 16 fixed cells, then (form-field number, value) pairs, every value
+/// already neutralised (unless `raw`) so that the second pass only moves bytes.
 fn spill_record(
     c: &Customer,
     groups: &GroupBook,
     ff: &mut FormFieldColumns,
-    rec: &mut csv::StringRecord,
+    rec: &mut SpillRecord,
 ) {
     rec.clear();
     rec.push_field(&c.id.to_string());
@@ -262,8 +266,28 @@ fn spill_record(
     rec.push_field(&iso_date(&c.date_modified));
     for f in &c.form_fields {
         let col = ff.column(&f.name);
-        rec.push_field(&col.to_string());
+        rec.record.push_field(&col.to_string());
         rec.push_field(&f.value);
+    }
+}
+
+/// The spill record being built, and whether its values are written as they are (`--raw`).
+struct SpillRecord {
+    record: csv::StringRecord,
+    raw: bool,
+}
+
+impl SpillRecord {
+    fn clear(&mut self) {
+        self.record.clear();
+    }
+
+    fn push_field(&mut self, value: &str) {
+        if self.raw {
+            self.record.push_field(value);
+        } else {
+            self.record.push_field(&neutralise(value));
+        }
     }
 }
 
@@ -289,28 +313,24 @@ fn write_final<W: Write>(
         }
     }))?;
     let width = COLUMNS.len() + ff.names.len();
-    let mut rec = csv::StringRecord::new();
-    let mut cells: Vec<String> = vec![String::new(); width];
-    while rdr.read_record(&mut rec)? {
+    // Bytes, not strings: the spill holds finished values (we wrote them as UTF-8), so the
+    // second pass skips UTF-8 validation and reuses its buffers, no allocation per cell.
+    let mut rec = csv::ByteRecord::new();
+    let mut cells: Vec<Vec<u8>> = vec![Vec::new(); width];
+    while rdr.read_byte_record(&mut rec)? {
         for c in cells.iter_mut() {
             c.clear();
         }
-        // Neutralised into the reused cells: no allocation per cell (`neutralise` borrows
-        // unless the cell needs its prefix).
-        let put = |cell: &mut String, v: &str| {
-            if raw {
-                cell.push_str(v)
-            } else {
-                cell.push_str(&neutralise(v))
-            }
-        };
         for (i, cell) in rec.iter().take(COLUMNS.len()).enumerate() {
-            put(&mut cells[i], cell);
+            cells[i].extend_from_slice(cell);
         }
         let mut pairs = rec.iter().skip(COLUMNS.len());
         while let (Some(k), Some(v)) = (pairs.next(), pairs.next()) {
-            if let Ok(k) = k.parse::<usize>() {
-                put(&mut cells[COLUMNS.len() + k], v);
+            let k = std::str::from_utf8(k)
+                .ok()
+                .and_then(|k| k.parse::<usize>().ok());
+            if let Some(k) = k {
+                cells[COLUMNS.len() + k].extend_from_slice(v);
             }
         }
         wtr.write_record(&cells)?;
