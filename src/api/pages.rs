@@ -122,19 +122,30 @@ async fn setup(
     count: u64,
 ) -> Result<(Vec<Customer>, Vec<(u64, Option<u64>)>), ApiError> {
     let start = q.min_id.unwrap_or(1);
-    let first = client
-        .customers_page(&q.page_params(start, q.max_id, &[]))
-        .await?;
+    // The highest id: the last page by number. A changing store makes it approximate, which
+    // the open range after it makes up for.
+    let last_page = count.div_ceil(PAGE).max(1);
+    let first_params = q.page_params(start, q.max_id, &[]);
+    let probe_params = q.page_params(start, q.max_id, &[("page", last_page.to_string())]);
+    // When the count says there is more than a page, the probe is needed anyway: send it
+    // with the first page (one round trip, not two).
+    let (first, early_probe) = if count > PAGE {
+        let (first, probe) = tokio::join!(
+            client.customers_page(&first_params),
+            client.customers_page(&probe_params)
+        );
+        (first?, Some(probe?))
+    } else {
+        (client.customers_page(&first_params).await?, None)
+    };
     if (first.len() as u64) < PAGE {
         return Ok((first, Vec::new()));
     }
     let lo = first.last().map(|c| c.id + 1).unwrap_or(start);
-    // The highest id: the last page by number. A changing store makes it approximate, which
-    // the open range after it makes up for.
-    let last_page = count.div_ceil(PAGE).max(1);
-    let probe = client
-        .customers_page(&q.page_params(start, q.max_id, &[("page", last_page.to_string())]))
-        .await?;
+    let probe = match early_probe {
+        Some(p) => p,
+        None => client.customers_page(&probe_params).await?,
+    };
     let hi = match (probe.last().map(|c| c.id), q.max_id) {
         (Some(m), Some(u)) => Some(m.min(u)),
         (Some(m), None) => Some(m),
