@@ -91,6 +91,9 @@ pub struct RateGate {
 /// up to a round trip, and a request that arrives a few ms early is a 429.
 const RESET_MARGIN: Duration = Duration::from_millis(15);
 
+/// How often a request waiting for an answer near a window's end looks again.
+const ENDGAME_POLL: Duration = Duration::from_millis(2);
+
 impl Default for RateGate {
     fn default() -> Self {
         Self::new()
@@ -148,6 +151,10 @@ impl RateGate {
                                         .max(Duration::from_millis(1)),
                                 )
                             }
+                            // The last few of a window: each waits for an answer first, so
+                            // that other apps' use of the shared quota, which only the store's
+                            // counts show, is seen before we spend what they may have taken.
+                            Some(n) if n <= s.in_flight => Some(ENDGAME_POLL),
                             Some(n) => {
                                 s.left = Some(n - 1);
                                 s.in_flight += 1;
@@ -350,5 +357,29 @@ mod tests {
         // All answered: the lowest count is exact.
         gate.finish(&said(7), b);
         assert_eq!(gate.estimated_left(), Some(7));
+    }
+
+    #[tokio::test]
+    async fn the_last_requests_of_a_window_wait_for_an_answer() {
+        let gate = RateGate::new();
+        let said = |left| RateHeaders {
+            left: Some(left),
+            quota: Some(10),
+            reset_ms: Some(20_000),
+            window_ms: Some(30_000),
+            retry_after_s: None,
+        };
+        let a = gate.acquire().await;
+        gate.finish(&said(2), a);
+        let b = gate.acquire().await;
+        // One left and one in flight: the next request waits for b's answer, however long.
+        let early = tokio::time::timeout(Duration::from_millis(30), gate.acquire()).await;
+        assert!(early.is_err(), "sent before the store's count came back");
+        gate.finish(&said(1), b);
+        let c = tokio::time::timeout(Duration::from_secs(5), gate.acquire())
+            .await
+            .expect("let through once b is answered");
+        assert_eq!(gate.estimated_left(), Some(0));
+        gate.finish(&said(0), c);
     }
 }
