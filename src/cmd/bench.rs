@@ -80,6 +80,7 @@ struct Spec {
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Measurement {
     pub workload: String,
+    /// Rows the child processed (its summary's count).
     pub rows: u64,
     pub concurrency: u16,
     pub latency_ms: u64,
@@ -99,6 +100,8 @@ pub struct Measurement {
     pub peak_rss_kib: u64,
 }
 
+/// Run the chosen workloads one after another and print the table (stdout) and, with
+/// `--json`, write it as JSON. Progress lines go to stderr unless `--quiet`.
 pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
     if !(args.scale > 0.0 && args.scale.is_finite()) {
         return crate::exit::usage("--scale must be a positive number");
