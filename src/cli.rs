@@ -82,6 +82,8 @@ pub enum Command {
     Sandbox(cmd::sandbox::Args),
     /// Import the sample customers into an in-process sandbox store and export them back.
     Demo(cmd::demo::Args),
+    /// Measure import and export throughput against an in-process sandbox store.
+    Bench(cmd::bench::Args),
 }
 
 impl GlobalArgs {

@@ -50,6 +50,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
             Command::ValidatePassword(args) => cmd::validate_password::run(&g, args).await,
             Command::Sandbox(args) => cmd::sandbox::run(&g, args).await,
             Command::Demo(args) => cmd::demo::run(&g, args).await,
+            Command::Bench(args) => cmd::bench::run(&g, args).await,
         }
     })
 }

@@ -20,7 +20,7 @@ use tokio::sync::Semaphore;
 
 use super::error::{parse_error_body, ApiError, ErrorKind};
 use super::models::{Address, Count, Customer, Group, Validation};
-use super::rate::{RateGate, RateHeaders};
+use super::rate::{RateGate, RateHeaders, Ticket};
 
 /// The access token. Its `Debug` never shows the value, so it cannot leak through `{:?}`.
 #[derive(Clone)]
@@ -220,7 +220,7 @@ impl Client {
                     .acquire()
                     .await
                     .expect("semaphore never closed");
-                self.inner.gate.acquire().await;
+                let sent = self.inner.gate.acquire().await;
                 self.inner.stats.requests.fetch_add(1, Ordering::Relaxed);
                 if is_write {
                     self.inner.stats.writes.fetch_add(1, Ordering::Relaxed);
@@ -238,7 +238,7 @@ impl Client {
                         .header(reqwest::header::CONTENT_TYPE, "application/json")
                         .body(b.clone());
                 }
-                self.exchange(req, &what).await
+                self.exchange(req, &what, sent).await
             };
             let err = match result {
                 Ok(reply) => return Ok(reply),
@@ -284,6 +284,7 @@ impl Client {
         &self,
         req: reqwest::RequestBuilder,
         what: &str,
+        sent: Ticket,
     ) -> Result<Reply, (ApiError, RateHeaders)> {
         let transport = |e: reqwest::Error| {
             let maybe_sent = !e.is_connect();
@@ -301,7 +302,7 @@ impl Client {
         let resp = match req.send().await {
             Ok(r) => r,
             Err(e) => {
-                self.inner.gate.finish(&RateHeaders::default());
+                self.inner.gate.finish(&RateHeaders::default(), sent);
                 let err = transport(e);
                 if verbosity > 0 {
                     eprintln!("[http] {what} -> {}", err.message());
@@ -326,7 +327,7 @@ impl Client {
             ),
         }
         let body = resp.bytes().await;
-        self.inner.gate.finish(&headers);
+        self.inner.gate.finish(&headers, sent);
         let body = match body {
             Ok(b) => b.to_vec(),
             Err(e) => {

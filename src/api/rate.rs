@@ -7,6 +7,15 @@
 //! a request or two unused, but we do not run into 429s). When the estimate reaches zero every
 //! worker waits for the reset together; a 429 blocks everyone until the longer of
 //! `X-Rate-Limit-Time-Reset-Ms` and `X-Retry-After`.
+//!
+//! The window's end is anchored at the moment the request was *sent*, not when its response
+//! came back: the store counted the request on arrival, so `sent + reset` is early by the
+//! request's way there, which the next request also travels before it is counted; anchoring at
+//! the response would be late by the whole server time and idle every worker for that long at
+//! each window's end. Requests are sent as fast as concurrency allows until the window's
+//! allowance is spent, then everyone waits for the reset: the store's windows are fixed, so
+//! the allowance unused at a reset is lost, and spreading requests evenly over the window
+//! would only move our last requests past a reset whose time we know to a round trip.
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -57,6 +66,19 @@ struct State {
     blocked_until: Option<Instant>,
     /// Requests sent and not yet answered.
     in_flight: u64,
+    /// The lowest `Requests-Left` the store reported in the current window: once every
+    /// request is answered, that is exactly what is left (ours all counted, in any order).
+    floor: Option<u64>,
+    /// Requests let through since start: a response's `Requests-Left` is corrected by the
+    /// requests sent after it, which it could not count.
+    sent: u64,
+}
+
+/// A request let through by [`RateGate::acquire`]: when, and its place in the sending order.
+#[derive(Debug, Clone, Copy)]
+pub struct Ticket {
+    pub sent: Instant,
+    seq: u64,
 }
 
 /// Shared pacing state; one per client, used by every request.
@@ -68,6 +90,9 @@ pub struct RateGate {
 /// Margin after a window's reset before sending again: the store's clock and ours differ by
 /// up to a round trip, and a request that arrives a few ms early is a 429.
 const RESET_MARGIN: Duration = Duration::from_millis(15);
+
+/// How often a request waiting for an answer near a window's end looks again.
+const ENDGAME_POLL: Duration = Duration::from_millis(2);
 
 impl Default for RateGate {
     fn default() -> Self {
@@ -85,18 +110,21 @@ impl RateGate {
                 reset_at: None,
                 blocked_until: None,
                 in_flight: 0,
+                floor: None,
+                sent: 0,
             }),
         }
     }
 
-    /// Wait until a request may be sent, and count it as in flight.
-    /// Every call must be paired with [`RateGate::finish`].
-    pub async fn acquire(&self) {
+    /// Wait until a request may be sent, and count it as in flight; returns when it was let
+    /// through (pass it to [`RateGate::finish`]). Every call must be paired with `finish`.
+    pub async fn acquire(&self) -> Ticket {
         loop {
-            let wait = {
+            let (wait, seq) = {
                 let mut s = self.state.lock().unwrap();
+                let seq = s.sent;
                 let now = Instant::now();
-                match s.blocked_until {
+                let wait = match s.blocked_until {
                     Some(until) if until > now => Some(until - now),
                     _ => {
                         s.blocked_until = None;
@@ -104,6 +132,7 @@ impl RateGate {
                             if now >= reset_at + RESET_MARGIN {
                                 // A new window has begun; in-flight requests may land in it.
                                 s.left = Some(quota.saturating_sub(s.in_flight));
+                                s.floor = None;
                                 s.reset_at =
                                     s.window.map(|w| reset_at + w).filter(|t| *t > now).or(Some(
                                         now + s.window.unwrap_or(Duration::from_secs(30)),
@@ -122,38 +151,51 @@ impl RateGate {
                                         .max(Duration::from_millis(1)),
                                 )
                             }
+                            // The last few of a window: each waits for an answer first, so
+                            // that other apps' use of the shared quota, which only the store's
+                            // counts show, is seen before we spend what they may have taken.
+                            Some(n) if n <= s.in_flight => Some(ENDGAME_POLL),
                             Some(n) => {
                                 s.left = Some(n - 1);
                                 s.in_flight += 1;
+                                s.sent += 1;
                                 None
                             }
                             None => {
                                 s.in_flight += 1;
+                                s.sent += 1;
                                 None
                             }
                         }
                     }
-                }
+                };
+                (wait, seq)
             };
             match wait {
-                None => return,
+                None => {
+                    return Ticket {
+                        sent: Instant::now(),
+                        seq,
+                    }
+                }
                 Some(d) => tokio::time::sleep(d).await,
             }
         }
     }
 
-    /// Record a response (or a failure with no response: pass default headers).
-    pub fn finish(&self, headers: &RateHeaders) {
+    /// Record a response (or a failure with no response: pass default headers) to the
+    /// request [`RateGate::acquire`] let through at `sent`.
+    pub fn finish(&self, headers: &RateHeaders, ticket: Ticket) {
+        let sent = ticket.sent;
         let mut s = self.state.lock().unwrap();
         s.in_flight = s.in_flight.saturating_sub(1);
-        let now = Instant::now();
         if let Some(q) = headers.quota {
             s.quota = Some(q);
         }
         if let Some(w) = headers.window_ms {
             s.window = Some(Duration::from_millis(w));
         }
-        let implied_reset = headers.reset_ms.map(|r| now + Duration::from_millis(r));
+        let implied_reset = headers.reset_ms.map(|r| sent + Duration::from_millis(r));
         // A response to a request counted in an earlier window (it was in flight when the
         // window turned) describes that window: its `left` would undo our roll-over.
         if let (Some(r), Some(current), Some(w)) = (implied_reset, s.reset_at, s.window) {
@@ -161,16 +203,39 @@ impl RateGate {
                 return;
             }
         }
+        let same_window = match (implied_reset, s.reset_at, s.window) {
+            (Some(r), Some(current), Some(w)) => r < current + w / 2,
+            _ => false,
+        };
         if let Some(r) = implied_reset {
-            s.reset_at = Some(r);
+            // Each `sent + reset` is early by that request's way to the store (a request that
+            // waited for a connection or a core is early by that wait too), never late: within
+            // one window the latest is the best estimate. One more than half a window later is
+            // a window we have not rolled over to yet.
+            s.reset_at = Some(match (s.reset_at, s.window) {
+                (Some(current), Some(w)) if r < current + w / 2 => current.max(r),
+                _ => r,
+            });
         }
         if let Some(left) = headers.left {
-            // Requests still in flight were not counted when the store answered this one.
-            let estimate = left.saturating_sub(s.in_flight);
+            // The store could not count the requests we sent after this one (in flight, or
+            // answered already and out of order): they come off its count. Requests sent
+            // earlier and still in flight were counted already, so they must not.
+            let after = s.sent.saturating_sub(ticket.seq + 1);
+            let estimate = left.saturating_sub(after);
+            let floor = match s.floor {
+                Some(f) if same_window => f.min(left),
+                _ => left,
+            };
+            s.floor = Some(floor);
             s.left = Some(match s.left {
-                // Never raise the estimate above what we already believe for this window:
-                // a late, out-of-order response carries a stale, higher count.
-                Some(current) if implied_reset.is_none() => current.min(estimate),
+                // Nothing in flight: every request we sent was counted, the count is exact.
+                _ if s.in_flight == 0 && implied_reset.is_some() => floor,
+                // Within one window, never raise the estimate: requests reach the store out
+                // of order across connections, so a response can carry a count that misses a
+                // request sent before it, and believing it is a 429 at the window's end.
+                // (Without a reset time we cannot tell the window either: same rule.)
+                Some(current) if same_window || implied_reset.is_none() => current.min(estimate),
                 _ => estimate,
             });
         }
@@ -189,6 +254,13 @@ impl RateGate {
         }
     }
 
+    /// Time until the current window ends, as we estimate it (None: unknown or past).
+    pub fn estimated_reset_in(&self) -> Option<Duration> {
+        let s = self.state.lock().unwrap();
+        s.reset_at
+            .and_then(|r| r.checked_duration_since(Instant::now()))
+    }
+
     /// Requests left in the window as we estimate it (for adaptive concurrency and tests).
     pub fn estimated_left(&self) -> Option<u64> {
         self.state.lock().unwrap().left
@@ -202,34 +274,112 @@ mod tests {
     #[tokio::test]
     async fn waits_for_reset_when_spent() {
         let gate = RateGate::new();
-        gate.acquire().await;
-        gate.finish(&RateHeaders {
-            left: Some(0),
-            quota: Some(2),
-            reset_ms: Some(80),
-            window_ms: Some(80),
-            retry_after_s: None,
-        });
-        let start = Instant::now();
-        gate.acquire().await;
-        assert!(start.elapsed() >= Duration::from_millis(80));
-        gate.finish(&RateHeaders::default());
+        let sent = gate.acquire().await;
+        gate.finish(
+            &RateHeaders {
+                left: Some(0),
+                quota: Some(2),
+                reset_ms: Some(80),
+                window_ms: Some(80),
+                retry_after_s: None,
+            },
+            sent,
+        );
+        let next = gate.acquire().await;
+        assert!(sent.sent.elapsed() >= Duration::from_millis(80));
+        gate.finish(&RateHeaders::default(), next);
     }
 
     #[tokio::test]
     async fn subtracts_in_flight_requests() {
         let gate = RateGate::new();
+        let mut sent = Vec::new();
         for _ in 0..3 {
-            gate.acquire().await;
+            sent.push(gate.acquire().await);
         }
-        gate.finish(&RateHeaders {
-            left: Some(5),
-            quota: Some(10),
-            reset_ms: Some(10_000),
-            window_ms: Some(10_000),
-            retry_after_s: None,
-        });
-        // Two requests are still in flight: 5 - 2 = 3 left.
+        gate.finish(
+            &RateHeaders {
+                left: Some(5),
+                quota: Some(10),
+                reset_ms: Some(10_000),
+                window_ms: Some(10_000),
+                retry_after_s: None,
+            },
+            sent[0],
+        );
+        // Two requests were sent after the answered one: 5 - 2 = 3 left.
         assert_eq!(gate.estimated_left(), Some(3));
+    }
+
+    #[tokio::test]
+    async fn reset_is_anchored_at_the_send_time() {
+        let gate = RateGate::new();
+        let sent = gate.acquire().await;
+        // The response comes back 50 ms after the store counted the request.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        gate.finish(
+            &RateHeaders {
+                left: Some(3),
+                quota: Some(10),
+                reset_ms: Some(100),
+                window_ms: Some(1_000),
+                retry_after_s: None,
+            },
+            sent,
+        );
+        // sent + 100 ms, of which at least 50 have passed (anchored at the response: ~100).
+        let left = gate.estimated_reset_in().unwrap_or_default();
+        assert!(left <= Duration::from_millis(50), "{left:?}");
+    }
+
+    #[tokio::test]
+    async fn out_of_order_counts_never_raise_the_estimate_and_settle_when_all_answered() {
+        let gate = RateGate::new();
+        let (a, b, c) = (
+            gate.acquire().await,
+            gate.acquire().await,
+            gate.acquire().await,
+        );
+        let said = |left| RateHeaders {
+            left: Some(left),
+            quota: Some(10),
+            reset_ms: Some(20_000),
+            window_ms: Some(30_000),
+            retry_after_s: None,
+        };
+        // The store counted c, then a, then b (they travelled on different connections).
+        gate.finish(&said(8), a);
+        // 8, less b and c sent after a.
+        assert_eq!(gate.estimated_left(), Some(6));
+        // c's 9 missed a and b; believing it would overshoot.
+        gate.finish(&said(9), c);
+        assert_eq!(gate.estimated_left(), Some(6));
+        // All answered: the lowest count is exact.
+        gate.finish(&said(7), b);
+        assert_eq!(gate.estimated_left(), Some(7));
+    }
+
+    #[tokio::test]
+    async fn the_last_requests_of_a_window_wait_for_an_answer() {
+        let gate = RateGate::new();
+        let said = |left| RateHeaders {
+            left: Some(left),
+            quota: Some(10),
+            reset_ms: Some(20_000),
+            window_ms: Some(30_000),
+            retry_after_s: None,
+        };
+        let a = gate.acquire().await;
+        gate.finish(&said(2), a);
+        let b = gate.acquire().await;
+        // One left and one in flight: the next request waits for b's answer, however long.
+        let early = tokio::time::timeout(Duration::from_millis(30), gate.acquire()).await;
+        assert!(early.is_err(), "sent before the store's count came back");
+        gate.finish(&said(1), b);
+        let c = tokio::time::timeout(Duration::from_secs(5), gate.acquire())
+            .await
+            .expect("let through once b is answered");
+        assert_eq!(gate.estimated_left(), Some(0));
+        gate.finish(&said(0), c);
     }
 }

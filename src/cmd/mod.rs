@@ -1,4 +1,5 @@
 //! One file per subcommand, each "args → run". Shared helpers for them live here.
+pub mod bench;
 pub mod count;
 pub mod delete;
 pub mod demo;

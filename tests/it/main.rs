@@ -1,4 +1,5 @@
 //! One integration test binary: the real `bc-customers` binary against the sandbox store.
+mod bench;
 mod commands;
 mod common;
 mod export;
