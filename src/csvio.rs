@@ -110,6 +110,22 @@ pub fn truncate(s: &str, max: usize) -> String {
     }
 }
 
+/// Write a small secret (a token) to a file only its owner can read (mode 600 on Unix).
+pub fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let mut f = opts
+        .open(path)
+        .with_context(|| format!("writing {}", path.display()))?;
+    f.write_all(text.as_bytes())?;
+    Ok(())
+}
+
 /// A file written to a temporary name in the destination directory, flushed, synced and
 /// renamed into place by [`AtomicFile::commit`]. Dropped without commit (an error, a panic),
 /// the temporary file is removed and any previous file at `path` is untouched.

@@ -17,6 +17,8 @@ use futures::StreamExt;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::csvio::{describe_csv_error, CsvReader};
+use crate::report::{Progress, Tally};
+use crate::results::{ResultsWriter, RowOutcome};
 
 /// One input record, with its 1-based record number (header excluded) and its position in
 /// the stream of rows this run processes (`seq`, 0-based, consecutive).
@@ -147,6 +149,33 @@ where
     }
     debug_assert!(pending.is_empty());
     Ok(())
+}
+
+/// [`run`] with the usual sink: every outcome goes to the results file in input order, the
+/// progress bar advances, and the results are tallied for the summary and the exit code.
+/// The results file is finished (renamed into place) only when every row is done.
+pub async fn run_to_results<W, Fut>(
+    rows: mpsc::Receiver<anyhow::Result<Row>>,
+    concurrency: usize,
+    key_of: impl Fn(&Row) -> Option<String>,
+    work: W,
+    mut writer: ResultsWriter,
+    progress: &Progress,
+) -> anyhow::Result<Tally>
+where
+    W: Fn(Row) -> Fut,
+    Fut: Future<Output = anyhow::Result<(Row, RowOutcome)>>,
+{
+    let mut tally = Tally::default();
+    run(rows, concurrency, key_of, work, |row, out: RowOutcome| {
+        tally.add(out.result);
+        writer.write(row.no, &out, &row.record)?;
+        progress.inc(1);
+        Ok(())
+    })
+    .await?;
+    writer.finish()?;
+    Ok(tally)
 }
 
 #[cfg(test)]

@@ -430,14 +430,18 @@ impl Client {
 
     /// Every address of one customer (pages of 250).
     pub async fn addresses(&self, customer_id: u64) -> Result<Vec<Address>, ApiError> {
-        let path = format!("/customers/{customer_id}/addresses");
+        self.get_all(&format!("/customers/{customer_id}/addresses"))
+            .await
+    }
+
+    /// Every item of a small paged list (addresses of a customer, groups), by page number:
+    /// these lists are short and rarely change during a run, unlike the customer list, which
+    /// [`super::pages`] reads by id.
+    async fn get_all<T: DeserializeOwned>(&self, path: &str) -> Result<Vec<T>, ApiError> {
         let mut all = Vec::new();
         for page in 1.. {
-            let rows: Vec<Address> = self
-                .get_list(
-                    &path,
-                    &[("page", page.to_string()), ("limit", "250".into())],
-                )
+            let rows: Vec<T> = self
+                .get_list(path, &[("page", page.to_string()), ("limit", "250".into())])
                 .await?;
             let n = rows.len();
             all.extend(rows);
@@ -463,21 +467,7 @@ impl Client {
 
     /// Every customer group (pages of 250).
     pub async fn groups(&self) -> Result<Vec<Group>, ApiError> {
-        let mut all = Vec::new();
-        for page in 1.. {
-            let rows: Vec<Group> = self
-                .get_list(
-                    "/customer_groups",
-                    &[("page", page.to_string()), ("limit", "250".into())],
-                )
-                .await?;
-            let n = rows.len();
-            all.extend(rows);
-            if n < 250 {
-                break;
-            }
-        }
-        Ok(all)
+        self.get_all("/customer_groups").await
     }
 
     /// POST a group. Not idempotent; after an ambiguous failure look the name up.

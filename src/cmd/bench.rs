@@ -324,7 +324,7 @@ async fn run_workload(exe: &Path, dir: &Path, spec: &Spec) -> anyhow::Result<Mea
     )
     .await?;
     let token_file = dir.join("sandbox.token");
-    write_private(&token_file, sandbox.token())?;
+    crate::csvio::write_private(&token_file, sandbox.token())?;
     let child = ChildRun {
         exe,
         dir,
@@ -528,19 +528,4 @@ fn change_every_tenth(from: &Path, to: &Path) -> anyhow::Result<u64> {
     }
     wtr.flush()?;
     Ok(changed)
-}
-
-fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
-    }
-    let mut f = opts
-        .open(path)
-        .with_context(|| format!("writing {}", path.display()))?;
-    std::io::Write::write_all(&mut f, text.as_bytes())?;
-    Ok(())
 }

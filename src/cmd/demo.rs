@@ -56,7 +56,7 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
 
     // The token goes in a private file, as a user would do it (there is no token flag).
     let token_file = dir.join("sandbox.token");
-    write_private(&token_file, sandbox.token())?;
+    crate::csvio::write_private(&token_file, sandbox.token())?;
     let mut global = g.clone();
     global.store_hash = Some(sandbox.store_hash().to_string());
     global.api_url = Some(sandbox.base_url());
@@ -116,19 +116,4 @@ fn import_args(input: &Path, results: &Path) -> import::Args {
         results: Some(results.to_path_buf()),
         ..import::Args::default()
     }
-}
-
-fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
-    }
-    let mut f = opts
-        .open(path)
-        .with_context(|| format!("writing {}", path.display()))?;
-    std::io::Write::write_all(&mut f, text.as_bytes())?;
-    Ok(())
 }

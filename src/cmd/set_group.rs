@@ -22,7 +22,7 @@ use crate::cmd::{connect, fatal_if_auth, parse_filters};
 use crate::csvio::{open_reader, read_headers};
 use crate::exit::Exit;
 use crate::pipeline::{self, Row};
-use crate::report::{Progress, Summary, Tally};
+use crate::report::{Progress, Summary};
 use crate::results::{default_path, ResultsWriter, RowOutcome, RowResult};
 
 /// Move customers into a customer group.
@@ -109,9 +109,7 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
         group,
         dry_run: args.dry_run,
     });
-    let mut tally = Tally::default();
-
-    match (input, query) {
+    let tally = match (input, query) {
         (Some((path, rdr, headers, cols)), _) => {
             let finder = Arc::new(
                 Finder::plan(&client, &path, concurrency, &progress, true)
@@ -122,8 +120,8 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
                 notices.push("read the store in pages instead of one lookup per row".into());
             }
             let rx = pipeline::read_rows(rdr, &path, |_, _| true);
-            let mut writer = ResultsWriter::create(&results_path, &headers)?;
-            pipeline::run(
+            let writer = ResultsWriter::create(&results_path, &headers)?;
+            pipeline::run_to_results(
                 rx,
                 concurrency,
                 move |row| cols.key(&row.record),
@@ -135,15 +133,10 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
                         Ok((row, out))
                     }
                 },
-                |row, out| {
-                    tally.add(out.result);
-                    writer.write(row.no, &out, &row.record)?;
-                    progress.inc(1);
-                    Ok(())
-                },
+                writer,
+                &progress,
             )
-            .await?;
-            writer.finish()?;
+            .await?
         }
         (None, Some(query)) => {
             let count = pages::plan(&client, &query)
@@ -153,8 +146,8 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
             progress.set_total(count);
             let rx = matching_rows(client.clone(), query, count, concurrency);
             let headers = csv::StringRecord::from(vec!["id", "email"]);
-            let mut writer = ResultsWriter::create(&results_path, &headers)?;
-            pipeline::run(
+            let writer = ResultsWriter::create(&results_path, &headers)?;
+            pipeline::run_to_results(
                 rx,
                 concurrency,
                 |row| Some(row.record[0].to_string()),
@@ -170,18 +163,13 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
                         Ok((row, out))
                     }
                 },
-                |row, out| {
-                    tally.add(out.result);
-                    writer.write(row.no, &out, &row.record)?;
-                    progress.inc(1);
-                    Ok(())
-                },
+                writer,
+                &progress,
             )
-            .await?;
-            writer.finish()?;
+            .await?
         }
         (None, None) => unreachable!("clap requires --input or --filter"),
-    }
+    };
     progress.finish();
 
     let mut summary = Summary::new(

@@ -17,7 +17,7 @@ use crate::cmd::{connect, fatal_if_auth};
 use crate::csvio::{open_reader, read_headers};
 use crate::exit::Exit;
 use crate::pipeline::{self, Row};
-use crate::report::{Progress, Summary, Tally};
+use crate::report::{Progress, Summary};
 use crate::results::{default_path, ResultsWriter, RowOutcome, RowResult};
 
 /// The most validations in flight at once (the endpoint's extra protection; see module docs).
@@ -77,9 +77,8 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
     });
 
     let rx = pipeline::read_rows(rdr, &args.input, |_, _| true);
-    let mut writer = ResultsWriter::create(&results_path, &headers)?;
-    let mut tally = Tally::default();
-    pipeline::run(
+    let writer = ResultsWriter::create(&results_path, &headers)?;
+    let tally = pipeline::run_to_results(
         rx,
         concurrency,
         move |row| cols.key(&row.record),
@@ -90,15 +89,10 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
                 Ok((row, out))
             }
         },
-        |row, out| {
-            tally.add(out.result);
-            writer.write(row.no, &out, &row.record)?;
-            progress.inc(1);
-            Ok(())
-        },
+        writer,
+        &progress,
     )
     .await?;
-    writer.finish()?;
     progress.finish();
 
     let mut summary = Summary::new(

@@ -88,8 +88,8 @@ pub enum Column {
     Unknown,
 }
 
-/// Every name `import` knows (for "did you mean" suggestions).
-pub const KNOWN_COLUMNS: &[&str] = &[
+/// The writable import columns, in the order a bound mapping outputs them.
+pub const WRITABLE_COLUMNS: &[&str] = &[
     "id",
     "email",
     "first_name",
@@ -105,7 +105,6 @@ pub const KNOWN_COLUMNS: &[&str] = &[
     "password",
     "password_confirmation",
     "force_password_reset",
-    "reset_pass_on_login",
     "address_first_name",
     "address_last_name",
     "address_company",
@@ -117,11 +116,26 @@ pub const KNOWN_COLUMNS: &[&str] = &[
     "address_country",
     "address_phone",
     "address_type",
+];
+
+/// Columns `import` accepts and does not send (an export has them; the API marks them
+/// read-only), besides `form_field:<name>`. `reset_pass_on_login` is read as
+/// `force_password_reset`.
+pub const READ_ONLY_COLUMNS: &[&str] = &[
     "date_created",
     "date_modified",
     "accepts_marketing",
-    "form_field:<name>",
+    "reset_pass_on_login",
 ];
+
+/// Every name `import` knows (for "did you mean" suggestions).
+pub fn known_columns() -> impl Iterator<Item = &'static str> {
+    WRITABLE_COLUMNS
+        .iter()
+        .chain(READ_ONLY_COLUMNS)
+        .copied()
+        .chain(["form_field:<name>"])
+}
 
 pub fn classify(header: &str) -> Column {
     let h = normalize_header(header);
@@ -223,9 +237,8 @@ impl Layout {
 /// The known column closest to `name` (for "did you mean").
 pub fn closest_known(name: &str) -> Option<&'static str> {
     let n = normalize_header(name).replace([' ', '-'], "_");
-    KNOWN_COLUMNS
-        .iter()
-        .map(|k| (levenshtein(&n, k), *k))
+    known_columns()
+        .map(|k| (levenshtein(&n, k), k))
         .filter(|(d, k)| *d <= (k.len().max(3) / 2))
         .min()
         .map(|(_, k)| k)

@@ -10,44 +10,7 @@ use toml::{Spanned, Value};
 
 use super::countries::{country_name, state_name};
 
-/// The writable import columns, in the order a bound mapping outputs them.
-pub(crate) const WRITABLE_COLUMNS: &[&str] = &[
-    "id",
-    "email",
-    "first_name",
-    "last_name",
-    "company",
-    "phone",
-    "store_credit",
-    "customer_group_id",
-    "customer_group",
-    "notes",
-    "tax_exempt_category",
-    "registration_ip_address",
-    "password",
-    "password_confirmation",
-    "force_password_reset",
-    "address_first_name",
-    "address_last_name",
-    "address_company",
-    "address_street_1",
-    "address_street_2",
-    "address_city",
-    "address_state",
-    "address_zip",
-    "address_country",
-    "address_phone",
-    "address_type",
-];
-
-/// Columns the import accepts but does not send (the API marks them read-only); a mapping
-/// may still fill them, after the writable ones.
-pub(crate) const READ_ONLY_COLUMNS: &[&str] = &[
-    "date_created",
-    "date_modified",
-    "accepts_marketing",
-    "reset_pass_on_login",
-];
+pub(crate) use super::columns::{READ_ONLY_COLUMNS, WRITABLE_COLUMNS};
 
 pub(crate) const FORM_FIELD_PREFIX: &str = "form_field:";
 
