@@ -1,6 +1,6 @@
 //! The sandbox's HTTP front: its own accept loop over hyper's HTTP/1 connections, and the
 //! per-request pipeline the API's behaviour under load depends on:
-//! count → auth → quota (429) → latency → dropped connection → injected 5xx → handle →
+//! count → auth → quota (429) → dropped connection → injected 5xx → handle → latency →
 //! lost response.
 //!
 //! A dropped connection must look like a transport failure to the client, not like a response.
@@ -271,10 +271,37 @@ pub(crate) async fn serve(
     }
 }
 
+/// One request. `--latency-ms` is the time from the request's arrival to its response (or
+/// dropped connection), the store's own work included, as a client measures a real store's
+/// latency: the handler runs first and the answer waits out the rest. Sleeping the full
+/// latency *before* the work would add the sandbox's own serialisation time (a few ms for a
+/// 250-customer page on a busy 2-core machine) to every request and skew the benchmarks' bound.
 async fn handle(
     shared: Arc<Shared>,
     req: Request<Incoming>,
 ) -> Result<Response<Body>, DropConnection> {
+    let arrived = tokio::time::Instant::now();
+    let mut delayed = false;
+    // A password validation holds its concurrency slot until its answer leaves.
+    let mut slot = None;
+    let result = handle_now(&shared, req, &mut delayed, &mut slot).await;
+    let latency = shared.latency_ms.load(Ordering::Relaxed);
+    if delayed && latency > 0 {
+        tokio::time::sleep_until(arrived + Duration::from_millis(latency)).await;
+    }
+    drop(slot);
+    result
+}
+
+/// [`handle`] without the latency; sets `delayed` once the request is past the checks that
+/// answer at once (auth, quota).
+async fn handle_now(
+    shared: &Arc<Shared>,
+    req: Request<Incoming>,
+    delayed: &mut bool,
+    slot: &mut Option<ValidationSlot>,
+) -> Result<Response<Body>, DropConnection> {
+    let shared = Arc::clone(shared);
     if req.uri().path() == "/__sandbox/counters" {
         return Ok(admin_counters(&shared, &req));
     }
@@ -315,9 +342,9 @@ async fn handle(
         let retry_after = rate.map(|r| r.reset_ms.div_ceil(1000).max(1));
         return Ok(respond(reply, rate, retry_after, &shared.cfg));
     }
-    let _validation = if matches!(route, Some(handlers::Route::Validate(_))) {
+    *slot = if matches!(route, Some(handlers::Route::Validate(_))) {
         match ValidationSlot::take(&shared) {
-            Some(slot) => Some(slot),
+            Some(taken) => Some(taken),
             None => {
                 shared.count(|c| c.rate_limited += 1);
                 let reply = Reply::error(
@@ -331,10 +358,7 @@ async fn handle(
         None
     };
 
-    let latency = shared.latency_ms.load(Ordering::Relaxed);
-    if latency > 0 {
-        tokio::time::sleep(Duration::from_millis(latency)).await;
-    }
+    *delayed = true;
     let faults = shared.faults.draw();
     if faults.drop {
         shared.count(|c| c.dropped += 1);
@@ -387,22 +411,22 @@ async fn handle(
 }
 
 /// Holds one of the [`MAX_CONCURRENT_VALIDATIONS`] slots until dropped.
-struct ValidationSlot<'a>(&'a AtomicUsize);
+struct ValidationSlot(Arc<Shared>);
 
-impl<'a> ValidationSlot<'a> {
-    fn take(shared: &'a Shared) -> Option<ValidationSlot<'a>> {
+impl ValidationSlot {
+    fn take(shared: &Arc<Shared>) -> Option<ValidationSlot> {
         let counter = &shared.validations_in_flight;
         if counter.fetch_add(1, Ordering::SeqCst) >= MAX_CONCURRENT_VALIDATIONS {
             counter.fetch_sub(1, Ordering::SeqCst);
             return None;
         }
-        Some(ValidationSlot(counter))
+        Some(ValidationSlot(Arc::clone(shared)))
     }
 }
 
-impl Drop for ValidationSlot<'_> {
+impl Drop for ValidationSlot {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::SeqCst);
+        self.0.validations_in_flight.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
