@@ -12,12 +12,29 @@ use anyhow::{bail, Context};
 /// row with a clear message instead of ending the run.
 pub type CsvReader = csv::Reader<Box<dyn Read + Send>>;
 
+/// Open a CSV file (`-` = stdin). Gzip input (a `.csv.gz` backup) is recognised by its magic
+/// bytes and decompressed on the fly, so a backup restores with `import` as it is.
 pub fn open_reader(path: &Path) -> anyhow::Result<CsvReader> {
-    let input: Box<dyn Read + Send> = if path.as_os_str() == "-" {
+    let raw: Box<dyn Read + Send> = if path.as_os_str() == "-" {
         Box::new(io::stdin())
     } else {
-        let file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
-        Box::new(io::BufReader::with_capacity(256 * 1024, file))
+        Box::new(File::open(path).with_context(|| format!("opening {}", path.display()))?)
+    };
+    let mut buffered = io::BufReader::with_capacity(256 * 1024, raw);
+    let is_gzip = {
+        use std::io::BufRead;
+        let head = buffered
+            .fill_buf()
+            .with_context(|| format!("reading {}", path.display()))?;
+        head.starts_with(&[0x1f, 0x8b])
+    };
+    let input: Box<dyn Read + Send> = if is_gzip {
+        Box::new(io::BufReader::with_capacity(
+            256 * 1024,
+            flate2::read::MultiGzDecoder::new(buffered),
+        ))
+    } else {
+        Box::new(buffered)
     };
     Ok(csv::ReaderBuilder::new()
         .flexible(true)

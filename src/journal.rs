@@ -218,7 +218,16 @@ pub fn path_for(results: &Path) -> PathBuf {
 impl Journal {
     /// Start a new journal at `path` (replacing any earlier one) for `fp`.
     pub fn create(path: &Path, fp: &Fingerprint) -> anyhow::Result<Journal> {
-        let mut file = File::create(path)
+        // Private like the results file: its lines carry customer ids and row messages.
+        let mut opts = OpenOptions::new();
+        opts.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            opts.mode(0o600);
+        }
+        let mut file = opts
+            .open(path)
             .with_context(|| format!("creating the journal {}", path.display()))?;
         let head = Head {
             journal: MAGIC.into(),

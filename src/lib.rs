@@ -38,8 +38,9 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
         .worker_threads(2)
         .thread_name("bc-customers")
         .build()?;
-    rt.block_on(async move {
-        let g = cli.global;
+    let g = cli.global;
+    let name = command_name(&cli.command);
+    let result = rt.block_on(async {
         match cli.command {
             Command::Import(args) => cmd::import::run(&g, args).await,
             Command::Export(args) => cmd::export::run(&g, args).await,
@@ -52,5 +53,33 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
             Command::Demo(args) => cmd::demo::run(&g, args).await,
             Command::Bench(args) => cmd::bench::run(&g, args).await,
         }
-    })
+    });
+    // A run that stopped with an error still replaces `--summary-json`: a monitor reading the
+    // file after a nightly backup must not see the previous night's success.
+    if let (Err(e), Some(path)) = (&result, g.summary_json.as_deref()) {
+        let code = if e.chain().any(|c| c.is::<exit::UsageError>()) {
+            Exit::Usage
+        } else {
+            Exit::Fatal
+        };
+        if let Err(write_err) = report::write_failure_json(path, name, code, e) {
+            eprintln!("warning: could not write {}: {write_err:#}", path.display());
+        }
+    }
+    result
+}
+
+fn command_name(c: &Command) -> &'static str {
+    match c {
+        Command::Import(_) => "import",
+        Command::Export(_) => "export",
+        Command::Count(_) => "count",
+        Command::Groups(_) => "groups",
+        Command::SetGroup(_) => "set-group",
+        Command::Delete(_) => "delete",
+        Command::ValidatePassword(_) => "validate-password",
+        Command::Sandbox(_) => "sandbox",
+        Command::Demo(_) => "demo",
+        Command::Bench(_) => "bench",
+    }
 }

@@ -16,29 +16,35 @@ use crate::results::RowResult;
 pub struct Progress {
     bar: Option<ProgressBar>,
     quiet: bool,
+    unit: String,
+}
+
+/// Rows, rate and ETA once the total is known; a spinner with the rate until then.
+fn bar_style(unit: &str, total_known: bool) -> ProgressStyle {
+    let template = if total_known {
+        format!("{{spinner}} [{{elapsed_precise}}] {{wide_bar}} {{human_pos}}/{{human_len}} {unit} ({{per_sec}}, ETA {{eta}})")
+    } else {
+        format!("{{spinner}} [{{elapsed_precise}}] {{human_pos}} {unit} ({{per_sec}})")
+    };
+    ProgressStyle::with_template(&template).unwrap_or_else(|_| ProgressStyle::default_bar())
 }
 
 impl Progress {
     pub fn new(total: Option<u64>, quiet: bool, unit: &str) -> Progress {
         if quiet || !std::io::stderr().is_terminal() {
-            return Progress { bar: None, quiet };
+            return Progress {
+                bar: None,
+                quiet,
+                unit: unit.to_string(),
+            };
         }
-        let bar = match total {
-            Some(n) => ProgressBar::with_draw_target(Some(n), ProgressDrawTarget::stderr()).with_style(
-                ProgressStyle::with_template(&format!(
-                    "{{spinner}} [{{elapsed_precise}}] {{wide_bar}} {{pos}}/{{len}} {unit} ({{per_sec}}, ETA {{eta}})"
-                ))
-                .unwrap_or_else(|_| ProgressStyle::default_bar()),
-            ),
-            None => ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr()).with_style(
-                ProgressStyle::with_template(&format!("{{spinner}} [{{elapsed_precise}}] {{pos}} {unit} ({{per_sec}})"))
-                    .unwrap_or_else(|_| ProgressStyle::default_spinner()),
-            ),
-        };
+        let bar = ProgressBar::with_draw_target(total, ProgressDrawTarget::stderr())
+            .with_style(bar_style(unit, total.is_some()));
         bar.enable_steady_tick(Duration::from_millis(200));
         Progress {
             bar: Some(bar),
             quiet,
+            unit: unit.to_string(),
         }
     }
 
@@ -51,6 +57,7 @@ impl Progress {
     pub fn set_total(&self, n: u64) {
         if let Some(b) = &self.bar {
             b.set_length(n);
+            b.set_style(bar_style(&self.unit, true));
         }
     }
 
@@ -92,6 +99,30 @@ pub struct Summary {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub output_file: Option<String>,
     pub dry_run: bool,
+    /// The process's exit code for this run (0, or 3 when rows are invalid or failed); a run
+    /// that stops with an error writes [`write_failure_json`] instead, with 1 or 2.
+    pub exit_code: i32,
+    /// `ok`, `rows_failed` or (see [`write_failure_json`]) `error`.
+    pub status: &'static str,
+}
+
+/// The `--summary-json` document of a run that stopped with an error.
+pub fn write_failure_json(
+    path: &Path,
+    command: &str,
+    code: crate::exit::Exit,
+    err: &anyhow::Error,
+) -> anyhow::Result<()> {
+    let doc = serde_json::json!({
+        "command": command,
+        "status": "error",
+        "exit_code": code.code(),
+        "error": format!("{err:#}"),
+    });
+    let mut f = crate::csvio::AtomicFile::create(path)?;
+    serde_json::to_writer_pretty(&mut f, &doc)?;
+    std::io::Write::write_all(&mut f, b"\n")?;
+    f.commit()
 }
 
 /// Counts results as rows finish.
@@ -156,6 +187,16 @@ impl Summary {
             results_file: None,
             output_file: None,
             dry_run: false,
+            exit_code: if tally.is_some_and(|t| t.problems() > 0) {
+                3
+            } else {
+                0
+            },
+            status: if tally.is_some_and(|t| t.problems() > 0) {
+                "rows_failed"
+            } else {
+                "ok"
+            },
         }
     }
 

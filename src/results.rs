@@ -174,6 +174,41 @@ impl ResultsWriter {
     }
 }
 
+/// Refuse a results path that would destroy the input (`--results` naming the input file)
+/// or that is not a file (`-`): a usage error before anything is read or sent.
+pub fn check_path(input: &Path, results: &Path) -> anyhow::Result<()> {
+    if results.as_os_str() == "-" {
+        return crate::exit::usage(
+            "--results must name a file (the results file is written atomically, not to stdout)",
+        );
+    }
+    if input.as_os_str() != "-" {
+        let same = match (std::fs::canonicalize(input), absolute_target(results)) {
+            (Ok(a), Some(b)) => a == b,
+            _ => false,
+        };
+        if same {
+            return crate::exit::usage(format!(
+                "--results {} is the input file: it would be overwritten; choose another name",
+                results.display()
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The canonical path a file would have once written (its directory must exist).
+fn absolute_target(p: &Path) -> Option<std::path::PathBuf> {
+    if let Ok(c) = std::fs::canonicalize(p) {
+        return Some(c);
+    }
+    let dir = match p.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    Some(std::fs::canonicalize(dir).ok()?.join(p.file_name()?))
+}
+
 /// The default results path: `<input stem>.results.csv` beside the input, or
 /// `<command>.results.csv` for stdin.
 pub fn default_path(input: &Path, command: &str) -> std::path::PathBuf {
@@ -184,11 +219,8 @@ pub fn default_path(input: &Path, command: &str) -> std::path::PathBuf {
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| command.to_string());
-    // `x.results.csv` fed back with --only-failed gives `x.results.results.csv`? No: keep one suffix.
-    let stem = stem
-        .strip_suffix(".results")
-        .map(|s| format!("{s}.retry"))
-        .unwrap_or(stem);
+    // PRODUCT.md: `<input stem>.results.csv`, also for a results file fed back with
+    // --only-failed (`x.results.csv` → `x.results.results.csv`), so the earlier file is kept.
     input.with_file_name(format!("{stem}.results.csv"))
 }
 

@@ -192,6 +192,11 @@ impl Client {
         }
     }
 
+    /// Count a re-send that a caller made itself (a create repeated after reconciling).
+    pub fn count_retry(&self) {
+        self.inner.stats.retries.fetch_add(1, Ordering::Relaxed);
+    }
+
     pub fn gate(&self) -> &RateGate {
         &self.inner.gate
     }
@@ -318,13 +323,16 @@ impl Client {
                 "[http] {what} -> {status} ({} ms)",
                 sent_at.elapsed().as_millis()
             ),
-            _ => eprintln!(
-                "[http] {what} -> {status} ({} ms) left={:?} reset_ms={:?} retry_after_s={:?}",
-                sent_at.elapsed().as_millis(),
-                headers.left,
-                headers.reset_ms,
-                headers.retry_after_s
-            ),
+            _ => {
+                let show = |v: Option<u64>| v.map_or_else(|| "-".to_string(), |n| n.to_string());
+                eprintln!(
+                    "[http] {what} -> {status} ({} ms) requests-left={} reset-ms={} retry-after-s={}",
+                    sent_at.elapsed().as_millis(),
+                    show(headers.left),
+                    show(headers.reset_ms),
+                    show(headers.retry_after_s)
+                )
+            }
         }
         let body = resp.bytes().await;
         self.inner.gate.finish(&headers, sent);

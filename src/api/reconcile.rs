@@ -7,12 +7,14 @@
 
 use std::future::Future;
 
-use super::client::backoff;
+use super::client::{backoff, Client};
 use super::error::ApiError;
 
 /// Run `create` until it succeeds; after an ambiguous failure, `find` looks for the record
-/// first and, when it is there, that is the result. At most `max_retries` repeats.
+/// first and, when it is there, that is the result. At most `max_retries` repeats, each
+/// counted in `client`'s retries.
 pub async fn create_once<T, C, CF, F, FF>(
+    client: &Client,
     max_retries: u32,
     mut create: C,
     mut find: F,
@@ -37,6 +39,8 @@ where
                 if attempt > max_retries {
                     return Err(e);
                 }
+                // Counted like the client's own retries, so the summary shows every re-send.
+                client.count_retry();
                 tokio::time::sleep(backoff(attempt, true)).await;
             }
             Err(e) => return Err(e),

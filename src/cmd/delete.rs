@@ -66,6 +66,7 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
         .results
         .clone()
         .unwrap_or_else(|| default_path(&args.input, "delete"));
+    crate::results::check_path(&args.input, &results_path)?;
     let client = connect(g)?;
     let concurrency = g.concurrency as usize;
     let progress = Progress::new(None, g.quiet, "rows");
@@ -139,31 +140,33 @@ async fn process(ctx: &Ctx, row: &Row) -> anyhow::Result<RowOutcome> {
     if let Some(out) = already_deleted(ctx, &target) {
         return Ok(out);
     }
-    // An id alone, with --yes, goes straight to its DELETE.
-    let direct = ctx.yes && target.email.is_none() && !ctx.finder.is_preloaded();
+    // With --yes, a file of ids only goes straight to its DELETEs. When the file has an email
+    // column, every row is looked up first, so that a later row naming the same customer by
+    // email is recognised as already deleted (as in the dry run) rather than "not found".
+    let direct = ctx.yes && ctx.cols.email.is_none() && !ctx.finder.is_preloaded();
     let (id, email) = match (direct, target.id) {
         (true, Some(id)) => (id, None),
         _ => {
             let known = match ctx.finder.find(&target).await {
                 Ok(Some(k)) => k,
-                Ok(None) => return Ok(RowOutcome::failed(None, target.not_found())),
+                // Gone because another row of this file (naming it differently) deleted it.
+                Ok(None) => match already_deleted(ctx, &target) {
+                    Some(out) => return Ok(out),
+                    None => return Ok(RowOutcome::failed(None, target.not_found())),
+                },
                 Err(e) => return row_failure(e, target.id, "looking the customer up"),
             };
             if let Some(m) = target.mismatch(&known) {
                 return Ok(RowOutcome::failed(Some(known.id), m));
             }
-            if let Some(out) = already_deleted(
-                ctx,
-                &Target {
-                    id: Some(known.id),
-                    email: None,
-                },
-            ) {
-                return Ok(out);
-            }
             (known.id, Some(known.email))
         }
     };
+    // Claim the customer before deleting it: two rows naming it differently (an id here, an
+    // email there) run concurrently, and only the first to claim it deletes it.
+    if !claim(ctx, id, email.as_deref().or(target.email.as_deref())) {
+        return Ok(skipped(ctx, Some(id)));
+    }
     if !ctx.yes {
         return Ok(RowOutcome::new(
             RowResult::WouldDelete,
@@ -173,7 +176,10 @@ async fn process(ctx: &Ctx, row: &Row) -> anyhow::Result<RowOutcome> {
     }
     let gone = match delete_customer(ctx, id).await {
         Ok(g) => g,
-        Err(e) => return row_failure(e, Some(id), "deleting the customer"),
+        Err(e) => {
+            unclaim(ctx, id);
+            return row_failure(e, Some(id), "deleting the customer");
+        }
     };
     let message = match gone {
         Gone::Deleted => String::new(),
@@ -181,17 +187,43 @@ async fn process(ctx: &Ctx, row: &Row) -> anyhow::Result<RowOutcome> {
             "the store's answer was lost and the retry found the customer gone: deleted by this run"
                 .into()
         }
-        Gone::NotFound => return Ok(RowOutcome::failed(None, target.not_found())),
+        Gone::NotFound => {
+            unclaim(ctx, id);
+            return Ok(RowOutcome::failed(None, target.not_found()));
+        }
     };
     ctx.finder.forget(id);
-    {
-        let mut d = ctx.deleted.lock().unwrap();
-        d.ids.insert(id);
-        if let Some(e) = email.or(target.email) {
-            d.emails.insert(e.to_lowercase());
-        }
-    }
     Ok(RowOutcome::new(RowResult::Deleted, Some(id), message))
+}
+
+/// Mark the customer as deleted (or, without --yes, as one this run would delete) by this
+/// row; false when an earlier row already did.
+fn claim(ctx: &Ctx, id: u64, email: Option<&str>) -> bool {
+    let mut d = ctx.deleted.lock().unwrap();
+    if !d.ids.insert(id) {
+        return false;
+    }
+    if let Some(e) = email {
+        d.emails.insert(e.to_lowercase());
+    }
+    true
+}
+
+/// The DELETE did not happen: a later row for this customer may try again.
+fn unclaim(ctx: &Ctx, id: u64) {
+    ctx.deleted.lock().unwrap().ids.remove(&id);
+}
+
+fn skipped(ctx: &Ctx, id: Option<u64>) -> RowOutcome {
+    RowOutcome::new(
+        RowResult::Skipped,
+        id,
+        if ctx.yes {
+            "already deleted by an earlier row of this file"
+        } else {
+            "an earlier row of this file already deletes this customer"
+        },
+    )
 }
 
 /// A row naming a customer an earlier row of this run deleted is `skipped` (not a failure).
@@ -202,13 +234,8 @@ fn already_deleted(ctx: &Ctx, target: &Target) -> Option<RowOutcome> {
         .email
         .as_ref()
         .is_some_and(|e| d.emails.contains(&e.to_lowercase()));
-    (id_hit.is_some() || (target.id.is_none() && email_hit)).then(|| {
-        RowOutcome::new(
-            RowResult::Skipped,
-            id_hit,
-            "already deleted by an earlier row of this file",
-        )
-    })
+    drop(d);
+    (id_hit.is_some() || (target.id.is_none() && email_hit)).then(|| skipped(ctx, id_hit))
 }
 
 enum Gone {

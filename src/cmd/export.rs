@@ -177,10 +177,7 @@ async fn export(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
     let plan = plan.map_err(fatal_if_auth)?;
     let mut notices = Vec::new();
     if !groups.available {
-        notices.push(
-            "this store's plan has no customer groups: the customer_group column is empty"
-                .to_string(),
-        );
+        // Said once, before the run (not again in the summary).
         progress.note("warning: this store's plan has no customer groups; the customer_group column will be empty");
     }
     progress.set_total(plan.count);

@@ -8,7 +8,7 @@
 use crate::api::reconcile::create_once;
 use crate::api::{ApiError, Client, Group};
 use crate::cli::GlobalArgs;
-use crate::cmd::{connect, fatal_if_auth};
+use crate::cmd::{connect, fatal_for_groups, fatal_if_auth};
 use crate::csvio::neutralise;
 use crate::exit::Exit;
 
@@ -34,7 +34,7 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
     let client = connect(g)?;
     match args.action {
         Action::List => {
-            let groups = client.groups().await.map_err(fatal_if_auth)?;
+            let groups = client.groups().await.map_err(fatal_for_groups)?;
             let mut wtr = csv::Writer::from_writer(std::io::stdout().lock());
             wtr.write_record(["id", "name", "is_default"])?;
             for grp in groups {
@@ -91,6 +91,7 @@ pub async fn create_reconciled(
     max_retries: u32,
 ) -> Result<Group, ApiError> {
     create_once(
+        client,
         max_retries,
         || client.create_group(name),
         || async {

@@ -208,6 +208,7 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
         .results
         .clone()
         .unwrap_or_else(|| default_path(&args.file, "import"));
+    crate::results::check_path(&args.file, &results_path)?;
     let client = connect(g)?;
     let recovery = open_journal(&args, &results_path)?;
     let concurrency = g.concurrency as usize;
@@ -225,6 +226,7 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
         );
     }
 
+    // Planning counts the rows that will be sent; the progress bar counts every record.
     let file_rows = if args.file.as_os_str() == "-" {
         None
     } else {
@@ -233,7 +235,11 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
             if args.only_failed { result_col } else { None },
         )?)
     };
-    if let Some(n) = file_rows {
+    let all_rows = match (args.only_failed, file_rows) {
+        (true, Some(_)) => Some(count_rows(&args.file, None)?),
+        (_, n) => n,
+    };
+    if let Some(n) = all_rows {
         progress.set_total(n);
     }
     let index = plan(&client, file_rows, concurrency, &progress).await?;
@@ -260,21 +266,23 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
     }
 
     let only_failed = args.only_failed;
-    let rx = pipeline::read_rows(rdr, &args.file, move |_, rec| {
-        match (only_failed, result_col) {
-            (true, Some(i)) => {
-                matches!(rec.get(i).map(str::trim), Some("invalid") | Some("failed"))
-            }
-            _ => true,
-        }
-    });
+    // With --only-failed, rows that did not fail are not sent again; they are carried into the
+    // new results file as they were, so it still lists every input record once, in order.
+    let carried_from = only_failed
+        .then(|| Carried::locate(&input.headers))
+        .flatten();
+    let rx = pipeline::read_rows(rdr, &args.file, |_, _| true);
     let mut writer = ResultsWriter::create(&results_path, &input.headers)?;
     let mut tally = Tally::default();
+    let mut carried_rows = 0u64;
     let key_input = Arc::clone(&input);
     pipeline::run(
         rx,
         concurrency,
         move |row| {
+            if carried_from.is_some_and(|c| c.outcome(&row.record).is_some()) {
+                return None;
+            }
             // A row the mapping refuses has no key: it is invalid and sends nothing anyway.
             let rec = key_input.canonical(&row.record).ok()?;
             row_key(&key_input.layout, &rec)
@@ -283,6 +291,9 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
             let ctx = Arc::clone(&ctx);
             let input = Arc::clone(&input);
             async move {
+                if let Some(out) = carried_from.and_then(|c| c.outcome(&row.record)) {
+                    return Ok((row, out));
+                }
                 if let Some(out) = recovered(&ctx, &row) {
                     return Ok((row, out));
                 }
@@ -299,7 +310,11 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
             }
         },
         |row, out| {
-            tally.add(out.result);
+            if carried_from.is_some_and(|c| c.outcome(&row.record).is_some()) {
+                carried_rows += 1;
+            } else {
+                tally.add(out.result);
+            }
             // A retry of a results file keeps the original row numbers.
             let no = match (only_failed, row_col) {
                 (true, Some(i)) => row
@@ -320,6 +335,11 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
     progress.finish();
     close_journal(&ctx)?;
 
+    if carried_rows > 0 {
+        notices.push(format!(
+            "{carried_rows} row(s) that had not failed were not sent again; the results file keeps their earlier result"
+        ));
+    }
     if ctx.password_not_applied.load(Ordering::Relaxed) {
         notices.push("password cells were not applied to existing customers (pass --update-passwords to do so)".into());
     }
@@ -502,6 +522,39 @@ async fn plan(
     })
 }
 
+/// Where an earlier results file keeps its outcome columns (for `--only-failed`).
+#[derive(Debug, Clone, Copy)]
+struct Carried {
+    result: usize,
+    customer_id: Option<usize>,
+    message: Option<usize>,
+}
+
+impl Carried {
+    fn locate(headers: &csv::StringRecord) -> Option<Carried> {
+        let find = |name: &str| headers.iter().position(|h| normalize_header(h) == name);
+        Some(Carried {
+            result: find("_result")?,
+            customer_id: find("_customer_id"),
+            message: find("_message"),
+        })
+    }
+
+    /// The earlier outcome of a row that is not retried (`None`: the row is retried).
+    fn outcome(&self, record: &csv::StringRecord) -> Option<RowOutcome> {
+        let earlier = record.get(self.result).map(str::trim).unwrap_or("");
+        if matches!(earlier, "invalid" | "failed") {
+            return None;
+        }
+        let cell = |i: Option<usize>| i.and_then(|i| record.get(i)).unwrap_or("");
+        Some(RowOutcome::new(
+            RowResult::parse(earlier).unwrap_or(RowResult::Skipped),
+            cell(self.customer_id).trim().parse().ok(),
+            cell(self.message),
+        ))
+    }
+}
+
 /// Count the data records (for the plan and the progress bar), cheaply, before the run.
 fn count_rows(path: &std::path::Path, only_failed_col: Option<usize>) -> anyhow::Result<u64> {
     let mut rdr = open_reader(path)?;
@@ -660,13 +713,25 @@ async fn resolve_group(ctx: &Ctx, data: &mut RowData) -> anyhow::Result<Result<(
     }
 }
 
+/// A row the mode forbids (create of an existing customer, update of a missing one, an id
+/// that matches nobody): `failed` in a real run, as PRODUCT.md says; in a dry run, which
+/// classifies rows as would_create / would_update / unchanged / invalid, it is `invalid`.
+fn conflict(ctx: &Ctx, id: Option<u64>, message: String) -> RowOutcome {
+    if ctx.dry_run {
+        RowOutcome::new(RowResult::Invalid, id, message)
+    } else {
+        RowOutcome::failed(id, message)
+    }
+}
+
 async fn create(ctx: &Ctx, row: &Row, data: &RowData) -> anyhow::Result<RowOutcome> {
     if let Some(id) = data.id {
-        return Ok(RowOutcome::failed(None, format!("no customer with id {id} (an id can only match an existing customer; clear it to create a new one)")));
+        return Ok(conflict(ctx, None, format!("no customer with id {id} (an id can only match an existing customer; clear it, or use --match email, to create a new one)")));
     }
     let email = data.email().unwrap_or_default().to_string();
     if ctx.mode == Mode::Update {
-        return Ok(RowOutcome::failed(
+        return Ok(conflict(
+            ctx,
             None,
             format!("no customer with email {email} (--mode update does not create customers)"),
         ));
@@ -726,6 +791,7 @@ async fn create(ctx: &Ctx, row: &Row, data: &RowData) -> anyhow::Result<RowOutco
 async fn create_customer(ctx: &Ctx, data: &RowData, email: &str) -> Result<u64, ApiError> {
     let body = data.create_payload(ctx.force_reset_new);
     create_once(
+        &ctx.client,
         ctx.max_retries,
         || async { ctx.client.create_customer(&body).await.map(|c| c.id) },
         || async {
@@ -743,6 +809,7 @@ async fn create_customer(ctx: &Ctx, data: &RowData, email: &str) -> Result<u64, 
 async fn create_address(ctx: &Ctx, customer_id: u64, addr: &AddressData) -> Result<(), ApiError> {
     let body = addr.payload();
     create_once(
+        &ctx.client,
         ctx.max_retries,
         || async {
             ctx.client
@@ -761,8 +828,13 @@ async fn create_address(ctx: &Ctx, customer_id: u64, addr: &AddressData) -> Resu
 async fn update(ctx: &Ctx, data: &RowData, snap: Snapshot) -> anyhow::Result<RowOutcome> {
     let shown_id = (snap.id < u64::MAX / 2).then_some(snap.id);
     if ctx.mode == Mode::Create {
-        return Ok(RowOutcome::failed(shown_id, match shown_id {
-            Some(id) => format!("a customer with this email already exists (id {id}; --mode create does not update)"),
+        let what = if data.id.is_some() {
+            "this id"
+        } else {
+            "this email"
+        };
+        return Ok(conflict(ctx, shown_id, match shown_id {
+            Some(id) => format!("the customer with {what} already exists (id {id}; --mode create does not update)"),
             None => "an earlier row of this file creates this customer (--mode create does not update)".into(),
         }));
     }

@@ -33,6 +33,18 @@ pub fn fatal_if_auth(e: ApiError) -> anyhow::Error {
     }
 }
 
+/// Like [`fatal_if_auth`] for `/customer_groups`, where a 403 usually means the store's plan
+/// has no customer groups rather than a bad token (the token's other requests worked).
+pub fn fatal_for_groups(e: ApiError) -> anyhow::Error {
+    if e.status() == Some(403) {
+        anyhow::anyhow!(
+            "{e}: this store's plan has no customer groups (or the token lacks the Customers scope)"
+        )
+    } else {
+        fatal_if_auth(e)
+    }
+}
+
 /// The store's customer groups, read once per run (never once per row).
 #[derive(Debug, Default, Clone)]
 pub struct GroupBook {

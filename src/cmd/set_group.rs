@@ -98,6 +98,10 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
         Some(p) => default_path(p, "set-group"),
         None => default_path(Path::new("-"), "set-group"),
     });
+    crate::results::check_path(
+        args.input.as_deref().unwrap_or(Path::new("-")),
+        &results_path,
+    )?;
     let client = connect(g)?;
     let concurrency = g.concurrency as usize;
     let group = resolve_group(&client, &args.group).await?;

@@ -56,11 +56,13 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
         .results
         .clone()
         .unwrap_or_else(|| default_path(&args.input, "validate-password"));
+    crate::results::check_path(&args.input, &results_path)?;
     let client = connect(g)?;
     let concurrency = (g.concurrency as usize).min(MAX_CONCURRENT_VALIDATIONS);
     let progress = Progress::new(None, g.quiet, "rows");
-    // Rows with an id validate directly; only an email-only file needs lookups.
-    let rows_need_lookups = cols.id.is_none();
+    // Rows with only an id validate directly; an email needs a lookup (to find the id, or to
+    // check that it names the same customer as the id).
+    let rows_need_lookups = cols.id.is_none() || cols.email.is_some();
     let finder = Finder::plan(
         &client,
         &args.input,
@@ -125,12 +127,17 @@ async fn process(ctx: &Ctx, row: &Row) -> anyhow::Result<RowOutcome> {
     let Some(password) = ctx.cols.password(&row.record) else {
         return Ok(RowOutcome::failed(target.id, "the password cell is empty"));
     };
-    let id = match target.id {
-        Some(id) => id,
-        None => match ctx.finder.find(&target).await {
-            Ok(Some(k)) => k.id,
+    // An id alone is checked directly; with an email too, both must name the same customer
+    // (as in set-group and delete): a stale file must not check someone else's password.
+    let id = match (target.id, &target.email) {
+        (Some(id), None) => id,
+        _ => match ctx.finder.find(&target).await {
+            Ok(Some(k)) => match target.mismatch(&k) {
+                Some(m) => return Ok(RowOutcome::failed(Some(k.id), m)),
+                None => k.id,
+            },
             Ok(None) => return Ok(RowOutcome::failed(None, target.not_found())),
-            Err(e) => return row_failure(e, None, "looking the customer up"),
+            Err(e) => return row_failure(e, target.id, "looking the customer up"),
         },
     };
     match ctx.client.validate_password(id, password).await {

@@ -182,6 +182,9 @@ pub struct Layout {
     pub read_only: Vec<String>,
     /// Unknown columns (fatal unless `--ignore-unknown-columns`).
     pub unknown: Vec<String>,
+    /// The header that gives `force_password_reset` (it may be `reset_pass_on_login`), for
+    /// messages that name the column as the file does.
+    pub force_reset_header: String,
     pub width: usize,
     /// Cells are taken as they are. False for the tool's own columns, where exactly one
     /// leading `'` (the formula neutralisation `export` adds) is removed; true for a mapped
@@ -199,7 +202,13 @@ impl Layout {
             match classify(h) {
                 Column::Id => layout.id = layout.id.or(Some(i)),
                 // `force_password_reset` and `reset_pass_on_login` may both appear: first wins.
-                Column::Field(f) => layout.fields[f.index()] = layout.fields[f.index()].or(Some(i)),
+                Column::Field(f) => {
+                    if layout.fields[f.index()].is_none() && f == Field::ForceReset {
+                        layout.force_reset_header =
+                            h.trim().trim_start_matches('\u{feff}').to_string();
+                    }
+                    layout.fields[f.index()] = layout.fields[f.index()].or(Some(i));
+                }
                 Column::CustomerGroupName => layout.group_name = Some(i),
                 Column::Password => layout.password = Some(i),
                 Column::PasswordConfirmation => layout.password_confirmation = Some(i),
@@ -237,11 +246,18 @@ impl Layout {
 /// The known column closest to `name` (for "did you mean").
 pub fn closest_known(name: &str) -> Option<&'static str> {
     let n = normalize_header(name).replace([' ', '-'], "_");
-    known_columns()
+    let near = known_columns()
         .map(|k| (levenshtein(&n, k), k))
         .filter(|(d, k)| *d <= (k.len().max(3) / 2))
         .min()
-        .map(|(_, k)| k)
+        .map(|(_, k)| k);
+    // "Email Address", "E-mail", "Customer Phone": a known name inside the header.
+    near.or_else(|| {
+        let squashed = n.replace('_', "");
+        known_columns()
+            .filter(|k| k.len() >= 5 && squashed.contains(&k.replace('_', "")))
+            .max_by_key(|k| k.len())
+    })
 }
 
 fn levenshtein(a: &str, b: &str) -> usize {
@@ -268,6 +284,8 @@ mod tests {
         assert_eq!(closest_known("Emial"), Some("email"));
         assert_eq!(closest_known("first name"), Some("first_name"));
         assert_eq!(closest_known("zzzzzzzzzzzz"), None);
+        assert_eq!(closest_known("Email Address"), Some("email"));
+        assert_eq!(closest_known("E-mail"), Some("email"));
     }
 
     #[test]

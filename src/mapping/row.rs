@@ -368,7 +368,7 @@ pub fn parse_row(
                 .map_err(|_| format!("customer_group_id {value:?} is not a group id (a whole number; 0 = no group); use the customer_group column for a group name"))?
                 .to_string(),
             Field::ForceReset => parse_bool(&value)
-                .ok_or_else(|| format!("force_password_reset {value:?} is not a boolean (use true or false)"))?
+                .ok_or_else(|| format!("{} {value:?} is not a boolean (use true or false)", layout.force_reset_header))?
                 .to_string(),
             _ => value,
         };

@@ -538,16 +538,20 @@ fn only_failed_retries_fixed_rows_with_their_row_numbers() {
     store
         .run(&["import", "in.results.csv", "--only-failed"])
         .expect(0);
-    let retry = store.csv("in.retry.results.csv");
+    // `<input stem>.results.csv`: the earlier results file is kept.
+    let retry = store.csv("in.results.results.csv");
     let rows = by_row(&retry);
-    assert_eq!(retry.len(), 3);
+    assert_eq!(retry.len(), 4, "every input record, once, in order");
+    assert_eq!(
+        retry.iter().map(|r| r["_row"].as_str()).collect::<Vec<_>>(),
+        ["1", "2", "3", "4"]
+    );
     assert_eq!(rows["2"]["_result"], "created");
     assert_eq!(rows["3"]["_result"], "created");
     assert_eq!(rows["4"]["_result"], "unchanged");
-    assert!(
-        !rows.contains_key("1"),
-        "a created row is not processed again"
-    );
+    // Row 1 had not failed: it is not sent again and keeps its earlier outcome.
+    assert_eq!(rows["1"]["_result"], "created");
+    assert!(!rows["1"]["_customer_id"].is_empty());
     assert_eq!(store.count("POST /customers"), 2);
     assert_eq!(
         customer(&store, "three@example.com")["store_credit"],

@@ -2,6 +2,7 @@
 mod bench;
 mod commands;
 mod common;
+mod contract;
 mod export;
 mod foundation;
 mod hostile;
