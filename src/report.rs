@@ -22,11 +22,19 @@ pub struct Progress {
 /// Rows, rate and ETA once the total is known; a spinner with the rate until then.
 fn bar_style(unit: &str, total_known: bool) -> ProgressStyle {
     let template = if total_known {
-        format!("{{spinner}} [{{elapsed_precise}}] {{wide_bar}} {{human_pos}}/{{human_len}} {unit} ({{per_sec}}, ETA {{eta}})")
+        format!("{{spinner}} [{{elapsed_precise}}] {{wide_bar}} {{human_pos}}/{{human_len}} {unit} ({{rate}}, ETA {{eta}})")
     } else {
-        format!("{{spinner}} [{{elapsed_precise}}] {{human_pos}} {unit} ({{per_sec}})")
+        format!("{{spinner}} [{{elapsed_precise}}] {{human_pos}} {unit} ({{rate}})")
     };
-    ProgressStyle::with_template(&template).unwrap_or_else(|_| ProgressStyle::default_bar())
+    ProgressStyle::with_template(&template)
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        // indicatif's {per_sec} prints four decimals; whole rows per second read better.
+        .with_key(
+            "rate",
+            |state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                let _ = write!(w, "{:.0}/s", state.per_sec());
+            },
+        )
 }
 
 impl Progress {
