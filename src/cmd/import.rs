@@ -280,7 +280,7 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
         rx,
         concurrency,
         move |row| {
-            if carried_from.is_some_and(|c| c.outcome(&row.record).is_some()) {
+            if carried_from.is_some_and(|c| c.is_carried(&row.record)) {
                 return None;
             }
             // A row the mapping refuses has no key: it is invalid and sends nothing anyway.
@@ -310,7 +310,7 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
             }
         },
         |row, out| {
-            if carried_from.is_some_and(|c| c.outcome(&row.record).is_some()) {
+            if carried_from.is_some_and(|c| c.is_carried(&row.record)) {
                 carried_rows += 1;
             } else {
                 tally.add(out.result);
@@ -366,11 +366,7 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
     summary.dry_run = args.dry_run;
     summary.results_file = Some(results_path.display().to_string());
     summary.emit(g.quiet, g.summary_json.as_deref())?;
-    Ok(if tally.problems() > 0 {
-        Exit::RowsFailed
-    } else {
-        Exit::Ok
-    })
+    Ok(tally.exit())
 }
 
 /// Bind the mapping (if any) to the file's headers and check the columns, all before any
@@ -540,12 +536,18 @@ impl Carried {
         })
     }
 
+    /// True when the earlier run did not fail this row, so it is not sent again.
+    fn is_carried(&self, record: &csv::StringRecord) -> bool {
+        let earlier = record.get(self.result).map(str::trim).unwrap_or("");
+        !matches!(earlier, "invalid" | "failed")
+    }
+
     /// The earlier outcome of a row that is not retried (`None`: the row is retried).
     fn outcome(&self, record: &csv::StringRecord) -> Option<RowOutcome> {
-        let earlier = record.get(self.result).map(str::trim).unwrap_or("");
-        if matches!(earlier, "invalid" | "failed") {
+        if !self.is_carried(record) {
             return None;
         }
+        let earlier = record.get(self.result).map(str::trim).unwrap_or("");
         let cell = |i: Option<usize>| i.and_then(|i| record.get(i)).unwrap_or("");
         Some(RowOutcome::new(
             RowResult::parse(earlier).unwrap_or(RowResult::Skipped),

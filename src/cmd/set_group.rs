@@ -191,11 +191,7 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
     summary.dry_run = args.dry_run;
     summary.results_file = Some(results_path.display().to_string());
     summary.emit(g.quiet, g.summary_json.as_deref())?;
-    Ok(if tally.problems() > 0 {
-        Exit::RowsFailed
-    } else {
-        Exit::Ok
-    })
+    Ok(tally.exit())
 }
 
 /// Find the group by id or case-insensitive name, once per run. Unknown → a fatal error that

@@ -111,11 +111,7 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
     }
     summary.results_file = Some(results_path.display().to_string());
     summary.emit(g.quiet, g.summary_json.as_deref())?;
-    Ok(if tally.problems() > 0 {
-        Exit::RowsFailed
-    } else {
-        Exit::Ok
-    })
+    Ok(tally.exit())
 }
 
 async fn process(ctx: &Ctx, row: &Row) -> anyhow::Result<RowOutcome> {

@@ -56,7 +56,7 @@ impl Field {
     }
 }
 
-/// The address columns, in the order of [`AddressField`].
+/// The address columns, in the order `Layout::address` indexes them.
 pub const ADDRESS_COLUMNS: [&str; 11] = [
     "address_first_name",
     "address_last_name",
