@@ -1,12 +1,14 @@
 //! Every customer matching some filters, as a stream of pages in ascending id, fetched
 //! concurrently, each customer exactly once even while customers are created or deleted.
 //!
-//! Paging by page *number* skips or repeats rows when the store changes underneath, so we page
+//! Walking pages by *number* skips or repeats rows when the store changes underneath, so we page
 //! by id: the id space is cut into disjoint ranges expected to hold about 250 customers each
-//! (from `/customers/count` and the highest id), each range is read with
+//! (from `/customers/count`, the first page and the last page), each range is read with
 //! `min_id`/`max_id` (following on while a page comes back full) by its own task, a few ranges
 //! ahead of the writer, and the pages are yielded in range order; each range hands over one
-//! page at a time, so memory stays at a few pages however the ids cluster. An open-ended range
+//! page at a time, so memory stays at a few pages however the ids cluster. One page asked for
+//! by number is still a consistent slice (every matching customer between its lowest and
+//! highest id), which is how the last page serves as a range of its own. An open-ended range
 //! after the highest id picks up customers created meanwhile.
 
 use std::future::Future;
@@ -55,16 +57,17 @@ pub async fn plan(client: &Client, q: &Query) -> Result<Plan, ApiError> {
     })
 }
 
-/// The page requests [`layout`] and [`customer_pages`] send for `count` customers with
-/// contiguous ids: the first page, the last-page probe, one per range and the open tail. Ids
-/// with holes get narrower ranges ([`Layout::requests`] has the exact number once laid out).
+/// The page requests [`customer_pages`] sends for `count` customers with contiguous ids: the
+/// first page, one per page between it and the last page (speculative ranges, then ranges),
+/// the last-page probe (its customers are kept) and the open range after it. Ids with holes
+/// get narrower ranges, hence a few more requests.
 pub fn expected_page_requests(count: u64, open_tail: bool) -> u64 {
     match count {
         // The first page comes back short: it was the only one.
         c if c < PAGE => 1,
-        // A full first page and no probe: one open range reads whatever came after it.
+        // A full first page and no probe: one range reads whatever came after it.
         c if c == PAGE => 2,
-        c => 2 + c.saturating_sub(PAGE).div_ceil(PAGE) + u64::from(open_tail),
+        c => c.div_ceil(PAGE) + u64::from(open_tail),
     }
 }
 
@@ -126,14 +129,8 @@ async fn read_range(
         };
         let full = page.len() as u64 >= PAGE;
         let max_seen = page.iter().map(|c| c.id).max().unwrap_or(0);
-        // Defensive: only rows inside the range and after the previous page, ascending, once,
-        // whatever the server sent.
-        let mut rows: Vec<Customer> = page
-            .into_iter()
-            .filter(|c| c.id >= next && hi.is_none_or(|h| c.id <= h))
-            .collect();
-        rows.sort_unstable_by_key(|c| c.id);
-        rows.dedup_by_key(|c| c.id);
+        // Defensive: only rows inside the range and after the previous page.
+        let rows = tidy(page, next, hi);
         if !rows.is_empty() && tx.send(Ok(rows)).await.is_err() {
             return;
         }
@@ -144,61 +141,29 @@ async fn read_range(
     }
 }
 
-/// The first page, and the id ranges that cover everything after it: what
-/// [`customer_pages`] will read, known before the bulk of the requests.
-#[derive(Debug, Default)]
-pub struct Layout {
-    first: Vec<Customer>,
-    ranges: Vec<(u64, Option<u64>)>,
+/// The customers of a page inside [lo, hi], ascending, once each, whatever the server sent.
+fn tidy(page: Vec<Customer>, lo: u64, hi: Option<u64>) -> Vec<Customer> {
+    let mut rows: Vec<Customer> = page
+        .into_iter()
+        .filter(|c| c.id >= lo && hi.is_none_or(|h| c.id <= h))
+        .collect();
+    rows.sort_unstable_by_key(|c| c.id);
+    rows.dedup_by_key(|c| c.id);
+    rows
 }
 
-impl Layout {
-    /// Requests still to come: one per range (more where a range is denser than expected).
-    pub fn requests(&self) -> u64 {
-        self.ranges.len() as u64
-    }
-}
-
-/// Read the first page and probe the highest id (one round trip), and cut the ids in between
-/// into ranges. `count` is the plan's count.
-pub async fn layout(client: &Client, q: &Query, count: u64) -> Result<Layout, ApiError> {
+/// The first page of customers (from the user's `min_id`, or the start). With the count, it
+/// tells how the ids are spread; the export asks for both at once, in one round trip.
+pub async fn first_page(client: &Client, q: &Query) -> Result<Vec<Customer>, ApiError> {
     let start = q.min_id.unwrap_or(1);
-    let first_params = q.page_params(start, q.max_id, &[]);
-    // The highest id: the last page by number, asked together with the first page (both only
-    // need the count) so that setting up costs one round trip. A changing store makes it
-    // approximate, which the open range after it makes up for.
-    let last_page = count.div_ceil(PAGE).max(1);
-    let probe_params = q.page_params(start, q.max_id, &[("page", last_page.to_string())]);
-    let (first, probe) = if last_page > 1 {
-        let (first, probe) = futures::join!(
-            client.customers_page(&first_params),
-            client.customers_page(&probe_params)
-        );
-        (first?, Some(probe?))
-    } else {
-        (client.customers_page(&first_params).await?, None)
-    };
-    if (first.len() as u64) < PAGE {
-        return Ok(Layout {
-            first,
-            ranges: Vec::new(),
-        });
-    }
-    let lo = first.last().map(|c| c.id + 1).unwrap_or(start);
-    let probe_max = probe.as_ref().and_then(|p| p.last()).map(|c| c.id);
-    let hi = match (probe_max, q.max_id) {
-        (Some(m), Some(u)) => Some(m.min(u)),
-        (Some(m), None) => Some(m),
-        (None, u) => u,
-    };
-    Ok(Layout {
-        first,
-        ranges: split(lo, hi, count, q.max_id.is_none()),
-    })
+    let page = client
+        .customers_page(&q.page_params(start, q.max_id, &[]))
+        .await?;
+    Ok(tidy(page, start, q.max_id))
 }
 
-/// Cut [lo, hi] into ranges expected to hold a little less than a page each, plus the open
-/// tail when `open_tail`.
+/// Ids per range so that a range of ids in which `customers` of `span` ids exist holds a little
+/// less than a page.
 ///
 /// A range holding 251 customers costs two requests, so ranges aim below 250: where ids have
 /// holes (deleted customers, filters) the number in an id range of fixed width varies (about
@@ -206,30 +171,30 @@ pub async fn layout(client: &Client, q: &Query, count: u64) -> Result<Layout, Ap
 /// deviations of room, about the best trade between more ranges and overflowing ones (in a
 /// simulation: 1.08, 1.12 and 1.16 requests per page of customers with 20%, 50% and 90% of ids
 /// missing, against 1.5 at 20% without the margin). Contiguous ids (no holes) keep the full 250.
-fn split(lo: u64, hi: Option<u64>, count: u64, open_tail: bool) -> Vec<(u64, Option<u64>)> {
+fn target(customers: u64, span: u64) -> f64 {
+    let missing = 1.0 - (customers.max(1) as f64 / span.max(1) as f64).min(1.0);
+    (PAGE as f64 - 2.0 * (PAGE as f64 * missing).sqrt()).max(PAGE as f64 / 2.0)
+}
+
+/// Cut [lo, hi], where about `customers` customers are expected, into ranges of a little less
+/// than a page each (see [`target`]).
+fn split(lo: u64, hi: u64, customers: u64) -> Vec<(u64, u64)> {
+    if hi < lo {
+        return Vec::new();
+    }
+    let span = hi - lo + 1;
+    let customers = customers.max(1);
+    let chunks = ((customers as f64 / target(customers, span)).ceil() as u64).max(1);
+    let width = span.div_ceil(chunks).max(1);
     let mut ranges = Vec::new();
-    match hi.filter(|h| *h >= lo) {
-        Some(hi) => {
-            let span = hi - lo + 1;
-            // The first page is already read, so `count - PAGE` customers are left in [lo, hi].
-            let left = count.saturating_sub(PAGE).max(1);
-            let missing = 1.0 - (left as f64 / span as f64).min(1.0);
-            let target =
-                (PAGE as f64 - 2.0 * (PAGE as f64 * missing).sqrt()).max(PAGE as f64 / 2.0);
-            let chunks = ((left as f64 / target).ceil() as u64).max(1);
-            let width = span.div_ceil(chunks).max(1);
-            let mut a = lo;
-            while a <= hi {
-                let b = (a + width - 1).min(hi);
-                ranges.push((a, Some(b)));
-                a = b + 1;
-            }
-            if open_tail {
-                ranges.push((hi + 1, None));
-            }
+    let mut a = lo;
+    while a <= hi {
+        let b = a.saturating_add(width - 1).min(hi);
+        ranges.push((a, b));
+        if b == u64::MAX {
+            break;
         }
-        None if open_tail => ranges.push((lo, None)),
-        None => ranges.push((lo, hi)),
+        a = b + 1;
     }
     ranges
 }
@@ -281,78 +246,233 @@ impl futures::Stream for RangeReader {
     }
 }
 
-/// Stream every matching customer's page in ascending id: [`layout`], then [`laid_out_pages`].
-/// `count` is the plan's count.
-pub fn customer_pages(
-    client: Client,
-    q: Query,
-    count: u64,
-    concurrency: usize,
-) -> BoxStream<'static, Result<Vec<Customer>, ApiError>> {
+/// A spawned task aborted when dropped (the probe: nobody needs it after an error).
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+impl<T> Future for AbortOnDrop<T> {
+    type Output = T;
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<T> {
+        // Only this guard aborts the task, so an error here is the task's panic.
+        std::pin::Pin::new(&mut self.0)
+            .poll(cx)
+            .map(|r| r.unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic())))
+    }
+}
+
+/// One piece of the id space, in the order the pieces are written.
+enum Segment {
+    /// A range whose reader is already running.
+    Started(RangeReader),
+    /// A range to read with `min_id`/`max_id` (hi = None: to the end).
+    Range(u64, Option<u64>),
+    /// Customers already read: the probe's page.
+    Rows(Vec<Customer>),
+}
+
+type Pages = BoxStream<'static, Result<Vec<Customer>, ApiError>>;
+
+impl Segment {
+    fn into_pages(self, client: &Client, q: &Query) -> Pages {
+        match self {
+            Segment::Started(reader) => reader.boxed(),
+            Segment::Range(a, b) => RangeReader::start(client.clone(), q.clone(), a, b).boxed(),
+            Segment::Rows(rows) => stream::iter([Ok(rows)]).boxed(),
+        }
+    }
+}
+
+/// Stream every matching customer's page in ascending id: [`first_page`], then
+/// [`pages_after`]. `count` is the plan's count.
+pub fn customer_pages(client: Client, q: Query, count: u64, concurrency: usize) -> Pages {
     stream::once(async move {
-        let layout = layout(&client, &q, count).await;
-        (client, q, layout)
+        let first = first_page(&client, &q).await;
+        (client, q, first)
     })
-    .flat_map(move |(client, q, layout)| match layout {
-        Ok(layout) => laid_out_pages(client, q, layout, concurrency),
+    .flat_map(move |(client, q, first)| match first {
+        Ok(first) => pages_after(client, q, count, first, concurrency),
         Err(e) => stream::iter([Err(e)]).boxed(),
     })
     .boxed()
 }
 
-/// Stream every matching customer's page in ascending id, as laid out by [`layout`].
+/// The first page, then every matching customer after it, in ascending id, each once.
+///
+/// After a full first page, one round trip does two things at once: a *probe* reads the last
+/// page by number (`count` says which), whose customers are every matching customer between
+/// its lowest and highest id (a page is a contiguous slice of the id-sorted list), and
+/// `concurrency - 1` *speculative* ranges read the ids right after the first page, sized by
+/// the first page's density, so no request slot idles while the layout is unknown. The ids
+/// left between the speculative ranges and the probe's page are then cut into ranges of about
+/// a page each (from the count), and an open range after the highest id picks up customers
+/// created meanwhile (unless the user gave `max_id`). A wrong guess (ids much denser or
+/// sparser than the first page) costs requests or time, never a customer: the pieces are
+/// disjoint and cover every id.
 ///
 /// Each range is read by its own task, so responses are parsed on every core while the caller
 /// writes earlier pages; `2 × concurrency` ranges are started ahead (the client's semaphore
-/// still allows only `concurrency` requests at once), so one slow range does not leave
-/// request slots idle. Memory: at most two pages per range started, however the ids cluster.
-pub fn laid_out_pages(
+/// still allows only `concurrency` requests at once), so one slow range does not leave request
+/// slots idle. Memory: at most two pages per range started, however the ids cluster.
+pub fn pages_after(
     client: Client,
     q: Query,
-    layout: Layout,
+    count: u64,
+    first: Vec<Customer>,
     concurrency: usize,
-) -> BoxStream<'static, Result<Vec<Customer>, ApiError>> {
+) -> Pages {
     let ahead = concurrency.max(1) * 2;
-    let Layout { first, ranges } = layout;
-    stream::iter([Ok(first)])
-        .chain(
-            stream::iter(ranges)
-                .map(move |(a, b)| {
-                    futures::future::ready(RangeReader::start(client.clone(), q.clone(), a, b))
+    let full = first.len() as u64 >= PAGE;
+    let (first_id, last_id) = match (first.first(), first.last()) {
+        (Some(a), Some(b)) => (a.id, b.id),
+        _ => (0, 0),
+    };
+    let head = stream::iter((!first.is_empty()).then_some(Ok(first)));
+    // A short first page was the only one.
+    if !full || q.max_id.is_some_and(|u| last_id >= u) {
+        return head.boxed();
+    }
+    let lo = last_id + 1;
+    let last_page = count.div_ceil(PAGE);
+    if last_page < 2 {
+        // The count said one page, yet it came back full (the store grew): read on from there.
+        let rest = Segment::Range(lo, q.max_id).into_pages(&client, &q);
+        return head.chain(rest).boxed();
+    }
+
+    // The probe: sent now, with the speculative ranges.
+    let probe = {
+        let (client, q) = (client.clone(), q.clone());
+        AbortOnDrop(tokio::spawn(async move {
+            let params = q.page_params(
+                q.min_id.unwrap_or(1),
+                q.max_id,
+                &[("page", last_page.to_string())],
+            );
+            client.customers_page(&params).await
+        }))
+    };
+    // Speculative ranges: as many as leave the probe a request slot, never more than the
+    // pages the count says lie between the first and the last.
+    let width = (target(PAGE, last_id - first_id + 1) * (last_id - first_id + 1) as f64
+        / PAGE as f64)
+        .ceil()
+        .max(1.0) as u64;
+    let mut speculative = Vec::new();
+    let mut a = lo;
+    for _ in 0..(concurrency.saturating_sub(1) as u64).min(last_page - 2) {
+        let b = a.saturating_add(width - 1);
+        let b = q.max_id.map_or(b, |u| b.min(u));
+        speculative.push(Segment::Started(RangeReader::start(
+            client.clone(),
+            q.clone(),
+            a,
+            Some(b),
+        )));
+        a = b + 1;
+        if q.max_id.is_some_and(|u| a > u) {
+            break;
+        }
+    }
+    // The last id the speculative ranges cover (lo - 1: none).
+    let covered = a - 1;
+
+    let rest = {
+        let q = q.clone();
+        stream::once(async move {
+            let page = probe.await?;
+            Ok(after_probe(
+                &q,
+                count,
+                lo,
+                covered,
+                tidy(page, lo, q.max_id),
+            ))
+        })
+        .flat_map(|segments: Result<Vec<Segment>, ApiError>| match segments {
+            Ok(s) => stream::iter(s).map(Ok).boxed(),
+            Err(e) => stream::iter([Err(e)]).boxed(),
+        })
+    };
+    let pieces =
+        stream::iter(speculative)
+            .map(Ok)
+            .chain(rest)
+            .map(move |s: Result<Segment, ApiError>| {
+                futures::future::ready(match s {
+                    Ok(s) => s.into_pages(&client, &q),
+                    Err(e) => stream::iter([Err(e)]).boxed(),
                 })
-                .buffered(ahead)
-                .flatten(),
-        )
-        .boxed()
+            });
+    head.chain(pieces.buffered(ahead).flatten()).boxed()
+}
+
+/// What is left to read once the probe's page is back: the ids between the speculative
+/// ranges (which cover up to `covered`) and the probe's page, the page itself (what the
+/// speculative ranges did not cover), and the open range after it.
+fn after_probe(q: &Query, count: u64, lo: u64, covered: u64, probe: Vec<Customer>) -> Vec<Segment> {
+    let mut out = Vec::new();
+    let (Some(p_min), Some(p_max)) = (probe.first().map(|c| c.id), probe.last().map(|c| c.id))
+    else {
+        // An empty last page: the store shrank since the count. One range reads on.
+        if q.max_id.is_none_or(|u| covered < u) {
+            out.push(Segment::Range(covered + 1, q.max_id));
+        }
+        return out;
+    };
+    if p_min > covered + 1 {
+        // Customers in [lo, p_min - 1] when counted, spread evenly: the share in the gap.
+        let between = count.saturating_sub(PAGE + probe.len() as u64);
+        let (a, b) = (covered + 1, p_min - 1);
+        let share = (between as u128 * (b - a + 1) as u128 / (p_min - lo).max(1) as u128) as u64;
+        out.extend(
+            split(a, b, share)
+                .into_iter()
+                .map(|(a, b)| Segment::Range(a, Some(b))),
+        );
+    }
+    let rows: Vec<Customer> = probe.into_iter().filter(|c| c.id > covered).collect();
+    if !rows.is_empty() {
+        out.push(Segment::Rows(rows));
+    }
+    if q.max_id.is_none() {
+        out.push(Segment::Range(p_max.max(covered) + 1, None));
+    }
+    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// Ranges are disjoint, ascending, and cover [lo, hi] (plus the open tail when asked).
-    fn check(lo: u64, hi: u64, count: u64) {
-        let ranges = split(lo, Some(hi), count, true);
-        let (last, tail) = ranges.split_at(ranges.len() - 1);
-        assert_eq!(tail, [(hi + 1, None)]);
-        assert_eq!(last[0].0, lo);
-        for w in last.windows(2) {
-            assert_eq!(w[0].1.unwrap() + 1, w[1].0, "adjacent, no gap, no overlap");
+    /// Ranges are disjoint, ascending, and cover [lo, hi].
+    fn check(lo: u64, hi: u64, customers: u64) {
+        let ranges = split(lo, hi, customers);
+        assert_eq!(ranges[0].0, lo);
+        for w in ranges.windows(2) {
+            assert_eq!(w[0].1 + 1, w[1].0, "adjacent, no gap, no overlap");
         }
-        assert_eq!(last.last().unwrap().1, Some(hi));
-        assert!(last.iter().all(|(a, b)| *a <= b.unwrap()));
+        assert_eq!(ranges.last().unwrap().1, hi);
+        assert!(ranges.iter().all(|(a, b)| a <= b));
     }
 
     #[test]
     fn ranges_cover_the_id_span_once() {
-        check(251, 100_000, 100_000);
-        check(251, 5_000_000, 100_000);
-        check(251, 260, 100_000); // more chunks than ids: width 1
-        check(1_000, 1_000, 251);
-        assert_eq!(split(251, Some(100_000), 100_000, true).len(), 399 + 1);
-        assert_eq!(split(251, None, 300, true), [(251, None)]);
-        assert_eq!(split(251, Some(900), 300, false), [(251, Some(900))]);
-        assert_eq!(split(251, Some(100), 300, true), [(251, None)]);
+        check(251, 100_000, 99_750);
+        check(251, 5_000_000, 99_750);
+        check(251, 260, 99_750); // more chunks than ids: width 1
+        check(1_000, 1_000, 1);
+        check(u64::MAX - 10, u64::MAX, 5);
+        assert_eq!(split(251, 100_000, 99_750).len(), 399);
+        assert_eq!(split(251, 900, 50), [(251, 900)]);
+        assert!(split(251, 100, 300).is_empty());
     }
 
     /// Requests [`read_range`] needs for one range of the sorted `ids` (a full page always
@@ -382,12 +502,12 @@ mod tests {
             let count = ids.len() as u64;
             let lo = ids[PAGE as usize - 1] + 1;
             let hi = *ids.last().unwrap();
-            let ranges = split(lo, Some(hi), count, true);
+            let ranges = split(lo, hi, count - PAGE);
             let sent: u64 = ranges
                 .iter()
-                .map(|(a, b)| range_requests(&ids, *a, *b))
+                .map(|(a, b)| range_requests(&ids, *a, Some(*b)))
                 .sum();
-            let ideal = (count - PAGE).div_ceil(PAGE) + 1;
+            let ideal = (count - PAGE).div_ceil(PAGE);
             assert!(
                 sent as f64 <= ideal as f64 * 1.17,
                 "{missing}: {sent} requests for {count} customers (ideal {ideal})"
@@ -403,8 +523,140 @@ mod tests {
         assert_eq!(expected_page_requests(0, true), 1);
         assert_eq!(expected_page_requests(249, true), 1);
         assert_eq!(expected_page_requests(250, true), 2);
-        assert_eq!(expected_page_requests(251, true), 4);
-        assert_eq!(expected_page_requests(100_000, true), 402);
-        assert_eq!(expected_page_requests(100_000, false), 401);
+        assert_eq!(expected_page_requests(251, true), 3);
+        assert_eq!(expected_page_requests(100_000, true), 401);
+        assert_eq!(expected_page_requests(100_000, false), 400);
+    }
+
+    /// Read the sandbox's customers with [`customer_pages`]; return the ids in the order
+    /// yielded and the page requests sent.
+    async fn read_all(
+        sandbox: &crate::sandbox::Sandbox,
+        q: Query,
+        count: u64,
+        concurrency: usize,
+    ) -> (Vec<u64>, u64) {
+        use crate::api::client::{Connection, Secret};
+        let client = Client::new(&Connection {
+            api_url: Connection::check_api_url(&sandbox.base_url()).unwrap(),
+            store_hash: sandbox.store_hash().to_string(),
+            token: Secret::new(sandbox.token().to_string()),
+            concurrency,
+            timeout: std::time::Duration::from_secs(30),
+            max_retries: 0,
+        })
+        .unwrap();
+        let before = client.stats().requests;
+        let mut ids = Vec::new();
+        let mut pages = customer_pages(client.clone(), q, count, concurrency);
+        while let Some(page) = pages.next().await {
+            ids.extend(page.unwrap().iter().map(|c| c.id));
+        }
+        (ids, client.stats().requests - before)
+    }
+
+    fn store_ids(sandbox: &crate::sandbox::Sandbox) -> Vec<u64> {
+        let mut ids: Vec<u64> = sandbox
+            .customers()
+            .iter()
+            .map(|c| c["id"].as_u64().unwrap())
+            .collect();
+        ids.sort_unstable();
+        ids
+    }
+
+    /// Every customer once, in order, whatever the ids look like and however wrong the first
+    /// page's density or the count is; contiguous ids cost exactly the expected requests.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn every_layout_reads_each_customer_once() {
+        use crate::sandbox::{Sandbox, SandboxConfig};
+        let sandbox = Sandbox::start(
+            SandboxConfig {
+                seed: 12_000,
+                ..SandboxConfig::default()
+            },
+            0,
+        )
+        .await
+        .unwrap();
+        let all = store_ids(&sandbox);
+        assert_eq!(all.len(), 12_000);
+        let n = all.len() as u64;
+
+        // Contiguous ids, several concurrencies: the expected number of requests exactly.
+        for concurrency in [1, 4, 8, 64] {
+            let (ids, requests) = read_all(&sandbox, Query::default(), n, concurrency).await;
+            assert_eq!(ids, all, "concurrency {concurrency}");
+            assert_eq!(requests, expected_page_requests(n, true), "c{concurrency}");
+        }
+        // A count that is too high (the store shrank: the probe's page is empty) or too low
+        // (it grew: the probe's page is not the last).
+        for count in [n * 3, n / 3, 251, 250] {
+            let (ids, _) = read_all(&sandbox, Query::default(), count, 8).await;
+            assert_eq!(ids, all, "count {count}");
+        }
+        // The user's max_id and min_id.
+        let q = Query {
+            min_id: Some(all[300]),
+            max_id: Some(all[9_000]),
+            ..Query::default()
+        };
+        let (ids, requests) = read_all(&sandbox, q, 8_701, 8).await;
+        assert_eq!(ids, all[300..=9_000]);
+        assert_eq!(requests, expected_page_requests(8_701, false));
+
+        // First page dense, then sparse (keep every 10th id after the first 250).
+        for id in &all[250..] {
+            if id % 10 != 0 {
+                sandbox.delete_customer(*id);
+            }
+        }
+        let now = store_ids(&sandbox);
+        let (ids, requests) = read_all(&sandbox, Query::default(), now.len() as u64, 8).await;
+        assert_eq!(ids, now);
+        // 1,175 customers: 5 pages at best; the speculative ranges guessed 250 ids each.
+        assert!(
+            requests <= expected_page_requests(now.len() as u64, true) + 7,
+            "{requests}"
+        );
+
+        // First page sparse, then dense: the first 250 customers are spread over ~2,500 ids.
+        let sandbox = Sandbox::start(
+            SandboxConfig {
+                seed: 12_000,
+                ..SandboxConfig::default()
+            },
+            0,
+        )
+        .await
+        .unwrap();
+        let all = store_ids(&sandbox);
+        for id in &all[..2_500] {
+            if id % 10 != 0 {
+                sandbox.delete_customer(*id);
+            }
+        }
+        let now = store_ids(&sandbox);
+        let (ids, requests) = read_all(&sandbox, Query::default(), now.len() as u64, 8).await;
+        assert_eq!(ids, now);
+        // Ranges 10× too wide at first: follow-on requests, about one per page still.
+        let ideal = expected_page_requests(now.len() as u64, true);
+        assert!(requests <= ideal + 8, "{requests} vs {ideal}");
+
+        // Half the ids missing at random.
+        let mut rng = fastrand::Rng::with_seed(3);
+        for id in &now {
+            if rng.bool() {
+                sandbox.delete_customer(*id);
+            }
+        }
+        let now = store_ids(&sandbox);
+        let (ids, requests) = read_all(&sandbox, Query::default(), now.len() as u64, 8).await;
+        assert_eq!(ids, now);
+        let ideal = expected_page_requests(now.len() as u64, true);
+        assert!(
+            requests as f64 <= ideal as f64 * 1.25,
+            "{requests} vs {ideal}"
+        );
     }
 }

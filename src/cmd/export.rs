@@ -171,26 +171,27 @@ async fn export(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
     };
 
     let progress = Progress::new(None, g.quiet, "customers");
-    // The group names and the count are independent: one round trip for both.
-    let (groups, plan) = futures::join!(GroupBook::load(&client), pages::plan(&client, &query));
+    // The group names, the count and the first page are independent: one round trip for all.
+    let (groups, plan, first) = futures::join!(
+        GroupBook::load(&client),
+        pages::plan(&client, &query),
+        pages::first_page(&client, &query)
+    );
     let groups = groups?;
-    let plan = plan.map_err(fatal_if_auth)?;
+    let fail = "export failed; the previous output file (if any) is untouched";
+    let plan = plan.map_err(fatal_if_auth).context(fail)?;
+    let first = first.map_err(fatal_if_auth).context(fail)?;
     let mut notices = Vec::new();
     if !groups.available {
         // Said once, before the run (not again in the summary).
         progress.note("warning: this store's plan has no customer groups; the customer_group column will be empty");
     }
     progress.set_total(plan.count);
-    // The first page and the highest id tell how the ids are spread, hence the ranges to read.
-    let layout = pages::layout(&client, &query, plan.count)
-        .await
-        .map_err(fatal_if_auth)
-        .context("export failed; the previous output file (if any) is untouched")?;
-    // Sent so far (group listing, count, first page, probe) plus one per range.
+    // Sent so far (group listing, count, first page) plus the pages still to come.
     let mut msg = format!(
         "exporting {} customers: about {} requests",
         plan.count,
-        client.stats().requests + layout.requests()
+        client.stats().requests + plan.page_requests.saturating_sub(1)
     );
     if addresses_path.is_some() {
         msg.push_str(&format!(
@@ -204,11 +205,15 @@ async fn export(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
     let mut rows = 0u64;
     // Customers deleted between their page and their address request.
     let mut gone = 0u64;
-    let mut pages = pages::laid_out_pages(client.clone(), query, layout, g.concurrency as usize);
+    let mut pages = pages::pages_after(
+        client.clone(),
+        query,
+        plan.count,
+        first,
+        g.concurrency as usize,
+    );
     while let Some(page) = pages.next().await {
-        let page = page
-            .map_err(fatal_if_auth)
-            .context("export failed; the previous output file (if any) is untouched")?;
+        let page = page.map_err(fatal_if_auth).context(fail)?;
         if let Some(w) = addr_wtr.as_mut() {
             gone += write_addresses(&client, &page, w, args.raw)
                 .await
