@@ -1,12 +1,15 @@
 //! `export`: every customer (or those matching filters) to CSV, in ascending id, each once.
 //!
 //! Pages are fetched concurrently by id range ([`crate::api::pages`]) and written in id order.
-//! The set of `form_field:<name>` columns is only known at the end, so each row first goes to a
+//! The set of `form_field:<name>` columns is only known at the end, so each row goes to a
 //! spill file, already encoded as its final CSV record with the form-field columns known so
-//! far; the final pass writes the header and copies the records, appending empty cells for
-//! columns found later. Memory stays flat however many customers there are. Files are written
-//! atomically (temporary file in the destination directory, synced, renamed), so a failed or
-//! interrupted export leaves the previous backup untouched and no temporary file behind.
+//! far. An output file is also written as the pages arrive, with the header of the columns
+//! seen on the first page, and started over from the spill if a later row brings a new column
+//! ([`Direct`]); otherwise (stdout, or a `.gz` with a late column) the final pass writes the
+//! header and copies the records, appending empty cells for columns found later. Memory stays
+//! flat however many customers there are. Files are written atomically (temporary file in the
+//! destination directory, synced, renamed), so a failed or interrupted export leaves the
+//! previous backup untouched and no temporary file behind.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -201,7 +204,20 @@ async fn export(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
     }
     progress.note(&msg);
 
-    let mut spill_wtr = SpillWriter::new(spill.reopen()?, args.raw);
+    let untouched = |path: &Path| {
+        format!(
+            "writing {}; the previous file (if any) is untouched",
+            path.display()
+        )
+    };
+    let writing = || match output.as_deref() {
+        Some(path) => untouched(path),
+        None => "writing the export".to_string(),
+    };
+    let direct = out_file
+        .zip(output.as_deref())
+        .map(|(f, p)| Sink::new(f, p));
+    let mut spill_wtr = SpillWriter::new(spill.path(), args.raw, direct)?;
     let mut rows = 0u64;
     // Customers deleted between their page and their address request.
     let mut gone = 0u64;
@@ -220,31 +236,31 @@ async fn export(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
                 .context("export failed; the previous output files (if any) are untouched")?;
         }
         for c in &page {
-            spill_wtr.write(c, &groups)?;
+            spill_wtr.write(c, &groups).with_context(writing)?;
         }
+        spill_wtr.end_page().with_context(writing)?;
         rows += page.len() as u64;
         progress.inc(page.len() as u64);
     }
     drop(pages);
-    let ff = spill_wtr.finish()?;
+    let (ff, direct) = spill_wtr.finish().with_context(writing)?;
 
-    // Second pass: the header with every form-field column, then the rows, padded. Both files
-    // are completely written before either is renamed into place, so a failure (a full disk)
-    // replaces neither.
-    let untouched = |path: &Path| {
-        format!(
-            "writing {}; the previous file (if any) is untouched",
-            path.display()
-        )
-    };
-    let finished = match (out_file, output.as_deref()) {
-        (Some(f), Some(path)) => Some((
-            write_final(spill.path(), Sink::new(f, path), &ff)
-                .and_then(Sink::finish)
-                .with_context(|| untouched(path))?,
+    // Unless the output was written as the pages came (see `Direct`), a second pass: the
+    // header with every form-field column, then the rows, padded. Both files are completely
+    // written before either is renamed into place, so a failure (a full disk) replaces neither.
+    let finished = match (direct, output.as_deref()) {
+        (Some(sink), Some(path)) => Some((sink.finish().with_context(|| untouched(path))?, path)),
+        (None, Some(path)) => Some((
+            write_final(
+                spill.path(),
+                Sink::new(AtomicFile::create(path)?, path),
+                &ff,
+            )
+            .and_then(Sink::finish)
+            .with_context(|| untouched(path))?,
             path,
         )),
-        _ => {
+        (_, None) => {
             write_final(
                 spill.path(),
                 std::io::BufWriter::with_capacity(256 * 1024, std::io::stdout().lock()),
@@ -309,13 +325,17 @@ impl FormFieldColumns {
 }
 
 /// Writes each customer as its final CSV record (already neutralised) with the form-field
-/// columns known so far, framed as `[u32 length][u32 columns known][record bytes]`.
+/// columns known so far, framed as `[u32 length][u32 columns known][record bytes]`, and, while
+/// it can, straight into the output as well (see [`Direct`]).
 ///
 /// Columns are numbered in first-seen order, so a column found later is always to the right
 /// of every earlier record: the final pass only appends empty cells (commas) to short records
 /// and copies the bytes, instead of parsing and re-encoding every cell.
-struct SpillWriter {
+struct SpillWriter<D: Output> {
     out: std::io::BufWriter<std::fs::File>,
+    /// The spill's path, to read it back when the direct output starts over.
+    spill: PathBuf,
+    direct: Direct<D>,
     /// Encodes one record at a time into `record` (reused, never grows past the largest row).
     rec: csv::Writer<RecordBuf>,
     record: RecordBuf,
@@ -327,11 +347,52 @@ struct SpillWriter {
     raw: bool,
 }
 
-impl SpillWriter {
-    fn new(file: std::fs::File, raw: bool) -> SpillWriter {
+/// The output file written while the pages arrive, so that the export ends with the last page
+/// instead of a second pass over everything (and a `.gz` is compressed while waiting for the
+/// store, not after). The header needs every form-field column, which only the whole store
+/// tells; it is written after the first page, with the columns seen so far. When a later row
+/// brings a new column (a field added to the sign-up form years into the store's life), a
+/// plain file starts over from the spill with the wider header (a copy, while the next pages
+/// are on their way); a `.gz` output is dropped instead (compressing everything again for each
+/// late column would cost more than the final pass) and the final pass writes it.
+enum Direct<D> {
+    /// Nothing written yet; the first page's framed records wait here.
+    Waiting(D, Vec<u8>),
+    /// The header is written with this many form-field columns; rows follow as they come.
+    Writing(D, usize),
+    /// No direct output (stdout), or it was dropped: the final pass writes the output.
+    Off,
+}
+
+/// An output the export can write while the pages arrive.
+trait Output: Write + Sized {
+    /// The same output, empty, to start over (None: not worth it, the final pass writes it).
+    fn restart(self) -> anyhow::Result<Option<Self>>;
+}
+
+impl Output for Sink {
+    fn restart(self) -> anyhow::Result<Option<Sink>> {
+        match self {
+            // A new temporary file beside the destination; the old one is removed on drop.
+            Sink::Plain(f) => Ok(Some(Sink::Plain(AtomicFile::create(f.path())?))),
+            Sink::Gzip(_) => Ok(None),
+        }
+    }
+}
+
+impl<D: Output> SpillWriter<D> {
+    /// `spill`: an empty file to spill to. `direct`: the output file, written while the pages
+    /// arrive (None: the final pass writes the output, as for stdout).
+    fn new(spill: &Path, raw: bool, direct: Option<D>) -> anyhow::Result<SpillWriter<D>> {
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .open(spill)
+            .context("opening the spill file")?;
         let record = RecordBuf::default();
-        SpillWriter {
+        Ok(SpillWriter {
             out: std::io::BufWriter::with_capacity(256 * 1024, file),
+            spill: spill.to_path_buf(),
+            direct: direct.map_or(Direct::Off, |d| Direct::Waiting(d, Vec::new())),
             rec: csv::WriterBuilder::new()
                 .flexible(true)
                 .terminator(csv::Terminator::Any(b'\n'))
@@ -342,7 +403,7 @@ impl SpillWriter {
             num: String::new(),
             date: String::new(),
             raw,
-        }
+        })
     }
 
     fn cell(&mut self, value: &str) -> csv::Result<()> {
@@ -415,18 +476,142 @@ impl SpillWriter {
         let mut bytes = self.record.0.lock().expect("not poisoned");
         let record = bytes.strip_suffix(b"\n").unwrap_or(&bytes);
         let len = u32::try_from(record.len()).context("a customer record over 4 GB")?;
-        self.out.write_all(&len.to_le_bytes())?;
-        self.out
-            .write_all(&(self.ff.names.len() as u32).to_le_bytes())?;
+        let known = self.ff.names.len();
+        let frame = [len.to_le_bytes(), (known as u32).to_le_bytes()];
+        self.out.write_all(frame.as_flattened())?;
         self.out.write_all(record)?;
+        match &mut self.direct {
+            Direct::Waiting(_, first) => {
+                first.extend_from_slice(frame.as_flattened());
+                first.extend_from_slice(record);
+            }
+            Direct::Writing(out, width) if known <= *width => {
+                write_padded(out, record, known, *width)?
+            }
+            Direct::Writing(..) => {
+                drop(bytes);
+                self.start_over()?;
+                return Ok(());
+            }
+            Direct::Off => {}
+        }
         bytes.clear();
         Ok(())
     }
 
-    /// Flush the spill and hand back the form-field columns (the header's tail).
-    fn finish(mut self) -> anyhow::Result<FormFieldColumns> {
+    /// A row brought a form-field column the header lacks: write the output again from the
+    /// spill (this row included) with every column known now, or leave it to the final pass.
+    fn start_over(&mut self) -> anyhow::Result<()> {
+        self.record.0.lock().expect("not poisoned").clear();
+        let Direct::Writing(out, _) = std::mem::replace(&mut self.direct, Direct::Off) else {
+            return Ok(());
+        };
+        let Some(mut out) = out.restart()? else {
+            return Ok(());
+        };
         self.out.flush().context("writing the spill file")?;
-        Ok(self.ff)
+        let width = self.ff.names.len();
+        write_header(&mut out, &self.ff)?;
+        let mut rdr = std::io::BufReader::with_capacity(
+            256 * 1024,
+            std::fs::File::open(&self.spill).context("reading the spill file")?,
+        );
+        copy_frames(&mut rdr, &mut out, width)?;
+        self.direct = Direct::Writing(out, width);
+        Ok(())
+    }
+
+    /// A page is written: after the first with any rows, the header goes out with the columns
+    /// seen so far, then the rows held back.
+    fn end_page(&mut self) -> anyhow::Result<()> {
+        match &self.direct {
+            Direct::Waiting(_, first) if !first.is_empty() => self.start_writing(),
+            _ => Ok(()),
+        }
+    }
+
+    fn start_writing(&mut self) -> anyhow::Result<()> {
+        if let Direct::Waiting(..) = self.direct {
+            let Direct::Waiting(mut out, first) = std::mem::replace(&mut self.direct, Direct::Off)
+            else {
+                unreachable!("matched above");
+            };
+            let width = self.ff.names.len();
+            write_header(&mut out, &self.ff)?;
+            copy_frames(&mut first.as_slice(), &mut out, width)?;
+            self.direct = Direct::Writing(out, width);
+        }
+        Ok(())
+    }
+
+    /// Flush the spill; hand back the form-field columns (the header's tail) and the direct
+    /// output when it is complete (None: the final pass must write the output).
+    fn finish(mut self) -> anyhow::Result<(FormFieldColumns, Option<D>)> {
+        self.out.flush().context("writing the spill file")?;
+        self.start_writing()?;
+        let done = match self.direct {
+            Direct::Writing(out, width) if width == self.ff.names.len() => Some(out),
+            _ => None,
+        };
+        Ok((self.ff, done))
+    }
+}
+
+/// The header: the fixed columns and one per form field.
+fn write_header<W: Write>(out: &mut W, ff: &FormFieldColumns) -> anyhow::Result<()> {
+    // Header names never start with a formula character ("form_field:" comes first).
+    let mut header = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::Any(b'\n'))
+        .from_writer(out);
+    header.write_record(
+        COLUMNS
+            .iter()
+            .map(|s| s.to_string())
+            .chain(ff.names.iter().map(|n| format!("form_field:{n}"))),
+    )?;
+    header.flush()?;
+    Ok(())
+}
+
+/// One record that knew `known` form-field columns, padded to `width` of them.
+fn write_padded<W: Write>(
+    out: &mut W,
+    record: &[u8],
+    known: usize,
+    width: usize,
+) -> std::io::Result<()> {
+    const COMMAS: [u8; 64] = [b','; 64];
+    out.write_all(record)?;
+    let mut pad = width - known;
+    while pad > 0 {
+        let n = pad.min(COMMAS.len());
+        out.write_all(&COMMAS[..n])?;
+        pad -= n;
+    }
+    out.write_all(b"\n")
+}
+
+/// Every framed record of `spill`, padded to `width` form-field columns, into `out`.
+fn copy_frames<R: std::io::Read, W: Write>(
+    spill: &mut R,
+    out: &mut W,
+    width: usize,
+) -> anyhow::Result<()> {
+    let mut frame = [0u8; 8];
+    let mut record = Vec::with_capacity(4096);
+    loop {
+        match spill.read_exact(&mut frame) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(()),
+            Err(e) => return Err(anyhow::Error::new(e).context("reading the spill file")),
+        }
+        let len = u32::from_le_bytes(frame[..4].try_into().expect("4 bytes")) as usize;
+        let known = u32::from_le_bytes(frame[4..].try_into().expect("4 bytes")) as usize;
+        record.resize(len, 0);
+        spill
+            .read_exact(&mut record)
+            .context("reading the spill file")?;
+        write_padded(out, &record, known, width)?;
     }
 }
 
@@ -447,43 +632,12 @@ impl Write for RecordBuf {
 }
 
 fn write_final<W: Write>(spill: &Path, mut out: W, ff: &FormFieldColumns) -> anyhow::Result<W> {
-    use std::io::Read;
     let mut rdr = std::io::BufReader::with_capacity(
         256 * 1024,
         std::fs::File::open(spill).context("reading the spill file")?,
     );
-    {
-        // Header names never start with a formula character ("form_field:" comes first).
-        let mut header = csv::WriterBuilder::new()
-            .terminator(csv::Terminator::Any(b'\n'))
-            .from_writer(&mut out);
-        header.write_record(
-            COLUMNS
-                .iter()
-                .map(|s| s.to_string())
-                .chain(ff.names.iter().map(|n| format!("form_field:{n}"))),
-        )?;
-        header.flush()?;
-    }
-    let width = ff.names.len();
-    let commas = vec![b','; width];
-    let mut frame = [0u8; 8];
-    let mut record = Vec::with_capacity(4096);
-    loop {
-        match rdr.read_exact(&mut frame) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => break,
-            Err(e) => return Err(anyhow::Error::new(e).context("reading the spill file")),
-        }
-        let len = u32::from_le_bytes(frame[..4].try_into().expect("4 bytes")) as usize;
-        let known = u32::from_le_bytes(frame[4..].try_into().expect("4 bytes")) as usize;
-        record.resize(len, 0);
-        rdr.read_exact(&mut record)
-            .context("reading the spill file")?;
-        out.write_all(&record)?;
-        out.write_all(&commas[..width - known])?;
-        out.write_all(b"\n")?;
-    }
+    write_header(&mut out, ff)?;
+    copy_frames(&mut rdr, &mut out, ff.names.len())?;
     Ok(out)
 }
 
@@ -757,6 +911,12 @@ impl Write for Sink {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    impl Output for Vec<u8> {
+        fn restart(self) -> anyhow::Result<Option<Vec<u8>>> {
+            Ok(Some(Vec::new()))
+        }
+    }
     use crate::api::models::FormField;
     use crate::csvio::unneutralise;
     use proptest::prelude::*;
@@ -764,11 +924,12 @@ mod tests {
     /// Customers through the spill and the final pass, read back with a CSV reader.
     fn spill_and_read(customers: &[Customer], raw: bool) -> Vec<csv::StringRecord> {
         let spill = tempfile::NamedTempFile::new().unwrap();
-        let mut w = SpillWriter::new(spill.reopen().unwrap(), raw);
+        let mut w = SpillWriter::<Vec<u8>>::new(spill.path(), raw, None).unwrap();
         for c in customers {
             w.write(c, &GroupBook::default()).unwrap();
         }
-        let ff = w.finish().unwrap();
+        let (ff, direct) = w.finish().unwrap();
+        assert!(direct.is_none());
         let out = write_final(spill.path(), Vec::new(), &ff).unwrap();
         let mut rdr = csv::Reader::from_reader(out.as_slice());
         let mut rows = vec![rdr.headers().unwrap().clone()];
@@ -883,5 +1044,88 @@ mod tests {
             "b-{datetime}.csv",
             "b-2026-11-26T211500Z.csv"
         ));
+    }
+
+    /// An output that cannot start over, like a `.gz`.
+    struct NoRestart(Vec<u8>);
+
+    impl Write for NoRestart {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.write(buf)
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl Output for NoRestart {
+        fn restart(self) -> anyhow::Result<Option<NoRestart>> {
+            Ok(None)
+        }
+    }
+
+    /// Customers in pages through a spill writer with a direct output; returns the direct
+    /// output (if complete) and what the final pass writes from the spill.
+    fn direct_and_final<D: Output>(pages: &[Vec<Customer>], out: D) -> (Option<D>, Vec<u8>) {
+        let spill = tempfile::NamedTempFile::new().unwrap();
+        let mut w = SpillWriter::new(spill.path(), false, Some(out)).unwrap();
+        for page in pages {
+            for c in page {
+                w.write(c, &GroupBook::default()).unwrap();
+            }
+            w.end_page().unwrap();
+        }
+        let (ff, direct) = w.finish().unwrap();
+        (direct, write_final(spill.path(), Vec::new(), &ff).unwrap())
+    }
+
+    proptest! {
+        /// The output written while the pages arrive is byte for byte what the final pass
+        /// writes, however late a form-field column first shows up; an output that cannot
+        /// start over is given up exactly when a column shows up after the first page.
+        #[test]
+        fn direct_output_equals_the_final_pass(
+            pages in prop::collection::vec(
+                prop::collection::vec(prop::collection::vec((0..5usize, cell()), 0..3), 0..6),
+                0..6,
+            )
+        ) {
+            let mut id = 0;
+            let pages: Vec<Vec<Customer>> = pages
+                .iter()
+                .map(|page| {
+                    page.iter()
+                        .map(|fields| {
+                            id += 1;
+                            Customer {
+                                id,
+                                email: format!("c{id}@example.com"),
+                                form_fields: fields
+                                    .iter()
+                                    .map(|(n, v)| FormField { name: format!("f{n}"), value: v.clone() })
+                                    .collect(),
+                                ..Customer::default()
+                            }
+                        })
+                        .collect()
+                })
+                .collect();
+            let (direct, want) = direct_and_final(&pages, Vec::new());
+            prop_assert_eq!(direct.as_deref(), Some(want.as_slice()));
+
+            let names = |page: &[Customer]| -> std::collections::HashSet<String> {
+                page.iter().flat_map(|c| c.form_fields.iter().map(|f| f.name.clone())).collect()
+            };
+            let first_page = pages.iter().find(|p| !p.is_empty()).map(|p| names(p)).unwrap_or_default();
+            let late = pages.iter().any(|p| !names(p).is_subset(&first_page));
+            let (direct, want) = direct_and_final(&pages, NoRestart(Vec::new()));
+            match direct {
+                Some(out) => {
+                    prop_assert!(!late);
+                    prop_assert_eq!(out.0, want);
+                }
+                None => prop_assert!(late),
+            }
+        }
     }
 }
