@@ -336,7 +336,7 @@ pub fn pages_after(
     };
     let head = stream::iter((!first.is_empty()).then_some(Ok(first)));
     // A short first page was the only one.
-    if !full || q.max_id.is_some_and(|u| last_id >= u) {
+    if !full || last_id >= q.max_id.unwrap_or(u64::MAX) {
         return head.boxed();
     }
     let lo = last_id + 1;
@@ -366,23 +366,22 @@ pub fn pages_after(
         .ceil()
         .max(1.0) as u64;
     let mut speculative = Vec::new();
-    let mut a = lo;
+    // The last id the speculative ranges cover (lo - 1: none).
+    let mut covered = lo - 1;
+    let end = q.max_id.unwrap_or(u64::MAX);
     for _ in 0..(concurrency.saturating_sub(1) as u64).min(last_page - 2) {
-        let b = a.saturating_add(width - 1);
-        let b = q.max_id.map_or(b, |u| b.min(u));
+        if covered >= end {
+            break;
+        }
+        let (a, b) = (covered + 1, covered.saturating_add(width).min(end));
         speculative.push(Segment::Started(RangeReader::start(
             client.clone(),
             q.clone(),
             a,
             Some(b),
         )));
-        a = b + 1;
-        if q.max_id.is_some_and(|u| a > u) {
-            break;
-        }
+        covered = b;
     }
-    // The last id the speculative ranges cover (lo - 1: none).
-    let covered = a - 1;
 
     let rest = {
         let q = q.clone();
@@ -422,12 +421,12 @@ fn after_probe(q: &Query, count: u64, lo: u64, covered: u64, probe: Vec<Customer
     let (Some(p_min), Some(p_max)) = (probe.first().map(|c| c.id), probe.last().map(|c| c.id))
     else {
         // An empty last page: the store shrank since the count. One range reads on.
-        if q.max_id.is_none_or(|u| covered < u) {
+        if covered < q.max_id.unwrap_or(u64::MAX) {
             out.push(Segment::Range(covered + 1, q.max_id));
         }
         return out;
     };
-    if p_min > covered + 1 {
+    if p_min - 1 > covered {
         // Customers in [lo, p_min - 1] when counted, spread evenly: the share in the gap.
         let between = count.saturating_sub(PAGE + probe.len() as u64);
         let (a, b) = (covered + 1, p_min - 1);
@@ -443,7 +442,7 @@ fn after_probe(q: &Query, count: u64, lo: u64, covered: u64, probe: Vec<Customer
         out.push(Segment::Rows(rows));
     }
     if q.max_id.is_none() {
-        out.push(Segment::Range(p_max.max(covered) + 1, None));
+        out.push(Segment::Range(p_max.max(covered).saturating_add(1), None));
     }
     out
 }
