@@ -822,3 +822,33 @@ fn file_gzip_and_stdout_hold_the_same_csv() {
         .unwrap()
         .ends_with(",form_field:Colour,form_field:=Size"));
 }
+
+/// Injected 5xx answers and dropped connections on every kind of request the export sends
+/// (count, groups, first page, last page, speculative and planned ranges): the export retries
+/// them and writes exactly the file a clean run writes.
+#[test]
+fn an_export_through_5xx_and_dropped_connections_is_the_clean_export() {
+    let store = Store::new(SandboxConfig {
+        seed: 3_000,
+        ..config()
+    });
+    store.run(&["export", "-o", "clean.csv"]).expect(0);
+    store.sb.set_faults(0.2, 0.1, 0.0);
+    let run = store.run(&[
+        "export",
+        "-o",
+        "faulty.csv",
+        "--concurrency",
+        "8",
+        "--max-retries",
+        "10",
+        "--summary-json",
+        "summary.json",
+    ]);
+    run.expect(0);
+    store.sb.set_faults(0.0, 0.0, 0.0);
+    assert_eq!(store.read("faulty.csv"), store.read("clean.csv"));
+    let summary: Value = serde_json::from_str(&store.read("summary.json")).unwrap();
+    assert!(summary["retries"].as_u64().unwrap() > 0, "{summary}");
+    assert_eq!(hidden_files(&store), Vec::<String>::new());
+}
