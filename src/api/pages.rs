@@ -554,6 +554,14 @@ mod tests {
         (ids, client.stats().requests - before)
     }
 
+    async fn seeded(customers: usize) -> crate::sandbox::Sandbox {
+        let cfg = crate::sandbox::SandboxConfig {
+            seed: customers,
+            ..Default::default()
+        };
+        crate::sandbox::Sandbox::start(cfg, 0).await.unwrap()
+    }
+
     fn store_ids(sandbox: &crate::sandbox::Sandbox) -> Vec<u64> {
         let mut ids: Vec<u64> = sandbox
             .customers()
@@ -568,16 +576,7 @@ mod tests {
     /// page's density or the count is; contiguous ids cost exactly the expected requests.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn every_layout_reads_each_customer_once() {
-        use crate::sandbox::{Sandbox, SandboxConfig};
-        let sandbox = Sandbox::start(
-            SandboxConfig {
-                seed: 12_000,
-                ..SandboxConfig::default()
-            },
-            0,
-        )
-        .await
-        .unwrap();
+        let sandbox = seeded(12_000).await;
         let all = store_ids(&sandbox);
         assert_eq!(all.len(), 12_000);
         let n = all.len() as u64;
@@ -620,15 +619,7 @@ mod tests {
         );
 
         // First page sparse, then dense: the first 250 customers are spread over ~2,500 ids.
-        let sandbox = Sandbox::start(
-            SandboxConfig {
-                seed: 12_000,
-                ..SandboxConfig::default()
-            },
-            0,
-        )
-        .await
-        .unwrap();
+        let sandbox = seeded(12_000).await;
         let all = store_ids(&sandbox);
         for id in &all[..2_500] {
             if id % 10 != 0 {
