@@ -187,6 +187,28 @@ fn missing(fields: &[&str]) -> Reply {
     )
 }
 
+/// A create must carry every required field, non-blank ("Required fields missing [..]", all
+/// of them at once); an update may leave them out but not blank one ("invalid").
+fn check_required(
+    fields: &serde_json::Map<String, Value>,
+    required: &[&str],
+    creating: bool,
+    blank: impl Fn(&str) -> bool,
+) -> Result<(), Reply> {
+    if creating {
+        let absent: Vec<&str> = required.iter().copied().filter(|key| blank(key)).collect();
+        if !absent.is_empty() {
+            return Err(missing(&absent));
+        }
+    } else if let Some(key) = required
+        .iter()
+        .find(|key| fields.contains_key(**key) && blank(key))
+    {
+        return Err(invalid(key));
+    }
+    Ok(())
+}
+
 fn refused(why: Refused) -> Reply {
     match why {
         Refused::EmailInUse(email) => Reply::error_with(
@@ -619,21 +641,7 @@ fn customer_patch(fields: &Map<String, Value>, creating: bool) -> Result<Custome
         Some(Value::Null) | None => true,
         Some(_) => false,
     };
-    if creating {
-        let absent: Vec<&str> = CUSTOMER_REQUIRED
-            .iter()
-            .copied()
-            .filter(|key| blank(key))
-            .collect();
-        if !absent.is_empty() {
-            return Err(missing(&absent));
-        }
-    } else if let Some(key) = CUSTOMER_REQUIRED
-        .iter()
-        .find(|key| fields.contains_key(**key) && blank(key))
-    {
-        return Err(invalid(key));
-    }
+    check_required(fields, &CUSTOMER_REQUIRED, creating, blank)?;
 
     let mut patch = CustomerPatch {
         first_name: text_field(fields, "first_name", 255, false)?,
@@ -829,21 +837,7 @@ fn address_patch(
         Some(Value::Number(_)) => false,
         Some(_) | None => true,
     };
-    if creating {
-        let absent: Vec<&str> = ADDRESS_REQUIRED
-            .iter()
-            .copied()
-            .filter(|key| blank(key))
-            .collect();
-        if !absent.is_empty() {
-            return Err(missing(&absent));
-        }
-    } else if let Some(key) = ADDRESS_REQUIRED
-        .iter()
-        .find(|key| fields.contains_key(**key) && blank(key))
-    {
-        return Err(invalid(key));
-    }
+    check_required(fields, &ADDRESS_REQUIRED, creating, blank)?;
     Ok(AddressPatch {
         first_name: text_field(fields, "first_name", 255, false)?,
         last_name: text_field(fields, "last_name", 255, false)?,
