@@ -641,7 +641,7 @@ fn customer_patch(fields: &Map<String, Value>, creating: bool) -> Result<Custome
         Some(Value::Null) | None => true,
         Some(_) => false,
     };
-    check_required(fields, &CUSTOMER_REQUIRED, creating, blank)?;
+    check_required(fields, CUSTOMER_REQUIRED, creating, blank)?;
 
     let mut patch = CustomerPatch {
         first_name: text_field(fields, "first_name", 255, false)?,
@@ -837,7 +837,7 @@ fn address_patch(
         Some(Value::Number(_)) => false,
         Some(_) | None => true,
     };
-    check_required(fields, &ADDRESS_REQUIRED, creating, blank)?;
+    check_required(fields, ADDRESS_REQUIRED, creating, blank)?;
     Ok(AddressPatch {
         first_name: text_field(fields, "first_name", 255, false)?,
         last_name: text_field(fields, "last_name", 255, false)?,
