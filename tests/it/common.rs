@@ -75,20 +75,27 @@ impl Store {
         self.run_with_stdin(args, None)
     }
 
-    pub fn run_with_stdin(&self, args: &[&str], stdin: Option<&[u8]>) -> Run {
+    /// The binary with `args`, in the store's directory, pointed at its sandbox (for tests
+    /// that start it and stop it themselves).
+    pub fn command(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_bc-customers"));
         cmd.args(args)
             .current_dir(self.dir.path())
             .env("BIGCOMMERCE_API_URL", self.sb.base_url())
             .env("BIGCOMMERCE_STORE_HASH", self.sb.store_hash())
-            .env("BIGCOMMERCE_ACCESS_TOKEN", &self.token)
-            .stdin(if stdin.is_some() {
-                Stdio::piped()
-            } else {
-                Stdio::null()
-            })
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
+            .env("BIGCOMMERCE_ACCESS_TOKEN", &self.token);
+        cmd
+    }
+
+    pub fn run_with_stdin(&self, args: &[&str], stdin: Option<&[u8]>) -> Run {
+        let mut cmd = self.command(args);
+        cmd.stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
         let mut child = cmd.spawn().expect("binary runs");
         if let Some(input) = stdin {
             use std::io::Write;

@@ -583,12 +583,8 @@ fn sigterm_removes_the_temporary_files_and_keeps_the_previous_backup() {
         ..config()
     });
     store.write("backup.csv", "previous backup\n");
-    let child = Command::new(env!("CARGO_BIN_EXE_bc-customers"))
-        .args(["export", "-o", "backup.csv"])
-        .current_dir(store.dir.path())
-        .env("BIGCOMMERCE_API_URL", store.sb.base_url())
-        .env("BIGCOMMERCE_STORE_HASH", store.sb.store_hash())
-        .env("BIGCOMMERCE_ACCESS_TOKEN", &store.token)
+    let child = store
+        .command(&["export", "-o", "backup.csv"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

@@ -48,12 +48,8 @@ fn journal_lines(path: &std::path::Path) -> usize {
 
 /// Start the binary, SIGKILL it once the journal records `after` finished rows (or it ends).
 fn run_and_kill(store: &Store, args: &[&str], journal: &std::path::Path, after: usize) -> bool {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_bc-customers"))
-        .args(args)
-        .current_dir(store.dir.path())
-        .env("BIGCOMMERCE_API_URL", store.sb.base_url())
-        .env("BIGCOMMERCE_STORE_HASH", store.sb.store_hash())
-        .env("BIGCOMMERCE_ACCESS_TOKEN", &store.token)
+    let mut child = store
+        .command(args)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -532,8 +528,8 @@ fn token_revoked_mid_import_is_fatal_then_resume_finishes_the_job() {
     store.write("in.csv", &new_customers_csv(600, "rv"));
     store.write("out.csv", "previous results\n");
     let journal = store.path("out.csv.journal");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_bc-customers"))
-        .args([
+    let mut child = store
+        .command(&[
             "import",
             "in.csv",
             "--results",
@@ -541,10 +537,6 @@ fn token_revoked_mid_import_is_fatal_then_resume_finishes_the_job() {
             "--mode",
             "create",
         ])
-        .current_dir(store.dir.path())
-        .env("BIGCOMMERCE_API_URL", store.sb.base_url())
-        .env("BIGCOMMERCE_STORE_HASH", store.sb.store_hash())
-        .env("BIGCOMMERCE_ACCESS_TOKEN", &store.token)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
