@@ -254,6 +254,19 @@ impl RateGate {
         }
     }
 
+    /// Until when no request may be sent at all (a 429's block, or the window's allowance
+    /// spent): what the progress line reports as a wait for the store's rate limit.
+    pub fn waiting_until(&self) -> Option<Instant> {
+        let s = self.state.lock().unwrap();
+        let now = Instant::now();
+        let until = match (s.blocked_until, s.left, s.reset_at) {
+            (Some(b), _, _) if b > now => b,
+            (_, Some(0), Some(r)) => r + RESET_MARGIN,
+            _ => return None,
+        };
+        (until > now).then_some(until)
+    }
+
     /// Time until the current window ends, as we estimate it (None: unknown or past).
     pub fn estimated_reset_in(&self) -> Option<Duration> {
         let s = self.state.lock().unwrap();

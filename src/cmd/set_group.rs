@@ -27,18 +27,15 @@ use crate::results::{default_path, ResultsWriter, RowOutcome, RowResult};
 
 /// Move customers into a customer group.
 #[derive(Debug, Clone, clap::Args)]
+// One source is required: clap then names both (`<--input <FILE>|--filter <KEY=VALUE>>`).
+#[command(group(clap::ArgGroup::new("source").required(true).args(["input", "filters"])))]
 pub struct Args {
     /// The target group: its id, or its name (case-insensitive). `0` takes customers out of
     /// every group.
     #[arg(long, value_name = "NAME_OR_ID")]
     pub group: String,
     /// A CSV naming the customers by `id` or `email` (`-` for stdin).
-    #[arg(
-        long,
-        value_name = "FILE",
-        required_unless_present = "filters",
-        conflicts_with = "filters"
-    )]
+    #[arg(long, value_name = "FILE", conflicts_with = "filters")]
     pub input: Option<PathBuf>,
     /// Move every customer matching this V2 list filter, e.g. customer_group_id=2 (repeatable;
     /// all must match).
@@ -106,6 +103,7 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
     let concurrency = g.concurrency as usize;
     let group = resolve_group(&client, &args.group).await?;
     let progress = Progress::new(None, g.quiet, "customers");
+    progress.watch(&client);
     let mut notices = Vec::new();
 
     let ctx = Arc::new(Ctx {

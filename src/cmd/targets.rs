@@ -204,6 +204,7 @@ impl Finder {
             ));
         }
         let mut dir = Directory::default();
+        progress.planning(store_count.div_ceil(pages::PAGE).max(1));
         let mut stream =
             pages::customer_pages(client.clone(), Query::default(), store_count, concurrency);
         while let Some(page) = stream.next().await {
@@ -211,7 +212,9 @@ impl Finder {
                 dir.by_email.insert(c.email.to_lowercase(), c.id);
                 dir.by_id.insert(c.id, (c.email, c.customer_group_id));
             }
+            progress.page_read();
         }
+        progress.planned();
         Ok(Finder {
             client: client.clone(),
             directory: Some(Mutex::new(dir)),

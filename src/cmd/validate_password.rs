@@ -60,6 +60,7 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
     let client = connect(g)?;
     let concurrency = (g.concurrency as usize).min(MAX_CONCURRENT_VALIDATIONS);
     let progress = Progress::new(None, g.quiet, "rows");
+    progress.watch(&client);
     // Rows with only an id validate directly; an email needs a lookup (to find the id, or to
     // check that it names the same customer as the id).
     let rows_need_lookups = cols.id.is_none() || cols.email.is_some();

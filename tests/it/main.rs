@@ -10,3 +10,4 @@ mod import;
 mod presets;
 mod proptests;
 mod reliability;
+mod ux;

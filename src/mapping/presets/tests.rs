@@ -595,8 +595,7 @@ fn bigcommerce_second_address_pass() {
 
 #[test]
 fn woocommerce_shipping_address_pass() {
-    let mapping =
-        Mapping::from_toml_file(&sample_path("woocommerce/shipping-address.toml")).unwrap();
+    let mapping = Mapping::preset("woocommerce-shipping").unwrap();
     let (_bound, rows) = map_sample(&mapping, "woocommerce/customers.csv");
     let marcus = &rows[1];
     assert_eq!(get(marcus, "address_street_1"), "920 Industrial Pkwy");
