@@ -317,26 +317,27 @@ async fn export(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
 }
 
 /// An output that cannot be written fails before any request (a backup of a big store would
-/// otherwise read every page first), in plain words rather than a temporary file's.
+/// otherwise read every page first), in plain words rather than a temporary file's. Fatal
+/// (exit 1) like any other file that cannot be written, not a usage error.
 fn check_output_path(flag: &str, path: &Path) -> anyhow::Result<()> {
     if path.is_dir() {
-        return usage(format!(
+        anyhow::bail!(
             "{flag} {}: {} is a directory; name a file in it (e.g. {})",
             path.display(),
             path.display(),
             path.join("customers.csv").display()
-        ));
+        );
     }
     let dir = path
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
     if !dir.is_dir() {
-        return usage(format!(
+        anyhow::bail!(
             "{flag} {}: the directory {} does not exist (create it first)",
             path.display(),
             dir.display()
-        ));
+        );
     }
     Ok(())
 }

@@ -50,8 +50,25 @@ pub enum MatchBy {
     Email,
 }
 
+/// The reference a user fixing a file needs, at the end of `import --help`.
+const IMPORT_REFERENCE: &str = "\
+Columns (headers match ignoring case, surrounding spaces and _ - or space differences):
+  id, email, first_name, last_name, company, phone, store_credit, customer_group_id or
+  customer_group (a name), notes, tax_exempt_category, registration_ip_address, password,
+  password_confirmation, force_password_reset (or reset_pass_on_login); the address columns
+  address_first_name, address_last_name, address_company, address_street_1, address_street_2,
+  address_city, address_state, address_zip, address_country, address_phone, address_type.
+  An export is accepted as it is (its read-only columns are not sent), and so is the
+  --addresses file of an export (its addresses are added to existing customers).
+
+Exit codes:
+  0 every row succeeded; 1 fatal error (bad file, token refused, store unreachable);
+  2 usage error; 3 some rows are invalid or failed (see the results file);
+  130/143 interrupted by SIGINT/SIGTERM (continue with --resume).";
+
 /// Create or update customers from a CSV file.
 #[derive(Debug, Clone, Default, clap::Args)]
+#[command(after_help = IMPORT_REFERENCE)]
 pub struct Args {
     /// The CSV file (`-` for stdin).
     #[arg(value_name = "FILE")]
@@ -371,7 +388,8 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
 
     if carried_rows > 0 {
         notices.push(format!(
-            "{carried_rows} row(s) that had not failed were not sent again; the results file keeps their earlier result"
+            "{} that had been done were not sent again; the results file keeps their earlier result",
+            crate::report::plural(carried_rows, "row", "rows")
         ));
     }
     if ctx.password_not_applied.load(Ordering::Relaxed) {
@@ -874,10 +892,20 @@ async fn resolve_group(ctx: &Ctx, data: &mut RowData) -> anyhow::Result<Result<(
 }
 
 /// A row the mode forbids (create of an existing customer, update of a missing one, an id
-/// that matches nobody): `failed`, with the same message in a dry run as in the real run, so
-/// that the dry run predicts the real run's results file row for row.
-fn conflict(_ctx: &Ctx, id: Option<u64>, message: String) -> RowOutcome {
-    RowOutcome::failed(id, message)
+/// that matches nobody): `failed` in a real run ("create fails a row whose customer exists").
+/// A dry run classifies rows only as would_create, would_update, unchanged or invalid, so
+/// there it is `invalid`, with the real run's message word for word and what the real run
+/// will report, so that the dry run still predicts the real run's results file.
+fn conflict(ctx: &Ctx, id: Option<u64>, message: String) -> RowOutcome {
+    if ctx.dry_run {
+        RowOutcome::new(
+            RowResult::Invalid,
+            id,
+            format!("{message}; the real run reports this row as failed"),
+        )
+    } else {
+        RowOutcome::failed(id, message)
+    }
 }
 
 async fn create(ctx: &Ctx, row: &Row, data: &RowData) -> anyhow::Result<RowOutcome> {

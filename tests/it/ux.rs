@@ -506,6 +506,8 @@ fn import_help_puts_the_connection_flags_under_their_own_heading() {
     ] {
         assert!(at(conn) > heading, "{conn}");
     }
+    // The reference the unknown-column message sends users to.
+    assert!(at("address_phone") > heading && at("Exit codes") > heading);
 }
 
 #[test]
@@ -639,7 +641,7 @@ fn summaries_use_plurals_and_a_logical_order() {
 }
 
 #[test]
-fn a_dry_run_of_mode_create_says_what_the_real_run_says() {
+fn a_dry_run_of_mode_create_says_what_the_real_run_will_report() {
     let store = Store::empty();
     store.sb.insert_customer(json!({
         "email": "ann@example.com", "first_name": "Ann", "last_name": "Lee"
@@ -656,7 +658,90 @@ fn a_dry_run_of_mode_create_says_what_the_real_run_says() {
         .run(&["import", "in.csv", "--mode", "create"])
         .expect(3);
     let real = store.csv("in.results.csv").remove(0);
-    assert_eq!(dry["_result"], real["_result"]);
-    assert_eq!(dry["_message"], real["_message"]);
+    // A dry run classifies rows as would_create, would_update, unchanged or invalid; it
+    // says the real run's message word for word, and what the real run will report.
     assert_eq!(real["_result"], "failed");
+    assert_eq!(dry["_result"], "invalid");
+    assert_eq!(
+        dry["_message"],
+        format!(
+            "{}; the real run reports this row as failed",
+            real["_message"]
+        )
+    );
+}
+
+/// The bar on a terminal: the binary's stderr is a pseudo-terminal (openpty), 100 columns.
+#[cfg(target_os = "linux")]
+#[test]
+fn on_a_terminal_the_bar_shows_rows_rate_and_problems_and_no_log_lines() {
+    use std::io::Read;
+    use std::os::fd::{FromRawFd, OwnedFd};
+
+    let store = Store::new(SandboxConfig {
+        latency_ms: 40,
+        ..config()
+    });
+    let csv = new_customers_csv(40, "tty").replacen('\n', "\nbroken,No,Mail,,\n", 1);
+    store.write("in.csv", &csv);
+    let (mut master, mut slave) = (0, 0);
+    let size = libc::winsize {
+        ws_row: 40,
+        ws_col: 100,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: openpty writes two new descriptors into the integers; each is owned once below.
+    let rc = unsafe {
+        libc::openpty(
+            &mut master,
+            &mut slave,
+            std::ptr::null_mut(),
+            std::ptr::null(),
+            &size,
+        )
+    };
+    assert_eq!(rc, 0, "openpty: {}", std::io::Error::last_os_error());
+    // Not inherited by the children other tests start meanwhile: the reader below ends when
+    // the last holder of the terminal's other end is gone.
+    for fd in [master, slave] {
+        unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+    }
+    let (master, slave) = unsafe { (OwnedFd::from_raw_fd(master), OwnedFd::from_raw_fd(slave)) };
+    let mut child = store
+        .command(&["import", "in.csv", "--concurrency", "1"])
+        .env("BC_CUSTOMERS_PROGRESS_INTERVAL_MS", "100")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::from(slave))
+        .spawn()
+        .unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut f = std::fs::File::from(master);
+        let mut out = Vec::new();
+        let mut buf = [0u8; 4096];
+        // The read fails (EIO) once the child, the last holder of the terminal, is gone.
+        while let Ok(n) = f.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            out.extend_from_slice(&buf[..n]);
+        }
+        String::from_utf8_lossy(&out).into_owned()
+    });
+    let status = child.wait().unwrap();
+    let screen = reader.join().unwrap();
+    assert_eq!(status.code(), Some(3), "{screen}");
+    assert!(screen.contains("/41 rows"), "{screen}");
+    assert!(screen.contains("rows/s"), "{screen}");
+    assert!(screen.contains("1 invalid"), "{screen}");
+    assert!(screen.contains("ETA"), "{screen}");
+    assert!(
+        !screen.contains("progress:"),
+        "log lines are for no terminal: {screen}"
+    );
+    assert!(
+        screen.contains("results: created 40, invalid 1"),
+        "{screen}"
+    );
 }
