@@ -65,6 +65,8 @@ struct Live {
     since: Mutex<Instant>,
     /// The client whose rate-limit state tells whether every worker waits for the quota.
     client: Mutex<Option<Client>>,
+    /// Time seen waiting for the store's quota (sampled by the ticker), for the summary.
+    quota_waited_ms: AtomicU64,
 }
 
 impl Live {
@@ -82,6 +84,7 @@ impl Live {
             pages_total: AtomicU64::new(0),
             since: Mutex::new(Instant::now()),
             client: Mutex::new(None),
+            quota_waited_ms: AtomicU64::new(0),
         }
     }
 
@@ -265,6 +268,17 @@ impl Progress {
         *self.live.since.lock().unwrap() = Instant::now();
     }
 
+    /// A summary notice when the store's quota set the pace: a slow run is then not the
+    /// tool's doing, and more concurrency would not help.
+    pub fn quota_notice(&self) -> Option<String> {
+        let secs = self.live.quota_waited_ms.load(Ordering::Relaxed) / 1000;
+        (secs >= 1).then(|| {
+            format!(
+                "about {secs} s of the run were spent waiting for the store's rate limit (its API quota, shared with the store's other apps, set the pace)"
+            )
+        })
+    }
+
     /// Print a line without tearing the bar (stderr; nothing with --quiet).
     pub fn note(&self, msg: &str) {
         if self.quiet {
@@ -312,6 +326,10 @@ impl Ticker {
                 let mut with_bar = None;
                 while !stopped.load(Ordering::Relaxed) {
                     std::thread::sleep(nap);
+                    if live.quota_wait().is_some() {
+                        live.quota_waited_ms
+                            .fetch_add(nap.as_millis() as u64, Ordering::Relaxed);
+                    }
                     match &bar {
                         Some(b) => {
                             let show_bar = !live.planning.load(Ordering::Relaxed)
@@ -555,7 +573,7 @@ impl Summary {
         Ok(())
     }
 
-    /// `import: 2 of 10 rows not done (1 invalid, 1 failed); see in.results.csv`.
+    /// `import: 10 rows, 1 invalid, 1 failed; see in.results.csv`.
     pub fn problem_line(&self) -> Option<String> {
         let invalid = self.results.get(RowResult::Invalid);
         let failed = self.results.get(RowResult::Failed);
@@ -563,9 +581,8 @@ impl Summary {
             return None;
         }
         let mut line = format!(
-            "{}: {} of {} not done ({invalid} invalid, {failed} failed)",
+            "{}: {}, {invalid} invalid, {failed} failed",
             self.command,
-            invalid + failed,
             plural(self.rows, "row", "rows"),
         );
         if let Some(f) = &self.results_file {

@@ -309,6 +309,7 @@ async fn export(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
             }
         }
     }
+    notices.extend(progress.quota_notice());
     let mut summary = Summary::new("export", rows, None, started, client.stats());
     summary.notices = notices;
     summary.output_file = output.map(|p| p.display().to_string());

@@ -407,6 +407,7 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
             created.join(", ")
         ));
     }
+    notices.extend(progress.quota_notice());
     let mut summary = Summary::new(
         "import",
         tally.total(),

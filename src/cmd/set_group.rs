@@ -174,6 +174,7 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
     };
     progress.finish();
 
+    notices.extend(progress.quota_notice());
     let mut summary = Summary::new(
         "set-group",
         tally.total(),

@@ -406,6 +406,11 @@ fn without_a_terminal_progress_lines_show_rows_rate_problems_eta_and_quota_waits
             .any(|l| l.contains("waiting for the store's rate limit (resets in")),
         "{stderr}"
     );
+    // The summary says that the quota set the pace.
+    assert!(
+        stderr.contains("spent waiting for the store's rate limit"),
+        "{stderr}"
+    );
 }
 
 #[test]
