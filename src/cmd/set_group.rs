@@ -27,8 +27,6 @@ use crate::results::{default_path, ResultsWriter, RowOutcome, RowResult};
 
 /// Move customers into a customer group.
 #[derive(Debug, Clone, clap::Args)]
-// One source is required: clap then names both (`<--input <FILE>|--filter <KEY=VALUE>>`).
-#[command(group(clap::ArgGroup::new("source").required(true).args(["input", "filters"])))]
 pub struct Args {
     /// The target group: its id, or its name (case-insensitive). `0` takes customers out of
     /// every group.
@@ -76,7 +74,14 @@ struct Ctx {
 /// Resolve the group, find the customers, change those not in it, write the results file.
 pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
     let started = Instant::now();
-    // Everything the user typed is checked before the first request.
+    // Everything the user typed is checked before the first request. Neither source is
+    // refused here rather than by clap, whose message would name one of them and, with the
+    // connection set in the environment, list --store-hash and --api-url as if required.
+    if args.input.is_none() && args.filters.is_empty() {
+        return crate::exit::usage(
+            "set-group needs the customers to move: --input FILE (a CSV with an id or email column) or --filter KEY=VALUE (every customer matching it, e.g. customer_group_id=2)",
+        );
+    }
     let query = if args.input.is_none() {
         Some(parse_filters(&args.filters, None)?)
     } else {
@@ -170,7 +175,7 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
             )
             .await?
         }
-        (None, None) => unreachable!("clap requires --input or --filter"),
+        (None, None) => unreachable!("checked above: --input or --filter"),
     };
     progress.finish();
 

@@ -549,6 +549,8 @@ fn set_group_without_a_source_names_both() {
         "{}",
         run.stderr
     );
+    // The connection comes from the environment here: it is not shown as a required flag.
+    assert!(!run.stderr.contains("--store-hash"), "{}", run.stderr);
 }
 
 #[test]
