@@ -204,7 +204,8 @@ impl GlobalArgs {
             let text = std::fs::read_to_string(path)
                 .with_context(|| format!("reading the token file {}", path.display()))?;
             warn_if_readable_by_others(path, self.quiet);
-            let token = text.trim().to_string();
+            // Old Notepad saves a UTF-8 BOM first; it is no part of any token.
+            let token = text.trim_start_matches('\u{feff}').trim().to_string();
             if token.is_empty() {
                 anyhow::bail!("the token file {} is empty", path.display());
             }

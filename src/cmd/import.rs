@@ -594,7 +594,8 @@ async fn plan(
         CustomerIndex::empty(true)
     } else if lookup::should_preload(file_rows, store_count) {
         progress.note(&format!(
-            "reading the store's {store_count} customers in pages of 250 to plan the import"
+            "reading the store's {} in pages of 250 to plan the import",
+            crate::report::plural(store_count, "customer", "customers")
         ));
         progress.planning(store_count.div_ceil(crate::api::pages::PAGE).max(1));
         CustomerIndex::preload(client, store_count, concurrency, || progress.page_read())

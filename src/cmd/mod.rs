@@ -25,9 +25,7 @@ pub fn connect(g: &GlobalArgs) -> anyhow::Result<Client> {
 /// Turn an auth failure, or a 404 on a collection (only a store that does not exist answers
 /// that), into a fatal run error with advice; other errors pass through.
 pub fn fatal_if_auth(e: ApiError) -> anyhow::Error {
-    // The store's message often ends in a full stop; the advice follows after a colon.
-    let said = e.to_string();
-    let said = said.trim_end().trim_end_matches('.');
+    let said = said(&e);
     if e.is_auth() {
         anyhow::anyhow!(
             "{said}: check the access token, its OAuth scopes (Customers: modify) and the store hash"
@@ -39,6 +37,12 @@ pub fn fatal_if_auth(e: ApiError) -> anyhow::Error {
     } else {
         anyhow::Error::new(e)
     }
+}
+
+/// The error as a sentence that advice can follow after a colon: the store's message often
+/// ends in a full stop, and "valid.: check" reads badly.
+pub fn said(e: &ApiError) -> String {
+    e.to_string().trim_end().trim_end_matches('.').to_string()
 }
 
 /// A route naming no single record (`GET /customers`, `GET /customers/count`,
@@ -54,7 +58,8 @@ fn is_collection(what: &str) -> bool {
 pub fn fatal_for_groups(e: ApiError) -> anyhow::Error {
     if e.status() == Some(403) {
         anyhow::anyhow!(
-            "{e}: this store's plan has no customer groups (or the token lacks the Customers scope)"
+            "{}: this store's plan has no customer groups (or the token lacks the Customers scope)",
+            said(&e)
         )
     } else {
         fatal_if_auth(e)

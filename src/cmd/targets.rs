@@ -200,7 +200,8 @@ impl Finder {
         }
         if store_count > 0 {
             progress.note(&format!(
-                "reading the store's {store_count} customers in pages of 250 (cheaper than one lookup per row)"
+                "reading the store's {} in pages of 250 (cheaper than one lookup per row)",
+                crate::report::plural(store_count, "customer", "customers")
             ));
         }
         let mut dir = Directory::default();

@@ -582,6 +582,24 @@ fn a_refused_token_and_a_wrong_store_hash_say_what_to_check() {
 }
 
 #[test]
+fn a_token_file_saved_with_a_bom_is_read() {
+    let store = Store::empty();
+    let path = store.path("token.txt");
+    std::fs::write(&path, format!("\u{feff}{}\r\n", store.token)).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    let run = store.run_with_env(
+        &["count", "--token-file", "token.txt"],
+        &[("BIGCOMMERCE_ACCESS_TOKEN", "")],
+    );
+    run.expect(0);
+    assert_eq!(run.stdout.trim(), "0");
+}
+
+#[test]
 fn export_to_a_directory_or_into_a_missing_one_fails_before_any_request() {
     let store = Store::empty();
     std::fs::create_dir(store.path("plat")).unwrap();
