@@ -770,3 +770,19 @@ fn on_a_terminal_the_bar_shows_rows_rate_and_problems_and_no_log_lines() {
         "{screen}"
     );
 }
+
+#[test]
+fn the_demo_restores_its_addresses_file_too() {
+    let store = Store::empty();
+    let run = store.run(&["demo", "--dir", "demo"]);
+    run.expect(0);
+    assert!(
+        run.stderr
+            .contains("export-addresses.results.csv  the addresses re-import: 0 write requests"),
+        "{}",
+        run.stderr
+    );
+    let results = store.csv("demo/export-addresses.results.csv");
+    assert!(!results.is_empty());
+    assert!(results.iter().all(|r| r["_result"] == "unchanged"));
+}
