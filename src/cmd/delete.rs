@@ -27,6 +27,7 @@ use crate::results::{default_path, ResultsWriter, RowOutcome, RowResult};
 
 /// Delete the customers named in a CSV.
 #[derive(Debug, Clone, clap::Args)]
+#[command(after_help = crate::exit::ROW_COMMAND_EXIT_CODES)]
 pub struct Args {
     /// A CSV naming the customers by `id` or `email` (`-` for stdin).
     #[arg(long, value_name = "FILE")]

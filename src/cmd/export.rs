@@ -68,6 +68,7 @@ pub const ADDRESS_COLUMNS: [&str; 15] = [
 
 /// Write customers to CSV.
 #[derive(Debug, Clone, Default, clap::Args)]
+#[command(after_help = crate::exit::EXPORT_EXIT_CODES)]
 pub struct Args {
     /// Output file (`-` = stdout). `{date}` and `{datetime}` expand (UTC); a name ending in
     /// `.gz` is gzip-compressed.

@@ -52,7 +52,7 @@ pub enum MatchBy {
 
 /// The reference a user fixing a file needs, at the end of `import --help`.
 const IMPORT_REFERENCE: &str = "\
-Columns (headers match ignoring case, surrounding spaces and _ - or space differences):
+Columns (headers match ignoring case and surrounding spaces):
   id, email, first_name, last_name, company, phone, store_credit, customer_group_id or
   customer_group (a name), notes, tax_exempt_category, registration_ip_address, password,
   password_confirmation, force_password_reset (or reset_pass_on_login); the address columns
@@ -60,15 +60,11 @@ Columns (headers match ignoring case, surrounding spaces and _ - or space differ
   address_city, address_state, address_zip, address_country, address_phone, address_type.
   An export is accepted as it is (its read-only columns are not sent), and so is the
   --addresses file of an export (its addresses are added to existing customers).
-
-Exit codes:
-  0 every row succeeded; 1 fatal error (bad file, token refused, store unreachable);
-  2 usage error; 3 some rows are invalid or failed (see the results file);
-  130/143 interrupted by SIGINT/SIGTERM (continue with --resume).";
+";
 
 /// Create or update customers from a CSV file.
 #[derive(Debug, Clone, Default, clap::Args)]
-#[command(after_help = IMPORT_REFERENCE)]
+#[command(after_help = format!("{IMPORT_REFERENCE}\n{}", crate::exit::ROW_COMMAND_EXIT_CODES))]
 pub struct Args {
     /// The CSV file (`-` for stdin).
     #[arg(value_name = "FILE")]

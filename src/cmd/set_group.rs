@@ -27,6 +27,7 @@ use crate::results::{default_path, ResultsWriter, RowOutcome, RowResult};
 
 /// Move customers into a customer group.
 #[derive(Debug, Clone, clap::Args)]
+#[command(after_help = crate::exit::ROW_COMMAND_EXIT_CODES)]
 pub struct Args {
     /// The target group: its id, or its name (case-insensitive). `0` takes customers out of
     /// every group.
