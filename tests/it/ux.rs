@@ -513,6 +513,14 @@ fn import_help_puts_the_connection_flags_under_their_own_heading() {
     }
     // The reference the unknown-column message sends users to.
     assert!(at("address_phone") > heading && at("Exit codes") > heading);
+    for cmd in ["export", "set-group", "delete", "validate-password"] {
+        let help = store.run(&[cmd, "--help"]);
+        assert!(
+            help.stdout.contains("Exit codes:"),
+            "{cmd}: {}",
+            help.stdout
+        );
+    }
 }
 
 #[test]
