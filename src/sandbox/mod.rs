@@ -16,6 +16,11 @@ mod server;
 mod store;
 #[cfg(test)]
 mod tests;
+mod v3;
+#[cfg(test)]
+mod v3_tests;
+
+pub use v3::{V3BatchCommit, V3IdInOrder, V3Options, V3StoreCredit, V3UnfilteredDelete};
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -55,6 +60,8 @@ pub struct SandboxConfig {
     pub groups_enabled: bool,
     /// Seed of the fault-injection draws and of the seeded data.
     pub rng_seed: u64,
+    /// The V3 routes' limits and the switches for what BigCommerce's documents leave open.
+    pub v3: V3Options,
 }
 
 impl Default for SandboxConfig {
@@ -72,6 +79,7 @@ impl Default for SandboxConfig {
             rate_headers_on_429: true,
             groups_enabled: true,
             rng_seed: 0,
+            v3: V3Options::default(),
         }
     }
 }
@@ -81,7 +89,8 @@ impl Default for SandboxConfig {
 pub struct Counters {
     /// Every HTTP request received, including 401s, 429s and injected faults.
     pub total: u64,
-    /// Requests per `"METHOD /route-template"`, e.g. `"PUT /customers/{id}"`.
+    /// Requests per `"METHOD /route-template"`, e.g. `"PUT /customers/{id}"`; V3 routes are
+    /// prefixed, e.g. `"PUT /v3/customers"`.
     pub by_route: BTreeMap<String, u64>,
     /// POST/PUT/DELETE requests, any route, any outcome.
     pub writes: u64,
@@ -99,6 +108,13 @@ pub struct Counters {
     pub collection_deletes: u64,
     /// 401s sent.
     pub unauthorized: u64,
+    /// `DELETE /v3/customers` requests without an `id:in` filter (refused or ignored, never
+    /// applied): the tool must never send one.
+    pub v3_unfiltered_deletes: u64,
+    /// The most `PUT /v3/customers` requests seen in flight at once.
+    pub v3_max_concurrent_puts: u64,
+    /// 429s sent because a V3 route's concurrency limit was exceeded (also in `rate_limited`).
+    pub v3_concurrency_rejected: u64,
 }
 
 /// A running sandbox. Dropping it shuts the server down.

@@ -1,0 +1,1 @@
+//! Tests of the sandbox V3 routes.
