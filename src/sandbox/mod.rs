@@ -111,7 +111,8 @@ pub struct Counters {
     /// `DELETE /v3/customers` requests without an `id:in` filter (refused or ignored, never
     /// applied): the tool must never send one.
     pub v3_unfiltered_deletes: u64,
-    /// The most `PUT /v3/customers` requests seen in flight at once.
+    /// The most `PUT /v3/customers` requests seen in flight at once, counting the one refused
+    /// with 429: above 3 means a client broke the limit.
     pub v3_max_concurrent_puts: u64,
     /// 429s sent because a V3 route's concurrency limit was exceeded (also in `rate_limited`).
     pub v3_concurrency_rejected: u64,

@@ -1574,7 +1574,8 @@ fn write_customers(shared: &Shared, body: &[u8], op: Op) -> Handled {
                 valid.push(index);
             }
             Err(reply) => {
-                first_error = Some(reply);
+                // Only the first bad row is named (§14), even when later ones are bad too.
+                first_error.get_or_insert(reply);
                 if mode != V3BatchCommit::AllValid {
                     break;
                 }
@@ -1654,7 +1655,8 @@ fn write_addresses(shared: &Shared, body: &[u8], op: Op) -> Handled {
         match problem.map_or_else(|| check_address(row), Err) {
             Ok(()) => valid.push(index),
             Err((field, message)) => {
-                first_error = Some(one_error(title, &format!("{index}.{field}"), &message));
+                first_error
+                    .get_or_insert_with(|| one_error(title, &format!("{index}.{field}"), &message));
                 if mode != V3BatchCommit::AllValid {
                     break;
                 }
