@@ -1,5 +1,5 @@
-//! The sandbox store: a local fake of the BigCommerce Customers V2 API for tests, the `demo`
-//! command, benchmarks and users rehearsing a migration.
+//! The sandbox store: a local fake of the BigCommerce Customers V2 and V3 APIs, on one store,
+//! for tests, the `demo` command, benchmarks and users rehearsing a migration.
 //!
 //! It is written from the API documents (`reference/bigcommerce-api.md`, the V2 OpenAPI files),
 //! not from the client's code, so a misunderstanding in one cannot be mirrored in the other.
@@ -7,7 +7,8 @@
 //! Layout: `store` holds the data and renders it as the API's JSON; `handlers` validates
 //! requests and applies them to the store; `server` is the HTTP front (accept loop, counting,
 //! auth, quota, latency and fault injection, dropped connections); `seed` makes the
-//! deterministic seeded customers; `countries` derives `country_iso2`.
+//! deterministic seeded customers; `countries` derives `country_iso2`; `v3` serves the V3
+//! routes on the same store.
 
 mod countries;
 mod handlers;
