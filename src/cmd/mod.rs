@@ -22,12 +22,19 @@ pub fn connect(g: &GlobalArgs) -> anyhow::Result<Client> {
     Ok(Client::new(&conn)?.with_verbosity(g.verbose))
 }
 
+/// The store refused the credentials: fatal for the run. A type, so that the row engine can
+/// tell that nothing the refused requests asked for happened (see `rows::RowRun::fatal`).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct AuthRefused(pub String);
+
 /// Turn an auth failure into a fatal run error with advice; other errors pass through.
 pub fn fatal_if_auth(e: ApiError) -> anyhow::Error {
     if e.is_auth() {
-        anyhow::anyhow!(
+        AuthRefused(format!(
             "{e}: check the access token, its OAuth scopes (Customers: modify) and the store hash"
-        )
+        ))
+        .into()
     } else {
         anyhow::Error::new(e)
     }
