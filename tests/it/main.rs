@@ -7,6 +7,7 @@ mod export;
 mod foundation;
 mod hostile;
 mod import;
+mod interrupts;
 mod presets;
 mod proptests;
 mod reliability;
