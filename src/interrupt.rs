@@ -54,6 +54,12 @@ pub struct Interrupt {
 #[error("interrupted by {} before any row was processed; nothing was written, so there is nothing to resume: run the same command again", .0.name())]
 pub struct Interrupted(pub Signal);
 
+/// A row that a signal stopped before it sent its write (or before it started): it is not
+/// recorded, so a resumed run does it. The pipeline drops such rows instead of failing.
+#[derive(Debug, thiserror::Error)]
+#[error("the row was not started: the run was interrupted")]
+pub struct Abandoned;
+
 impl Interrupt {
     /// Install the handlers (inside the runtime). From now on a signal no longer kills the
     /// process: the run ends itself, in order. If they cannot be installed, nothing fires.

@@ -18,7 +18,7 @@ use futures::StreamExt;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::csvio::{describe_csv_error, CsvReader};
-use crate::interrupt::{Interrupt, Signal};
+use crate::interrupt::{Abandoned, Interrupt, Signal};
 
 /// One input record, with its 1-based record number (header excluded) and its position in
 /// the stream of rows this run processes (`seq`, 0-based, consecutive).
@@ -172,8 +172,9 @@ pub enum Ended {
 /// Run `work` over every row with at most `concurrency` rows in flight; `keys_of` names the
 /// customer a row is about (rows sharing a key run one after another, in file order; see
 /// [`Chains`]); `sink` receives every row and its outcome in input order. `work` returning
-/// `Err` is fatal: the run stops and the error is returned. After a signal no row is started;
-/// the rows in flight finish and reach the sink, unless a second signal abandons them.
+/// `Err` is fatal: the run stops and the error is returned, except [`Abandoned`] (a row a
+/// signal stopped before it sent anything), which is dropped. After a signal no row is
+/// started; the rows in flight finish and reach the sink, unless a second signal abandons them.
 pub async fn run<T, W, Fut, S>(
     mut rows: mpsc::Receiver<anyhow::Result<Row>>,
     concurrency: usize,
@@ -241,7 +242,13 @@ where
                 None => break,
             },
         };
-        let (row, out) = result?;
+        let (row, out) = match result {
+            Ok(done) => done,
+            // Stopped by a signal before it sent anything: not an outcome, and the run is
+            // ending anyway (the results file is not written after an interrupt).
+            Err(e) if e.is::<Abandoned>() => continue,
+            Err(e) => return Err(e),
+        };
         pending.insert(row.seq, (row, out));
         while let Some((row, out)) = pending.remove(&next) {
             sink(row, out)?;

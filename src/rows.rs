@@ -6,8 +6,9 @@
 //!   write: a run that fails before writing anything (a wrong token, an unreachable store)
 //!   leaves nothing that would block the corrected re-run. Rows that finished before the first
 //!   write sent nothing, so not recording them loses nothing: a resume redoes their reads.
-//! - **Interrupts.** The first SIGINT/SIGTERM stops new rows; the rows in flight finish and
-//!   are journaled; the journal is synced; the summary (stderr and `--summary-json`, status
+//! - **Interrupts.** The first SIGINT/SIGTERM stops new rows and new writes: a row that has
+//!   sent its write finishes and is journaled, a row that has not stops before it (and is done
+//!   by the resumed run); a second signal abandons the rows in flight; the journal is synced; the summary (stderr and `--summary-json`, status
 //!   `interrupted`) says how many rows were done and the exact command to continue; the
 //!   results file's temporary file is removed (it is not complete, so it is not renamed into
 //!   place); the exit code is 130 or 143.
@@ -30,7 +31,7 @@ use crate::api::error::ErrorKind;
 use crate::api::ApiError;
 use crate::cmd::{fatal_if_auth, AuthRefused};
 use crate::exit::{usage, Exit};
-use crate::interrupt::Interrupt;
+use crate::interrupt::{Abandoned, Interrupt};
 use crate::journal::{self, Fingerprint, Found, Journal, Resumed};
 use crate::pipeline::{self, Ended, Row, Turn};
 use crate::report::{Summary, Tally};
@@ -108,6 +109,8 @@ pub struct RowRun {
     /// Why this run cannot be resumed (stdin, a dry run, --filter), for the interrupt message.
     no_resume: Option<&'static str>,
     silent_rows: AtomicU32,
+    /// Rows finished (or recovered from the journal) so far, for the interrupt message.
+    rows_done: AtomicU64,
 }
 
 impl RowRun {
@@ -126,6 +129,7 @@ impl RowRun {
             note: None,
             no_resume: Some(no_resume),
             silent_rows: AtomicU32::new(0),
+            rows_done: AtomicU64::new(0),
         };
         let Some(spec) = spec else {
             return Ok(run);
@@ -196,9 +200,13 @@ impl RowRun {
             .is_some_and(|j| j.resumed.maybe_created(no))
     }
 
-    /// Just before a write request for record `no`: create the journal if this is the run's
-    /// first write, and append `mark`.
+    /// Just before a write request for record `no`: after a signal, stop the row here (no
+    /// new request is started; the row is not recorded, so a resumed run does it); otherwise
+    /// create the journal if this is the run's first write, and append `mark`.
     pub fn before_write(&self, no: u64, mark: Mark) -> anyhow::Result<()> {
+        if self.stop.signal().is_some() {
+            return Err(Abandoned.into());
+        }
         let Some(j) = &self.journal else {
             return Ok(());
         };
@@ -318,7 +326,13 @@ impl RowRun {
             keys_of,
             |row, turn| async move {
                 if let Some(out) = self.recovered(row.no) {
+                    self.rows_done.fetch_add(1, Ordering::Relaxed);
                     return Ok((row, out));
+                }
+                // A row that was waiting for an earlier row about its customer when the
+                // signal came does not start.
+                if self.stop.signal().is_some() {
+                    return Err(Abandoned.into());
                 }
                 let no = row.no;
                 let (row, out) = work(row, turn).await?;
@@ -326,6 +340,7 @@ impl RowRun {
                     self.silent_rows.store(0, Ordering::Relaxed);
                 }
                 self.finished(no, &out)?;
+                self.rows_done.fetch_add(1, Ordering::Relaxed);
                 Ok((row, out))
             },
             sink,
@@ -368,7 +383,6 @@ impl RowRun {
         ended: Ended,
         writer: ResultsWriter,
         mut summary: Summary,
-        rows_done: u64,
         quiet: bool,
         json: Option<&Path>,
     ) -> anyhow::Result<Exit> {
@@ -397,6 +411,7 @@ impl RowRun {
             drop(journal);
         }
         let command = self.command;
+        let rows_done = self.rows_done.load(Ordering::Relaxed);
         let continuation = match (self.no_resume, &recorded) {
             (Some(why), _) => format!(
                 "{why}; to continue, run the same command again: {}",
@@ -416,6 +431,7 @@ impl RowRun {
             "{command} interrupted by {}: {rows_done} row(s) done, no new row started; {continuation}",
             sig.name()
         );
+        summary.rows = rows_done;
         summary.status = "interrupted";
         summary.exit_code = sig.exit_code();
         summary.notices.push(line.clone());

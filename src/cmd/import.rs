@@ -362,14 +362,7 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
     summary.notices = notices;
     summary.dry_run = args.dry_run;
     summary.results_file = Some(results_path.display().to_string());
-    run.end(
-        ended,
-        writer,
-        summary,
-        tally.total() + carried_rows,
-        g.quiet,
-        g.summary_json.as_deref(),
-    )
+    run.end(ended, writer, summary, g.quiet, g.summary_json.as_deref())
 }
 
 /// Bind the mapping (if any) to the file's headers and check the columns, all before any

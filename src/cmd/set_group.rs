@@ -234,14 +234,7 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
     summary.notices = notices;
     summary.dry_run = args.dry_run;
     summary.results_file = Some(results_path.display().to_string());
-    run.end(
-        ended,
-        writer,
-        summary,
-        tally.total(),
-        g.quiet,
-        g.summary_json.as_deref(),
-    )
+    run.end(ended, writer, summary, g.quiet, g.summary_json.as_deref())
 }
 
 /// Find the group by id or case-insensitive name, once per run. Unknown → a fatal error that

@@ -137,14 +137,7 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
         ));
     }
     summary.results_file = Some(results_path.display().to_string());
-    run.end(
-        ended,
-        writer,
-        summary,
-        tally.total(),
-        g.quiet,
-        g.summary_json.as_deref(),
-    )
+    run.end(ended, writer, summary, g.quiet, g.summary_json.as_deref())
 }
 
 async fn process(ctx: &Ctx, row: &Row) -> anyhow::Result<RowOutcome> {

@@ -652,3 +652,82 @@ fn a_store_going_away_stops_every_row_command_and_resume_finishes_it() {
         assert_eq!(results_of(&rows), job.want, "{command}");
     }
 }
+
+/// A signal while the run is still planning (here: the store's count, answered slowly) ends it
+/// with 130 and an `interrupted` summary; nothing was written, so there is no journal.
+#[test]
+fn a_signal_while_planning_ends_the_run_with_nothing_to_resume() {
+    let store = Store::new(SandboxConfig {
+        latency_ms: 20_000,
+        ..config()
+    });
+    store.write("new.csv", &new_customers_csv(10, "plan"));
+    let child = spawn(
+        &store,
+        &[
+            "import",
+            "new.csv",
+            "--results",
+            "out.csv",
+            "--summary-json",
+            "s.json",
+        ],
+        None,
+    );
+    wait_for("the count request", 10, || store.sb.counters().total >= 1);
+    // SAFETY: our own child, still running.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let (status, stderr) = finish(child, 10);
+    assert_eq!(status, Some(130), "{stderr}");
+    assert!(stderr.contains("interrupted by SIGINT"), "{stderr}");
+    let summary: serde_json::Value = serde_json::from_str(&store.read("s.json")).unwrap();
+    assert_eq!(summary["status"], "interrupted", "{summary}");
+    assert_eq!(summary["exit_code"], 130);
+    assert!(!store.path("out.csv.journal").exists());
+    assert!(!store.path("out.csv").exists());
+    assert_no_temp_files(&store);
+}
+
+/// The first signal waits for the rows in flight; a second one does not (their journal marks
+/// keep the resumed run exact).
+#[test]
+fn a_second_signal_abandons_the_rows_in_flight() {
+    let store = Store::new(SandboxConfig {
+        latency_ms: 5,
+        ..config()
+    });
+    store.write("new.csv", &new_customers_csv(200, "twice"));
+    let args = [
+        "import",
+        "new.csv",
+        "--results",
+        "out.csv",
+        "--mode",
+        "create",
+        "--concurrency",
+        "2",
+    ];
+    let journal = store.path("out.csv.journal");
+    let child = spawn(&store, &args, None);
+    wait_for("rows to finish", 30, || finished_lines(&journal) >= 10);
+    // From now on each answer takes 20 s: the rows in flight would hold the first signal's
+    // orderly stop that long.
+    store.sb.set_latency_ms(20_000);
+    std::thread::sleep(Duration::from_millis(300));
+    let pid = child.id() as i32;
+    // SAFETY: our own child, still running.
+    unsafe { libc::kill(pid, libc::SIGINT) };
+    std::thread::sleep(Duration::from_millis(300));
+    unsafe { libc::kill(pid, libc::SIGINT) };
+    let (status, stderr) = finish(child, 10);
+    assert_eq!(status, Some(130), "{stderr}");
+    assert!(stderr.contains("--resume"), "{stderr}");
+    store.sb.set_latency_ms(0);
+    let mut resume = args.to_vec();
+    resume.push("--resume");
+    store.run(&resume).expect(0);
+    let rows = store.csv("out.csv");
+    assert_complete_and_ordered(&rows, 200);
+    assert!(rows.iter().all(|r| r["_result"] == "created"), "{rows:?}");
+    assert_eq!(store.sb.customers().len(), 200, "no customer created twice");
+}
