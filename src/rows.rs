@@ -16,7 +16,8 @@
 //!   retries, stops the whole run (the journal keeps what finished, `--resume` continues);
 //!   so do [`STOP_AFTER_SILENT_ROWS`] rows in a row that got no answer at all after their
 //!   retries. Failing every remaining row one by one, each after its retries, would take hours
-//!   and say nothing more. Any other failed request fails only its row.
+//!   and say nothing more. Any other failed request fails only its row. A row that failed for
+//!   lack of an answer is not journaled: a resume, once the store answers again, retries it.
 
 use std::fs::File;
 use std::future::Future;
@@ -109,6 +110,8 @@ pub struct RowRun {
     /// Why this run cannot be resumed (stdin, a dry run, --filter), for the interrupt message.
     no_resume: Option<&'static str>,
     silent_rows: AtomicU32,
+    /// Rows that got no answer, in all (never reset).
+    silent_total: AtomicU64,
     /// Rows finished (or recovered from the journal) so far, for the interrupt message.
     rows_done: AtomicU64,
 }
@@ -129,6 +132,7 @@ impl RowRun {
             note: None,
             no_resume: Some(no_resume),
             silent_rows: AtomicU32::new(0),
+            silent_total: AtomicU64::new(0),
             rows_done: AtomicU64::new(0),
         };
         let Some(spec) = spec else {
@@ -260,6 +264,7 @@ impl RowRun {
             ));
         }
         if matches!(e.kind, ErrorKind::Transport { .. }) {
+            self.silent_total.fetch_add(1, Ordering::Relaxed);
             let n = self.silent_rows.fetch_add(1, Ordering::Relaxed) + 1;
             if n >= STOP_AFTER_SILENT_ROWS {
                 return Err(anyhow::anyhow!(
@@ -335,11 +340,18 @@ impl RowRun {
                     return Err(Abandoned.into());
                 }
                 let no = row.no;
+                let silent_before = self.silent_total.load(Ordering::Relaxed);
                 let (row, out) = work(row, turn).await?;
                 if out.result != RowResult::Failed {
                     self.silent_rows.store(0, Ordering::Relaxed);
+                    self.finished(no, &out)?;
+                } else if self.silent_total.load(Ordering::Relaxed) == silent_before {
+                    self.finished(no, &out)?;
                 }
-                self.finished(no, &out)?;
+                // Otherwise the row may have failed for lack of an answer: it is not recorded,
+                // so that a resume (after the store came back) tries it again. Should another
+                // row's silence be counted meanwhile, a row that failed for another reason is
+                // merely tried again, and fails again.
                 self.rows_done.fetch_add(1, Ordering::Relaxed);
                 Ok((row, out))
             },

@@ -539,6 +539,7 @@ fn a_killed_delete_resumes_with_every_row_deleted_once() {
 
 const FORWARD: u8 = 0;
 const REFUSE: u8 = 1;
+const HANG: u8 = 2;
 
 /// A TCP proxy in front of the sandbox that can go away (close its listener and every
 /// connection: the store becomes unreachable) while the sandbox keeps its state for the
@@ -557,6 +558,8 @@ impl Proxy {
         let mode = Arc::new(AtomicU8::new(FORWARD));
         let conns: Arc<Mutex<Vec<TcpStream>>> = Arc::default();
         let (m, c) = (Arc::clone(&mode), Arc::clone(&conns));
+        let mut held: Vec<TcpStream> = Vec::new();
+        let mut held_switch = false;
         std::thread::spawn(move || loop {
             if m.load(Ordering::SeqCst) == REFUSE {
                 drop(listener);
@@ -564,6 +567,22 @@ impl Proxy {
                     let _ = s.shutdown(std::net::Shutdown::Both);
                 }
                 return;
+            }
+            if m.load(Ordering::SeqCst) == HANG {
+                // Connections are accepted and never answered; the open ones are closed once.
+                let mut conns = c.lock().unwrap();
+                if !held_switch {
+                    held_switch = true;
+                    for s in conns.drain(..) {
+                        let _ = s.shutdown(std::net::Shutdown::Both);
+                    }
+                }
+                if let Ok((down, _)) = listener.accept() {
+                    held.push(down);
+                }
+                drop(conns);
+                std::thread::sleep(Duration::from_millis(2));
+                continue;
             }
             match listener.accept() {
                 Ok((down, _)) => {
@@ -585,6 +604,14 @@ impl Proxy {
 
     fn url(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// The store hangs: connections are accepted and never answered.
+    fn hang(&self) {
+        self.mode.store(HANG, Ordering::SeqCst);
+        wait_for("the proxy to hang", 5, || {
+            self.conns.lock().unwrap().is_empty()
+        });
     }
 
     /// The store goes away: connections are closed, new ones refused.
@@ -730,4 +757,43 @@ fn a_second_signal_abandons_the_rows_in_flight() {
     assert_complete_and_ordered(&rows, 200);
     assert!(rows.iter().all(|r| r["_result"] == "created"), "{rows:?}");
     assert_eq!(store.sb.customers().len(), 200, "no customer created twice");
+}
+
+/// A store that accepts connections and never answers: after 3 rows in a row without an
+/// answer (each after its retries) the run stops, instead of failing the rest of the file one
+/// row at a time; those rows are not recorded, so --resume does them once the store answers.
+#[test]
+fn a_store_that_hangs_stops_the_run_after_three_unanswered_rows() {
+    let store = seeded(340, 5);
+    let n = 300;
+    let ids = ids(&store)[..n].to_vec();
+    let job = job(&store, "delete", &ids);
+    let journal = store.path(&format!("{}.journal", job.results));
+    let proxy = Proxy::start(store.sb.addr());
+    let mut args = strs(&job.args);
+    args.extend(["--concurrency", "2", "--timeout", "1", "--max-retries", "1"]);
+    let child = spawn(&store, &args, Some(&proxy.url()));
+    wait_for("rows to finish", 30, || finished_lines(&journal) >= 30);
+    proxy.hang();
+    let hung_at = Instant::now();
+    let (status, stderr) = finish(child, 60);
+    assert_eq!(status, Some(1), "{stderr}");
+    assert!(stderr.contains("stopped answering"), "{stderr}");
+    assert!(stderr.contains("--resume"), "{stderr}");
+    assert!(
+        hung_at.elapsed() < Duration::from_secs(30),
+        "stopped after a few rows' retries ({:?})",
+        hung_at.elapsed()
+    );
+    assert_eq!(
+        failed_lines(&journal),
+        0,
+        "unanswered rows are not recorded"
+    );
+    let mut again = args.clone();
+    again.push("--resume");
+    store.run(&again).expect(0);
+    let rows = store.csv(job.results);
+    assert_complete_and_ordered(&rows, n);
+    assert_eq!(results_of(&rows), job.want);
 }
