@@ -299,13 +299,12 @@ fn try_lock(_file: &File) -> std::io::Result<bool> {
 
 /// The pid in the last `{"pid":P}` line: the process that took the journal last.
 fn holder_pid(text: &[u8]) -> Option<u32> {
-    text.split(|&b| b == b'\n')
-        .filter_map(|l| serde_json::from_slice::<Entry>(l.trim_ascii()).ok())
-        .filter_map(|e| match e {
+    text.rsplit(|&b| b == b'\n').find_map(|l| {
+        match serde_json::from_slice::<Entry>(l.trim_ascii()).ok()? {
             Entry::Owner { pid } => Some(pid),
             _ => None,
-        })
-        .last()
+        }
+    })
 }
 
 fn in_use(path: &Path, text: &[u8]) -> anyhow::Error {

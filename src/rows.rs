@@ -362,7 +362,7 @@ impl RowRun {
     }
 
     /// [`RowRun::rows`] with the usual sink: every outcome goes to the results file in input
-    /// order, the progress bar advances, and the results are tallied.
+    /// order, the progress bar advances, and the results are tallied (returned).
     pub async fn rows_to_results<W, Fut>(
         &self,
         rx: mpsc::Receiver<anyhow::Result<Row>>,
@@ -371,19 +371,21 @@ impl RowRun {
         work: W,
         writer: &mut ResultsWriter,
         progress: &crate::report::Progress,
-        tally: &mut Tally,
-    ) -> anyhow::Result<Ended>
+    ) -> anyhow::Result<(Ended, Tally)>
     where
         W: Fn(Row, Turn) -> Fut,
         Fut: Future<Output = anyhow::Result<(Row, RowOutcome)>>,
     {
-        self.rows(rx, concurrency, keys_of, work, |row, out| {
-            tally.add(out.result);
-            writer.write(row.no, &out, &row.record)?;
-            progress.inc(1);
-            Ok(())
-        })
-        .await
+        let mut tally = Tally::default();
+        let ended = self
+            .rows(rx, concurrency, keys_of, work, |row, out| {
+                tally.add(out.result);
+                writer.write(row.no, &out, &row.record)?;
+                progress.inc(1);
+                Ok(())
+            })
+            .await?;
+        Ok((ended, tally))
     }
 
     /// End the run. Complete: the results file is renamed into place, then the journal (which

@@ -23,7 +23,7 @@ use crate::cmd::targets::{Columns, Finder, Target};
 use crate::csvio::{open_reader, read_headers};
 use crate::exit::Exit;
 use crate::pipeline::{self, Row};
-use crate::report::{Progress, Summary, Tally};
+use crate::report::{Progress, Summary};
 use crate::results::{default_path, ResultsWriter, RowOutcome, RowResult};
 use crate::rows::{check_resume, JournalSpec, Mark, RowRun};
 
@@ -125,8 +125,7 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
 
     let rx = pipeline::read_rows(rdr, &args.input, |_, _| true);
     let mut writer = ResultsWriter::create(&results_path, &headers)?;
-    let mut tally = Tally::default();
-    let ended = run
+    let (ended, tally) = run
         .rows_to_results(
             rx,
             concurrency,
@@ -140,7 +139,6 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
             },
             &mut writer,
             &progress,
-            &mut tally,
         )
         .await?;
     progress.finish();

@@ -21,7 +21,7 @@ use crate::cmd::{connect, fatal_if_auth, parse_filters};
 use crate::csvio::{open_reader, read_headers};
 use crate::exit::Exit;
 use crate::pipeline::{self, Row};
-use crate::report::{Progress, Summary, Tally};
+use crate::report::{Progress, Summary};
 use crate::results::{default_path, ResultsWriter, RowOutcome, RowResult};
 use crate::rows::{check_resume, JournalSpec, Mark, RowRun};
 
@@ -141,8 +141,7 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
         group,
         dry_run: args.dry_run,
     });
-    let mut tally = Tally::default();
-    let (ended, writer) = match (input, query) {
+    let (ended, tally, writer) = match (input, query) {
         (Some((path, rdr, headers, cols)), _) => {
             let finder = Arc::new(
                 run.stop
@@ -158,7 +157,7 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
             }
             let rx = pipeline::read_rows(rdr, &path, |_, _| true);
             let mut writer = ResultsWriter::create(&results_path, &headers)?;
-            let ended = run
+            let (ended, tally) = run
                 .rows_to_results(
                     rx,
                     concurrency,
@@ -173,10 +172,9 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
                     },
                     &mut writer,
                     &progress,
-                    &mut tally,
                 )
                 .await?;
-            (ended, writer)
+            (ended, tally, writer)
         }
         (None, Some(query)) => {
             let count = run
@@ -192,7 +190,7 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
             let rx = matching_rows(client.clone(), query, count, concurrency);
             let headers = csv::StringRecord::from(vec!["id", "email"]);
             let mut writer = ResultsWriter::create(&results_path, &headers)?;
-            let ended = run
+            let (ended, tally) = run
                 .rows_to_results(
                     rx,
                     concurrency,
@@ -211,10 +209,9 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
                     },
                     &mut writer,
                     &progress,
-                    &mut tally,
                 )
                 .await?;
-            (ended, writer)
+            (ended, tally, writer)
         }
         (None, None) => unreachable!("clap requires --input or --filter"),
     };

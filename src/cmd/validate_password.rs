@@ -16,7 +16,7 @@ use crate::cmd::{connect, fatal_if_auth};
 use crate::csvio::{open_reader, read_headers};
 use crate::exit::Exit;
 use crate::pipeline::{self, Row};
-use crate::report::{Progress, Summary, Tally};
+use crate::report::{Progress, Summary};
 use crate::results::{default_path, ResultsWriter, RowOutcome, RowResult};
 use crate::rows::{check_resume, JournalSpec, Mark, RowRun};
 
@@ -104,8 +104,7 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
 
     let rx = pipeline::read_rows(rdr, &args.input, |_, _| true);
     let mut writer = ResultsWriter::create(&results_path, &headers)?;
-    let mut tally = Tally::default();
-    let ended = run
+    let (ended, tally) = run
         .rows_to_results(
             rx,
             concurrency,
@@ -119,7 +118,6 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
             },
             &mut writer,
             &progress,
-            &mut tally,
         )
         .await?;
     progress.finish();
