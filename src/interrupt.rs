@@ -51,7 +51,7 @@ pub struct Interrupt {
 /// A run that stopped on a signal before any row was sent: `lib::run` turns it into the
 /// exit code (130/143) and an `interrupted` summary.
 #[derive(Debug, thiserror::Error)]
-#[error("interrupted by {} before any row was processed; nothing was written, so there is nothing to resume: run the same command again", .0.name())]
+#[error("interrupted by {} before any row was processed (this run wrote nothing): run the same command again", .0.name())]
 pub struct Interrupted(pub Signal);
 
 /// A row that a signal stopped before it sent its write (or before it started): it is not

@@ -307,6 +307,17 @@ fn holder_pid(text: &[u8]) -> Option<u32> {
     })
 }
 
+/// True when a journal's text records a finished row or a write in doubt (not only its head
+/// and owners): then starting over would throw something away.
+pub fn records_anything(text: &[u8]) -> bool {
+    text.split(|&b| b == b'\n').skip(1).any(|l| {
+        matches!(
+            serde_json::from_slice::<Entry>(l.trim_ascii()),
+            Ok(Entry::Done { .. } | Entry::Creating { .. } | Entry::Sending { .. })
+        )
+    })
+}
+
 fn in_use(path: &Path, text: &[u8]) -> anyhow::Error {
     let who = match holder_pid(text) {
         Some(pid) => format!("another bc-customers run (pid {pid})"),
@@ -619,7 +630,9 @@ mod tests {
         assert!(jp.ends_with("r.csv.journal"));
         assert!(matches!(inspect(&jp, &fp).unwrap(), Found::Nothing));
         let j = Journal::start(&jp, None, &fp).unwrap();
+        assert!(!records_anything(&std::fs::read(&jp).unwrap()));
         j.creating(1).unwrap();
+        assert!(records_anything(&std::fs::read(&jp).unwrap()));
         j.sending(2).unwrap();
         j.finished(
             1,

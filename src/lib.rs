@@ -58,7 +58,8 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
             Command::Bench(args) => cmd::bench::run(&g, args).await,
         }
     });
-    // Stopped by a signal before any row was processed: nothing to resume, not an error.
+    // Stopped by a signal before any row was processed: not an error; 130/143 as for any
+    // interrupted run, with an `interrupted` summary.
     if let Err(e) = &result {
         if let Some(i) = e.downcast_ref::<interrupt::Interrupted>() {
             let exit = Exit::interrupted(i.0);

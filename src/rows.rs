@@ -64,9 +64,9 @@ pub fn check_resume(resume: bool, input: Option<&Path>, dry_run: bool) -> anyhow
         Some(p) if p.as_os_str() == "-" => {
             usage("--resume needs the input as a file: standard input cannot be read again")
         }
-        Some(_) if dry_run => {
-            usage("--resume continues a run that sent writes; a --dry-run sends none")
-        }
+        Some(_) if dry_run => usage(
+            "--resume continues a run that sent writes; this run sends none (a dry run)",
+        ),
         Some(_) => Ok(()),
     }
 }
@@ -160,6 +160,11 @@ impl RowRun {
                     resumed.in_doubt()
                 ));
                 (State::Open(journal), resumed)
+            }
+            // Nothing recorded (a run stopped right after its first write was refused, or
+            // before its first row finished): nothing to lose, replaced at the first write.
+            (Found::Same { file, text }, false) if !journal::records_anything(&text) => {
+                (State::Pending(Some(file)), Resumed::default())
             }
             (Found::Same { .. }, false) => {
                 return usage(format!(
@@ -419,6 +424,12 @@ impl RowRun {
         };
         drop(writer);
         let recorded = self.journal_path().map(Path::to_path_buf);
+        // A journal of another input is still there (this run wrote nothing): --resume would
+        // refuse it, the same command replaces it.
+        let foreign = self
+            .journal
+            .as_ref()
+            .is_some_and(|j| matches!(&*j.state.lock().unwrap(), State::Pending(Some(_))));
         if let Some(j) = &self.journal {
             // Dropping the journal stops its sync thread after a last fsync (and unlocks it).
             let journal = std::mem::replace(&mut *j.state.lock().unwrap(), State::Pending(None));
@@ -435,6 +446,10 @@ impl RowRun {
                 "the rows done are recorded in {}; continue with: {}",
                 path.display(),
                 command_line(true)
+            ),
+            (None, None) if foreign => format!(
+                "no write had been sent yet; continue with: {}",
+                command_line(false)
             ),
             (None, None) => format!(
                 "no write had been sent yet; continue with: {}",
