@@ -655,6 +655,7 @@ fn a_store_going_away_stops_every_row_command_and_resume_finishes_it() {
         let cut_at = Instant::now();
         let (status, stderr) = finish(child, 60);
         assert_eq!(status, Some(1), "{command}: {stderr}");
+        eprintln!("{command}: stopped {:?} after the cut", cut_at.elapsed());
         assert!(
             cut_at.elapsed() < Duration::from_secs(20),
             "{command}: stopped soon after the store went away ({:?})",
@@ -780,6 +781,10 @@ fn a_store_that_hangs_stops_the_run_after_three_unanswered_rows() {
     assert_eq!(status, Some(1), "{stderr}");
     assert!(stderr.contains("stopped answering"), "{stderr}");
     assert!(stderr.contains("--resume"), "{stderr}");
+    eprintln!(
+        "hanging store: stopped {:?} after it hung",
+        hung_at.elapsed()
+    );
     assert!(
         hung_at.elapsed() < Duration::from_secs(30),
         "stopped after a few rows' retries ({:?})",
