@@ -448,9 +448,9 @@ impl Client {
     }
 
     /// Decode one record (customer, address, group): a body without an id is not the record,
-    /// whatever the status said, and never becomes a record with id 0. After a create
-    /// (`created`), such an answer says the store accepted the write, so the create may have
-    /// happened: [`ErrorKind::Unconfirmed`], which callers look up before sending it again.
+    /// whatever the status said, and never becomes a record with id 0. After a create (POST),
+    /// a 2xx says the store accepted the write, so the create may have happened:
+    /// [`ErrorKind::Unconfirmed`], which callers look up before sending it again.
     fn decode_record<T: DeserializeOwned + HasId>(
         &self,
         method: &Method,
