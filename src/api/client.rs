@@ -393,10 +393,16 @@ impl Client {
         }
         if (300..400).contains(&status) {
             self.inner.gate.finish(&headers, sent);
-            let location = resp
+            let location: String = resp
                 .headers()
                 .get(reqwest::header::LOCATION)
-                .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+                // Named so the user can see where the store points, but kept to one short line.
+                .map(|v| {
+                    String::from_utf8_lossy(v.as_bytes())
+                        .chars()
+                        .take(500)
+                        .collect()
+                })
                 .unwrap_or_else(|| "(no Location header)".into());
             let message = format!(
                 "the store answered with a redirect to {location}; BigCommerce's API never redirects, so it is not followed (check --api-url)"
