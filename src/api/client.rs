@@ -309,10 +309,11 @@ impl Client {
                             return Err(err);
                         }
                         // A wait longer than the store's own window is a broken header: capped.
-                        let wait = match headers.asked_wait() {
-                            None => backoff(rate_limited - 1, is_write),
-                            Some(asked) => self.inner.gate.bounded(asked, headers.window()),
-                        };
+                        let wait = self
+                            .inner
+                            .gate
+                            .wait_for_429(&headers)
+                            .unwrap_or_else(|| backoff(rate_limited - 1, is_write));
                         // Everyone waits, with a little jitter so the workers do not return in one burst.
                         self.inner
                             .gate

@@ -93,18 +93,6 @@ impl RateHeaders {
             .map(Duration::from_millis)
             .filter(|w| *w <= MAX_PLAUSIBLE_WINDOW)
     }
-
-    /// What a 429 asks for: the longer of `Reset-Ms` and `X-Retry-After` (None: neither sent).
-    /// Header values were saturated into u64 when parsed, and nothing here multiplies them.
-    pub fn asked_wait(&self) -> Option<Duration> {
-        match (self.reset_ms, self.retry_after_s) {
-            (None, None) => None,
-            (reset, retry) => Some(
-                Duration::from_millis(reset.unwrap_or(0))
-                    .max(Duration::from_secs(retry.unwrap_or(0))),
-            ),
-        }
-    }
 }
 
 #[derive(Debug)]
@@ -179,15 +167,38 @@ impl RateGate {
         self.quiet.store(quiet, Ordering::Relaxed);
     }
 
-    /// [`cap_wait`], with the gate's known window when the answer announced none, and one
-    /// line on stderr (once per run) when the wait was cut.
-    pub fn bounded(&self, asked: Duration, window: Option<Duration>) -> Duration {
-        let window = window.or_else(|| self.state.lock().unwrap().window);
-        self.bounded_by(asked, window)
+    /// What a 429 asks everyone to wait: the longer of `Reset-Ms` and `X-Retry-After` (None:
+    /// neither was sent), each bounded by the store's window ([`cap_wait`]; the gate's known
+    /// window when this answer announced none), with one line on stderr (once per run) when a
+    /// wait was cut. `X-Retry-After` counts whole seconds, so it may round a window up to the
+    /// next second (the sandbox's 300 ms windows send `1`): that is not a broken header.
+    /// Header values were saturated into u64 when parsed, and nothing here multiplies them.
+    pub fn wait_for_429(&self, headers: &RateHeaders) -> Option<Duration> {
+        let window = headers
+            .window()
+            .or_else(|| self.state.lock().unwrap().window);
+        let reset = headers
+            .reset_ms
+            .map(|ms| self.bounded_by(Duration::from_millis(ms), window, false));
+        let retry = headers
+            .retry_after_s
+            .map(|s| self.bounded_by(Duration::from_secs(s), window, true));
+        reset.max(retry)
     }
 
-    fn bounded_by(&self, asked: Duration, window: Option<Duration>) -> Duration {
-        let (wait, capped) = cap_wait(asked, window);
+    /// `whole_seconds`: the wait was given in whole seconds, so the window it is held to is
+    /// rounded up to the next second (the line still names the window itself).
+    fn bounded_by(
+        &self,
+        asked: Duration,
+        window: Option<Duration>,
+        whole_seconds: bool,
+    ) -> Duration {
+        let limit = match window {
+            Some(w) if whole_seconds => Some(Duration::from_secs(w.as_secs_f64().ceil() as u64)),
+            other => other,
+        };
+        let (wait, capped) = cap_wait(asked, limit);
         if capped
             && !self.warned.swap(true, Ordering::Relaxed)
             && !self.quiet.load(Ordering::Relaxed)
@@ -305,7 +316,7 @@ impl RateGate {
         // overflow) or makes every worker wait for ever.
         let implied_reset = headers
             .reset_ms
-            .map(|r| sent + self.bounded_by(Duration::from_millis(r), window));
+            .map(|r| sent + self.bounded_by(Duration::from_millis(r), window, false));
         // A response to a request counted in an earlier window (it was in flight when the
         // window turned) describes that window: its `left` would undo our roll-over.
         if let (Some(r), Some(current), Some(w)) = (implied_reset, s.reset_at, s.window) {
@@ -504,7 +515,9 @@ mod tests {
             reset_ms: Some(u64::MAX),
             ..RateHeaders::default()
         };
-        let asked = huge.asked_wait().unwrap();
+        let gate = RateGate::new();
+        assert_eq!(gate.wait_for_429(&huge), Some(MAX_WAIT_WITHOUT_WINDOW));
+        let asked = Duration::from_secs(u64::MAX);
         assert_eq!(cap_wait(asked, None), (MAX_WAIT_WITHOUT_WINDOW, true));
         // An absurd window is no window.
         assert_eq!(
@@ -512,6 +525,14 @@ mod tests {
             (MAX_WAIT_WITHOUT_WINDOW, true)
         );
         let _ = Instant::now() + cap_wait(asked, None).0;
+        // Whole seconds of X-Retry-After round a short window up: not capped.
+        let rounded = RateHeaders {
+            retry_after_s: Some(1),
+            reset_ms: Some(250),
+            window_ms: Some(300),
+            ..RateHeaders::default()
+        };
+        assert_eq!(gate.wait_for_429(&rounded), Some(Duration::from_secs(1)));
     }
 
     #[tokio::test]
