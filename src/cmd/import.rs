@@ -706,7 +706,7 @@ fn row_key(layout: &Layout, record: &csv::StringRecord) -> Option<String> {
 
 /// A failed request: fatal when the store refuses our credentials, otherwise the row fails.
 fn row_failure(e: ApiError, id: Option<u64>, doing: &str) -> anyhow::Result<RowOutcome> {
-    if e.is_auth() {
+    if e.is_fatal() {
         return Err(fatal_if_auth(e));
     }
     // Failing every remaining row one by one, each after its retries, would take hours and
@@ -881,7 +881,7 @@ async fn resolve_group(ctx: &Ctx, data: &mut RowData) -> anyhow::Result<Result<(
             data.values[Field::CustomerGroupId.index()] = Some(g.id.to_string());
             Ok(Ok(()))
         }
-        Err(e) if e.is_auth() => Err(fatal_if_auth(e)),
+        Err(e) if e.is_fatal() => Err(fatal_if_auth(e)),
         Err(e) => Ok(Err(format!(
             "customer_group {name:?} could not be created: {}",
             e.message()

@@ -19,7 +19,9 @@ use crate::cli::GlobalArgs;
 /// Build the client from the global settings (fails before any request on bad settings).
 pub fn connect(g: &GlobalArgs) -> anyhow::Result<Client> {
     let conn = g.connection()?;
-    Ok(Client::new(&conn)?.with_verbosity(g.verbose))
+    Ok(Client::new(&conn)?
+        .with_verbosity(g.verbose)
+        .with_quiet(g.quiet))
 }
 
 /// Turn an auth failure, or a 404 on a collection (only a store that does not exist answers

@@ -282,7 +282,7 @@ fn count_rows(path: &Path) -> Option<u64> {
 
 /// A failed request: fatal when the store refuses our credentials, otherwise the row fails.
 pub fn row_failure(e: ApiError, id: Option<u64>, doing: &str) -> anyhow::Result<RowOutcome> {
-    if e.is_auth() {
+    if e.is_fatal() {
         return Err(fatal_if_auth(e));
     }
     Ok(RowOutcome::failed(id, format!("{doing}: {}", e.message())))

@@ -6,6 +6,8 @@ mod contract;
 mod export;
 mod foundation;
 mod hostile;
+mod hostile_server;
+mod hostile_store;
 mod import;
 mod presets;
 mod proptests;
