@@ -252,15 +252,16 @@ impl RowRun {
         matches!(&*j.state.lock().unwrap(), State::Open(_)).then_some(j.path.as_path())
     }
 
-    /// A failed request: fatal when the store refuses our credentials, cannot be reached, or
-    /// has stopped answering; otherwise the row fails (see the module docs).
+    /// A failed request: fatal when the store refuses our credentials, redirects, cannot be
+    /// reached, or has stopped answering; otherwise the row fails (see the module docs).
     pub fn row_failure(
         &self,
         e: ApiError,
         id: Option<u64>,
         doing: &str,
     ) -> anyhow::Result<RowOutcome> {
-        if e.is_auth() {
+        // Refused credentials, or a redirect: every other request would meet the same.
+        if e.is_fatal() {
             return Err(fatal_if_auth(e));
         }
         if e.is_unreachable() {
@@ -386,7 +387,12 @@ impl RowRun {
             .rows(rx, concurrency, keys_of, work, |row, out| {
                 tally.add(out.result);
                 writer.write(row.no, &out, &row.record)?;
-                progress.inc(1);
+                // A row the interrupted run finished is done, but not in this run's rate.
+                if self.recovered(row.no).is_some() {
+                    progress.record_earlier(out.result);
+                } else {
+                    progress.record(out.result);
+                }
                 Ok(())
             })
             .await?;

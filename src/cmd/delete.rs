@@ -29,6 +29,7 @@ use crate::rows::{check_resume, JournalSpec, Mark, RowRun};
 
 /// Delete the customers named in a CSV.
 #[derive(Debug, Clone, clap::Args)]
+#[command(after_help = crate::exit::ROW_COMMAND_EXIT_CODES)]
 pub struct Args {
     /// A CSV naming the customers by `id` or `email` (`-` for stdin).
     #[arg(long, value_name = "FILE")]
@@ -93,6 +94,7 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
     )?);
     let concurrency = g.concurrency as usize;
     let progress = Progress::new(None, g.quiet, "rows");
+    progress.watch(&client);
     if let Some(note) = &run.note {
         progress.note(note);
     }

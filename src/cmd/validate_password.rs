@@ -25,6 +25,7 @@ pub const MAX_CONCURRENT_VALIDATIONS: usize = 2;
 
 /// Check customers' passwords.
 #[derive(Debug, Clone, clap::Args)]
+#[command(after_help = crate::exit::ROW_COMMAND_EXIT_CODES)]
 pub struct Args {
     /// A CSV with `id` or `email`, and `password` (`-` for stdin).
     #[arg(long, value_name = "FILE")]
@@ -75,6 +76,7 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
     )?);
     let concurrency = (g.concurrency as usize).min(MAX_CONCURRENT_VALIDATIONS);
     let progress = Progress::new(None, g.quiet, "rows");
+    progress.watch(&client);
     if let Some(note) = &run.note {
         progress.note(note);
     }
