@@ -201,8 +201,7 @@ impl GlobalArgs {
 
     fn token(&self) -> anyhow::Result<Secret> {
         if let Some(path) = &self.token_file {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("reading the token file {}", path.display()))?;
+            let text = read_token_file(path)?;
             warn_if_readable_by_others(path, self.quiet);
             // Old Notepad saves a UTF-8 BOM first; it is no part of any token.
             let token = text.trim_start_matches('\u{feff}').trim().to_string();
@@ -219,6 +218,33 @@ impl GlobalArgs {
             .into()),
         }
     }
+}
+
+/// A token is tens of characters; a file far bigger is the wrong file (or `/dev/zero`), and
+/// is refused after reading at most this much rather than read to its end.
+const MAX_TOKEN_FILE: u64 = 4 << 10;
+
+fn read_token_file(path: &std::path::Path) -> anyhow::Result<String> {
+    use std::io::Read;
+    let reading = || format!("reading the token file {}", path.display());
+    let file = std::fs::File::open(path).with_context(reading)?;
+    let mut bytes = Vec::new();
+    file.take(MAX_TOKEN_FILE + 1)
+        .read_to_end(&mut bytes)
+        .with_context(reading)?;
+    if bytes.len() as u64 > MAX_TOKEN_FILE {
+        anyhow::bail!(
+            "the token file {} is larger than {} KiB: it should hold only the access token",
+            path.display(),
+            MAX_TOKEN_FILE >> 10
+        );
+    }
+    String::from_utf8(bytes).map_err(|_| {
+        anyhow::anyhow!(
+            "the token file {} is not text (UTF-8): it should hold only the access token",
+            path.display()
+        )
+    })
 }
 
 #[cfg(unix)]
