@@ -21,7 +21,9 @@ mod v3;
 #[cfg(test)]
 mod v3_tests;
 
-pub use v3::{V3BatchCommit, V3IdInOrder, V3Options, V3StoreCredit, V3UnfilteredDelete};
+pub use v3::{
+    V3BatchCommit, V3IdInOrder, V3Options, V3ReadOnly, V3StoreCredit, V3UnfilteredDelete,
+};
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;

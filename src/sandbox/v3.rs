@@ -64,6 +64,11 @@ pub struct V3Options {
     /// Addresses embedded per customer by `include=addresses`; `None` = all. SPEC3 says
     /// "Limited to 10" but whether it truncates is unverified (§4, §19.4).
     pub include_addresses_limit: Option<usize>,
+    /// Refuse (422) a date filter whose value is percent-encoded: the docs say such a value
+    /// "won't work" (§4), so a client must send `:` and `+` raw there.
+    pub refuse_encoded_dates: bool,
+    /// What read-only fields in a write do (§5, §6, §19.8: ignored or an error, unverified).
+    pub read_only_fields: V3ReadOnly,
 }
 
 impl Default for V3Options {
@@ -76,6 +81,8 @@ impl Default for V3Options {
             address_batch_limit: 10,
             post_concurrency: None,
             include_addresses_limit: Some(10),
+            refuse_encoded_dates: true,
+            read_only_fields: V3ReadOnly::Ignored,
         }
     }
 }
@@ -107,6 +114,15 @@ pub enum V3UnfilteredDelete {
     NoOp204,
     /// A 422 naming the missing query, for stores that refuse it loudly.
     Refuse422,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum V3ReadOnly {
+    /// Dropped without a word, as docs PR #315's draft says of `origin_channel_id`. The default.
+    Ignored,
+    /// The row is rejected, `{"0.date_created": "field is read-only"}`, as Zynk's docs say
+    /// ("will result in an error if you try to provide them").
+    Rejected,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -273,7 +289,7 @@ type Handled = Result<Reply, Reply>;
 
 /// Route one authorised V3 request that got past quota, concurrency and fault injection.
 pub(crate) fn dispatch(shared: &Shared, route: Route, req: &ApiRequest<'_>) -> Reply {
-    let query = Query::parse(req.query);
+    let query = Query::parse(req.query, shared.cfg.v3.refuse_encoded_dates);
     let result = match (req.method, route) {
         (&Method::GET, Route::Customers) => list_customers(shared, &query),
         (&Method::POST, Route::Customers) => write_customers(shared, req.body, Op::Create),
@@ -296,19 +312,37 @@ pub(crate) fn dispatch(shared: &Shared, route: Route, req: &ApiRequest<'_>) -> R
 
 /// Decoded query parameters. `+` decodes to a space, as form decoding does: an email with a
 /// `+` must be sent as `%2B` (§4).
-struct Query(Vec<(String, String)>);
+struct Query {
+    pairs: Vec<(String, String)>,
+    /// Keys whose value arrived percent-encoded.
+    encoded: HashSet<String>,
+    refuse_encoded_dates: bool,
+}
 
 impl Query {
-    fn parse(raw: &str) -> Query {
-        Query(
-            url::form_urlencoded::parse(raw.as_bytes())
+    fn parse(raw: &str, refuse_encoded_dates: bool) -> Query {
+        let mut encoded = HashSet::new();
+        for part in raw.split('&') {
+            let (key, value) = part.split_once('=').unwrap_or((part, ""));
+            if value.contains('%') {
+                let key = url::form_urlencoded::parse(key.as_bytes())
+                    .next()
+                    .map(|(k, _)| k.into_owned())
+                    .unwrap_or_default();
+                encoded.insert(key);
+            }
+        }
+        Query {
+            pairs: url::form_urlencoded::parse(raw.as_bytes())
                 .into_owned()
                 .collect(),
-        )
+            encoded,
+            refuse_encoded_dates,
+        }
     }
 
     fn get(&self, key: &str) -> Option<&str> {
-        self.0
+        self.pairs
             .iter()
             .find(|(k, _)| k == key)
             .map(|(_, v)| v.as_str())
@@ -317,7 +351,7 @@ impl Query {
     /// 422 naming every parameter not in `known`.
     fn only(&self, known: &[&str]) -> Result<(), Reply> {
         let unknown: Vec<&str> = self
-            .0
+            .pairs
             .iter()
             .map(|(k, _)| k.as_str())
             .filter(|k| !known.contains(k))
@@ -353,6 +387,11 @@ impl Query {
     fn date(&self, key: &str) -> Result<Option<i64>, Reply> {
         match self.get(key) {
             None => Ok(None),
+            // "2024-10-19T20%3A00%3A00-0400 won't work, one must use 2024-10-19T20:00:00-0400"
+            // (§4, bigcommerce/docs issue #620); the parameter *name* may be encoded.
+            Some(_) if self.refuse_encoded_dates && self.encoded.contains(key) => {
+                Err(invalid_filters(&[key]))
+            }
             Some(v) => {
                 // Unix seconds too: other V3 date filters take them (§4).
                 let parsed = v.parse::<i64>().ok().or_else(|| handlers::parse_date(v));
@@ -536,7 +575,7 @@ fn pagination(total: usize, count: usize, page: usize, limit: usize, q: &Query) 
         let mut out = url::form_urlencoded::Serializer::new(String::new());
         out.append_pair("page", &page.to_string());
         out.append_pair("limit", &limit.to_string());
-        for (k, v) in &q.0 {
+        for (k, v) in &q.pairs {
             if k != "page" && k != "limit" {
                 out.append_pair(k, v);
             }
@@ -1282,6 +1321,8 @@ struct CustomerRow {
     form_fields: Option<Vec<(String, Value)>>,
     addresses: Vec<AddressRow>,
     has_attributes: bool,
+    /// The first read-only field the row carried, if any.
+    read_only: Option<&'static str>,
 }
 
 const NESTED_ADDRESS_REQUIRED: &[&str] = &[
@@ -1382,7 +1423,32 @@ fn customer_row(obj: &Map<String, Value>, op: Op) -> Result<CustomerRow, Schema>
         form_fields: form_fields(obj, "")?,
         addresses,
         has_attributes: array(obj, "", "attributes")?.is_some_and(|a| !a.is_empty()),
+        read_only: read_only_sent(obj, op),
     })
+}
+
+/// The read-only fields of a customer write: SPEC3's list for PUT; for POST, those Zynk's
+/// docs name (§5).
+fn read_only_sent(obj: &Map<String, Value>, op: Op) -> Option<&'static str> {
+    let fields: &[&'static str] = match op {
+        Op::Create => &[
+            "id",
+            "date_created",
+            "date_modified",
+            "registration_ip_address",
+            "address_count",
+            "attribute_count",
+        ],
+        Op::Update => &[
+            "registration_ip_address",
+            "date_created",
+            "date_modified",
+            "origin_channel_id",
+            "address_count",
+            "attribute_count",
+        ],
+    };
+    fields.iter().copied().find(|f| obj.contains_key(*f))
 }
 
 /// Why a well-formed row cannot be written: the reply naming it.
@@ -1392,6 +1458,7 @@ fn check_customer_row(
     row: &mut CustomerRow,
     op: Op,
     claimed: &HashSet<String>,
+    read_only_mode: V3ReadOnly,
 ) -> Result<(), Reply> {
     let title = match op {
         Op::Create => "Create customers failed.",
@@ -1443,6 +1510,9 @@ fn check_customer_row(
             return Err(named("channel_ids", "channel_ids cannot be empty"));
         }
     }
+    if let (Some(field), V3ReadOnly::Rejected) = (row.read_only, read_only_mode) {
+        return Err(named(field, "field is read-only"));
+    }
     if row.has_attributes {
         // The sandbox defines no attributes, and they must exist before use (§9).
         return Err(named("attributes.attribute_id", "invalid attribute ID"));
@@ -1479,6 +1549,7 @@ fn apply_customer_row(
         form_fields,
         addresses,
         has_attributes: _,
+        read_only: _,
     } = row;
     let id = match (op, id) {
         (Op::Update, Some(id)) => {
@@ -1548,6 +1619,7 @@ fn write_customers(shared: &Shared, body: &[u8], op: Op) -> Handled {
         .collect::<Result<Vec<_>, _>>()
         .map_err(Schema::reply)?;
     let mode = shared.cfg.v3.batch_commit;
+    let read_only_mode = shared.cfg.v3.read_only_fields;
     let mut store = shared.write_store();
     // A seeded customer's derived form fields are copied before a V3 write replaces them.
     for row in &rows {
@@ -1566,7 +1638,7 @@ fn write_customers(shared: &Shared, body: &[u8], op: Op) -> Handled {
     let mut valid = Vec::new();
     let mut first_error = None;
     for (index, row) in rows.iter_mut().enumerate() {
-        match check_customer_row(&store, index, row, op, &claimed) {
+        match check_customer_row(&store, index, row, op, &claimed, read_only_mode) {
             Ok(()) => {
                 if let Some(email) = &row.patch.email {
                     claimed.insert(email.to_lowercase());

@@ -7,7 +7,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
 use super::{
-    Sandbox, SandboxConfig, V3BatchCommit, V3IdInOrder, V3Options, V3StoreCredit,
+    Sandbox, SandboxConfig, V3BatchCommit, V3IdInOrder, V3Options, V3ReadOnly, V3StoreCredit,
     V3UnfilteredDelete,
 };
 
@@ -993,4 +993,77 @@ async fn latency_applies_to_v3_routes() {
     assert_eq!(api.get("/v3/customers").await.status(), StatusCode::OK);
     // A lower bound only: the answer cannot come before the configured latency.
     assert!(started.elapsed() >= Duration::from_millis(150));
+}
+
+#[tokio::test]
+async fn percent_encoded_date_values_are_refused_unless_switched_off() {
+    let api = Api::start(config(2, V3Options::default())).await;
+    let raw = "/v3/customers?date_created:min=1990-01-01T00:00:00";
+    assert_eq!(api.data(raw).await.len(), 2);
+    // An encoded parameter name is fine; an encoded value is not (reference §4).
+    assert_eq!(
+        api.data("/v3/customers?date_created%3Amin=1990-01-01T00:00:00")
+            .await
+            .len(),
+        2
+    );
+    let encoded = api
+        .get("/v3/customers?date_created:min=1990-01-01T00%3A00%3A00")
+        .await;
+    assert_eq!(encoded.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        json_of(encoded).await["title"],
+        "The filter(s): date_created:min are not valid filter parameter(s)."
+    );
+
+    let options = V3Options {
+        refuse_encoded_dates: false,
+        ..V3Options::default()
+    };
+    let api = Api::start(config(2, options)).await;
+    let encoded = "/v3/customers?date_created:min=1990-01-01T00%3A00%3A00";
+    assert_eq!(api.data(encoded).await.len(), 2);
+}
+
+#[tokio::test]
+async fn read_only_fields_are_ignored_or_rejected_as_switched() {
+    let options = V3Options {
+        read_only_fields: V3ReadOnly::Rejected,
+        ..V3Options::default()
+    };
+    let api = Api::start(config(1, options)).await;
+    let response = api
+        .put(
+            "/v3/customers",
+            json!([{"id": 1, "notes": "ok"}, {"id": 1, "date_created": "2020-01-01T00:00:00Z"}]),
+        )
+        .await;
+    assert_eq!(
+        json_of(response).await,
+        body_422(
+            "Update customers failed.",
+            "1.date_created",
+            "field is read-only"
+        )
+    );
+    let mut with_ip = customer(1);
+    with_ip["registration_ip_address"] = json!("10.0.0.1");
+    let response = api.post("/v3/customers", json!([with_ip])).await;
+    assert_eq!(
+        json_of(response).await,
+        body_422(
+            "Create customers failed.",
+            "0.registration_ip_address",
+            "field is read-only"
+        )
+    );
+    assert_eq!(api.sandbox.customers().len(), 1);
+
+    let api = Api::start(config(0, V3Options::default())).await;
+    let response = api.post("/v3/customers", json!([with_ip])).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        json_of(response).await["data"][0]["registration_ip_address"],
+        ""
+    );
 }
