@@ -69,6 +69,9 @@ pub struct V3Options {
     pub refuse_encoded_dates: bool,
     /// What read-only fields in a write do (§5, §6, §19.8: ignored or an error, unverified).
     pub read_only_fields: V3ReadOnly,
+    /// `date_*:min`/`:max` exclude the bound itself ("after"/"before this date", §4);
+    /// `false` (the default) includes it.
+    pub exclusive_date_bounds: bool,
 }
 
 impl Default for V3Options {
@@ -83,6 +86,7 @@ impl Default for V3Options {
             include_addresses_limit: Some(10),
             refuse_encoded_dates: true,
             read_only_fields: V3ReadOnly::Ignored,
+            exclusive_date_bounds: false,
         }
     }
 }
@@ -289,7 +293,7 @@ type Handled = Result<Reply, Reply>;
 
 /// Route one authorised V3 request that got past quota, concurrency and fault injection.
 pub(crate) fn dispatch(shared: &Shared, route: Route, req: &ApiRequest<'_>) -> Reply {
-    let query = Query::parse(req.query, shared.cfg.v3.refuse_encoded_dates);
+    let query = Query::parse(req.query, &shared.cfg.v3);
     let result = match (req.method, route) {
         (&Method::GET, Route::Customers) => list_customers(shared, &query),
         (&Method::POST, Route::Customers) => write_customers(shared, req.body, Op::Create),
@@ -317,10 +321,11 @@ struct Query {
     /// Keys whose value arrived percent-encoded.
     encoded: HashSet<String>,
     refuse_encoded_dates: bool,
+    exclusive_date_bounds: bool,
 }
 
 impl Query {
-    fn parse(raw: &str, refuse_encoded_dates: bool) -> Query {
+    fn parse(raw: &str, options: &V3Options) -> Query {
         let mut encoded = HashSet::new();
         for part in raw.split('&') {
             let (key, value) = part.split_once('=').unwrap_or((part, ""));
@@ -337,7 +342,8 @@ impl Query {
                 .into_owned()
                 .collect(),
             encoded,
-            refuse_encoded_dates,
+            refuse_encoded_dates: options.refuse_encoded_dates,
+            exclusive_date_bounds: options.exclusive_date_bounds,
         }
     }
 
@@ -667,6 +673,7 @@ struct DateRange {
     exact: Option<(i64, i64)>,
     min: Option<i64>,
     max: Option<i64>,
+    exclusive: bool,
 }
 
 impl DateRange {
@@ -681,17 +688,22 @@ impl DateRange {
         };
         Ok(DateRange {
             exact,
-            // `:min` = "after this date", `:max` = "before this date"; inclusive here
-            // (inclusivity is unverified, §4).
+            // `:min` = "after this date", `:max` = "before this date"; whether the bounds
+            // are inclusive is unverified (§4), hence the switch.
             min: q.date(&format!("{key}:min"))?,
             max: q.date(&format!("{key}:max"))?,
+            exclusive: q.exclusive_date_bounds,
         })
     }
 
     fn contains(&self, t: i64) -> bool {
         self.exact.is_none_or(|(a, b)| (a..=b).contains(&t))
-            && self.min.is_none_or(|m| t >= m)
-            && self.max.is_none_or(|m| t <= m)
+            && self
+                .min
+                .is_none_or(|m| if self.exclusive { t > m } else { t >= m })
+            && self
+                .max
+                .is_none_or(|m| if self.exclusive { t < m } else { t <= m })
     }
 }
 

@@ -1067,3 +1067,32 @@ async fn read_only_fields_are_ignored_or_rejected_as_switched() {
         ""
     );
 }
+
+#[tokio::test]
+async fn date_bounds_include_or_exclude_the_bound_as_switched() {
+    for (exclusive, expected) in [(false, vec![1, 2, 3]), (true, vec![2])] {
+        let options = V3Options {
+            exclusive_date_bounds: exclusive,
+            ..V3Options::default()
+        };
+        let api = Api::start(config(0, options)).await;
+        for (i, created) in [
+            "2024-01-01T00:00:00Z",
+            "2024-01-02T00:00:00Z",
+            "2024-01-03T00:00:00Z",
+        ]
+        .iter()
+        .enumerate()
+        {
+            let mut c = customer(i);
+            c["date_created"] = json!(created);
+            api.sandbox.insert_customer(c);
+        }
+        let path = "/v3/customers?date_created:min=2024-01-01T00:00:00&date_created:max=2024-01-03";
+        assert_eq!(
+            ids_of(&api.data(path).await),
+            expected,
+            "exclusive {exclusive}"
+        );
+    }
+}
