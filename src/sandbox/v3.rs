@@ -1583,13 +1583,20 @@ fn apply_customer_row(
                 .expect("checked under the same lock")
         }
     };
+    // Seeded form fields are derived, so the current values are read out before the upsert.
+    let mut fields = form_fields.map(|new| {
+        let mut list = store
+            .customer(id)
+            .map(|c| store.form_fields_of(c))
+            .unwrap_or_default();
+        upsert_fields(&mut list, new);
+        list
+    });
     if let Some(c) = store.customer_mut(id) {
         if let Some(accepts) = accepts {
             c.accepts_marketing = accepts;
         }
-        if let Some(fields) = form_fields {
-            let mut list = store_fields_owned(c);
-            upsert_fields(&mut list, fields);
+        if let Some(list) = fields.take() {
             c.form_fields = super::store::FormFields::Listed(list);
         }
     }
@@ -1610,16 +1617,6 @@ fn apply_customer_row(
     id
 }
 
-/// The listed form fields of a customer being written (seeded ones are only ever read
-/// through [`Store::form_fields_of`], which needs the store; a seeded customer written by V3
-/// keeps the derived values by copying them first).
-fn store_fields_owned(c: &Customer) -> Vec<(String, Value)> {
-    match &c.form_fields {
-        super::store::FormFields::Listed(list) => list.clone(),
-        super::store::FormFields::Seeded(_) => Vec::new(),
-    }
-}
-
 // ---- POST/PUT /v3/customers ----
 
 fn write_customers(shared: &Shared, body: &[u8], op: Op) -> Handled {
@@ -1633,19 +1630,6 @@ fn write_customers(shared: &Shared, body: &[u8], op: Op) -> Handled {
     let mode = shared.cfg.v3.batch_commit;
     let read_only_mode = shared.cfg.v3.read_only_fields;
     let mut store = shared.write_store();
-    // A seeded customer's derived form fields are copied before a V3 write replaces them.
-    for row in &rows {
-        if let (Op::Update, Some(id), Some(_)) = (op, row.id, &row.form_fields) {
-            if let Some(c) = store.customer(id) {
-                if matches!(c.form_fields, super::store::FormFields::Seeded(_)) {
-                    let fields = store.form_fields_of(c);
-                    if let Some(c) = store.customer_mut(id) {
-                        c.form_fields = super::store::FormFields::Listed(fields);
-                    }
-                }
-            }
-        }
-    }
     let mut claimed = HashSet::new();
     let mut valid = Vec::new();
     let mut first_error = None;

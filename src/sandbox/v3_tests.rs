@@ -1096,3 +1096,29 @@ async fn date_bounds_include_or_exclude_the_bound_as_switched() {
         );
     }
 }
+
+#[tokio::test]
+async fn form_fields_written_by_v3_are_upserted_by_name_and_seen_by_v2() {
+    let api = Api::start(config(20, V3Options::default())).await;
+    let seeded = api
+        .sandbox
+        .customers()
+        .into_iter()
+        .find(|c| c["form_fields"].as_array().is_some_and(|f| !f.is_empty()))
+        .expect("a seeded customer with form fields");
+    let id = seeded["id"].as_u64().unwrap();
+    let mut expected = seeded["form_fields"].as_array().unwrap().clone();
+    let first_name = expected[0]["name"].clone();
+    let response = api
+        .put(
+            "/v3/customers",
+            json!([{"id": id, "form_fields": [{"name": first_name, "value": "changed"},
+                                              {"name": "Door", "value": ["a", "b"]}]}]),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    expected[0]["value"] = json!("changed");
+    expected.push(json!({"name": "Door", "value": ["a", "b"]}));
+    let v2 = json_of(api.get(&format!("/v2/customers/{id}")).await).await;
+    assert_eq!(v2["form_fields"], json!(expected));
+}
