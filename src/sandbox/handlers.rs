@@ -257,10 +257,14 @@ pub(crate) fn dispatch(shared: &Shared, req: &ApiRequest<'_>) -> Reply {
             .content_type
             .is_some_and(|ct| ct.to_ascii_lowercase().contains("json"));
         if !req.body.is_empty() && !is_json {
-            return Reply::error(
+            let (status, message) = (
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "The Content-Type header must be application/json.",
             );
+            return match route {
+                Route::V3(_) => super::v3::error(status, message),
+                _ => Reply::error(status, message),
+            };
         }
     }
     if let Route::V3(v3_route) = route {

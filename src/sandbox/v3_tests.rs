@@ -1122,3 +1122,24 @@ async fn form_fields_written_by_v3_are_upserted_by_name_and_seen_by_v2() {
     let v2 = json_of(api.get(&format!("/v2/customers/{id}")).await).await;
     assert_eq!(v2["form_fields"], json!(expected));
 }
+
+#[tokio::test]
+async fn errors_before_the_route_are_v3_objects_too() {
+    let api = Api::start(config(0, V3Options::default())).await;
+    let response = api
+        .request(Method::POST, "/v3/customers")
+        .header("Content-Type", "text/plain")
+        .body("[]")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    assert_eq!(json_of(response).await["status"], 415);
+    let response = api.send(Method::PATCH, "/v3/customers", None).await;
+    assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(json_of(response).await["status"], 405);
+    assert_eq!(
+        api.get("/v3/customers/nope").await.status(),
+        StatusCode::NOT_FOUND
+    );
+}
