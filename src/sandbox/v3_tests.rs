@@ -1143,3 +1143,66 @@ async fn errors_before_the_route_are_v3_objects_too() {
         StatusCode::NOT_FOUND
     );
 }
+
+#[tokio::test]
+async fn post_and_address_limits_follow_the_switches() {
+    let options = V3Options {
+        post_concurrency: Some(1),
+        address_batch_limit: 2,
+        ..V3Options::default()
+    };
+    let api = Api::start(config(0, options)).await;
+    api.sandbox.set_latency_ms(400);
+    let posts =
+        futures::future::join_all((0..2).map(|i| api.post("/v3/customers", json!([customer(i)]))))
+            .await;
+    let mut statuses: Vec<u16> = posts.iter().map(|r| r.status().as_u16()).collect();
+    statuses.sort();
+    assert_eq!(statuses, [200, 429]);
+    assert_eq!(
+        api.sandbox.customers().len(),
+        1,
+        "the refused POST wrote nothing"
+    );
+    api.sandbox.set_latency_ms(0);
+
+    let id = api.sandbox.customers()[0]["id"].as_u64().unwrap();
+    let address = |n: usize| {
+        let mut a = us_address();
+        a["customer_id"] = json!(id);
+        a["address1"] = json!(format!("{n} Main St"));
+        a
+    };
+    let response = api
+        .post(
+            "/v3/customers/addresses",
+            json!([address(1), address(2), address(3)]),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(json_of(response).await["title"]
+        .as_str()
+        .unwrap()
+        .ends_with("allowed in the array is 2."));
+    let response = api
+        .post("/v3/customers/addresses", json!([address(1), address(2)]))
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+
+    // PUT /v3/customers/addresses: 3 at once.
+    api.sandbox.set_latency_ms(500);
+    let first = api.sandbox.addresses(id)[0]["id"].as_u64().unwrap();
+    let puts = futures::future::join_all((0..4).map(|n| {
+        api.put(
+            "/v3/customers/addresses",
+            json!([{"id": first, "company": format!("Co {n}")}]),
+        )
+    }))
+    .await;
+    let refused = puts
+        .iter()
+        .filter(|r| r.status() == StatusCode::TOO_MANY_REQUESTS)
+        .count();
+    assert_eq!(refused, 1);
+    assert_eq!(api.sandbox.counters().v3_concurrency_rejected, 2);
+}
