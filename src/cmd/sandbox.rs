@@ -37,6 +37,10 @@ pub struct Args {
     /// Send 429s without rate-limit headers (platform overload).
     #[arg(long)]
     pub bare_429: bool,
+    /// Make the customer filters min_id/max_id exclusive (> and <) instead of inclusive:
+    /// BigCommerce does not document which it is.
+    #[arg(long)]
+    pub exclusive_id_bounds: bool,
 }
 
 impl Args {
@@ -63,6 +67,7 @@ impl Args {
             lost_response_rate: self.lost_response_rate,
             rate_headers_on_429: !self.bare_429,
             groups_enabled: !self.no_groups,
+            exclusive_id_bounds: self.exclusive_id_bounds,
             ..SandboxConfig::default()
         })
     }
