@@ -36,7 +36,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use futures::stream::{self, BoxStream, StreamExt};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 use super::client::Client;
 use super::error::{ApiError, ErrorKind};
@@ -278,6 +278,7 @@ async fn read_range(
     lo: u64,
     hi: Option<u64>,
     tx: mpsc::Sender<Result<Vec<Customer>, ApiError>>,
+    mut answered: Option<oneshot::Sender<()>>,
 ) {
     let mut next = lo;
     loop {
@@ -287,6 +288,10 @@ async fn read_range(
             Ok(page) => q.check(page, &ask),
             Err(e) => Err(e),
         };
+        // Whoever waits for this range's first answer (and what it showed about the bounds).
+        if let Some(answered) = answered.take() {
+            let _ = answered.send(());
+        }
         let checked = match checked {
             Ok(c) => c,
             Err(e) => {
@@ -412,8 +417,19 @@ struct RangeReader {
 
 impl RangeReader {
     fn start(client: Client, q: Query, lo: u64, hi: Option<u64>) -> RangeReader {
+        RangeReader::start_telling(client, q, lo, hi, None)
+    }
+
+    /// [`RangeReader::start`], saying on `answered` when the first page has come back.
+    fn start_telling(
+        client: Client,
+        q: Query,
+        lo: u64,
+        hi: Option<u64>,
+        answered: Option<oneshot::Sender<()>>,
+    ) -> RangeReader {
         let (tx, pages) = mpsc::channel(1);
-        let task = tokio::spawn(read_range(client, q, lo, hi, tx));
+        let task = tokio::spawn(read_range(client, q, lo, hi, tx, answered));
         RangeReader { pages, task }
     }
 }
@@ -567,9 +583,9 @@ fn pages_in_order(
     let start = q.min_id.unwrap_or(1);
     let end = q.max_id.unwrap_or(u64::MAX);
     // The first page named `start` itself: unless `start` came back (which proves inclusive
-    // bounds), exclusive bounds may have left it out, so the ids before the first one sent are
-    // read again, overlapped (before the first page: the output stays in id order). An empty
-    // store (count 0, nothing sent) needs nothing more.
+    // bounds), exclusive bounds may have left it out, so the ids before the first one sent
+    // may need reading again, overlapped, before the first page (the output stays in id
+    // order). An empty store (count 0, nothing sent) needs nothing more.
     let gap = if q.bounds.inclusive() {
         None
     } else {
@@ -580,10 +596,31 @@ fn pages_in_order(
             None => None,
         }
     };
-    let gap = gap.map(|(a, b)| RangeReader::start(client.clone(), q.clone(), a, b).boxed());
     let (first_id, last_id) = (first.first.unwrap_or(start), first.last.unwrap_or(start));
     let full = first.full;
-    let head = stream::iter(gap).flatten().chain(stream::iter(
+    // The first speculative range (below) names the first page's last customer as its
+    // `min_id`, which shows in the same round trip whether the bounds are inclusive; the
+    // re-read then waits for that answer and is skipped when they are (the usual store whose
+    // first customer was deleted pays no request for it).
+    let (told, answered) = oneshot::channel();
+    let mut told = Some(told);
+    let wait_for_proof = full && count.div_ceil(PAGE) >= 3 && concurrency > 1;
+    let gap_pages = {
+        let (client, q) = (client.clone(), q.clone());
+        stream::once(async move {
+            if wait_for_proof {
+                let _ = answered.await;
+            }
+            match gap {
+                Some((a, b)) if !q.bounds.inclusive() => {
+                    RangeReader::start(client, q, a, b).boxed()
+                }
+                _ => stream::empty().boxed(),
+            }
+        })
+        .flatten()
+    };
+    let head = gap_pages.chain(stream::iter(
         (!first.rows.is_empty()).then_some(Ok(first.rows)),
     ));
     // A short first page was the only one; a full one ending at `end` (or at u64::MAX) too.
@@ -633,11 +670,12 @@ fn pages_in_order(
             break;
         }
         let (a, b) = (covered + 1, covered.saturating_add(width).min(end));
-        speculative.push(Segment::Started(RangeReader::start(
+        speculative.push(Segment::Started(RangeReader::start_telling(
             client.clone(),
             q.clone(),
             a,
             Some(b),
+            told.take(),
         )));
         covered = b;
     }

@@ -6,6 +6,7 @@ mod contract;
 mod export;
 mod foundation;
 mod hostile;
+mod hostile_export;
 mod import;
 mod presets;
 mod proptests;
