@@ -521,28 +521,76 @@ pub fn customer_pages(client: Client, q: Query, count: u64, concurrency: usize) 
     .boxed()
 }
 
+/// Customers that may be created during one walk on top of twice the count of its start:
+/// customers do not sign up that fast, a store that keeps sending new ones is inventing them.
+pub const MAX_CREATED_DURING: u64 = 10_000;
+
+/// The walk as yielded (see [`ascending`]).
+struct Walk {
+    pages: Pages,
+    client: Client,
+    q: Query,
+    last: Option<u64>,
+    rows: u64,
+    most: u64,
+    failed: bool,
+}
+
+impl Walk {
+    async fn check(&mut self, page: Vec<Customer>) -> Result<Vec<Customer>, ApiError> {
+        if let (Some(l), Some(f)) = (self.last, page.first()) {
+            if f.id <= l {
+                return Err(inconsistent(format!(
+                    "the store sent customer {} again after customer {l}",
+                    f.id
+                )));
+            }
+        }
+        self.last = page.last().map(|c| c.id).or(self.last);
+        self.rows += page.len() as u64;
+        if self.rows > self.most {
+            // A count far too low (stale, or a store that grew a lot) is not a reason to stop:
+            // ask again, once per doubling, before calling the store endless.
+            let now = self.client.count_customers(&self.q.count_params()).await?;
+            self.most = now.saturating_mul(2).saturating_add(MAX_CREATED_DURING);
+            if self.rows > self.most {
+                return Err(inconsistent(format!(
+                    "the store has sent {} customers and keeps sending more, while it counts {now}",
+                    self.rows
+                )));
+            }
+        }
+        Ok(page)
+    }
+}
+
 /// The pages as yielded must be strictly ascending across pages too: the pieces are disjoint
 /// by construction, and this makes sure of it whatever the store did (a duplicate is an error,
-/// never a row written twice).
-fn ascending(pages: Pages) -> Pages {
-    let mut last: Option<u64> = None;
-    pages
-        .map(move |page| {
-            let page = page?;
-            if let (Some(l), Some(f)) = (last, page.first()) {
-                if f.id <= l {
-                    return Err(inconsistent(format!(
-                        "the store sent customer {} again after customer {l}",
-                        f.id
-                    )));
-                }
-            }
-            if let Some(c) = page.last() {
-                last = Some(c.id);
-            }
-            Ok(page)
-        })
-        .boxed()
+/// never a row written twice). And they must end: past twice the count plus
+/// [`MAX_CREATED_DURING`] customers the count is asked again, and a store that sends more than
+/// that allows is sending customers forever (ids that always go on), which fails the walk.
+fn ascending(pages: Pages, client: Client, q: Query, count: u64) -> Pages {
+    let walk = Walk {
+        pages,
+        client,
+        q,
+        last: None,
+        rows: 0,
+        most: count.saturating_mul(2).saturating_add(MAX_CREATED_DURING),
+        failed: false,
+    };
+    stream::unfold(walk, |mut walk| async move {
+        if walk.failed {
+            return None;
+        }
+        let checked = match walk.pages.next().await? {
+            Ok(page) => walk.check(page).await,
+            Err(e) => Err(e),
+        };
+        walk.failed = checked.is_err();
+        Some((checked, walk))
+    })
+    .boxed()
 }
 
 /// The first page, then every matching customer after it, in ascending id, each once.
@@ -569,7 +617,8 @@ pub fn pages_after(
     first: FirstPage,
     concurrency: usize,
 ) -> Pages {
-    ascending(pages_in_order(client, q, count, first, concurrency))
+    let pages = pages_in_order(client.clone(), q.clone(), count, first, concurrency);
+    ascending(pages, client, q, count)
 }
 
 fn pages_in_order(

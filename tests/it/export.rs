@@ -740,7 +740,10 @@ fn sparse_and_clustered_ids_export_completely() {
     let (customers, planned) = printed_plan(&run);
     assert_eq!(customers, 700);
     let sent = store.sb.counters().total;
-    assert!((planned..=planned + 1).contains(&sent), "{sent} requests, {planned} planned");
+    assert!(
+        (planned..=planned + 1).contains(&sent),
+        "{sent} requests, {planned} planned"
+    );
     store
         .run(&["export", "-o", "m.csv", "--filter", "max_id=100000"])
         .expect(0);

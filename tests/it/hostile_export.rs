@@ -42,6 +42,8 @@ enum Defect {
     SamePageForever,
     /// A page number past the end gets the last page (as some APIs clamp it).
     ClampsPage,
+    /// Customers without end: any page asked for by `min_id` is full of ids after it.
+    Endless,
 }
 
 struct Hostile {
@@ -94,6 +96,15 @@ fn list(h: &Hostile, q: &HashMap<String, String>) -> Response {
         Defect::ClampsPage => asked_page.min(matching.len().div_ceil(limit).max(1)),
         _ => asked_page,
     };
+    if h.defect == Defect::Endless {
+        let from = min.saturating_add(1).max(1);
+        let rows: Vec<Value> = (from..=max)
+            .skip((asked_page - 1).saturating_mul(limit))
+            .take(limit)
+            .map(customer)
+            .collect();
+        return axum::Json(rows).into_response();
+    }
     let mut rows: Vec<Value> = matching
         .iter()
         .skip((page - 1).saturating_mul(limit))
@@ -293,6 +304,17 @@ fn the_same_page_forever_fails_the_export() {
     let store = HostileStore::start(ids(1000), 1000, Defect::SamePageForever);
     fails_with(&store, "outside the id range asked for");
     assert!(store.requests() < 40, "{} requests", store.requests());
+}
+
+/// Ids that always go on (a full page after any `min_id`): the export stops, with a message,
+/// after twice the count plus 10,000 customers (and the count asked again) instead of reading
+/// until ids reach 2^64.
+#[test]
+fn a_store_that_never_stops_sending_customers_fails_the_export() {
+    let store = HostileStore::start(Vec::new(), 1000, Defect::Endless);
+    fails_with(&store, "keeps sending more, while it counts 1000");
+    let most = 2 * (2 * 1000 + bc_customers::api::pages::MAX_CREATED_DURING) / 250 + 40;
+    assert!(store.requests() < most, "{} requests", store.requests());
 }
 
 /// The store holds 300 customers and counts 10^12: the 300 are not a complete export.
