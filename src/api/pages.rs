@@ -25,11 +25,15 @@
 //! the bounds are inclusive, so as soon as the store has shown that they are (it sent back the
 //! very id named by `min_id`), every later request names `lo` itself. The first page asks for
 //! `min_id = start` exactly: on a store whose first customer exists this proves inclusiveness
-//! in the first round trip, so the usual export costs no request more; otherwise the ids it
-//! might have left out (`start` alone, if the bounds are exclusive) are read once more.
+//! in the first round trip, so the usual export costs no request more; otherwise the first
+//! speculative range, which names the first page's last customer, shows it in the next round
+//! trip, and only if the bounds are still unknown then is the id the first page may have left
+//! out (`start`, if the bounds are exclusive) read once more.
 //!
-//! **Nothing grows without bound**: id arithmetic never wraps near 2^64, and the number of
-//! ranges planned from the count is capped ([`MAX_RANGES`]) however large the count claims.
+//! **Nothing grows without bound**: id arithmetic never wraps near 2^64, the number of ranges
+//! planned from the count is capped ([`MAX_RANGES`]) however large the count claims, and a
+//! store that keeps sending customers far beyond its count fails the walk
+//! ([`MAX_CREATED_DURING`]).
 
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -907,7 +907,7 @@ pub fn expand_name(template: &str, now: chrono::DateTime<chrono::Utc>) -> String
 #[derive(Debug, Default)]
 struct Retention {
     removed: Vec<PathBuf>,
-    /// Files kept whose names sort after the file just written (a later date in the name).
+    /// Matching files whose names sort after the file just written (a later date in the name).
     newer: Vec<PathBuf>,
 }
 
