@@ -45,9 +45,21 @@ fn hidden_files(store: &Store) -> Vec<String> {
 
 #[test]
 fn export_is_consistent_while_customers_are_created_and_deleted() {
+    consistent_while_changing(false);
+}
+
+/// The same with a store whose `min_id`/`max_id` leave out the id they name (BigCommerce does
+/// not document which it is).
+#[test]
+fn export_is_consistent_while_changing_with_exclusive_id_bounds() {
+    consistent_while_changing(true);
+}
+
+fn consistent_while_changing(exclusive_id_bounds: bool) {
     let store = Store::new(SandboxConfig {
         seed: 5000,
         latency_ms: 20,
+        exclusive_id_bounds,
         ..config()
     });
     let seeded: BTreeSet<u64> = (1..=5000).collect();
