@@ -1,5 +1,7 @@
 //! `sandbox`: run the local fake store until Ctrl-C, for rehearsals and out-of-process tests.
 
+use clap::builder::TypedValueParser as _;
+
 use crate::cli::GlobalArgs;
 use crate::exit::{usage, Exit};
 use crate::sandbox::{self, SandboxConfig};
@@ -41,6 +43,12 @@ pub struct Args {
     /// BigCommerce does not document which it is.
     #[arg(long)]
     pub exclusive_id_bounds: bool,
+    /// Status of "email already in use" (BigCommerce does not document it).
+    #[arg(long, value_name = "STATUS", default_value_t = 409, value_parser = clap::builder::PossibleValuesParser::new(["400", "409", "422"]).map(|s| s.parse::<u16>().expect("one of the possible values")))]
+    pub duplicate_email_status: u16,
+    /// Answer group creates with the documented 207 {status, message} (created, no group in the answer).
+    #[arg(long)]
+    pub group_create_207: bool,
 }
 
 impl Args {
@@ -68,6 +76,8 @@ impl Args {
             rate_headers_on_429: !self.bare_429,
             groups_enabled: !self.no_groups,
             exclusive_id_bounds: self.exclusive_id_bounds,
+            duplicate_email_status: self.duplicate_email_status,
+            group_create_207: self.group_create_207,
             ..SandboxConfig::default()
         })
     }

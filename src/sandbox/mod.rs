@@ -59,6 +59,11 @@ pub struct SandboxConfig {
     /// the id they name (`>`/`<`); `false` (default): they include it. BigCommerce documents
     /// neither (reference/bigcommerce-api.md §9), so the export is tested under both.
     pub exclusive_id_bounds: bool,
+    /// The status of "email already in use" (undocumented): 409 (default), 400 or 422.
+    pub duplicate_email_status: u16,
+    /// Answer `POST /customer_groups` with the documented `207 {status, message}` after
+    /// creating the group ("created, but the sitewide discount update failed").
+    pub group_create_207: bool,
 }
 
 impl Default for SandboxConfig {
@@ -77,6 +82,8 @@ impl Default for SandboxConfig {
             groups_enabled: true,
             rng_seed: 0,
             exclusive_id_bounds: false,
+            duplicate_email_status: 409,
+            group_create_207: false,
         }
     }
 }
