@@ -469,7 +469,7 @@ fn a_filtered_export_of_a_store_being_changed_passes_the_checks() {
     // Touched during the export: every 5th customer (moved into group 2 or out of it, as a
     // delete and re-insert under the same id, which is how the store sees an update), every
     // 11th deleted.
-    let touched = |id: u64| id % 5 == 0 || id % 11 == 0;
+    let touched = |id: u64| id.is_multiple_of(5) || id.is_multiple_of(11);
     let done = std::sync::atomic::AtomicBool::new(false);
     let run = std::thread::scope(|s| {
         s.spawn(|| {
@@ -482,9 +482,9 @@ fn a_filtered_export_of_a_store_being_changed_passes_the_checks() {
                     break;
                 }
                 let id = c["id"].as_u64().unwrap();
-                if id % 11 == 0 {
+                if id.is_multiple_of(11) {
                     store.sb.delete_customer(id);
-                } else if id % 5 == 0 {
+                } else if id.is_multiple_of(5) {
                     store.sb.delete_customer(id);
                     let moved = if group(c) == 2 { 1 } else { 2 };
                     store.sb.insert_customer(json!({
