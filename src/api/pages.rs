@@ -657,7 +657,7 @@ fn pages_in_order(
     // first customer was deleted pays no request for it).
     let (told, answered) = oneshot::channel();
     let mut told = Some(told);
-    let wait_for_proof = full && count.div_ceil(PAGE) >= 3 && concurrency > 1;
+    let wait_for_proof = gap.is_some() && full && count.div_ceil(PAGE) >= 3 && concurrency > 1;
     let gap_pages = {
         let (client, q) = (client.clone(), q.clone());
         stream::once(async move {
