@@ -45,6 +45,25 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
         .build()?;
     let g = cli.global;
     let name = command_name(&cli.command);
+    // The writes have no V3 backend yet: refused before any request or file is touched,
+    // rather than run on V2 under a flag that says V3.
+    if g.api == cli::ApiVersion::V3
+        && matches!(
+            cli.command,
+            Command::Import(_) | Command::SetGroup(_) | Command::Delete(_)
+        )
+    {
+        let refused: anyhow::Error = exit::UsageError(format!(
+            "--api v3 is not available for {name} yet; use --api v2"
+        ))
+        .into();
+        if let Some(path) = g.summary_json.as_deref() {
+            if let Err(write_err) = report::write_failure_json(path, name, Exit::Usage, &refused) {
+                eprintln!("warning: could not write {}: {write_err:#}", path.display());
+            }
+        }
+        return Err(refused);
+    }
     let result = rt.block_on(async {
         match cli.command {
             Command::Import(args) => cmd::import::run(&g, args).await,

@@ -10,6 +10,8 @@ pub mod models;
 pub mod pages;
 pub mod rate;
 pub mod reconcile;
+pub mod store;
+pub mod v3;
 
 pub use client::{Client, ClientStats, Connection};
 pub use error::ApiError;

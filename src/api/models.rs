@@ -180,7 +180,7 @@ pub fn value_to_text(v: &Value) -> String {
 
 /// Same result as `value_to_text(&Value::deserialize(d)?)`, without building a `Value` for the
 /// common scalar cases (most of the CPU of reading a page of customers went there).
-fn lenient_string<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+pub(crate) fn lenient_string<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
     struct Text;
     impl<'de> serde::de::Visitor<'de> for Text {
         type Value = String;
@@ -226,7 +226,7 @@ fn lenient_string<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
     d.deserialize_any(Text)
 }
 
-fn lenient_u64<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+pub(crate) fn lenient_u64<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
     let v = Value::deserialize(d)?;
     Ok(match &v {
         Value::Number(n) => n
@@ -244,7 +244,7 @@ fn lenient_u64<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
     })
 }
 
-fn lenient_bool<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+pub(crate) fn lenient_bool<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
     let v = Value::deserialize(d)?;
     Ok(match &v {
         Value::Bool(b) => *b,
@@ -254,7 +254,9 @@ fn lenient_bool<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
     })
 }
 
-fn lenient_form_fields<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<FormField>, D::Error> {
+pub(crate) fn lenient_form_fields<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Vec<FormField>, D::Error> {
     let v = Value::deserialize(d)?;
     let mut out = Vec::new();
     if let Value::Array(items) = v {

@@ -1,13 +1,15 @@
 //! `count`: print the number of customers (optionally filtered).
 
-use crate::cli::GlobalArgs;
+use crate::api::v3;
+use crate::cli::{ApiVersion, GlobalArgs};
 use crate::cmd::{connect, fatal_if_auth, parse_filters};
 use crate::exit::Exit;
 
 /// Print the number of customers.
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
-    /// A V2 list filter, e.g. customer_group_id=2 (repeatable).
+    /// A V2 list filter, e.g. customer_group_id=2 (repeatable; with --api v3: email, company,
+    /// phone, customer_group_id and the date filters).
     #[arg(long = "filter", value_name = "KEY=VALUE")]
     pub filters: Vec<String>,
     /// Only customers modified since DATETIME (min_date_modified).
@@ -15,15 +17,21 @@ pub struct Args {
     pub since: Option<String>,
 }
 
-/// Validate the filters (usage error before any request), then one `/customers/count`.
+/// Validate the filters (usage error before any request), then one request: V2's
+/// `/customers/count`, or with `--api v3` the `meta.pagination.total` of a one-customer page
+/// with the filters under their V3 names (a filter V3 cannot express is a usage error).
 pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
     let q = parse_filters(&args.filters, args.since.as_deref())?;
+    let v3 = match g.api {
+        ApiVersion::V2 => None,
+        ApiVersion::V3 => Some(v3::Filters::from_query(&q)?),
+    };
     let client = connect(g)?;
-    let params = q.count_params();
-    let n = client
-        .count_customers(&params)
-        .await
-        .map_err(fatal_if_auth)?;
+    let n = match v3 {
+        None => client.count_customers(&q.count_params()).await,
+        Some(filters) => v3::count(&client, &filters).await,
+    }
+    .map_err(fatal_if_auth)?;
     println!("{n}");
     Ok(Exit::Ok)
 }

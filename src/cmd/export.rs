@@ -20,8 +20,9 @@ use anyhow::Context;
 use futures::StreamExt;
 
 use crate::api::pages::{self};
-use crate::api::{Address, Client, Customer};
-use crate::cli::GlobalArgs;
+use crate::api::store::Reader;
+use crate::api::{v3, Address, Client, Customer};
+use crate::cli::{ApiVersion, GlobalArgs};
 use crate::cmd::{connect, fatal_if_auth, parse_filters, GroupBook};
 use crate::csvio::{neutralise, AtomicFile};
 use crate::exit::{usage, Exit};
@@ -80,7 +81,8 @@ pub struct Args {
     /// Only customers modified since DATETIME (ISO-8601 or RFC-2822; sets min_date_modified).
     #[arg(long, value_name = "DATETIME")]
     pub since: Option<String>,
-    /// Also write every address of the exported customers to FILE (one request per customer).
+    /// Also write every address of the exported customers to FILE (V2: one request per
+    /// customer; --api v3: embedded in the pages, no request more).
     #[arg(long, value_name = "FILE")]
     pub addresses: Option<String>,
     /// Keep only the newest N files matching the --output pattern (needs {date} or {datetime}),
@@ -154,7 +156,16 @@ async fn export(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
             check_output_path(flag, p)?;
         }
     }
+    // With --api v3, a filter V3 cannot express is a usage error before any request.
+    let v3_filters = match g.api {
+        ApiVersion::V2 => None,
+        ApiVersion::V3 => Some(v3::Filters::from_query(&query)?),
+    };
     let client = connect(g)?;
+    let reader = match v3_filters {
+        None => Reader::V2(client.clone()),
+        Some(f) => Reader::V3(client.clone(), f),
+    };
     // Outputs are created before the first request, so that a bad path fails fast. The spill file
     // sits beside the output (same filesystem, same permissions as the backup itself).
     let spill_dir = match &output {
@@ -181,36 +192,36 @@ async fn export(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
 
     let progress = Progress::new(None, g.quiet, "customers");
     progress.watch(&client);
-    // The group names, the count and the first page are independent: one round trip for all.
-    let (groups, plan, first) = futures::join!(
+    // The group names (V2 on either API: V3 has none), the count and the first page are
+    // independent: one round trip for all.
+    let (groups, start) = futures::join!(
         GroupBook::load(&client),
-        pages::plan(&client, &query),
-        pages::first_page(&client, &query)
+        reader.start(&query, addresses_path.is_some())
     );
     let groups = groups?;
     let fail = "export failed; the previous output file (if any) is untouched";
-    let plan = plan.map_err(fatal_if_auth).context(fail)?;
-    let first = first.map_err(fatal_if_auth).context(fail)?;
+    let start = start.map_err(fatal_if_auth).context(fail)?;
+    let count = start.count;
     let mut notices = Vec::new();
     if !groups.available {
         // Said once, before the run (not again in the summary).
         progress.note("warning: this store's plan has no customer groups; the customer_group column will be empty");
     }
-    progress.set_total(plan.count);
+    progress.set_total(count);
     // Sent so far (group listing, count, first page) plus the pages still to come.
     let mut msg = format!(
         "exporting {}: about {}",
-        crate::report::plural(plan.count, "customer", "customers"),
+        crate::report::plural(count, "customer", "customers"),
         crate::report::plural(
-            client.stats().requests + plan.page_requests.saturating_sub(1),
+            client.stats().requests + start.page_requests,
             "request",
             "requests"
         )
     );
-    if addresses_path.is_some() {
+    if addresses_path.is_some() && !start.addresses_embedded {
         msg.push_str(&format!(
             " + {} for addresses (V2 needs one request per customer)",
-            plan.count
+            count
         ));
     }
     progress.note(&msg);
@@ -237,20 +248,26 @@ async fn export(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
     let mut rows = 0u64;
     // Customers deleted between their page and their address request.
     let mut gone = 0u64;
-    let mut pages = pages::pages_after(
-        client.clone(),
-        query,
-        plan.count,
-        first,
-        g.concurrency as usize,
-    );
+    let mut pages = reader.pages(query, start, g.concurrency as usize);
     while let Some(page) = pages.next().await {
         let page = page.map_err(fatal_if_auth).context(fail)?;
         if let Some(w) = addr_wtr.as_mut() {
-            gone += write_addresses(&client, &page, w, args.raw)
-                .await
-                .context("export failed; the previous output files (if any) are untouched")?;
+            match &page.addresses {
+                Some(lists) => {
+                    for (c, list) in page.customers.iter().zip(lists) {
+                        write_address_rows(c, list, w, args.raw)?;
+                    }
+                }
+                None => {
+                    gone += write_addresses(&client, &page.customers, w, args.raw)
+                        .await
+                        .context(
+                            "export failed; the previous output files (if any) are untouched",
+                        )?
+                }
+            }
         }
+        let page = page.customers;
         for c in &page {
             spill_wtr.write(c, &groups).with_context(writing)?;
         }
@@ -265,7 +282,7 @@ async fn export(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
         after: changed_after,
     };
     notices.extend(
-        check_complete(&client, &final_query, plan.count, rows, changes)
+        check_complete(&reader, &final_query, count, rows, changes)
             .await
             .context(fail)?,
     );
@@ -374,7 +391,7 @@ struct Changes {
 /// check at all, and says so instead of failing a backup that may well be complete.
 /// Returns the notice for the summary, if any.
 async fn check_complete(
-    client: &Client,
+    reader: &Reader,
     query: &pages::Query,
     counted: u64,
     rows: u64,
@@ -384,14 +401,16 @@ async fn check_complete(
         return Ok(None);
     }
     let unchanged_rows = rows - changes.modified;
-    let unchanged = pages::count_unchanged_since(client, query, changes.after)
+    let unchanged = reader
+        .count_unchanged_since(query, changes.after)
         .await
         .map_err(fatal_if_auth)?;
     if unchanged_rows >= unchanged {
         return Ok(None);
     }
     let epoch = chrono::DateTime::UNIX_EPOCH;
-    let before_1970 = pages::count_unchanged_since(client, query, epoch)
+    let before_1970 = reader
+        .count_unchanged_since(query, epoch)
         .await
         .map_err(fatal_if_auth)?;
     if before_1970 == 0 {
@@ -841,35 +860,48 @@ async fn write_addresses<W: Write>(
                 .map_err(fatal_if_auth)
                 .with_context(|| format!("reading the addresses of customer {}", c.id))?,
         };
-        for a in list {
-            let cells = [
-                c.id.to_string(),
-                c.email.clone(),
-                a.id.to_string(),
-                a.first_name,
-                a.last_name,
-                a.company,
-                a.street_1,
-                a.street_2,
-                a.city,
-                a.state,
-                a.zip,
-                a.country,
-                a.country_iso2,
-                a.phone,
-                a.address_type,
-            ];
-            for cell in &cells {
-                if raw {
-                    w.write_field(cell)?;
-                } else {
-                    w.write_field(neutralise(cell).as_ref())?;
-                }
-            }
-            w.write_record(None::<&[u8]>)?;
-        }
+        write_address_rows(c, &list, w, raw)?;
     }
     Ok(gone)
+}
+
+/// One customer's addresses as rows of the `--addresses` file (either API).
+fn write_address_rows<W: Write>(
+    c: &Customer,
+    list: &[Address],
+    w: &mut csv::Writer<W>,
+    raw: bool,
+) -> anyhow::Result<()> {
+    let id = c.id.to_string();
+    for a in list {
+        let address_id = a.id.to_string();
+        let cells = [
+            id.as_str(),
+            c.email.as_str(),
+            address_id.as_str(),
+            &a.first_name,
+            &a.last_name,
+            &a.company,
+            &a.street_1,
+            &a.street_2,
+            &a.city,
+            &a.state,
+            &a.zip,
+            &a.country,
+            &a.country_iso2,
+            &a.phone,
+            &a.address_type,
+        ];
+        for cell in cells {
+            if raw {
+                w.write_field(cell)?;
+            } else {
+                w.write_field(neutralise(cell).as_ref())?;
+            }
+        }
+        w.write_record(None::<&[u8]>)?;
+    }
+    Ok(())
 }
 
 /// RFC-2822 from the API → ISO-8601 UTC; anything unparsable is passed through as sent.
@@ -888,6 +920,14 @@ fn iso_date_into(s: &str, out: &mut String) {
         return;
     }
     if utc_rfc2822_fast(s, out) {
+        return;
+    }
+    // Already the form written (V3 sends ISO-8601, normalised to UTC `Z` by its backend):
+    // kept as is. V2 never sends this shape, and an RFC-2822 parse of it would fail and pass
+    // it through anyway, so V2's output is unchanged.
+    let b = s.as_bytes();
+    if b.len() == 20 && b[10] == b'T' && b[19] == b'Z' {
+        out.push_str(s);
         return;
     }
     match chrono::DateTime::parse_from_rfc2822(s.trim()) {

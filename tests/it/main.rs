@@ -15,3 +15,4 @@ mod presets;
 mod proptests;
 mod reliability;
 mod ux;
+mod v3;

@@ -1,0 +1,319 @@
+//! Serde types for what `GET /v3/customers` sends, and their conversion to the V2 shapes the
+//! export writes (reference/bigcommerce-v3.md §13). Tolerant like the V2 models: every field
+//! defaults, and the odd shapes (numbers as strings, `null` lists) are accepted.
+
+use serde::{Deserialize, Deserializer};
+use serde_json::Value;
+
+use crate::api::models::{
+    lenient_bool, lenient_form_fields, lenient_string, lenient_u64, value_to_text,
+};
+use crate::api::{Address, Customer, FormField};
+
+/// `{data: [...], meta: {pagination, cursor_pagination}}` (§4).
+#[derive(Debug, Default, Deserialize)]
+pub struct CustomerPage {
+    #[serde(default, deserialize_with = "lenient_list")]
+    pub data: Vec<V3Customer>,
+    #[serde(default)]
+    pub meta: Meta,
+}
+
+/// The envelope of a `limit=1` page, for its total only (the customer is not decoded).
+#[derive(Debug, Default, Deserialize)]
+pub struct CountPage {
+    #[serde(default)]
+    meta: Meta,
+}
+
+impl CountPage {
+    /// A whole, non-negative number below 2^53 (a count the export compares against), never
+    /// defaulted: `-5`, `2.5` or `"abc"` is a broken answer, not 0.
+    pub fn total(&self) -> Option<u64> {
+        self.meta
+            .pagination
+            .as_ref()
+            .and_then(|p| strict_count(&p.total))
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct Meta {
+    #[serde(default)]
+    pub pagination: Option<Pagination>,
+    #[serde(default)]
+    pub cursor_pagination: Option<CursorPagination>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct Pagination {
+    #[serde(default)]
+    pub total: Value,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct CursorPagination {
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub end_cursor: String,
+}
+
+/// `{data: [address_Full], meta: {pagination}}` of `GET /v3/customers/addresses` (§8).
+#[derive(Debug, Default, Deserialize)]
+pub struct AddressPage {
+    #[serde(default, deserialize_with = "lenient_list")]
+    pub data: Vec<V3Address>,
+}
+
+pub fn strict_count(v: &Value) -> Option<u64> {
+    const MAX: f64 = 9_007_199_254_740_992.0;
+    let f = match v {
+        Value::Number(n) => n.as_u64().map(|n| n as f64).or_else(|| n.as_f64()),
+        Value::String(s) => s.trim().parse::<u64>().ok().map(|n| n as f64),
+        _ => None,
+    }?;
+    (f.is_finite() && f >= 0.0 && f.fract() == 0.0 && f <= MAX).then_some(f as u64)
+}
+
+/// `customer_Full` (§4, §13.1), the fields the export writes.
+#[derive(Debug, Default, Deserialize)]
+pub struct V3Customer {
+    #[serde(default, deserialize_with = "lenient_u64")]
+    pub id: u64,
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub email: String,
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub first_name: String,
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub last_name: String,
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub company: String,
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub phone: String,
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub notes: String,
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub tax_exempt_category: String,
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub registration_ip_address: String,
+    #[serde(default, deserialize_with = "lenient_u64")]
+    pub customer_group_id: u64,
+    /// ISO-8601, `2023-01-30T00:49:10Z` (some clients also see `+00:00`, §13.1).
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub date_created: String,
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub date_modified: String,
+    /// `[{amount: 43.15}]` with `include=storecredit`: numbers, not V2's decimal string.
+    #[serde(default)]
+    pub store_credit_amounts: Value,
+    #[serde(default)]
+    pub authentication: Option<Authentication>,
+    /// V2's `accepts_marketing` under its V3 name (§13.1).
+    #[serde(default, deserialize_with = "lenient_bool")]
+    pub accepts_product_review_abandoned_cart_emails: bool,
+    /// `[{name, value, customer_id}]` with `include=formfields`; the value may be a number or
+    /// a list of strings (§10): the same text as V2's reading of it.
+    #[serde(default, deserialize_with = "lenient_form_fields")]
+    pub form_fields: Vec<FormField>,
+    /// With `include=addresses`: "Limited to 10" (§4), so see `address_count`.
+    #[serde(default, deserialize_with = "lenient_list")]
+    pub addresses: Vec<V3Address>,
+    /// "Total number of customer addresses"; absent on some stores (§4: unverified).
+    #[serde(default, deserialize_with = "lenient_opt_u64")]
+    pub address_count: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct Authentication {
+    /// V2's `reset_pass_on_login` (§13.1).
+    #[serde(default, deserialize_with = "lenient_bool")]
+    pub force_password_reset: bool,
+}
+
+/// `address_Full` (§8, §13.2).
+#[derive(Debug, Default, Deserialize)]
+pub struct V3Address {
+    #[serde(default, deserialize_with = "lenient_u64")]
+    pub id: u64,
+    #[serde(default, deserialize_with = "lenient_u64")]
+    pub customer_id: u64,
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub first_name: String,
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub last_name: String,
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub company: String,
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub address1: String,
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub address2: String,
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub city: String,
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub state_or_province: String,
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub postal_code: String,
+    /// The country's name (read-only in V3).
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub country: String,
+    /// ISO-3166 alpha-2: V2's `country_iso2`.
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub country_code: String,
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub phone: String,
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub address_type: String,
+}
+
+impl V3Customer {
+    /// The customer as the V2 export sees it, so the same writer makes the same bytes: dates in
+    /// the ISO-8601 UTC form the V2 export writes, the credit amounts summed in V2's decimal
+    /// form (`12.5000`), the V3 names of V2's fields. The addresses are handed back apart.
+    pub fn into_v2(self) -> (Customer, Vec<Address>, Option<u64>) {
+        let customer = Customer {
+            id: self.id,
+            email: self.email,
+            first_name: self.first_name,
+            last_name: self.last_name,
+            company: self.company,
+            phone: self.phone,
+            store_credit: credit(&self.store_credit_amounts),
+            customer_group_id: self.customer_group_id,
+            notes: self.notes,
+            tax_exempt_category: self.tax_exempt_category,
+            registration_ip_address: self.registration_ip_address,
+            accepts_marketing: self.accepts_product_review_abandoned_cart_emails,
+            reset_pass_on_login: self.authentication.is_some_and(|a| a.force_password_reset),
+            date_created: utc(self.date_created),
+            date_modified: utc(self.date_modified),
+            form_fields: self.form_fields,
+        };
+        let addresses = self.addresses.into_iter().map(V3Address::into_v2).collect();
+        (customer, addresses, self.address_count)
+    }
+}
+
+impl V3Address {
+    pub fn into_v2(self) -> Address {
+        Address {
+            id: self.id,
+            customer_id: self.customer_id,
+            first_name: self.first_name,
+            last_name: self.last_name,
+            company: self.company,
+            street_1: self.address1,
+            street_2: self.address2,
+            city: self.city,
+            state: self.state_or_province,
+            zip: self.postal_code,
+            country: self.country,
+            country_iso2: self.country_code,
+            phone: self.phone,
+            address_type: self.address_type,
+        }
+    }
+}
+
+/// The sum of `store_credit_amounts`, in ten-thousandths (V2's precision, four decimals)
+/// shown as V2 shows it: `0.0000`, `12.5000`, `-3.2500`. V3 sends floats (`43.15`), so each
+/// amount is rounded to V2's precision before summing; no amounts (or none sent) is zero.
+fn credit(amounts: &Value) -> String {
+    let mut total: i128 = 0;
+    if let Value::Array(items) = amounts {
+        for item in items {
+            let amount = item.get("amount").unwrap_or(item);
+            let text = value_to_text(amount);
+            if let Ok(f) = text.trim().parse::<f64>() {
+                if f.is_finite() {
+                    total += (f * 10_000.0).round() as i128;
+                }
+            }
+        }
+    }
+    let sign = if total < 0 { "-" } else { "" };
+    let v = total.unsigned_abs();
+    format!("{sign}{}.{:04}", v / 10_000, v % 10_000)
+}
+
+/// A V3 date as the V2 export writes dates: `YYYY-MM-DDTHH:MM:SSZ` in UTC (from `…Z`,
+/// `…+00:00` or any other offset). Anything unparsable is kept as sent, as V2's is.
+fn utc(date: String) -> String {
+    let b = date.as_bytes();
+    if b.len() == 20 && b[10] == b'T' && b[19] == b'Z' {
+        return date;
+    }
+    match chrono::DateTime::parse_from_rfc3339(date.trim()) {
+        Ok(d) => d
+            .with_timezone(&chrono::Utc)
+            .format("%Y-%m-%dT%H:%M:%SZ")
+            .to_string(),
+        Err(_) => date,
+    }
+}
+
+/// A list, or nothing for `null`/`{}`/a scalar (PHP's empty-array quirk, as V2's models).
+fn lenient_list<'de, D: Deserializer<'de>, T: serde::de::DeserializeOwned>(
+    d: D,
+) -> Result<Vec<T>, D::Error> {
+    use serde::de::Error;
+    match Value::deserialize(d)? {
+        Value::Array(items) => items
+            .into_iter()
+            .map(|v| T::deserialize(v).map_err(D::Error::custom))
+            .collect(),
+        _ => Ok(Vec::new()),
+    }
+}
+
+fn lenient_opt_u64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    let v = Value::deserialize(d)?;
+    Ok(match &v {
+        Value::Number(n) => n.as_u64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn v3_fields_become_the_v2_export_fields() {
+        let c: V3Customer = serde_json::from_str(
+            r#"{"id":7,"email":"a@b.c","store_credit_amounts":[{"amount":43.15},{"amount":"1"}],
+               "authentication":{"force_password_reset":true},
+               "accepts_product_review_abandoned_cart_emails":true,
+               "date_created":"2023-01-30T02:49:10+02:00","date_modified":"2023-01-30T00:49:10Z",
+               "form_fields":[{"name":"Size","value":["S","M"],"customer_id":7}],
+               "addresses":[{"id":3,"customer_id":7,"address1":"1 Main","state_or_province":"Texas",
+                             "postal_code":78726,"country_code":"US","country":"United States"}],
+               "address_count":12}"#,
+        )
+        .unwrap();
+        let (c, addresses, count) = c.into_v2();
+        assert_eq!(c.store_credit, "44.1500");
+        assert!(c.reset_pass_on_login && c.accepts_marketing);
+        assert_eq!(c.date_created, "2023-01-30T00:49:10Z");
+        assert_eq!(c.date_modified, "2023-01-30T00:49:10Z");
+        assert_eq!(c.form_fields[0].value, "S, M");
+        assert_eq!(addresses[0].street_1, "1 Main");
+        assert_eq!(addresses[0].zip, "78726");
+        assert_eq!(addresses[0].country_iso2, "US");
+        assert_eq!(count, Some(12));
+        assert_eq!(credit(&Value::Null), "0.0000");
+        assert_eq!(credit(&serde_json::json!([{"amount": -3.25}])), "-3.2500");
+        let c: V3Customer = serde_json::from_str(r#"{"id":1,"addresses":null}"#).unwrap();
+        assert!(c.addresses.is_empty());
+    }
+
+    #[test]
+    fn counts_are_strict() {
+        let total = |v: Value| strict_count(&v);
+        assert_eq!(total(serde_json::json!(36)), Some(36));
+        assert_eq!(total(serde_json::json!(3.0)), Some(3));
+        assert_eq!(total(serde_json::json!(-5)), None);
+        assert_eq!(total(serde_json::json!(2.5)), None);
+        assert_eq!(total(serde_json::json!("abc")), None);
+        assert_eq!(total(Value::Null), None);
+    }
+}
