@@ -94,6 +94,7 @@ impl Reader {
                 filters.clone(),
                 first,
                 start.addresses_embedded,
+                concurrency,
             ),
             _ => unreachable!("a Start comes from the same Reader"),
         }

@@ -29,6 +29,9 @@ pub enum Workload {
     /// (c) export 100,000 customers at 20 ms latency, concurrency 8.
     #[value(alias = "c")]
     Export,
+    /// Export 100,000 customers with --addresses through Customers V3 at 20 ms latency,
+    /// concurrency 8 (addresses embedded in the pages: no request per customer).
+    ExportV3,
     /// (d) re-import a 10,000-customer export in which 10% of the rows were changed.
     #[value(alias = "d")]
     Upsert,
@@ -41,7 +44,7 @@ pub enum Workload {
 /// Measure import and export throughput against an in-process sandbox store.
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
-    /// Workloads to run, comma-separated (create,quota,export,upsert,import-cpu,export-cpu;
+    /// Workloads to run, comma-separated (create,quota,export,export-v3,upsert,import-cpu,export-cpu;
     /// a,b,c,d also work) [default: all].
     #[arg(long, value_enum, value_delimiter = ',', value_name = "LIST")]
     pub workloads: Vec<Workload>,
@@ -128,6 +131,7 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
         Workload::Create,
         Workload::Quota,
         Workload::Export,
+        Workload::ExportV3,
         Workload::Upsert,
         Workload::ImportCpu,
         Workload::ExportCpu,
@@ -177,6 +181,14 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
             Workload::Export => Spec {
                 workload: w,
                 name: "export",
+                rows: scaled(100_000),
+                latency_ms: 20,
+                concurrency: 8,
+                quota: None,
+            },
+            Workload::ExportV3 => Spec {
+                workload: w,
+                name: "export-v3",
                 rows: scaled(100_000),
                 latency_ms: 20,
                 concurrency: 8,
@@ -308,7 +320,9 @@ fn request_bound(spec: &Spec) -> Option<f64> {
 async fn run_workload(exe: &Path, dir: &Path, spec: &Spec) -> anyhow::Result<Measurement> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let seed = match spec.workload {
-        Workload::Export | Workload::ExportCpu | Workload::Upsert => spec.rows as usize,
+        Workload::Export | Workload::ExportV3 | Workload::ExportCpu | Workload::Upsert => {
+            spec.rows as usize
+        }
         _ => 0,
     };
     let sandbox = Sandbox::start(
@@ -349,6 +363,22 @@ async fn run_workload(exe: &Path, dir: &Path, spec: &Spec) -> anyhow::Result<Mea
             let out = dir.join("export.csv");
             let s = child
                 .run(&["export", "--output", &out.display().to_string()])
+                .await?;
+            (s, crate::api::pages::PAGE as f64)
+        }
+        Workload::ExportV3 => {
+            sandbox.set_latency_ms(spec.latency_ms);
+            let (out, addresses) = (dir.join("export.csv"), dir.join("addresses.csv"));
+            let s = child
+                .run(&[
+                    "export",
+                    "--api",
+                    "v3",
+                    "--output",
+                    &out.display().to_string(),
+                    "--addresses",
+                    &addresses.display().to_string(),
+                ])
                 .await?;
             (s, crate::api::pages::PAGE as f64)
         }

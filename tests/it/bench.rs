@@ -30,6 +30,7 @@ fn bench_quick_runs_every_workload_and_reports_each() {
             "create",
             "quota",
             "export",
+            "export-v3",
             "upsert",
             "import-cpu",
             "export-cpu"
@@ -38,7 +39,7 @@ fn bench_quick_runs_every_workload_and_reports_each() {
 
     let json: serde_json::Value = serde_json::from_str(&store.read("bench.json")).unwrap();
     let table = json.as_array().expect("a JSON array");
-    assert_eq!(table.len(), 6);
+    assert_eq!(table.len(), 7);
     let by_name = |n: &str| {
         table
             .iter()
@@ -57,7 +58,7 @@ fn bench_quick_runs_every_workload_and_reports_each() {
         let (rows, requests) = (m["rows"].as_u64().unwrap(), m["requests"].as_u64().unwrap());
         assert!(requests > rows && requests <= rows + 5, "{m}");
     }
-    for n in ["create", "quota", "export", "upsert"] {
+    for n in ["create", "quota", "export", "export-v3", "upsert"] {
         assert!(by_name(n)["ratio"].as_f64().is_some(), "{n} has a ratio");
     }
     assert!(by_name("import-cpu")["ratio"].is_null());
@@ -70,4 +71,12 @@ fn bench_quick_runs_every_workload_and_reports_each() {
     // Export reads pages of 250.
     let export = by_name("export");
     assert!(export["requests"].as_u64().unwrap() * 100 < export["rows"].as_u64().unwrap() * 2);
+    // So does the V3 export, its addresses included: a page per 250 customers, the groups
+    // listing, and no request per customer.
+    let v3 = by_name("export-v3");
+    let (rows, requests) = (
+        v3["rows"].as_u64().unwrap(),
+        v3["requests"].as_u64().unwrap(),
+    );
+    assert!(requests <= rows / 250 + 3, "{v3}");
 }

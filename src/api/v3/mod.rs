@@ -161,13 +161,12 @@ mod tests {
     use super::*;
 
     fn query(filters: &[(&str, &str)]) -> Query {
-        Query {
-            filters: filters
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-            ..Query::default()
-        }
+        let mut q = Query::default();
+        q.filters = filters
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        q
     }
 
     #[test]
@@ -200,11 +199,9 @@ mod tests {
                 err.0
             );
         }
-        let err = Filters::from_query(&Query {
-            min_id: Some(5),
-            ..Query::default()
-        })
-        .unwrap_err();
+        let mut q = Query::default();
+        q.min_id = Some(5);
+        let err = Filters::from_query(&q).unwrap_err();
         assert!(err.0.contains("min_id"));
         assert!(Filters::from_query(&query(&[("company", "a,b")])).is_err());
     }
