@@ -18,9 +18,9 @@ use crate::api::{ApiError, Client};
 use crate::cli::GlobalArgs;
 use crate::cmd::connect;
 use crate::cmd::fatal_if_auth;
-use crate::cmd::targets::{row_failure, Columns, Finder, Target};
-use crate::csvio::{open_reader, read_headers};
+use crate::cmd::targets::{precheck, row_failure, Columns, Finder, Target};
 use crate::exit::Exit;
+use crate::input::{Dialect, InputFile};
 use crate::pipeline::{self, Row};
 use crate::report::{Progress, Summary};
 use crate::results::{default_path, ResultsWriter, RowOutcome, RowResult};
@@ -38,6 +38,8 @@ pub struct Args {
     /// Where to write the results file [default: <input stem>.results.csv beside the input].
     #[arg(long, value_name = "FILE")]
     pub results: Option<PathBuf>,
+    #[command(flatten)]
+    pub dialect: Dialect,
 }
 
 struct Ctx {
@@ -59,8 +61,9 @@ struct Deleted {
 /// Find each row's customer, delete it (only with `--yes`), write the results file.
 pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
     let started = Instant::now();
-    let mut rdr = open_reader(&args.input)?;
-    let headers = read_headers(&mut rdr, &args.input)?;
+    let file = InputFile::open(&args.input, &args.dialect)?;
+    let rdr = file.reader()?;
+    let headers = file.headers.clone();
     let cols = Columns::locate(&headers, &args.input)?;
     let results_path = args
         .results
@@ -75,7 +78,7 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
     let rows_need_lookups = !args.yes || cols.email.is_some();
     let finder = Finder::plan(
         &client,
-        &args.input,
+        file.records,
         concurrency,
         &progress,
         rows_need_lookups,
@@ -91,6 +94,7 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
         deleted: Mutex::new(Deleted::default()),
     });
 
+    let width = headers.len();
     let rx = pipeline::read_rows(rdr, &args.input, |_, _| true);
     let writer = ResultsWriter::create(&results_path, &headers)?;
     let tally = pipeline::run_to_results(
@@ -100,6 +104,9 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
         |row| {
             let ctx = Arc::clone(&ctx);
             async move {
+                if let Some(out) = precheck(&row.record, width) {
+                    return Ok((row, out));
+                }
                 let out = process(&ctx, &row).await?;
                 Ok((row, out))
             }
@@ -117,6 +124,7 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
         started,
         client.stats(),
     );
+    summary.notices.push(file.describe());
     summary.dry_run = !args.yes;
     if !args.yes {
         summary

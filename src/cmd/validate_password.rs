@@ -12,10 +12,10 @@ use std::time::Instant;
 
 use crate::api::Client;
 use crate::cli::GlobalArgs;
-use crate::cmd::targets::{row_failure, Columns, Finder};
+use crate::cmd::targets::{precheck, row_failure, Columns, Finder};
 use crate::cmd::{connect, fatal_if_auth};
-use crate::csvio::{open_reader, read_headers};
 use crate::exit::Exit;
+use crate::input::{Dialect, InputFile};
 use crate::pipeline::{self, Row};
 use crate::report::{Progress, Summary};
 use crate::results::{default_path, ResultsWriter, RowOutcome, RowResult};
@@ -32,6 +32,8 @@ pub struct Args {
     /// Where to write the results file [default: <input stem>.results.csv beside the input].
     #[arg(long, value_name = "FILE")]
     pub results: Option<PathBuf>,
+    #[command(flatten)]
+    pub dialect: Dialect,
 }
 
 struct Ctx {
@@ -43,8 +45,9 @@ struct Ctx {
 /// Validate each row's password (at most two at a time), write the results file.
 pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
     let started = Instant::now();
-    let mut rdr = open_reader(&args.input)?;
-    let headers = read_headers(&mut rdr, &args.input)?;
+    let file = InputFile::open(&args.input, &args.dialect)?;
+    let rdr = file.reader()?;
+    let headers = file.headers.clone();
     let cols = Columns::locate(&headers, &args.input)?;
     if cols.password.is_none() {
         anyhow::bail!(
@@ -65,7 +68,7 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
     let rows_need_lookups = cols.id.is_none() || cols.email.is_some();
     let finder = Finder::plan(
         &client,
-        &args.input,
+        file.records,
         g.concurrency as usize,
         &progress,
         rows_need_lookups,
@@ -78,6 +81,7 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
         cols,
     });
 
+    let width = headers.len();
     let rx = pipeline::read_rows(rdr, &args.input, |_, _| true);
     let writer = ResultsWriter::create(&results_path, &headers)?;
     let tally = pipeline::run_to_results(
@@ -87,6 +91,9 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
         |row| {
             let ctx = Arc::clone(&ctx);
             async move {
+                if let Some(out) = precheck(&row.record, width) {
+                    return Ok((row, out));
+                }
                 let out = process(&ctx, &row).await?;
                 Ok((row, out))
             }
@@ -104,6 +111,7 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
         started,
         client.stats(),
     );
+    summary.notices.push(file.describe());
     if (g.concurrency as usize) > MAX_CONCURRENT_VALIDATIONS {
         summary.notices.push(format!(
             "validations ran at most {MAX_CONCURRENT_VALIDATIONS} at a time (the endpoint has its own rate limits)"

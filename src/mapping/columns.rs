@@ -190,6 +190,8 @@ pub struct Layout {
     /// leading `'` (the formula neutralisation `export` adds) is removed; true for a mapped
     /// record, where the mapping already decided (`strip_leading_quote`).
     pub verbatim: bool,
+    /// `--decimal-comma`: amounts are written `1.234,56`.
+    pub decimal_comma: bool,
 }
 
 impl Layout {

@@ -155,6 +155,41 @@ impl Mapping {
     }
 }
 
+/// The preset for the platform whose export `headers` looks like: the one naming the most of
+/// them, when it names at least two and at least half (so one `Country` column does not make
+/// a file "a Shopify export"). Returns the preset and the platform's name for messages.
+pub fn suggest_preset<'h>(
+    headers: impl IntoIterator<Item = &'h str>,
+) -> Option<(&'static str, &'static str)> {
+    let headers: Vec<String> = headers
+        .into_iter()
+        .map(normalize_header)
+        .filter(|h| !h.is_empty() && !h.starts_with("_row") && !h.starts_with("_result"))
+        .collect();
+    let mut best: Option<(usize, &'static str)> = None;
+    for (name, _) in PRESETS {
+        let Ok(spec) = preset_spec(name) else {
+            continue;
+        };
+        let named = headers
+            .iter()
+            .filter(|h| spec.rules.iter().any(|r| r.pattern.matches(h)))
+            .count();
+        if named >= 2 && named * 2 >= headers.len() && best.is_none_or(|(n, _)| named > n) {
+            best = Some((named, name));
+        }
+    }
+    best.map(|(_, name)| {
+        let platform = match name {
+            "shopify" => "a Shopify customer export",
+            "woocommerce" => "a WooCommerce customer export",
+            "magento" => "a Magento 2 customer export",
+            _ => "a BigCommerce control-panel export",
+        };
+        (name, platform)
+    })
+}
+
 fn preset_spec(name: &str) -> anyhow::Result<Spec> {
     let wanted = name.trim().to_lowercase();
     let Some((name, text)) = PRESETS.iter().find(|(n, _)| *n == wanted) else {

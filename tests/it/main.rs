@@ -7,6 +7,7 @@ mod export;
 mod foundation;
 mod hostile;
 mod import;
+mod input_files;
 mod presets;
 mod proptests;
 mod reliability;
