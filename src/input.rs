@@ -186,7 +186,9 @@ impl InputFile {
             }
             (None, EncodingArg::Auto) => (None, ""),
         };
-        if encoding.is_none() && head.contains(&0) {
+        // NULs in the header line: UTF-16 without a BOM (a NUL in a cell is just data).
+        let first_line = head.split(|&b| b == b'\n').next().unwrap_or_default();
+        if encoding.is_none() && first_line.contains(&0) {
             bail!(
                 "{shown}: the file contains NUL bytes: it looks like UTF-16 without a byte-order mark; pass --encoding utf-16 (or save it as CSV UTF-8)"
             );
