@@ -181,9 +181,13 @@ impl InputFile {
             (Some(Bom::Utf8), _) => (Some(Encoding::Utf8), "by its byte-order mark"),
             (None, EncodingArg::Utf16) => (Some(Encoding::Utf16Le), "as --encoding says"),
             (None, EncodingArg::Utf8) => (Some(Encoding::Utf8), "as --encoding says"),
-            (None, EncodingArg::Windows1252 | EncodingArg::Latin1) => {
-                (Some(Encoding::Windows1252), "as --encoding says")
-            }
+            (None, EncodingArg::Windows1252) => (Some(Encoding::Windows1252), "as --encoding says"),
+            // WHATWG maps the latin-1 labels to Windows-1252: it differs only in 0x80-0x9F,
+            // which Latin-1 leaves to control characters no CSV means.
+            (None, EncodingArg::Latin1) => (
+                Some(Encoding::Windows1252),
+                "--encoding latin-1, read as its superset Windows-1252",
+            ),
             (None, EncodingArg::Auto) => (None, ""),
         };
         // NULs in the header line: UTF-16 without a BOM (a NUL in a cell is just data).
@@ -230,13 +234,13 @@ impl InputFile {
                     bad.column(&verdict.header_names)
                 ),
                 (Some(_), _) => bail!(
-                    "{shown} line {}, column {:?}: not valid UTF-8 ({}); the file is in another encoding: pass --encoding windows-1252 (or leave --encoding at auto), or save it as CSV UTF-8",
+                    "{shown} line {}, column {:?}: not valid UTF-8, although {}: the file is in another encoding; pass --encoding windows-1252 (or leave --encoding at auto), or save it as CSV UTF-8",
                     bad.line,
                     bad.column(&verdict.header_names),
                     if bom == Some(Bom::Utf8) {
-                        "although the file starts with a UTF-8 byte-order mark"
+                        "the file starts with a UTF-8 byte-order mark"
                     } else {
-                        "--encoding utf-8"
+                        "--encoding utf-8 says so"
                     }
                 ),
             }
@@ -245,10 +249,9 @@ impl InputFile {
         }
         if let Some(q) = verdict.unclosed_quote {
             bail!(
-                "{shown} line {}, column {:?}: a quoted cell runs over {} lines and the row has {} fields but the header has {}: a quote (\") is probably not closed, so the lines after it would be read as one cell; fix the quote and run again",
+                "{shown} line {}, column {:?}: a quote (\") opened here is probably not closed: the row has {} fields but the header has {}, and the lines after it would be read as one cell; fix the quote and run again",
                 q.line,
                 verdict.header_names.get(q.field).map(String::as_str).unwrap_or("?"),
-                q.lines,
                 q.fields,
                 verdict.header_names.len()
             );
@@ -526,7 +529,6 @@ impl Spot {
 struct UnclosedQuote {
     line: u64,
     field: usize,
-    lines: u64,
     fields: usize,
 }
 
@@ -610,7 +612,6 @@ fn check_records(
                 verdict.unclosed_quote = Some(UnclosedQuote {
                     line: start,
                     field,
-                    lines: line - start + 1,
                     fields: filled.max(record.len().min(width)),
                 });
             }
@@ -729,6 +730,42 @@ mod tests {
             b';'
         );
         assert_eq!(sniff_delimiter(b"email\na@b.co\n"), b',');
+    }
+
+    fn verdict(bytes: &'static [u8]) -> Verdict {
+        check_records(Box::new(bytes), b',', "x.csv").unwrap()
+    }
+
+    #[test]
+    fn the_check_counts_lines_as_an_editor_does() {
+        // A two-line cell on lines 2-3, then a Windows-1252 "é" on line 5.
+        let v = verdict(b"email,notes\na@b.co,\"one\ntwo\"\nc@d.co,x\ne@f.co,Ren\xe9\n");
+        assert_eq!(v.records, 3);
+        let bad = v.first_invalid_utf8.unwrap();
+        assert_eq!((bad.line, bad.field), (5, 1));
+        assert_eq!(bad.column(&v.header_names), "notes");
+        assert!(v.first_utf8_text.is_none() && v.unclosed_quote.is_none());
+        // A byte inside a multi-line cell is on the line where it is.
+        let bad = verdict(b"a,b\n1,\"x\ny\nz\xff\"\n")
+            .first_invalid_utf8
+            .unwrap();
+        assert_eq!(bad.line, 4);
+        // Valid UTF-8 text is noticed (to refuse files that mix encodings).
+        assert_eq!(
+            verdict("a,b\n1,2\n3,Zoë\n".as_bytes()).first_utf8_text,
+            Some(3)
+        );
+    }
+
+    #[test]
+    fn an_unclosed_quote_is_found_where_it_opens() {
+        let v = verdict(b"email,first,last\na@b.co,A,B\nc@d.co,\"C,D\ne@f.co,E,F\n");
+        let q = v.unclosed_quote.unwrap();
+        assert_eq!((q.line, q.field), (3, 1));
+        // A multi-line cell in a row of the right width is ordinary data.
+        assert!(verdict(b"a,b\n1,\"x\ny\"\n").unclosed_quote.is_none());
+        // Empty cells past the header (Excel's leftovers) are not a wrong width.
+        assert!(verdict(b"a,b\n1,\"x\ny\",,,\n").unclosed_quote.is_none());
     }
 
     #[test]

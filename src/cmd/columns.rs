@@ -78,7 +78,9 @@ fn render() -> String {
             .iter()
             .find(|(n, _)| n == name)
             .map_or("", |(_, d)| *d);
-        out.push_str(&format!("  {name:width$}  {what}\n").replace(" \n", "\n"));
+        let line = format!("  {name:width$}  {what}");
+        out.push_str(line.trim_end());
+        out.push('\n');
         if *name == "force_password_reset" {
             out.push_str("\n  The row's address (added unless the customer has it already):\n");
         }

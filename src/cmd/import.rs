@@ -426,10 +426,16 @@ fn prepare_input(args: &Args, headers: csv::StringRecord) -> anyhow::Result<Inpu
             named.push(format!("and {} more", layout.unknown.len() - named.len()));
         }
         if let (None, Some((name, platform))) = (&bound, looks_like()) {
+            let theirs: Vec<String> = layout
+                .unknown
+                .iter()
+                .take(5)
+                .map(|u| format!("{u:?}"))
+                .collect();
             bail!(
-                "{}: this looks like {platform}: add --preset {name} (see docs/migration.md). Its columns {} are not import columns",
+                "{}: this looks like {platform} ({}, ... are its columns, not import columns): add --preset {name} (see docs/migrate-from-{name}.md)",
                 args.file.display(),
-                named.join(", ")
+                theirs.join(", ")
             );
         }
         bail!(
@@ -1000,7 +1006,7 @@ fn open_journal(args: &Args, results_path: &Path) -> anyhow::Result<Option<Recov
     }
     // What changes the meaning of a row: resuming with other options would mix two runs.
     let options = format!(
-        "mode={:?} only_failed={} blank={:?} update_passwords={} force_password_reset={} create_missing_groups={} ignore_unknown_columns={} match={:?} preset={:?} mapping={:?}",
+        "mode={:?} only_failed={} blank={:?} update_passwords={} force_password_reset={} create_missing_groups={} ignore_unknown_columns={} match={:?} preset={:?} mapping={:?} encoding={:?} delimiter={:?} decimal_comma={}",
         args.mode,
         args.only_failed,
         args.blank,
@@ -1010,7 +1016,10 @@ fn open_journal(args: &Args, results_path: &Path) -> anyhow::Result<Option<Recov
         args.ignore_unknown_columns,
         args.match_by,
         args.preset,
-        args.mapping
+        args.mapping,
+        args.dialect.encoding,
+        args.dialect.delimiter.0.map(char::from),
+        args.decimal_comma
     );
     let fp = Fingerprint::of(&args.file, &options)?;
     let path = path_for(results_path);
