@@ -482,13 +482,21 @@ pub fn sniff_delimiter(head: &[u8]) -> u8 {
     let mut counts = [0usize; CANDIDATES.len()];
     let mut in_quotes = false;
     let mut lines = 0;
-    for &b in text {
+    let mut line_start = 0;
+    for (at, &b) in text.iter().enumerate() {
         match b {
             b'"' => in_quotes = !in_quotes,
             b'\n' | b'\r' if !in_quotes => {
                 if counts.iter().any(|&n| n > 0) {
                     break;
                 }
+                // A one-column file ("email") is comma-separated; only a title line gives
+                // way to the lines below it.
+                let line = String::from_utf8_lossy(&text[line_start..at]);
+                if is_column_name(line.trim_matches('"')) {
+                    break;
+                }
+                line_start = at + 1;
                 lines += 1;
                 if lines >= 10 {
                     break;
@@ -730,6 +738,8 @@ mod tests {
             b';'
         );
         assert_eq!(sniff_delimiter(b"email\na@b.co\n"), b',');
+        // One column: the cells below are not asked (a ';' in an email list is data).
+        assert_eq!(sniff_delimiter(b"email\nx;y@b.co\n"), b',');
     }
 
     fn verdict(bytes: &'static [u8]) -> Verdict {

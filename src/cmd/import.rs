@@ -53,6 +53,9 @@ pub enum MatchBy {
 
 /// Create or update customers from a CSV file.
 #[derive(Debug, Clone, Default, clap::Args)]
+#[command(
+    after_help = "The columns (id, email, first_name, ..., address_*), and how headers are matched: `bc-customers columns`."
+)]
 pub struct Args {
     /// The CSV file (`-` for stdin).
     #[arg(value_name = "FILE")]

@@ -329,7 +329,7 @@ pub fn parse_amount(value: &str, decimal_comma: bool) -> Result<String, String> 
     } else {
         int.is_empty() && frac.is_some() || digits(int)
     };
-    let frac_ok = frac.is_none_or(|f| digits(f));
+    let frac_ok = frac.is_none_or(&digits);
     if !int_ok || !frac_ok || (int.is_empty() && frac.is_none()) {
         if !decimal_comma && frac.is_none() && v.matches(',').count() == 1 {
             let (a, b) = v.split_once(',').unwrap_or_default();

@@ -557,3 +557,38 @@ fn resume_works_on_a_windows_1252_file() {
         ("José399".into(), "Müller".into())
     );
 }
+
+#[test]
+fn a_results_file_saved_by_a_european_excel_retries_with_only_failed() {
+    let store = Store::empty();
+    store.write(
+        "in.csv",
+        "email,first_name,last_name\nok@example.com,Ok,Row\nfix@example.com,François,\n",
+    );
+    store.run(&["import", "in.csv"]).expect(3);
+    // The user fixes the row in Excel, which saves Windows-1252 with semicolons.
+    let mut rdr = csv::Reader::from_path(store.path("in.results.csv")).unwrap();
+    let mut wtr = csv::WriterBuilder::new()
+        .delimiter(b';')
+        .from_writer(Vec::new());
+    wtr.write_record(rdr.headers().unwrap()).unwrap();
+    for r in rdr.records() {
+        let mut r: Vec<String> = r.unwrap().iter().map(str::to_string).collect();
+        if r[4] == "fix@example.com" {
+            r[6] = "Hébert".into();
+        }
+        wtr.write_record(&r).unwrap();
+    }
+    let text = String::from_utf8(wtr.into_inner().unwrap()).unwrap();
+    write_bytes(&store, "in.results.csv", &cp1252(&text));
+    store
+        .run(&["import", "in.results.csv", "--only-failed"])
+        .expect(0);
+    assert_eq!(
+        names(&customer(&store, "fix@example.com")),
+        ("François".into(), "Hébert".into())
+    );
+    let rows = store.csv("in.results.results.csv");
+    assert_eq!(results_of(&rows), ["created", "created"]);
+    assert_eq!(rows[1]["_row"], "2");
+}
