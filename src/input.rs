@@ -247,6 +247,14 @@ impl InputFile {
         } else if encoding.is_none() {
             file.encoding_reason = "the file is valid UTF-8";
         }
+        let mut rdr = file.raw_reader()?;
+        file.headers = rdr
+            .headers()
+            .map_err(|e| describe_csv_error(&e, &file.path))?
+            .clone();
+        // A title line makes every row look too wide: say that first.
+        file.check_header(dialect)?;
+        file.check_title_line(rdr)?;
         if let Some(q) = verdict.unclosed_quote {
             bail!(
                 "{shown} line {}, column {:?}: a quote (\") opened here is probably not closed: the row has {} fields but the header has {}, and the lines after it would be read as one cell; fix the quote and run again",
@@ -256,13 +264,6 @@ impl InputFile {
                 verdict.header_names.len()
             );
         }
-        let mut rdr = file.raw_reader()?;
-        file.headers = rdr
-            .headers()
-            .map_err(|e| describe_csv_error(&e, &file.path))?
-            .clone();
-        file.check_header(dialect)?;
-        file.check_title_line(rdr)?;
         Ok(file)
     }
 

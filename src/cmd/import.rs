@@ -508,8 +508,16 @@ fn column_notices(input: &Input) -> Vec<String> {
         ));
     }
     if !layout.unknown.is_empty() {
+        let hint = match crate::mapping::presets::suggest_preset(
+            layout.unknown.iter().map(String::as_str),
+        ) {
+            Some((name, platform)) if input.mapping.is_none() => {
+                format!(" (the file looks like {platform}: --preset {name} imports them)")
+            }
+            _ => String::new(),
+        };
         notices.push(format!(
-            "unknown column(s) ignored: {}",
+            "unknown column(s) ignored: {}{hint}",
             layout.unknown.join(", ")
         ));
     }

@@ -431,6 +431,15 @@ fn another_platforms_export_without_its_preset_says_which_preset_to_add() {
         run.expect(1);
         assert!(run.stderr.contains(hint), "{name}: {}", run.stderr);
     }
+    // Told to ignore the unknown columns, the summary still says which preset fits.
+    let run = store.run(&[
+        "import",
+        "shopify.csv",
+        "--dry-run",
+        "--ignore-unknown-columns",
+    ]);
+    run.expect(0);
+    assert!(run.stderr.contains("--preset shopify"), "{}", run.stderr);
     // The wrong preset says which one fits.
     let run = store.run(&[
         "import",
