@@ -340,7 +340,7 @@ fn standard_input_is_spooled_and_checked_like_a_file() {
         bad.extend(format!("s{i}@example.com,S,N{i}\n").as_bytes());
     }
     bad.extend(b"late@example.com,\"Late,Row\n");
-    let run = store.run_with_stdin(&["import", "-", "--encoding", "utf-8"], Some(&bad));
+    let run = store.run_with_stdin(&["import", "-"], Some(&bad));
     run.expect(1);
     assert!(run.stderr.contains("line 32"), "{}", run.stderr);
     assert_eq!(store.sb.counters().total, 0, "nothing was sent");
