@@ -29,8 +29,10 @@ pub enum EncodingArg {
     /// UTF-8 (with or without a BOM), UTF-16 with a BOM, else Windows-1252.
     #[default]
     Auto,
+    /// UTF-8, with or without a BOM; a byte that is not UTF-8 is an error.
     #[value(name = "utf-8", alias = "utf8")]
     Utf8,
+    /// What Excel on Windows saves as "CSV (Comma delimited)" in Western Europe and America.
     #[value(name = "windows-1252", alias = "cp1252")]
     Windows1252,
     /// Read as Windows-1252, its superset (as the WHATWG Encoding Standard and browsers do).
@@ -301,8 +303,9 @@ impl InputFile {
             .from_reader(stream))
     }
 
-    /// The file, decompressed, and (with `transcode`) decoded to UTF-8. A byte-order mark is
-    /// kept (as U+FEFF), as the header matching expects.
+    /// The file, decompressed, and (with `transcode`) decoded to UTF-8. A UTF-8 BOM stays in
+    /// the stream (header matching ignores it); a UTF-16 one is dropped by the decoder.
+    /// Either way `had_bom` remembers it.
     fn decoded_stream(&self, transcode: bool) -> anyhow::Result<Box<dyn Read + Send>> {
         let shown = self.path.display().to_string();
         let (_, stream) = open_stream(&self.source, &shown)?;
@@ -317,7 +320,7 @@ impl InputFile {
             DecodeReaderBytesBuilder::new()
                 .encoding(Some(encoding))
                 .bom_override(true)
-                .strip_bom(false)
+                .strip_bom(true)
                 .build(stream),
         )))
     }
