@@ -140,6 +140,23 @@ fn explicit_encodings_are_used() {
         run.stderr
     );
     assert_eq!(store.sb.counters().total, 0);
+
+    // UTF-16 without a BOM: recognised as such (NULs in the header), read with the flag.
+    let bare: Vec<u8> = "email,first_name,last_name\r\nuta@example.com,Uta,Schäfer\r\n"
+        .encode_utf16()
+        .flat_map(u16::to_le_bytes)
+        .collect();
+    write_bytes(&store, "bare16.csv", &bare);
+    let run = store.run(&["import", "bare16.csv", "--dry-run"]);
+    run.expect(1);
+    assert!(run.stderr.contains("--encoding utf-16"), "{}", run.stderr);
+    store
+        .run(&["import", "bare16.csv", "--encoding", "utf-16"])
+        .expect(0);
+    assert_eq!(
+        names(&customer(&store, "uta@example.com")),
+        ("Uta".into(), "Schäfer".into())
+    );
 }
 
 #[test]
