@@ -255,7 +255,7 @@ impl InputFile {
             .map_err(|e| describe_csv_error(&e, &file.path))?
             .clone();
         // A title line makes every row look too wide: say that first.
-        file.check_header(dialect)?;
+        file.check_header()?;
         file.check_title_line(rdr)?;
         if let Some(q) = verdict.unclosed_quote {
             bail!(
@@ -283,14 +283,11 @@ impl InputFile {
 
     /// What the summary says once about how the file was read.
     pub fn describe(&self) -> String {
-        let delimiter = match self.delimiter {
-            b'\t' => "tab".to_string(),
-            d => format!("'{}'", d as char),
-        };
         format!(
-            "input read as {} ({}), delimiter {delimiter}",
+            "input read as {} ({}), delimiter {}",
             self.encoding.name(),
-            self.encoding_reason
+            self.encoding_reason,
+            delimiter_name(self.delimiter)
         )
     }
 
@@ -325,7 +322,7 @@ impl InputFile {
         )))
     }
 
-    fn check_header(&self, dialect: &Dialect) -> anyhow::Result<()> {
+    fn check_header(&self) -> anyhow::Result<()> {
         let shown = self.path.display();
         let headers = &self.headers;
         if headers.is_empty()
@@ -341,38 +338,31 @@ impl InputFile {
                 .iter()
                 .find(|&&c| c != self.delimiter && h.as_bytes().contains(&c))
             {
-                let name = |d: u8| match d {
-                    b'\t' => "tab".to_string(),
-                    d => format!("'{}'", d as char),
-                };
-                let advice = if dialect.delimiter.0.is_some() {
-                    format!(
-                        "pass --delimiter {} (or leave --delimiter at auto)",
-                        if other == b'\t' {
-                            "tab".into()
-                        } else {
-                            format!("'{}'", other as char)
-                        }
-                    )
-                } else {
-                    format!("pass --delimiter {}", name(other))
-                };
+                // Auto takes the delimiter the header uses, so this is (nearly always) a flag.
                 bail!(
-                    "{shown}: the header has a single column {:?} with {} delimiter {} in it: {advice}",
+                    "{shown}: the header is a single column {:?} with the delimiter {}, but it contains {}: pass --delimiter {} (or leave --delimiter at auto)",
                     crate::csvio::truncate(h, 80),
-                    name(self.delimiter),
-                    name(other),
+                    delimiter_name(self.delimiter),
+                    delimiter_name(other),
+                    delimiter_name(other),
                 );
             }
         }
-        let mut seen = std::collections::HashSet::new();
+        let mut seen = std::collections::HashMap::new();
         for h in headers.iter() {
             let n = normalize_header(h);
-            if !n.is_empty() && !n.starts_with('_') && !seen.insert(n.clone()) {
-                bail!(
-                    "{shown}: the column {:?} appears twice in the header",
-                    h.trim()
-                );
+            if n.is_empty() || n.starts_with('_') {
+                continue;
+            }
+            let h = h.trim_start_matches('\u{feff}').trim();
+            match seen.insert(n, h) {
+                Some(first) if first == h => {
+                    bail!("{shown}: the column {h:?} appears twice in the header")
+                }
+                Some(first) => bail!(
+                    "{shown}: the column {first:?} appears twice in the header, also as {h:?} (headers match ignoring case and _, - and spaces): keep one"
+                ),
+                None => {}
             }
         }
         Ok(())
@@ -421,6 +411,14 @@ impl InputFile {
             }
         }
         Ok(())
+    }
+}
+
+/// A delimiter as `--delimiter` spells it: `tab`, `';'`.
+fn delimiter_name(d: u8) -> String {
+    match d {
+        b'\t' => "tab".to_string(),
+        d => format!("'{}'", d as char),
     }
 }
 
