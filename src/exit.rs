@@ -29,3 +29,17 @@ pub struct UsageError(pub String);
 pub fn usage<T>(msg: impl Into<String>) -> anyhow::Result<T> {
     Err(UsageError(msg.into()).into())
 }
+
+/// The exit codes of the commands that process rows, for the end of their `--help`.
+pub const ROW_COMMAND_EXIT_CODES: &str = "\
+Exit codes:
+  0 every row succeeded; 1 fatal error (bad file, token refused, store unreachable);
+  2 usage error; 3 some rows are invalid or failed (see the results file);
+  130/143 interrupted by SIGINT/SIGTERM (continue with --resume).";
+
+/// The exit codes of `export`, for the end of its `--help`.
+pub const EXPORT_EXIT_CODES: &str = "\
+Exit codes:
+  0 the export is complete and in place; 1 fatal error (token refused, store unreachable,
+  an incomplete answer from the store, a file that cannot be written, interrupted): any
+  previous output file is untouched; 2 usage error.";

@@ -35,6 +35,7 @@ use exit::Exit;
 /// Run one parsed command line. Errors are fatal (exit 1) unless they carry a
 /// [`exit::UsageError`] (exit 2); per-row problems are not errors but exit code 3.
 pub fn run(cli: Cli) -> anyhow::Result<Exit> {
+    report::mark_start();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .worker_threads(2)

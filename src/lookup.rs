@@ -47,11 +47,13 @@ impl CustomerIndex {
         }
     }
 
-    /// Load every store customer (pages of 250, `concurrency` at a time).
+    /// Load every store customer (pages of 250, `concurrency` at a time); `on_page` is called
+    /// after each page (the progress of the planning phase).
     pub async fn preload(
         client: &Client,
         count: u64,
         concurrency: usize,
+        on_page: impl Fn(),
     ) -> Result<CustomerIndex, ApiError> {
         let mut idx = CustomerIndex {
             complete: true,
@@ -63,6 +65,7 @@ impl CustomerIndex {
             for c in page? {
                 idx.remember(&c.email, Snapshot::of(&c));
             }
+            on_page();
         }
         Ok(idx)
     }

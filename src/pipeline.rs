@@ -170,7 +170,7 @@ where
     run(rows, concurrency, key_of, work, |row, out: RowOutcome| {
         tally.add(out.result);
         writer.write(row.no, &out, &row.record)?;
-        progress.inc(1);
+        progress.record(out.result);
         Ok(())
     })
     .await?;

@@ -27,6 +27,7 @@ use crate::results::{default_path, ResultsWriter, RowOutcome, RowResult};
 
 /// Delete the customers named in a CSV.
 #[derive(Debug, Clone, clap::Args)]
+#[command(after_help = crate::exit::ROW_COMMAND_EXIT_CODES)]
 pub struct Args {
     /// A CSV naming the customers by `id` or `email` (`-` for stdin).
     #[arg(long, value_name = "FILE")]
@@ -73,6 +74,7 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
     let client = connect(g)?;
     let concurrency = g.concurrency as usize;
     let progress = Progress::new(None, g.quiet, "rows");
+    progress.watch(&client);
     // With --yes and ids only, each row is one DELETE and needs no lookup (a 404 says the
     // customer does not exist); emails, or an id to check against an email, need one.
     let rows_need_lookups = !args.yes || cols.email.is_some();

@@ -51,11 +51,22 @@ pub enum MatchBy {
     Email,
 }
 
+/// The reference a user fixing a file needs, at the end of `import --help`.
+const IMPORT_REFERENCE: &str = "\
+Columns (headers match ignoring case, surrounding spaces and _/-/space differences:
+\"First Name\" = first_name; `bc-customers columns` says what each one holds):
+  id, email, first_name, last_name, company, phone, store_credit, customer_group_id or
+  customer_group (a name), notes, tax_exempt_category, registration_ip_address, password,
+  password_confirmation, force_password_reset (or reset_pass_on_login); the address columns
+  address_first_name, address_last_name, address_company, address_street_1, address_street_2,
+  address_city, address_state, address_zip, address_country, address_phone, address_type.
+  An export is accepted as it is (its read-only columns are not sent), and so is the
+  --addresses file of an export (its addresses are added to existing customers).
+";
+
 /// Create or update customers from a CSV file.
 #[derive(Debug, Clone, Default, clap::Args)]
-#[command(
-    after_help = "The columns (id, email, first_name, ..., address_*), and how headers are matched: `bc-customers columns`."
-)]
+#[command(after_help = format!("{IMPORT_REFERENCE}\n{}", crate::exit::ROW_COMMAND_EXIT_CODES))]
 pub struct Args {
     /// The CSV file (`-` for stdin).
     #[arg(value_name = "FILE")]
@@ -70,7 +81,9 @@ pub struct Args {
     /// read-only requests; send no write.
     #[arg(long)]
     pub dry_run: bool,
-    /// The input is an earlier results file: process only its rows whose _result is invalid or failed.
+    /// The input is an earlier results file: process only its rows whose _result is invalid or
+    /// failed, or that were never done (would_create, would_update of a dry run); the others
+    /// keep their earlier result.
     #[arg(long)]
     pub only_failed: bool,
     /// Every customer created by this run must reset its password at next login.
@@ -94,10 +107,12 @@ pub struct Args {
     #[arg(long = "match", value_enum, value_name = "BY", default_value_t = MatchBy::Id)]
     pub match_by: MatchBy,
     /// Map another platform's customer export to the import columns: shopify, woocommerce,
-    /// magento or bigcommerce (see docs/migration.md).
+    /// magento or bigcommerce; and the extra address passes woocommerce-shipping,
+    /// bigcommerce-address-2, bigcommerce-address-3 (see docs/migration.md).
     #[arg(long, value_name = "NAME", conflicts_with = "mapping")]
     pub preset: Option<String>,
-    /// Map the file's columns with a TOML mapping file (see docs/mapping.md).
+    /// Map the file's columns with a TOML mapping file (see docs/mapping.md), or a built-in
+    /// one: `builtin:NAME` with a preset's name.
     #[arg(long, value_name = "FILE")]
     pub mapping: Option<PathBuf>,
     /// Continue an interrupted run of the same input and results file: finished rows are not
@@ -121,6 +136,8 @@ struct Input {
     mapping: Option<BoundMapping>,
     /// Source columns whose cells the mapping sends as a password: blanked in the results.
     secret: Vec<usize>,
+    /// The file is an `export --addresses` file: its rows add addresses to existing customers.
+    addresses_file: bool,
 }
 
 impl Input {
@@ -173,6 +190,9 @@ struct Ctx {
     addresses: Mutex<HashMap<u64, KnownAddresses>>,
     /// The journal of this run and what an interrupted one left (`None` for dry runs and stdin).
     recovery: Option<Recovery>,
+    /// An `export --addresses` file: rows only add addresses; they never create a customer
+    /// or change its fields.
+    addresses_only: bool,
 }
 
 /// What this run knows of a customer's addresses, as [`AddressData::fingerprint`]s: all of
@@ -216,6 +236,7 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
     let recovery = open_journal(&args, &results_path)?;
     let concurrency = g.concurrency as usize;
     let progress = Progress::new(None, g.quiet, "rows");
+    progress.watch(&client);
 
     let mut notices = vec![file.describe()];
     notices.extend(column_notices(&input));
@@ -237,6 +258,7 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
     };
     progress.set_total(file.records);
     let index = plan(&client, file_rows, concurrency, &progress).await?;
+    progress.planned();
 
     let ctx = Arc::new(Ctx {
         client: client.clone(),
@@ -254,6 +276,7 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
         groups_created: Mutex::new(Vec::new()),
         addresses: Mutex::new(HashMap::new()),
         recovery,
+        addresses_only: input.addresses_file,
     });
     if let Some(note) = ctx.recovery.as_ref().and_then(|r| r.note.as_deref()) {
         progress.note(note);
@@ -270,6 +293,8 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
     let mut tally = Tally::default();
     let mut carried_rows = 0u64;
     let key_input = Arc::clone(&input);
+    let dup_input = Arc::clone(&input);
+    let mut first_rows = FirstRows::default();
     pipeline::run(
         rx,
         concurrency,
@@ -306,12 +331,7 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
                 Ok((row, out))
             }
         },
-        |row, out| {
-            if carried_from.is_some_and(|c| c.is_carried(&row.record)) {
-                carried_rows += 1;
-            } else {
-                tally.add(out.result);
-            }
+        |row, mut out| {
             // A retry of a results file keeps the original row numbers.
             let no = match (only_failed, row_col) {
                 (true, Some(i)) => row
@@ -321,8 +341,33 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
                     .unwrap_or(row.no),
                 _ => row.no,
             };
+            if carried_from.is_some_and(|c| c.is_carried(&row.record)) {
+                carried_rows += 1;
+                progress.record_earlier(out.result);
+            } else {
+                tally.add(out.result);
+                if recovered(&ctx, &row).is_some() {
+                    progress.record_earlier(out.result);
+                } else {
+                    progress.record(out.result);
+                }
+                // An addresses file names each customer once per address: that is its shape.
+                if !dup_input.addresses_file {
+                    let key = dup_input
+                        .canonical(&row.record)
+                        .ok()
+                        .and_then(|rec| row_key(&dup_input.layout, &rec));
+                    if let Some(first) = key.and_then(|k| first_rows.seen(&k, no)) {
+                        let note = format!("same customer as row {first} (applied after it)");
+                        out.message = if out.message.is_empty() {
+                            note
+                        } else {
+                            format!("{}; {note}", out.message)
+                        };
+                    }
+                }
+            }
             writer.write(no, &out, &input.echo(&row.record))?;
-            progress.inc(1);
             Ok(())
         },
     )
@@ -334,7 +379,8 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
 
     if carried_rows > 0 {
         notices.push(format!(
-            "{carried_rows} row(s) that had not failed were not sent again; the results file keeps their earlier result"
+            "{} that had been done were not sent again; the results file keeps their earlier result",
+            crate::report::plural(carried_rows, "row", "rows")
         ));
     }
     if ctx.password_not_applied.load(Ordering::Relaxed) {
@@ -352,6 +398,7 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
             created.join(", ")
         ));
     }
+    notices.extend(progress.quota_notice());
     let mut summary = Summary::new(
         "import",
         tally.total(),
@@ -393,7 +440,9 @@ fn prepare_input(args: &Args, headers: csv::StringRecord) -> anyhow::Result<Inpu
         })?),
         None => None,
     };
+    let addresses_file = bound.is_none() && is_addresses_export(&headers);
     let layout = match &bound {
+        _ if addresses_file => Layout::new(&addresses_layout_headers(&headers)),
         Some(b) => {
             let mut l = Layout::new(&b.headers.iter().collect::<csv::StringRecord>());
             // The mapping decides about leading quotes (`strip_leading_quote`): the import's own
@@ -462,7 +511,38 @@ fn prepare_input(args: &Args, headers: csv::StringRecord) -> anyhow::Result<Inpu
         layout,
         mapping: bound,
         secret,
+        addresses_file,
     })
+}
+
+/// Is this the `--addresses` file of `export` (or a results file of one)? Its first columns
+/// name the customer and the address: `customer_id`, `customer_email`, `address_id`.
+fn is_addresses_export(headers: &csv::StringRecord) -> bool {
+    let names: Vec<String> = headers.iter().map(normalize_header).collect();
+    ["customer_id", "customer_email", "address_id"]
+        .iter()
+        .all(|n| names.iter().any(|h| h == n))
+}
+
+/// The import columns of an addresses file's columns: `customer_id` is the id and
+/// `customer_email` the email that find the customer, the address fields become `address_*`,
+/// and the store's own `address_id` and `country_iso2` (derived from the country) are not
+/// data (a leading `_` makes a column ignored, as in a results file).
+fn addresses_layout_headers(headers: &csv::StringRecord) -> csv::StringRecord {
+    headers
+        .iter()
+        .map(|h| {
+            let n = normalize_header(h);
+            match n.as_str() {
+                "customer_id" => "id".to_string(),
+                "customer_email" => "email".to_string(),
+                "address_id" | "country_iso2" => format!("_{n}"),
+                "first_name" | "last_name" | "company" | "street_1" | "street_2" | "city"
+                | "state" | "zip" | "country" | "phone" => format!("address_{n}"),
+                _ => h.to_string(),
+            }
+        })
+        .collect()
 }
 
 /// The source columns whose cells a mapping sends as `password`/`password_confirmation`,
@@ -538,9 +618,11 @@ async fn plan(
         CustomerIndex::empty(true)
     } else if lookup::should_preload(file_rows, store_count) {
         progress.note(&format!(
-            "reading the store's {store_count} customers in pages of 250 to plan the import"
+            "reading the store's {} in pages of 250 to plan the import",
+            crate::report::plural(store_count, "customer", "customers")
         ));
-        CustomerIndex::preload(client, store_count, concurrency)
+        progress.planning(store_count.div_ceil(crate::api::pages::PAGE).max(1));
+        CustomerIndex::preload(client, store_count, concurrency, || progress.page_read())
             .await
             .map_err(fatal_if_auth)?
     } else {
@@ -566,10 +648,12 @@ impl Carried {
         })
     }
 
-    /// True when the earlier run did not fail this row, so it is not sent again.
+    /// True when the earlier run finished this row, so it is not sent again. Rows that are
+    /// `invalid` or `failed`, and the `would_create` / `would_update` of a dry run (never
+    /// done), are processed.
     fn is_carried(&self, record: &csv::StringRecord) -> bool {
         let earlier = record.get(self.result).map(str::trim).unwrap_or("");
-        !matches!(earlier, "invalid" | "failed")
+        !still_to_do(earlier.as_bytes())
     }
 
     /// The earlier outcome of a row that is not retried (`None`: the row is retried).
@@ -587,6 +671,35 @@ impl Carried {
     }
 }
 
+/// An earlier result that `--only-failed` processes again.
+fn still_to_do(earlier: &[u8]) -> bool {
+    matches!(
+        earlier,
+        b"invalid" | b"failed" | b"would_create" | b"would_update"
+    )
+}
+
+/// The first row of each customer key, to say "same customer as row N" on later ones. Keys
+/// are kept as 64-bit hashes: a file of a million rows costs 16 MB here, not its emails.
+#[derive(Default)]
+struct FirstRows(HashMap<u64, u64>);
+
+impl FirstRows {
+    /// The earlier row with this key, or `None` (and `no` is remembered as its first row).
+    fn seen(&mut self, key: &str, no: u64) -> Option<u64> {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        key.hash(&mut h);
+        match self.0.entry(h.finish()) {
+            std::collections::hash_map::Entry::Occupied(e) => Some(*e.get()),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert(no);
+                None
+            }
+        }
+    }
+}
+
 /// With `--only-failed`, the rows that will be sent (for the plan), counted before the run.
 fn count_failed_rows(file: &InputFile, result_col: usize) -> anyhow::Result<u64> {
     let mut rdr = file.reader()?;
@@ -594,10 +707,10 @@ fn count_failed_rows(file: &InputFile, result_col: usize) -> anyhow::Result<u64>
     let mut n = 0;
     // The whole-file check has read this file already: errors cannot happen here.
     while let Ok(true) = rdr.read_record(&mut rec) {
-        if matches!(
-            rec.get(result_col).map(str::trim),
-            Some("invalid") | Some("failed")
-        ) {
+        if rec
+            .get(result_col)
+            .is_some_and(|c| still_to_do(c.trim().as_bytes()))
+        {
             n += 1
         }
     }
@@ -619,7 +732,7 @@ fn row_key(layout: &Layout, record: &csv::StringRecord) -> Option<String> {
 
 /// A failed request: fatal when the store refuses our credentials, otherwise the row fails.
 fn row_failure(e: ApiError, id: Option<u64>, doing: &str) -> anyhow::Result<RowOutcome> {
-    if e.is_auth() {
+    if e.is_fatal() {
         return Err(fatal_if_auth(e));
     }
     // Failing every remaining row one by one, each after its retries, would take hours and
@@ -638,22 +751,84 @@ async fn process(ctx: &Ctx, row: &Row, record: &csv::StringRecord) -> anyhow::Re
         Ok(d) => d,
         Err(m) => return Ok(RowOutcome::invalid(m)),
     };
+    let address_problem = data.address_problem.take();
+    let out = process_customer(ctx, row, &mut data).await?;
+    Ok(match address_problem {
+        Some(problem) => address_not_added(out, &problem),
+        None => out,
+    })
+}
+
+/// A customer is never refused because of its address: the row did what it asks of the
+/// customer, and its result is `invalid` (with the customer's id) because its address was
+/// not added. `invalid` makes the run exit 3 and is what `--only-failed` picks up, so fixing
+/// the address cells in the results file and re-running adds the address to the customer.
+fn address_not_added(out: RowOutcome, problem: &str) -> RowOutcome {
+    let fix = "fix the address cells and run again with --only-failed to add it";
+    let detail = |m: &str| {
+        if m.is_empty() {
+            String::new()
+        } else {
+            format!(" ({m})")
+        }
+    };
+    let message = match out.result {
+        RowResult::Created => format!(
+            "customer created{}; address not added: {problem}; {fix}",
+            detail(&out.message)
+        ),
+        RowResult::Updated => format!(
+            "customer updated{}; address not added: {problem}; {fix}",
+            detail(&out.message)
+        ),
+        RowResult::Unchanged => format!("customer unchanged; address not added: {problem}; {fix}"),
+        RowResult::WouldCreate => {
+            format!("the customer would be created; its address would not be added: {problem}")
+        }
+        RowResult::WouldUpdate => format!(
+            "the customer would be updated{}; its address would not be added: {problem}",
+            detail(&out.message)
+        ),
+        // The row has a problem of its own; the address is mentioned after it.
+        _ => {
+            return RowOutcome {
+                message: format!(
+                    "{}; the address is not valid either: {problem}",
+                    out.message
+                ),
+                ..out
+            }
+        }
+    };
+    RowOutcome::new(RowResult::Invalid, out.customer_id, message)
+}
+
+/// The customer part of a row: validate, find, create or update.
+async fn process_customer(ctx: &Ctx, row: &Row, data: &mut RowData) -> anyhow::Result<RowOutcome> {
     if data.id.is_none() && data.email().is_none() {
         return Ok(RowOutcome::invalid(
             "the row has neither an id nor an email: fill one of them",
         ));
     }
-    if let Err(m) = resolve_group(ctx, &mut data).await? {
+    if let Err(m) = resolve_group(ctx, data).await? {
         return Ok(RowOutcome::invalid(m));
     }
-    let existing = match find(ctx, &data).await {
+    let existing = match find(ctx, data).await {
         Ok(e) => e,
         Err(e) => return row_failure(e, data.id, "looking the customer up"),
     };
     match existing {
-        None => create(ctx, row, &data).await,
-        Some(snap) if maybe_created(ctx, row) => finish_interrupted_create(ctx, &data, snap).await,
-        Some(snap) => update(ctx, &data, snap).await,
+        None if ctx.addresses_only => Ok(conflict(
+            ctx,
+            None,
+            match data.id {
+                Some(id) => format!("no customer with id {id}: an addresses file adds addresses to existing customers; import the customers first (the customers file of the same backup), and use --match email when restoring into another store"),
+                None => format!("no customer with email {}: an addresses file adds addresses to existing customers; import the customers first (the customers file of the same backup)", data.email().unwrap_or_default()),
+            },
+        )),
+        None => create(ctx, row, data).await,
+        Some(snap) if maybe_created(ctx, row) => finish_interrupted_create(ctx, data, snap).await,
+        Some(snap) => update(ctx, data, snap).await,
     }
 }
 
@@ -732,7 +907,7 @@ async fn resolve_group(ctx: &Ctx, data: &mut RowData) -> anyhow::Result<Result<(
             data.values[Field::CustomerGroupId.index()] = Some(g.id.to_string());
             Ok(Ok(()))
         }
-        Err(e) if e.is_auth() => Err(fatal_if_auth(e)),
+        Err(e) if e.is_fatal() => Err(fatal_if_auth(e)),
         Err(e) => Ok(Err(format!(
             "customer_group {name:?} could not be created: {}",
             e.message()
@@ -741,11 +916,17 @@ async fn resolve_group(ctx: &Ctx, data: &mut RowData) -> anyhow::Result<Result<(
 }
 
 /// A row the mode forbids (create of an existing customer, update of a missing one, an id
-/// that matches nobody): `failed` in a real run, as PRODUCT.md says; in a dry run, which
-/// classifies rows as would_create / would_update / unchanged / invalid, it is `invalid`.
+/// that matches nobody): `failed` in a real run ("create fails a row whose customer exists").
+/// A dry run classifies rows only as would_create, would_update, unchanged or invalid, so
+/// there it is `invalid`, with the real run's message word for word and what the real run
+/// will report, so that the dry run still predicts the real run's results file.
 fn conflict(ctx: &Ctx, id: Option<u64>, message: String) -> RowOutcome {
     if ctx.dry_run {
-        RowOutcome::new(RowResult::Invalid, id, message)
+        RowOutcome::new(
+            RowResult::Invalid,
+            id,
+            format!("{message}; the real run reports this row as failed"),
+        )
     } else {
         RowOutcome::failed(id, message)
     }
@@ -872,7 +1053,12 @@ async fn update(ctx: &Ctx, data: &RowData, snap: Snapshot) -> anyhow::Result<Row
 async fn apply_update(ctx: &Ctx, data: &RowData, snap: Snapshot) -> anyhow::Result<RowOutcome> {
     let id = snap.id;
     let shown_id = (id < u64::MAX / 2).then_some(id);
-    let changes = data.changes(&snap);
+    // An addresses file's email only finds the customer; it never changes one.
+    let changes = if ctx.addresses_only {
+        Vec::new()
+    } else {
+        data.changes(&snap)
+    };
     let with_password = data.password.is_some() && ctx.update_passwords;
     if data.password.is_some() && !ctx.update_passwords {
         ctx.password_not_applied.store(true, Ordering::Relaxed);

@@ -27,18 +27,14 @@ use crate::results::{default_path, ResultsWriter, RowOutcome, RowResult};
 
 /// Move customers into a customer group.
 #[derive(Debug, Clone, clap::Args)]
+#[command(after_help = crate::exit::ROW_COMMAND_EXIT_CODES)]
 pub struct Args {
     /// The target group: its id, or its name (case-insensitive). `0` takes customers out of
     /// every group.
     #[arg(long, value_name = "NAME_OR_ID")]
     pub group: String,
     /// A CSV naming the customers by `id` or `email` (`-` for stdin).
-    #[arg(
-        long,
-        value_name = "FILE",
-        required_unless_present = "filters",
-        conflicts_with = "filters"
-    )]
+    #[arg(long, value_name = "FILE", conflicts_with = "filters")]
     pub input: Option<PathBuf>,
     /// Move every customer matching this V2 list filter, e.g. customer_group_id=2 (repeatable;
     /// all must match).
@@ -81,7 +77,14 @@ struct Ctx {
 /// Resolve the group, find the customers, change those not in it, write the results file.
 pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
     let started = Instant::now();
-    // Everything the user typed is checked before the first request.
+    // Everything the user typed is checked before the first request. Neither source is
+    // refused here rather than by clap, whose message would name one of them and, with the
+    // connection set in the environment, list --store-hash and --api-url as if required.
+    if args.input.is_none() && args.filters.is_empty() {
+        return crate::exit::usage(
+            "set-group needs the customers to move: --input FILE (a CSV with an id or email column) or --filter KEY=VALUE (every customer matching it, e.g. customer_group_id=2)",
+        );
+    }
     let query = if args.input.is_none() {
         Some(parse_filters(&args.filters, None)?)
     } else {
@@ -109,6 +112,7 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
     let concurrency = g.concurrency as usize;
     let group = resolve_group(&client, &args.group).await?;
     let progress = Progress::new(None, g.quiet, "customers");
+    progress.watch(&client);
     let mut notices = Vec::new();
 
     let ctx = Arc::new(Ctx {
@@ -181,10 +185,11 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
             )
             .await?
         }
-        (None, None) => unreachable!("clap requires --input or --filter"),
+        (None, None) => unreachable!("checked above: --input or --filter"),
     };
     progress.finish();
 
+    notices.extend(progress.quota_notice());
     let mut summary = Summary::new(
         "set-group",
         tally.total(),

@@ -195,10 +195,12 @@ impl Finder {
         }
         if store_count > 0 {
             progress.note(&format!(
-                "reading the store's {store_count} customers in pages of 250 (cheaper than one lookup per row)"
+                "reading the store's {} in pages of 250 (cheaper than one lookup per row)",
+                crate::report::plural(store_count, "customer", "customers")
             ));
         }
         let mut dir = Directory::default();
+        progress.planning(store_count.div_ceil(pages::PAGE).max(1));
         let mut stream =
             pages::customer_pages(client.clone(), Query::default(), store_count, concurrency);
         while let Some(page) = stream.next().await {
@@ -206,7 +208,9 @@ impl Finder {
                 dir.by_email.insert(c.email.to_lowercase(), c.id);
                 dir.by_id.insert(c.id, (c.email, c.customer_group_id));
             }
+            progress.page_read();
         }
+        progress.planned();
         Ok(Finder {
             client: client.clone(),
             directory: Some(Mutex::new(dir)),
@@ -279,7 +283,7 @@ pub fn precheck(record: &csv::StringRecord, width: usize) -> Option<RowOutcome> 
 
 /// A failed request: fatal when the store refuses our credentials, otherwise the row fails.
 pub fn row_failure(e: ApiError, id: Option<u64>, doing: &str) -> anyhow::Result<RowOutcome> {
-    if e.is_auth() {
+    if e.is_fatal() {
         return Err(fatal_if_auth(e));
     }
     Ok(RowOutcome::failed(id, format!("{doing}: {}", e.message())))

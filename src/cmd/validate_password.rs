@@ -25,6 +25,7 @@ pub const MAX_CONCURRENT_VALIDATIONS: usize = 2;
 
 /// Check customers' passwords.
 #[derive(Debug, Clone, clap::Args)]
+#[command(after_help = crate::exit::ROW_COMMAND_EXIT_CODES)]
 pub struct Args {
     /// A CSV with `id` or `email`, and `password` (`-` for stdin).
     #[arg(long, value_name = "FILE")]
@@ -63,6 +64,7 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
     let client = connect(g)?;
     let concurrency = (g.concurrency as usize).min(MAX_CONCURRENT_VALIDATIONS);
     let progress = Progress::new(None, g.quiet, "rows");
+    progress.watch(&client);
     // Rows with only an id validate directly; an email needs a lookup (to find the id, or to
     // check that it names the same customer as the id).
     let rows_need_lookups = cols.id.is_none() || cols.email.is_some();

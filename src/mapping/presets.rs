@@ -107,7 +107,24 @@ const PRESETS: &[(&str, &str)] = &[
     ("woocommerce", include_str!("presets/woocommerce.toml")),
     ("magento", include_str!("presets/magento.toml")),
     ("bigcommerce", include_str!("presets/bigcommerce.toml")),
+    // The extra address passes the main presets' notices send users to: built in, so that a
+    // user with only the binary has them too (`--preset NAME` or `--mapping builtin:NAME`).
+    (
+        "woocommerce-shipping",
+        include_str!("presets/woocommerce-shipping.toml"),
+    ),
+    (
+        "bigcommerce-address-2",
+        include_str!("presets/bigcommerce-address-2.toml"),
+    ),
+    (
+        "bigcommerce-address-3",
+        include_str!("presets/bigcommerce-address-3.toml"),
+    ),
 ];
+
+/// `--mapping builtin:NAME` names a built-in mapping instead of a file.
+pub const BUILTIN_PREFIX: &str = "builtin:";
 
 /// A header/value transformation from a source CSV to canonical import columns.
 #[derive(Debug, Clone)]
@@ -116,7 +133,9 @@ pub struct Mapping {
 }
 
 impl Mapping {
-    /// `"shopify"`, `"woocommerce"`, `"magento"` or `"bigcommerce"` (case-insensitive).
+    /// `"shopify"`, `"woocommerce"`, `"magento"`, `"bigcommerce"`, or one of the extra address
+    /// passes `"woocommerce-shipping"`, `"bigcommerce-address-2"`, `"bigcommerce-address-3"`
+    /// (case-insensitive).
     pub fn preset(name: &str) -> anyhow::Result<Mapping> {
         Ok(Mapping {
             spec: preset_spec(name)?,
@@ -128,8 +147,12 @@ impl Mapping {
         Self::parse(text, "the mapping")
     }
 
-    /// A mapping from a TOML file; errors name the file, line and key.
+    /// A mapping from a TOML file, or a built-in one for `builtin:NAME`; errors name the file,
+    /// line and key.
     pub fn from_toml_file(path: &Path) -> anyhow::Result<Mapping> {
+        if let Some(name) = path.to_str().and_then(|p| p.strip_prefix(BUILTIN_PREFIX)) {
+            return Self::preset(name);
+        }
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("reading mapping file {}", path.display()))?;
         Self::parse(&text, &format!("mapping file {}", path.display()))
@@ -155,6 +178,15 @@ impl Mapping {
     }
 }
 
+/// The platforms whose exports a preset reads, and how messages name those exports. (The
+/// other built-in presets are second passes over the same files, never a first guess.)
+const PLATFORMS: &[(&str, &str)] = &[
+    ("shopify", "a Shopify customer export"),
+    ("woocommerce", "a WooCommerce customer export"),
+    ("magento", "a Magento 2 customer export"),
+    ("bigcommerce", "a BigCommerce control-panel export"),
+];
+
 /// The preset for the platform whose export `headers` looks like: the one naming the most of
 /// them, when it names at least two and at least half (so one `Country` column does not make
 /// a file "a Shopify export"). Returns the preset and the platform's name for messages.
@@ -164,30 +196,29 @@ pub fn suggest_preset<'h>(
     let headers: Vec<String> = headers
         .into_iter()
         .map(normalize_header)
-        .filter(|h| !h.is_empty() && !h.starts_with("_row") && !h.starts_with("_result"))
+        .filter(|h| !h.is_empty())
         .collect();
-    let mut best: Option<(usize, &'static str)> = None;
-    for (name, _) in PRESETS {
+    let mut best: Option<(usize, &'static str, &'static str)> = None;
+    for &(name, platform) in PLATFORMS {
         let Ok(spec) = preset_spec(name) else {
             continue;
         };
+        // A catch-all `*` names every column and says nothing about the platform.
+        let telling = |r: &&spec::Rule| !matches!(&r.pattern, HeaderPattern::Glob(parts) if parts.iter().all(String::is_empty));
         let named = headers
             .iter()
-            .filter(|h| spec.rules.iter().any(|r| r.pattern.matches(h)))
+            .filter(|h| {
+                spec.rules
+                    .iter()
+                    .filter(telling)
+                    .any(|r| r.pattern.matches(h))
+            })
             .count();
-        if named >= 2 && named * 2 >= headers.len() && best.is_none_or(|(n, _)| named > n) {
-            best = Some((named, name));
+        if named >= 2 && named * 2 >= headers.len() && best.is_none_or(|(n, _, _)| named > n) {
+            best = Some((named, name, platform));
         }
     }
-    best.map(|(_, name)| {
-        let platform = match name {
-            "shopify" => "a Shopify customer export",
-            "woocommerce" => "a WooCommerce customer export",
-            "magento" => "a Magento 2 customer export",
-            _ => "a BigCommerce control-panel export",
-        };
-        (name, platform)
-    })
+    best.map(|(_, name, platform)| (name, platform))
 }
 
 fn preset_spec(name: &str) -> anyhow::Result<Spec> {
