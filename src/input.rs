@@ -57,6 +57,17 @@ pub struct Dialect {
     pub delimiter: DelimiterArg,
 }
 
+impl Dialect {
+    /// For a journal's options: a resumed run must read the file as the interrupted one did.
+    pub fn journal_key(&self) -> String {
+        format!(
+            "encoding={:?} delimiter={:?}",
+            self.encoding,
+            self.delimiter.0.map(char::from)
+        )
+    }
+}
+
 /// `--delimiter`: `None` = auto.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct DelimiterArg(pub Option<u8>);

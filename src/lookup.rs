@@ -112,6 +112,18 @@ impl CustomerIndex {
         self.by_id.insert(snap.id, (snap, key));
     }
 
+    /// Remember a customer just read from the store, unless this run already knows it: then
+    /// what it knows is at least as new (every write of this run is remembered as it
+    /// finishes), while the read may have been answered before that write was applied.
+    /// Returns what the run now knows of the customer.
+    pub fn remember_fetched(&mut self, email: &str, snap: Snapshot) -> Snapshot {
+        if let Some((known, _)) = self.by_id.get(&snap.id) {
+            return known.clone();
+        }
+        self.remember(email, snap.clone());
+        snap
+    }
+
     /// Forget a customer (deleted).
     pub fn forget(&mut self, id: u64) {
         if let Some((_, email)) = self.by_id.remove(&id) {

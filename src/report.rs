@@ -439,7 +439,8 @@ pub struct Summary {
     /// The process's exit code for this run (0, or 3 when rows are invalid or failed); a run
     /// that stops with an error writes [`write_failure_json`] instead, with 1 or 2.
     pub exit_code: i32,
-    /// `ok`, `rows_failed` or (see [`write_failure_json`]) `error`.
+    /// `ok`, `rows_failed`, `interrupted` (a signal stopped the run; see `rows::RowRun::end`)
+    /// or (see [`write_failure_json`]) `error`.
     pub status: &'static str,
 }
 
@@ -472,6 +473,26 @@ pub fn write_failure_json(
         "status": "error",
         "exit_code": code.code(),
         "error": format!("{err:#}"),
+    });
+    let mut f = crate::csvio::AtomicFile::create(path)?;
+    serde_json::to_writer_pretty(&mut f, &doc)?;
+    std::io::Write::write_all(&mut f, b"\n")?;
+    f.commit()
+}
+
+/// The `--summary-json` document of a run stopped by a signal before it processed any row.
+pub fn write_interrupted_json(
+    path: &Path,
+    command: &str,
+    code: crate::exit::Exit,
+    err: &anyhow::Error,
+) -> anyhow::Result<()> {
+    let doc = serde_json::json!({
+        "command": command,
+        "status": "interrupted",
+        "exit_code": code.code(),
+        "rows": 0,
+        "message": format!("{err:#}"),
     });
     let mut f = crate::csvio::AtomicFile::create(path)?;
     serde_json::to_writer_pretty(&mut f, &doc)?;

@@ -7,10 +7,9 @@
 //! the email up before sending again), so a lost response never creates a customer twice.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
 
 use anyhow::{bail, Context};
 
@@ -19,15 +18,16 @@ use crate::api::{ApiError, Client};
 use crate::cli::GlobalArgs;
 use crate::cmd::{connect, fatal_if_auth, GroupBook};
 use crate::csvio::normalize_header;
-use crate::exit::{usage, Exit, UsageError};
+use crate::exit::{Exit, UsageError};
 use crate::input::{is_empty_row, Dialect, InputFile};
 use crate::lookup::{self, CustomerIndex, Found};
 use crate::mapping::columns::{closest_known, Field, Layout};
 use crate::mapping::presets::{BoundMapping, Mapping};
 use crate::mapping::row::{parse_row, AddressData, Blank, RowData, Snapshot};
-use crate::pipeline::{self, Row};
+use crate::pipeline::{self, Row, Turn};
 use crate::report::{Progress, Summary, Tally};
 use crate::results::{default_path, ResultsWriter, RowOutcome, RowResult};
+use crate::rows::{check_resume, JournalSpec, Mark, RowRun};
 
 /// What to do with a row's customer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -171,6 +171,7 @@ impl Input {
 }
 
 struct Ctx {
+    run: Arc<RowRun>,
     client: Client,
     layout: Layout,
     mode: Mode,
@@ -188,8 +189,6 @@ struct Ctx {
     groups_created: Mutex<Vec<String>>,
     /// Addresses known without asking the store, by customer id (see [`KnownAddresses`]).
     addresses: Mutex<HashMap<u64, KnownAddresses>>,
-    /// The journal of this run and what an interrupted one left (`None` for dry runs and stdin).
-    recovery: Option<Recovery>,
     /// An `export --addresses` file: rows only add addresses; they never create a customer
     /// or change its fields.
     addresses_only: bool,
@@ -206,8 +205,7 @@ struct KnownAddresses {
 
 /// Run `import`: check the file, plan, process every row, write the results and the summary.
 pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
-    let started = Instant::now();
-    check_resume_args(&args)?;
+    check_resume(args.resume, Some(&args.file), args.dry_run)?;
     // Everything about the file (and the mapping) is checked before the first request.
     let file = InputFile::open(&args.file, &args.dialect)?;
     let rdr = file.reader()?;
@@ -233,7 +231,7 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
         .unwrap_or_else(|| default_path(&args.file, "import"));
     crate::results::check_path(&args.file, &results_path)?;
     let client = connect(g)?;
-    let recovery = open_journal(&args, &results_path)?;
+    let run = Arc::new(start_run(&args, &results_path)?);
     let concurrency = g.concurrency as usize;
     let progress = Progress::new(None, g.quiet, "rows");
     progress.watch(&client);
@@ -241,7 +239,7 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
     let mut notices = vec![file.describe()];
     notices.extend(column_notices(&input));
     let groups = if layout.has_groups() {
-        GroupBook::load(&client).await?
+        run.stop.guard(GroupBook::load(&client)).await?
     } else {
         GroupBook::default()
     };
@@ -257,10 +255,14 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
         _ => Some(file.records),
     };
     progress.set_total(file.records);
-    let index = plan(&client, file_rows, concurrency, &progress).await?;
+    let index = run
+        .stop
+        .guard(plan(&client, file_rows, concurrency, &progress))
+        .await?;
     progress.planned();
 
     let ctx = Arc::new(Ctx {
+        run: Arc::clone(&run),
         client: client.clone(),
         layout: layout.clone(),
         mode: args.mode,
@@ -275,10 +277,9 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
         password_not_applied: AtomicBool::new(false),
         groups_created: Mutex::new(Vec::new()),
         addresses: Mutex::new(HashMap::new()),
-        recovery,
         addresses_only: input.addresses_file,
     });
-    if let Some(note) = ctx.recovery.as_ref().and_then(|r| r.note.as_deref()) {
+    if let Some(note) = &run.note {
         progress.note(note);
     }
 
@@ -295,87 +296,83 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
     let key_input = Arc::clone(&input);
     let dup_input = Arc::clone(&input);
     let mut first_rows = FirstRows::default();
-    pipeline::run(
-        rx,
-        concurrency,
-        move |row| {
-            if carried_from.is_some_and(|c| c.is_carried(&row.record)) {
-                return None;
-            }
-            // A row the mapping refuses has no key: it is invalid and sends nothing anyway.
-            let rec = key_input.canonical(&row.record).ok()?;
-            row_key(&key_input.layout, &rec)
-        },
-        |row| {
-            let ctx = Arc::clone(&ctx);
-            let input = Arc::clone(&input);
-            async move {
-                if is_empty_row(&row.record) {
-                    return Ok((row, RowOutcome::new(RowResult::Skipped, None, "empty row")));
+    let ended = run
+        .rows(
+            rx,
+            concurrency,
+            move |row| {
+                if carried_from.is_some_and(|c| c.is_carried(&row.record)) {
+                    return Vec::new();
                 }
-                if let Some(out) = carried_from.and_then(|c| c.outcome(&row.record)) {
-                    return Ok((row, out));
+                // A row the mapping refuses has no key: it is invalid and sends nothing anyway.
+                match key_input.canonical(&row.record) {
+                    Ok(rec) => row_keys(&key_input.layout, &rec),
+                    Err(_) => Vec::new(),
                 }
-                if let Some(out) = recovered(&ctx, &row) {
-                    return Ok((row, out));
-                }
-                let out = match input.canonical(&row.record) {
-                    Ok(rec) => {
-                        let mut out = process(&ctx, &row, &rec).await?;
-                        scrub_passwords(&ctx.layout, &rec, &mut out.message);
-                        out
+            },
+            |row, turn| {
+                let ctx = Arc::clone(&ctx);
+                let input = Arc::clone(&input);
+                async move {
+                    if is_empty_row(&row.record) {
+                        return Ok((row, RowOutcome::new(RowResult::Skipped, None, "empty row")));
                     }
-                    Err(m) => RowOutcome::invalid(m),
+                    if let Some(out) = carried_from.and_then(|c| c.outcome(&row.record)) {
+                        return Ok((row, out));
+                    }
+                    let out = match input.canonical(&row.record) {
+                        Ok(rec) => {
+                            let mut out = process(&ctx, &row, &turn, &rec).await?;
+                            scrub_passwords(&ctx.layout, &rec, &mut out.message);
+                            out
+                        }
+                        Err(m) => RowOutcome::invalid(m),
+                    };
+                    Ok((row, out))
+                }
+            },
+            |row, mut out| {
+                // A retry of a results file keeps the original row numbers.
+                let no = match (only_failed, row_col) {
+                    (true, Some(i)) => row
+                        .record
+                        .get(i)
+                        .and_then(|s| s.trim().parse().ok())
+                        .unwrap_or(row.no),
+                    _ => row.no,
                 };
-                journal_finished(&ctx, &row, &out)?;
-                Ok((row, out))
-            }
-        },
-        |row, mut out| {
-            // A retry of a results file keeps the original row numbers.
-            let no = match (only_failed, row_col) {
-                (true, Some(i)) => row
-                    .record
-                    .get(i)
-                    .and_then(|s| s.trim().parse().ok())
-                    .unwrap_or(row.no),
-                _ => row.no,
-            };
-            if carried_from.is_some_and(|c| c.is_carried(&row.record)) {
-                carried_rows += 1;
-                progress.record_earlier(out.result);
-            } else {
-                tally.add(out.result);
-                if recovered(&ctx, &row).is_some() {
+                if carried_from.is_some_and(|c| c.is_carried(&row.record)) {
+                    carried_rows += 1;
                     progress.record_earlier(out.result);
                 } else {
-                    progress.record(out.result);
-                }
-                // An addresses file names each customer once per address: that is its shape.
-                if !dup_input.addresses_file {
-                    let key = dup_input
-                        .canonical(&row.record)
-                        .ok()
-                        .and_then(|rec| row_key(&dup_input.layout, &rec));
-                    if let Some(first) = key.and_then(|k| first_rows.seen(&k, no)) {
-                        let note = format!("same customer as row {first} (applied after it)");
-                        out.message = if out.message.is_empty() {
-                            note
-                        } else {
-                            format!("{}; {note}", out.message)
-                        };
+                    tally.add(out.result);
+                    if run.recovered(row.no).is_some() {
+                        progress.record_earlier(out.result);
+                    } else {
+                        progress.record(out.result);
+                    }
+                    // An addresses file names each customer once per address: that is its shape.
+                    if !dup_input.addresses_file {
+                        let key = dup_input
+                            .canonical(&row.record)
+                            .ok()
+                            .and_then(|rec| row_keys(&dup_input.layout, &rec).into_iter().next());
+                        if let Some(first) = key.and_then(|k| first_rows.seen(&k, no)) {
+                            let note = format!("same customer as row {first} (applied after it)");
+                            out.message = if out.message.is_empty() {
+                                note
+                            } else {
+                                format!("{}; {note}", out.message)
+                            };
+                        }
                     }
                 }
-            }
-            writer.write(no, &out, &input.echo(&row.record))?;
-            Ok(())
-        },
-    )
-    .await
-    .map_err(|e| interrupted(&ctx, e))?;
-    writer.finish()?;
+                writer.write(no, &out, &input.echo(&row.record))?;
+                Ok(())
+            },
+        )
+        .await?;
     progress.finish();
-    close_journal(&ctx)?;
 
     if carried_rows > 0 {
         notices.push(format!(
@@ -403,14 +400,13 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
         "import",
         tally.total(),
         Some(&tally),
-        started,
+        run.started,
         client.stats(),
     );
     summary.notices = notices;
     summary.dry_run = args.dry_run;
     summary.results_file = Some(results_path.display().to_string());
-    summary.emit(g.quiet, g.summary_json.as_deref())?;
-    Ok(tally.exit())
+    run.end(ended, writer, summary, g.quiet, g.summary_json.as_deref())
 }
 
 /// Bind the mapping (if any) to the file's headers and check the columns, all before any
@@ -717,42 +713,38 @@ fn count_failed_rows(file: &InputFile, result_col: usize) -> anyhow::Result<u64>
     Ok(n)
 }
 
-/// Rows about the same customer share a key: the id when given, else the email.
-fn row_key(layout: &Layout, record: &csv::StringRecord) -> Option<String> {
+/// The keys of the customer a row names (its id and its email, when filled): rows sharing
+/// one run one after another, in file order (see `pipeline::Chains`).
+fn row_keys(layout: &Layout, record: &csv::StringRecord) -> Vec<String> {
     let cell = |i: Option<usize>| {
         i.and_then(|i| record.get(i))
             .map(|c| layout.clean(c).trim())
             .filter(|c| !c.is_empty())
     };
+    let mut keys = Vec::new();
     if let Some(id) = cell(layout.id) {
-        return Some(format!("#{id}"));
+        keys.push(match id.parse::<u64>() {
+            Ok(n) => pipeline::id_key(n),
+            Err(_) => format!("#{id}"),
+        });
     }
-    cell(layout.fields[Field::Email.index()]).map(str::to_lowercase)
-}
-
-/// A failed request: fatal when the store refuses our credentials, otherwise the row fails.
-fn row_failure(e: ApiError, id: Option<u64>, doing: &str) -> anyhow::Result<RowOutcome> {
-    if e.is_fatal() {
-        return Err(fatal_if_auth(e));
-    }
-    // Failing every remaining row one by one, each after its retries, would take hours and
-    // say nothing more: stop, keep the journal, and let --resume continue later.
-    if e.is_unreachable() {
-        return Err(anyhow::anyhow!(
-            "{e}: the store is unreachable (after the retries)"
-        ));
-    }
-    Ok(RowOutcome::failed(id, format!("{doing}: {}", e.message())))
+    keys.extend(cell(layout.fields[Field::Email.index()]).map(pipeline::email_key));
+    keys
 }
 
 /// One row, already in the import columns (`record`): validate, find, create or update.
-async fn process(ctx: &Ctx, row: &Row, record: &csv::StringRecord) -> anyhow::Result<RowOutcome> {
+async fn process(
+    ctx: &Ctx,
+    row: &Row,
+    turn: &Turn,
+    record: &csv::StringRecord,
+) -> anyhow::Result<RowOutcome> {
     let mut data = match parse_row(&ctx.layout, record, ctx.blank) {
         Ok(d) => d,
         Err(m) => return Ok(RowOutcome::invalid(m)),
     };
     let address_problem = data.address_problem.take();
-    let out = process_customer(ctx, row, &mut data).await?;
+    let out = process_customer(ctx, row, turn, &mut data).await?;
     Ok(match address_problem {
         Some(problem) => address_not_added(out, &problem),
         None => out,
@@ -804,18 +796,27 @@ fn address_not_added(out: RowOutcome, problem: &str) -> RowOutcome {
 }
 
 /// The customer part of a row: validate, find, create or update.
-async fn process_customer(ctx: &Ctx, row: &Row, data: &mut RowData) -> anyhow::Result<RowOutcome> {
+async fn process_customer(
+    ctx: &Ctx,
+    row: &Row,
+    turn: &Turn,
+    data: &mut RowData,
+) -> anyhow::Result<RowOutcome> {
     if data.id.is_none() && data.email().is_none() {
         return Ok(RowOutcome::invalid(
             "the row has neither an id nor an email: fill one of them",
         ));
     }
-    if let Err(m) = resolve_group(ctx, data).await? {
+    if let Err(m) = resolve_group(ctx, row, data).await? {
         return Ok(RowOutcome::invalid(m));
     }
     let existing = match find(ctx, data).await {
         Ok(e) => e,
-        Err(e) => return row_failure(e, data.id, "looking the customer up"),
+        Err(e) => return ctx.run.row_failure(e, data.id, "looking the customer up"),
+    };
+    let existing = match existing {
+        Some(snap) => Some(after_earlier_rows(ctx, turn, snap).await),
+        None => None,
     };
     match existing {
         None if ctx.addresses_only => Ok(conflict(
@@ -827,8 +828,32 @@ async fn process_customer(ctx: &Ctx, row: &Row, data: &mut RowData) -> anyhow::R
             },
         )),
         None => create(ctx, row, data).await,
-        Some(snap) if maybe_created(ctx, row) => finish_interrupted_create(ctx, data, snap).await,
+        Some(snap) if ctx.run.in_doubt(row.no) => {
+            finish_interrupted_create(ctx, data, snap).await
+        }
         Some(snap) => update(ctx, data, snap).await,
+    }
+}
+
+/// Rows about one customer are applied in file order, however they name it: this row may
+/// name customer C by email while an earlier row, still running, names it by id (their keys
+/// differ, so the pipeline could not chain them before the lookup). Now that the row knows
+/// its customer, wait for every earlier row about C; if there were any, what the row read
+/// of C is older than what they did to it, so take what the run knows now (each write of the
+/// run is remembered in the index as it finishes).
+async fn after_earlier_rows(ctx: &Ctx, turn: &Turn, snap: Snapshot) -> Snapshot {
+    let keys: Vec<String> = {
+        let index = ctx.index.lock().unwrap();
+        std::iter::once(pipeline::id_key(snap.id))
+            .chain(index.email_of(snap.id).map(pipeline::email_key))
+            .collect()
+    };
+    if !turn.wait_for(&keys).await {
+        return snap;
+    }
+    match ctx.index.lock().unwrap().get(Some(snap.id), None) {
+        Some(Found::Yes(now)) => now,
+        _ => snap,
     }
 }
 
@@ -840,9 +865,10 @@ async fn find(ctx: &Ctx, data: &RowData) -> Result<Option<Snapshot>, ApiError> {
         None => {
             let c = lookup::fetch(&ctx.client, data.id, data.email()).await?;
             Ok(c.map(|c| {
-                let s = Snapshot::of(&c);
-                ctx.index.lock().unwrap().remember(&c.email, s.clone());
-                s
+                ctx.index
+                    .lock()
+                    .unwrap()
+                    .remember_fetched(&c.email, Snapshot::of(&c))
             }))
         }
     }
@@ -850,7 +876,11 @@ async fn find(ctx: &Ctx, data: &RowData) -> Result<Option<Snapshot>, ApiError> {
 
 /// Resolve `customer_group` names and check group ids, against the one listing of this run.
 /// The outer error is fatal; the inner one makes the row invalid.
-async fn resolve_group(ctx: &Ctx, data: &mut RowData) -> anyhow::Result<Result<(), String>> {
+async fn resolve_group(
+    ctx: &Ctx,
+    row: &Row,
+    data: &mut RowData,
+) -> anyhow::Result<Result<(), String>> {
     if !ctx.layout.has_groups() {
         return Ok(Ok(()));
     }
@@ -900,6 +930,7 @@ async fn resolve_group(ctx: &Ctx, data: &mut RowData) -> anyhow::Result<Result<(
     }
     // The book stays locked while the group is created, so rows naming the same new group
     // (even at the same moment) create it once and the others find it in the book.
+    ctx.run.before_write(row.no, Mark::None)?;
     match crate::cmd::groups::create_reconciled(&ctx.client, &name, ctx.max_retries).await {
         Ok(g) => {
             book.add(&g);
@@ -965,10 +996,11 @@ async fn create(ctx: &Ctx, row: &Row, data: &RowData) -> anyhow::Result<RowOutco
             },
         ));
     }
-    journal_creating(ctx, row)?;
+    // Marked before the POST is sent, so a resumed run knows the create may have happened.
+    ctx.run.before_write(row.no, Mark::Creating)?;
     let id = match create_customer(ctx, data, &email).await {
         Ok(id) => id,
-        Err(e) => return row_failure(e, None, "creating the customer"),
+        Err(e) => return ctx.run.row_failure(e, None, "creating the customer"),
     };
     ctx.index
         .lock()
@@ -979,7 +1011,7 @@ async fn create(ctx: &Ctx, row: &Row, data: &RowData) -> anyhow::Result<RowOutco
         if let Err(e) = create_address(ctx, id, addr).await {
             // Whether the address exists is unknown now: later rows ask the store.
             ctx.addresses.lock().unwrap().remove(&id);
-            return row_failure(
+            return ctx.run.row_failure(
                 e,
                 Some(id),
                 "the customer was created but adding its address failed (run again to add it)",
@@ -1066,7 +1098,11 @@ async fn apply_update(ctx: &Ctx, data: &RowData, snap: Snapshot) -> anyhow::Resu
     let needs_address = match &data.address {
         Some(addr) => match needs_address(ctx, id, addr).await {
             Ok(needed) => needed,
-            Err(e) => return row_failure(e, shown_id, "reading the customer's addresses"),
+            Err(e) => {
+                return ctx
+                    .run
+                    .row_failure(e, shown_id, "reading the customer's addresses")
+            }
         },
         None => false,
     };
@@ -1097,6 +1133,8 @@ async fn apply_update(ctx: &Ctx, data: &RowData, snap: Snapshot) -> anyhow::Resu
         }
         return Ok(RowOutcome::new(RowResult::WouldUpdate, shown_id, message));
     }
+    // The first write of a run creates its journal (no mark: an update is idempotent).
+    ctx.run.before_write(0, Mark::None)?;
     if !changes.is_empty() || with_password {
         let body = data.update_payload(&changes, with_password);
         match ctx.client.update_customer(id, &body).await {
@@ -1105,12 +1143,12 @@ async fn apply_update(ctx: &Ctx, data: &RowData, snap: Snapshot) -> anyhow::Resu
                 .lock()
                 .unwrap()
                 .remember(&c.email, Snapshot::of(&c)),
-            Err(e) => return row_failure(e, Some(id), "updating the customer"),
+            Err(e) => return ctx.run.row_failure(e, Some(id), "updating the customer"),
         }
     }
     if let (Some(addr), true) = (&data.address, needs_address) {
         if let Err(e) = create_address(ctx, id, addr).await {
-            return row_failure(e, Some(id), "adding the address");
+            return ctx.run.row_failure(e, Some(id), "adding the address");
         }
         added_address(ctx, id, addr);
     }
@@ -1183,27 +1221,25 @@ fn scrub_passwords(layout: &Layout, record: &csv::StringRecord, message: &mut St
     }
 }
 
-// ---- `--resume`: the journal of finished rows (see `crate::journal`) ----
+// ---- `--resume`: the journal of finished rows (see `crate::rows` and `crate::journal`) ----
 
-/// The journal of this run, and what an interrupted run of the same input left.
-struct Recovery {
-    journal: crate::journal::Journal,
-    resumed: crate::journal::Resumed,
-    /// Said once at the start (resuming, or starting over).
-    note: Option<String>,
-}
-
-/// Open (`--resume`) or start the journal beside the results file. Dry runs write nothing
-/// and stdin cannot be identified again, so neither has a journal.
-fn open_journal(args: &Args, results_path: &Path) -> anyhow::Result<Option<Recovery>> {
-    use crate::journal::{path_for, Fingerprint, Journal, Resumed};
-    check_resume_args(args)?;
+/// Check and lock the journal beside the results file. Dry runs write nothing and stdin
+/// cannot be identified again, so neither has a journal.
+fn start_run(args: &Args, results_path: &std::path::Path) -> anyhow::Result<RowRun> {
     if args.dry_run || args.file.as_os_str() == "-" {
-        return Ok(None);
+        return RowRun::start(
+            "import",
+            None,
+            if args.dry_run {
+                "a dry run sends no write"
+            } else {
+                "standard input cannot be resumed (rows already imported are found and reported unchanged)"
+            },
+        );
     }
     // What changes the meaning of a row: resuming with other options would mix two runs.
     let options = format!(
-        "mode={:?} only_failed={} blank={:?} update_passwords={} force_password_reset={} create_missing_groups={} ignore_unknown_columns={} match={:?} preset={:?} mapping={:?} encoding={:?} delimiter={:?} decimal_comma={}",
+        "import mode={:?} only_failed={} blank={:?} update_passwords={} force_password_reset={} create_missing_groups={} ignore_unknown_columns={} match={:?} preset={:?} mapping={:?} encoding={:?} delimiter={:?} decimal_comma={}",
         args.mode,
         args.only_failed,
         args.blank,
@@ -1218,87 +1254,16 @@ fn open_journal(args: &Args, results_path: &Path) -> anyhow::Result<Option<Recov
         args.dialect.delimiter.0.map(char::from),
         args.decimal_comma
     );
-    let fp = Fingerprint::of(&args.file, &options)?;
-    let path = path_for(results_path);
-    if args.resume && path.exists() {
-        let (journal, resumed) = Journal::resume(&path, &fp)?;
-        crate::journal::remove_stale_temp_files(results_path);
-        let note = format!(
-            "resuming: {} row(s) finished by the interrupted run are not sent again; {} create(s) in doubt are checked first",
-            resumed.finished.len(),
-            resumed.creating.iter().filter(|n| resumed.maybe_created(**n)).count()
-        );
-        return Ok(Some(Recovery {
-            journal,
-            resumed,
-            note: Some(note),
-        }));
-    }
-    let mut note = None;
-    if args.resume {
-        note = Some(format!(
-            "nothing to resume ({} does not exist): starting from the first row",
-            path.display()
-        ));
-    } else if path.exists() {
-        if Journal::resume_check(&path, &fp) {
-            return usage(format!(
-                "an interrupted run of this import left {}: pass --resume to continue it, or delete that file to start over",
-                path.display()
-            ));
-        }
-        note = Some(format!(
-            "replacing {} (the journal of an interrupted run of another input or other options)",
-            path.display()
-        ));
-    }
-    Ok(Some(Recovery {
-        journal: Journal::create(&path, &fp)?,
-        resumed: Resumed::default(),
-        note,
-    }))
-}
-
-/// `--resume` with what cannot be resumed is a usage error, before anything is read.
-fn check_resume_args(args: &Args) -> anyhow::Result<()> {
-    if !args.resume {
-        Ok(())
-    } else if args.file.as_os_str() == "-" {
-        usage("--resume needs the input as a file: standard input cannot be read again")
-    } else if args.dry_run {
-        usage("--resume continues a run that sent writes; a --dry-run sends none")
-    } else {
-        Ok(())
-    }
-}
-
-/// The outcome the interrupted run recorded for this row, if it finished it.
-fn recovered(ctx: &Ctx, row: &Row) -> Option<RowOutcome> {
-    ctx.recovery
-        .as_ref()
-        .and_then(|r| r.resumed.outcome(row.no).cloned())
-}
-
-fn journal_finished(ctx: &Ctx, row: &Row, out: &RowOutcome) -> anyhow::Result<()> {
-    match &ctx.recovery {
-        Some(r) => r.journal.finished(row.no, out),
-        None => Ok(()),
-    }
-}
-
-/// Marked before the POST is sent, so a resumed run knows the create may have happened.
-fn journal_creating(ctx: &Ctx, row: &Row) -> anyhow::Result<()> {
-    match &ctx.recovery {
-        Some(r) => r.journal.creating(row.no),
-        None => Ok(()),
-    }
-}
-
-/// True when the interrupted run sent this row's create and never saw the answer.
-fn maybe_created(ctx: &Ctx, row: &Row) -> bool {
-    ctx.recovery
-        .as_ref()
-        .is_some_and(|r| r.resumed.maybe_created(row.no))
+    RowRun::start(
+        "import",
+        Some(JournalSpec {
+            input: &args.file,
+            results: results_path,
+            options,
+            resume: args.resume,
+        }),
+        "",
+    )
 }
 
 /// The interrupted run's create of this row happened (the customer exists now, and did not
@@ -1324,25 +1289,6 @@ async fn finish_interrupted_create(
         ),
         _ => out,
     })
-}
-
-/// A fatal error: the results file is not written, and the journal keeps what finished.
-fn interrupted(ctx: &Ctx, e: anyhow::Error) -> anyhow::Error {
-    match &ctx.recovery {
-        Some(r) => e.context(format!(
-            "the import stopped; the rows it finished are recorded in {}: fix the cause and run the same command with --resume to continue (if the input file itself must change, run without --resume: rows already imported are then found in the store)",
-            r.journal.path().display()
-        )),
-        None => e,
-    }
-}
-
-/// The results file is in place: the journal has served.
-fn close_journal(ctx: &Ctx) -> anyhow::Result<()> {
-    match &ctx.recovery {
-        Some(r) => r.journal.remove(),
-        None => Ok(()),
-    }
 }
 
 #[cfg(test)]

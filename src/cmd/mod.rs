@@ -25,14 +25,21 @@ pub fn connect(g: &GlobalArgs) -> anyhow::Result<Client> {
         .with_quiet(g.quiet))
 }
 
+/// The store refused the credentials: fatal for the run. A type, so that the row engine can
+/// tell that nothing the refused requests asked for happened (see `rows::RowRun::fatal`).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct AuthRefused(pub String);
+
 /// Turn an auth failure, or a 404 on a collection (only a store that does not exist answers
 /// that), into a fatal run error with advice; other errors pass through.
 pub fn fatal_if_auth(e: ApiError) -> anyhow::Error {
     let said = said(&e);
     if e.is_auth() {
-        anyhow::anyhow!(
+        AuthRefused(format!(
             "{said}: check the access token, its OAuth scopes (Customers: modify) and the store hash"
-        )
+        ))
+        .into()
     } else if e.status() == Some(404) && is_collection(&e.what) {
         anyhow::anyhow!(
             "{said}: check the store hash (--store-hash or BIGCOMMERCE_STORE_HASH: the short code in your API path /stores/HASH/v2), and that --api-url is only the API's base (https://api.bigcommerce.com)"

@@ -8,7 +8,6 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Instant;
 
 use futures::StreamExt;
 use reqwest::Method;
@@ -17,13 +16,14 @@ use tokio::sync::mpsc;
 use crate::api::pages::{self, Query};
 use crate::api::Client;
 use crate::cli::GlobalArgs;
-use crate::cmd::targets::{precheck, row_failure, Columns, Finder, Known};
+use crate::cmd::targets::{precheck, Columns, Finder, Known};
 use crate::cmd::{connect, fatal_if_auth, parse_filters};
 use crate::exit::Exit;
 use crate::input::{Dialect, InputFile};
 use crate::pipeline::{self, Row};
 use crate::report::{Progress, Summary};
 use crate::results::{default_path, ResultsWriter, RowOutcome, RowResult};
+use crate::rows::{check_resume, JournalSpec, Mark, RowRun};
 
 /// Move customers into a customer group.
 #[derive(Debug, Clone, clap::Args)]
@@ -47,6 +47,10 @@ pub struct Args {
     /// Report would_update / unchanged for every customer; send no write.
     #[arg(long)]
     pub dry_run: bool,
+    /// Continue an interrupted run of the same input and results file: finished rows are not
+    /// sent again (with --filter, running the command again is the way to continue).
+    #[arg(long)]
+    pub resume: bool,
     #[command(flatten)]
     pub dialect: Dialect,
 }
@@ -69,6 +73,7 @@ impl TargetGroup {
 }
 
 struct Ctx {
+    run: Arc<RowRun>,
     client: Client,
     group: TargetGroup,
     dry_run: bool,
@@ -76,7 +81,6 @@ struct Ctx {
 
 /// Resolve the group, find the customers, change those not in it, write the results file.
 pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
-    let started = Instant::now();
     // Everything the user typed is checked before the first request. Neither source is
     // refused here rather than by clap, whose message would name one of them and, with the
     // connection set in the environment, list --store-hash and --api-url as if required.
@@ -85,6 +89,7 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
             "set-group needs the customers to move: --input FILE (a CSV with an id or email column) or --filter KEY=VALUE (every customer matching it, e.g. customer_group_id=2)",
         );
     }
+    check_resume(args.resume, args.input.as_deref(), args.dry_run)?;
     let query = if args.input.is_none() {
         Some(parse_filters(&args.filters, None)?)
     } else {
@@ -109,81 +114,121 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
         &results_path,
     )?;
     let client = connect(g)?;
+    // The group is part of what a row means: resuming with another --group would mix runs.
+    let journal = match &args.input {
+        Some(path) if !args.dry_run && path.as_os_str() != "-" => Some(JournalSpec {
+            input: path,
+            results: &results_path,
+            options: format!(
+                "set-group --group {:?} {}",
+                args.group.trim(),
+                args.dialect.journal_key()
+            ),
+            resume: args.resume,
+        }),
+        _ => None,
+    };
+    let run = Arc::new(RowRun::start(
+        "set-group",
+        journal,
+        match (&args.input, args.dry_run) {
+            (_, true) => "a dry run sends no write",
+            (None, _) => "with --filter, the customers already moved no longer match",
+            (Some(_), _) => "standard input cannot be resumed",
+        },
+    )?);
     let concurrency = g.concurrency as usize;
-    let group = resolve_group(&client, &args.group).await?;
+    let group = run.stop.guard(resolve_group(&client, &args.group)).await?;
     let progress = Progress::new(None, g.quiet, "customers");
     progress.watch(&client);
+    if let Some(note) = &run.note {
+        progress.note(note);
+    }
     let mut notices = Vec::new();
 
     let ctx = Arc::new(Ctx {
+        run: Arc::clone(&run),
         client: client.clone(),
         group,
         dry_run: args.dry_run,
     });
-    let tally = match (input, query) {
+    let (ended, tally, writer) = match (input, query) {
         (Some((file, rdr, headers, cols)), _) => {
             notices.push(file.describe());
             let path = file.path.clone();
             let width = headers.len();
             let finder = Arc::new(
-                Finder::plan(&client, file.records, concurrency, &progress, true)
-                    .await
-                    .map_err(fatal_if_auth)?,
+                run.stop
+                    .guard(async {
+                        Finder::plan(&client, file.records, concurrency, &progress, true)
+                            .await
+                            .map_err(fatal_if_auth)
+                    })
+                    .await?,
             );
             if finder.is_preloaded() {
                 notices.push("read the store in pages instead of one lookup per row".into());
             }
             let rx = pipeline::read_rows(rdr, &path, |_, _| true);
-            let writer = ResultsWriter::create(&results_path, &headers)?;
-            pipeline::run_to_results(
-                rx,
-                concurrency,
-                move |row| cols.key(&row.record),
-                |row| {
-                    let ctx = Arc::clone(&ctx);
-                    let finder = Arc::clone(&finder);
-                    async move {
-                        if let Some(out) = precheck(&row.record, width) {
-                            return Ok((row, out));
+            let mut writer = ResultsWriter::create(&results_path, &headers)?;
+            let (ended, tally) = run
+                .rows_to_results(
+                    rx,
+                    concurrency,
+                    move |row| cols.keys(&row.record),
+                    |row, _turn| {
+                        let ctx = Arc::clone(&ctx);
+                        let finder = Arc::clone(&finder);
+                        async move {
+                            if let Some(out) = precheck(&row.record, width) {
+                                return Ok((row, out));
+                            }
+                            let out = process_row(&ctx, &finder, &cols, &row).await?;
+                            Ok((row, out))
                         }
-                        let out = process_row(&ctx, &finder, &cols, &row).await?;
-                        Ok((row, out))
-                    }
-                },
-                writer,
-                &progress,
-            )
-            .await?
+                    },
+                    &mut writer,
+                    &progress,
+                )
+                .await?;
+            (ended, tally, writer)
         }
         (None, Some(query)) => {
-            let count = pages::plan(&client, &query)
-                .await
-                .map_err(fatal_if_auth)?
-                .count;
+            let count = run
+                .stop
+                .guard(async {
+                    Ok(pages::plan(&client, &query)
+                        .await
+                        .map_err(fatal_if_auth)?
+                        .count)
+                })
+                .await?;
             progress.set_total(count);
             let rx = matching_rows(client.clone(), query, count, concurrency);
             let headers = csv::StringRecord::from(vec!["id", "email"]);
-            let writer = ResultsWriter::create(&results_path, &headers)?;
-            pipeline::run_to_results(
-                rx,
-                concurrency,
-                |row| Some(row.record[0].to_string()),
-                |row| {
-                    let ctx = Arc::clone(&ctx);
-                    async move {
-                        let known = Known {
-                            id: row.record[0].parse()?,
-                            email: row.record[1].to_string(),
-                            group: row.record[2].parse()?,
-                        };
-                        let out = change(&ctx, &known).await?;
-                        Ok((row, out))
-                    }
-                },
-                writer,
-                &progress,
-            )
-            .await?
+            let mut writer = ResultsWriter::create(&results_path, &headers)?;
+            let (ended, tally) = run
+                .rows_to_results(
+                    rx,
+                    concurrency,
+                    |row| vec![pipeline::id_key(row.record[0].parse().unwrap_or(0))],
+                    |row, _turn| {
+                        let ctx = Arc::clone(&ctx);
+                        async move {
+                            let known = Known {
+                                id: row.record[0].parse()?,
+                                email: row.record[1].to_string(),
+                                group: row.record[2].parse()?,
+                            };
+                            let out = change(&ctx, row.no, &known).await?;
+                            Ok((row, out))
+                        }
+                    },
+                    &mut writer,
+                    &progress,
+                )
+                .await?;
+            (ended, tally, writer)
         }
         (None, None) => unreachable!("checked above: --input or --filter"),
     };
@@ -194,7 +239,7 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
         "set-group",
         tally.total(),
         Some(&tally),
-        started,
+        run.started,
         client.stats(),
     );
     notices.insert(
@@ -204,8 +249,7 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
     summary.notices = notices;
     summary.dry_run = args.dry_run;
     summary.results_file = Some(results_path.display().to_string());
-    summary.emit(g.quiet, g.summary_json.as_deref())?;
-    Ok(tally.exit())
+    run.end(ended, writer, summary, g.quiet, g.summary_json.as_deref())
 }
 
 /// Find the group by id or case-insensitive name, once per run. Unknown → a fatal error that
@@ -309,21 +353,32 @@ async fn process_row(
     let known = match finder.find(&target).await {
         Ok(Some(k)) => k,
         Ok(None) => return Ok(RowOutcome::failed(None, target.not_found())),
-        Err(e) => return row_failure(e, target.id, "looking the customer up"),
+        Err(e) => return ctx.run.row_failure(e, target.id, "looking the customer up"),
     };
     if let Some(m) = target.mismatch(&known) {
         return Ok(RowOutcome::failed(Some(known.id), m));
     }
-    let out = change(ctx, &known).await?;
+    let out = change(ctx, row.no, &known).await?;
     if out.result == RowResult::Updated {
         finder.set_group(known.id, ctx.group.id);
     }
     Ok(out)
 }
 
-/// One customer: nothing to do, would change, or `PUT {"customer_group_id": N}`.
-async fn change(ctx: &Ctx, known: &Known) -> anyhow::Result<RowOutcome> {
+/// One customer (record `no`): nothing to do, would change, or `PUT {"customer_group_id": N}`.
+async fn change(ctx: &Ctx, no: u64, known: &Known) -> anyhow::Result<RowOutcome> {
     let to = ctx.group.id;
+    if known.group == to && ctx.run.in_doubt(no) {
+        // The interrupted run sent this row's PUT (its journal mark) and did not see the answer.
+        return Ok(RowOutcome::new(
+            RowResult::Updated,
+            Some(known.id),
+            format!(
+                "moved to {} by the interrupted run (confirmed on resume)",
+                ctx.group.describe(to)
+            ),
+        ));
+    }
     if known.group == to {
         return Ok(RowOutcome::new(
             RowResult::Unchanged,
@@ -343,6 +398,7 @@ async fn change(ctx: &Ctx, known: &Known) -> anyhow::Result<RowOutcome> {
             message,
         ));
     }
+    ctx.run.before_write(no, Mark::Sending)?;
     let body = serde_json::json!({ "customer_group_id": to });
     // Setting a group is idempotent, so the client may repeat it after a lost response.
     match ctx
@@ -361,6 +417,8 @@ async fn change(ctx: &Ctx, known: &Known) -> anyhow::Result<RowOutcome> {
             Some(known.id),
             format!("no customer with id {} (deleted meanwhile)", known.id),
         )),
-        Err(e) => row_failure(e, Some(known.id), "updating the customer's group"),
+        Err(e) => ctx
+            .run
+            .row_failure(e, Some(known.id), "updating the customer's group"),
     }
 }

@@ -14,11 +14,10 @@ use futures::StreamExt;
 
 use crate::api::pages::{self, Query};
 use crate::api::{ApiError, Client, Customer};
-use crate::cmd::fatal_if_auth;
 use crate::csvio::{normalize_header, unneutralise};
 use crate::lookup;
+use crate::pipeline;
 use crate::report::Progress;
-use crate::results::RowOutcome;
 
 /// Where the naming columns are in the input.
 #[derive(Debug, Clone, Copy)]
@@ -88,15 +87,12 @@ impl Columns {
             .filter(|p| !p.is_empty())
     }
 
-    /// Rows about the same customer share a key, so the pipeline runs them one after another.
-    pub fn key(&self, record: &csv::StringRecord) -> Option<String> {
+    /// The keys naming the row's customer (its id and its email, when filled): rows sharing
+    /// one run one after another (see `pipeline::Chains`).
+    pub fn keys(&self, record: &csv::StringRecord) -> Vec<String> {
         match self.target(record) {
-            Ok(Target { id: Some(id), .. }) => Some(format!("#{id}")),
-            Ok(Target {
-                email: Some(e),
-                id: None,
-            }) => Some(e.to_lowercase()),
-            _ => None,
+            Ok(t) => t.keys(),
+            Err(_) => Vec::new(),
         }
     }
 }
@@ -111,6 +107,13 @@ pub struct Target {
 }
 
 impl Target {
+    /// The chaining keys of what the row names.
+    pub fn keys(&self) -> Vec<String> {
+        let mut keys: Vec<String> = self.id.map(pipeline::id_key).into_iter().collect();
+        keys.extend(self.email.as_deref().map(pipeline::email_key));
+        keys
+    }
+
     /// "no customer with id 7" / "no customer with email a@b.c".
     pub fn not_found(&self) -> String {
         match (self.id, &self.email) {
@@ -143,6 +146,11 @@ pub struct Known {
 }
 
 impl Known {
+    /// The chaining keys of the customer found (see `pipeline::Chains`).
+    pub fn keys(&self) -> Vec<String> {
+        vec![pipeline::id_key(self.id), pipeline::email_key(&self.email)]
+    }
+
     pub fn of(c: &Customer) -> Known {
         Known {
             id: c.id,
@@ -267,26 +275,15 @@ impl Finder {
 /// (Excel's leftovers: `skipped`, not a failure) or a row with more filled cells than the
 /// header has columns (`failed` with its line, since these commands' `invalid` means
 /// something else in validate-password).
-pub fn precheck(record: &csv::StringRecord, width: usize) -> Option<RowOutcome> {
+pub fn precheck(record: &csv::StringRecord, width: usize) -> Option<crate::results::RowOutcome> {
+    use crate::results::{RowOutcome, RowResult};
     if crate::input::is_empty_row(record) {
-        return Some(RowOutcome::new(
-            crate::results::RowResult::Skipped,
-            None,
-            "empty row",
-        ));
+        return Some(RowOutcome::new(RowResult::Skipped, None, "empty row"));
     }
     if record.len() > width {
         return crate::input::ragged_message(record, width).map(|m| RowOutcome::failed(None, m));
     }
     None
-}
-
-/// A failed request: fatal when the store refuses our credentials, otherwise the row fails.
-pub fn row_failure(e: ApiError, id: Option<u64>, doing: &str) -> anyhow::Result<RowOutcome> {
-    if e.is_fatal() {
-        return Err(fatal_if_auth(e));
-    }
-    Ok(RowOutcome::failed(id, format!("{doing}: {}", e.message())))
 }
 
 #[cfg(test)]
@@ -313,9 +310,12 @@ mod tests {
             .unwrap();
         assert_eq!(t.id, None);
         assert_eq!(
-            c.key(&csv::StringRecord::from(vec!["A@B.co", "", "p"]))
-                .as_deref(),
-            Some("a@b.co")
+            c.keys(&csv::StringRecord::from(vec!["A@B.co", "", "p"])),
+            vec!["a@b.co".to_string()]
+        );
+        assert_eq!(
+            c.keys(&csv::StringRecord::from(vec!["A@B.co", "7", "p"])),
+            vec!["#7".to_string(), "a@b.co".to_string()]
         );
         assert!(c
             .target(&csv::StringRecord::from(vec!["", "x7", "p"]))
