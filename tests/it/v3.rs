@@ -278,7 +278,7 @@ fn a_v3_export_is_consistent_while_customers_change() {
         latency_ms: 15,
         ..config()
     });
-    let mut child = store
+    let child = store
         .command(&["export", "--api", "v3", "-o", "c.csv"])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
