@@ -417,7 +417,7 @@ impl Journal {
     }
 }
 
-/// Remove the temporary results files (`.<name>.*.tmp`, see [`crate::csvio::AtomicFile`]) that
+/// Remove the temporary results files (`.<name>.*.tmp`, see [`crate::outfile::OutputFile`]) that
 /// a killed run of this import could not clean up; returns how many. Only called on
 /// `--resume`, when we know the run that wrote them is dead.
 pub fn remove_stale_temp_files(results: &Path) -> usize {

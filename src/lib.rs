@@ -7,7 +7,9 @@
 //!   `delete`, `validate_password`, `sandbox`, `demo`, `bench`), each "args → run".
 //! - [`api`]: the HTTP client (auth, pacing from rate-limit headers, retries), typed errors, models.
 //! - [`mapping`]: canonical columns, row → payload and validation, presets, countries.
-//! - [`csvio`]: CSV reading (BOM, header matching), formula neutralisation, atomic output files.
+//! - [`csvio`]: CSV reading (BOM, header matching), formula neutralisation.
+//! - [`outfile`]: output files (atomic replace of regular files, devices and pipes written in
+//!   place, same-file checks, temporary files of killed runs removed).
 //! - [`pipeline`]: reader thread → bounded channel → one concurrent stage → ordered sink.
 //! - [`lookup`]: finding a row's store customer (per-row lookups or a preloaded index).
 //! - [`journal`]: the durable record of finished rows behind `import --resume`.
@@ -22,6 +24,7 @@ pub mod exit;
 pub mod journal;
 pub mod lookup;
 pub mod mapping;
+pub mod outfile;
 pub mod pipeline;
 pub mod report;
 pub mod results;
@@ -40,6 +43,11 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
         .build()?;
     let g = cli.global;
     let name = command_name(&cli.command);
+    if g.bom && !writes_csv(&cli.command) {
+        return exit::usage(format!(
+            "--bom is for the commands that write CSV; {name} writes none"
+        ));
+    }
     let result = rt.block_on(async {
         match cli.command {
             Command::Import(args) => cmd::import::run(&g, args).await,
@@ -56,8 +64,12 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
     });
     // A run that stopped with an error still replaces `--summary-json`: a monitor reading the
     // file after a nightly backup must not see the previous night's success.
+    // Except when the run's files clash: the summary path may be the very file to protect.
     if let (Err(e), Some(path)) = (&result, g.summary_json.as_deref()) {
-        let code = if e.chain().any(|c| c.is::<exit::UsageError>()) {
+        if e.chain().any(|c| c.is::<outfile::OutputConflict>()) {
+            return result;
+        }
+        let code = if exit::is_usage(e) {
             Exit::Usage
         } else {
             Exit::Fatal
@@ -67,6 +79,15 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
         }
     }
     result
+}
+
+/// The commands `--bom` applies to (a flag that changes nothing is refused, not ignored).
+fn writes_csv(c: &Command) -> bool {
+    match c {
+        Command::Groups(g) => matches!(g.action, cmd::groups::Action::List),
+        Command::Count(_) | Command::Sandbox(_) | Command::Bench(_) => false,
+        _ => true,
+    }
 }
 
 fn command_name(c: &Command) -> &'static str {

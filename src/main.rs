@@ -1,7 +1,7 @@
 //! Thin binary: parse, run, turn the outcome into an exit status.
 use clap::Parser;
 
-use bc_customers::exit::{Exit, UsageError};
+use bc_customers::exit::Exit;
 
 fn main() {
     let cli = match bc_customers::cli::Cli::try_parse() {
@@ -20,7 +20,7 @@ fn main() {
         Ok(exit) => exit.code(),
         Err(err) => {
             eprintln!("error: {err:#}");
-            if err.chain().any(|e| e.is::<UsageError>()) {
+            if bc_customers::exit::is_usage(&err) {
                 Exit::Usage.code()
             } else {
                 Exit::Fatal.code()

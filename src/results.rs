@@ -2,14 +2,18 @@
 //!
 //! Columns: `_row,_result,_customer_id,_message`, then the input's own columns in their
 //! original order (an earlier run's own results columns are not repeated). Password cells are
-//! blanked. Written through [`AtomicFile`], so a reader never sees a half-written results file.
+//! blanked. Written through [`OutputFile`], so a reader never sees a half-written results file
+//! (a device or pipe named by `--results` gets the rows as they finish). It starts with a UTF-8
+//! BOM under `--bom`, and when the input had one: a file saved by Excel comes back in a form
+//! Excel reads the same way.
 
 use std::path::Path;
 
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 
-use crate::csvio::{normalize_header, AtomicFile};
+use crate::csvio::normalize_header;
+use crate::outfile::{OutputFile, UTF8_BOM};
 
 /// What happened to one row.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -96,7 +100,7 @@ pub fn is_secret_column(header: &str) -> bool {
 
 /// Writes the results file; see the module docs.
 pub struct ResultsWriter {
-    wtr: csv::Writer<AtomicFile>,
+    wtr: csv::Writer<OutputFile>,
     /// Input columns echoed (indices), skipping `_`-prefixed ones.
     echo: Vec<usize>,
     /// For each echoed column: blank it (a password).
@@ -105,8 +109,17 @@ pub struct ResultsWriter {
 }
 
 impl ResultsWriter {
-    pub fn create(path: &Path, input_headers: &csv::StringRecord) -> anyhow::Result<ResultsWriter> {
-        let file = AtomicFile::create(path)?;
+    /// `bom`: start the file with a UTF-8 BOM (`--bom`, or see [`input_had_bom`]).
+    pub fn create(
+        path: &Path,
+        input_headers: &csv::StringRecord,
+        bom: bool,
+    ) -> anyhow::Result<ResultsWriter> {
+        let mut file = OutputFile::create(path)?;
+        if bom {
+            std::io::Write::write_all(&mut file, UTF8_BOM)
+                .with_context(|| format!("writing {}", path.display()))?;
+        }
         let mut wtr = csv::WriterBuilder::new().flexible(false).from_writer(file);
         let echo: Vec<usize> = input_headers
             .iter()
@@ -174,39 +187,36 @@ impl ResultsWriter {
     }
 }
 
-/// Refuse a results path that would destroy the input (`--results` naming the input file)
-/// or that is not a file (`-`): a usage error before anything is read or sent.
-pub fn check_path(input: &Path, results: &Path) -> anyhow::Result<()> {
+/// Refuse `--results -`: a usage error before anything is read or sent. (A results path naming
+/// the input, or another output of the run, is [`crate::outfile::RunFiles`]'s to refuse.)
+pub fn check_path(results: &Path) -> anyhow::Result<()> {
     if results.as_os_str() == "-" {
         return crate::exit::usage(
             "--results must name a file (the results file is written atomically, not to stdout)",
         );
     }
-    if input.as_os_str() != "-" {
-        let same = match (std::fs::canonicalize(input), absolute_target(results)) {
-            (Ok(a), Some(b)) => a == b,
-            _ => false,
-        };
-        if same {
-            return crate::exit::usage(format!(
-                "--results {} is the input file: it would be overwritten; choose another name",
-                results.display()
-            ));
-        }
-    }
     Ok(())
 }
 
-/// The canonical path a file would have once written (its directory must exist).
-fn absolute_target(p: &Path) -> Option<std::path::PathBuf> {
-    if let Ok(c) = std::fs::canonicalize(p) {
-        return Some(c);
+/// Did the input start with a byte-order mark (UTF-8, or UTF-16 as Excel's "Unicode text"
+/// saves)? The csv reader drops a UTF-8 BOM, so the file's first bytes tell; a header cell
+/// starting with U+FEFF (a reader that keeps it) counts too. Standard input cannot be peeked
+/// at without taking its bytes: there only the header tells.
+pub fn input_had_bom(input: &Path, headers: &csv::StringRecord) -> bool {
+    if headers.get(0).is_some_and(|h| h.starts_with('\u{feff}')) {
+        return true;
     }
-    let dir = match p.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    Some(std::fs::canonicalize(dir).ok()?.join(p.file_name()?))
+    // Only a regular file can be peeked at: reading a pipe would take its bytes from the import.
+    if input.as_os_str() == "-" || !std::fs::metadata(input).is_ok_and(|m| m.is_file()) {
+        return false;
+    }
+    let mut head = [0u8; 3];
+    let n = std::fs::File::open(input)
+        .and_then(|mut f| std::io::Read::read(&mut f, &mut head))
+        .unwrap_or(0);
+    head[..n].starts_with(UTF8_BOM)
+        || head[..n].starts_with(b"\xFF\xFE")
+        || head[..n].starts_with(b"\xFE\xFF")
 }
 
 /// The default results path: `<input stem>.results.csv` beside the input, or

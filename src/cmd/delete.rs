@@ -21,9 +21,10 @@ use crate::cmd::fatal_if_auth;
 use crate::cmd::targets::{row_failure, Columns, Finder, Target};
 use crate::csvio::{open_reader, read_headers};
 use crate::exit::Exit;
+use crate::outfile::RunFiles;
 use crate::pipeline::{self, Row};
 use crate::report::{Progress, Summary};
-use crate::results::{default_path, ResultsWriter, RowOutcome, RowResult};
+use crate::results::{default_path, input_had_bom, ResultsWriter, RowOutcome, RowResult};
 
 /// Delete the customers named in a CSV.
 #[derive(Debug, Clone, clap::Args)]
@@ -66,7 +67,11 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
         .results
         .clone()
         .unwrap_or_else(|| default_path(&args.input, "delete"));
-    crate::results::check_path(&args.input, &results_path)?;
+    crate::results::check_path(&results_path)?;
+    RunFiles::new(g)
+        .input("the input file", &args.input)
+        .results(&results_path)
+        .check()?;
     let client = connect(g)?;
     let concurrency = g.concurrency as usize;
     let progress = Progress::new(None, g.quiet, "rows");
@@ -92,7 +97,8 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
     });
 
     let rx = pipeline::read_rows(rdr, &args.input, |_, _| true);
-    let writer = ResultsWriter::create(&results_path, &headers)?;
+    let bom = g.bom || input_had_bom(&args.input, &headers);
+    let writer = ResultsWriter::create(&results_path, &headers, bom)?;
     let tally = pipeline::run_to_results(
         rx,
         concurrency,

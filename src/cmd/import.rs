@@ -24,9 +24,10 @@ use crate::lookup::{self, CustomerIndex, Found};
 use crate::mapping::columns::{closest_known, Field, Layout};
 use crate::mapping::presets::{BoundMapping, Mapping};
 use crate::mapping::row::{parse_row, AddressData, Blank, RowData, Snapshot};
+use crate::outfile::RunFiles;
 use crate::pipeline::{self, Row};
 use crate::report::{Progress, Summary, Tally};
-use crate::results::{default_path, ResultsWriter, RowOutcome, RowResult};
+use crate::results::{default_path, input_had_bom, ResultsWriter, RowOutcome, RowResult};
 
 /// What to do with a row's customer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -208,7 +209,14 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
         .results
         .clone()
         .unwrap_or_else(|| default_path(&args.file, "import"));
-    crate::results::check_path(&args.file, &results_path)?;
+    crate::results::check_path(&results_path)?;
+    let mut files = RunFiles::new(g)
+        .input("the input file", &args.file)
+        .results(&results_path);
+    if let Some(m) = &args.mapping {
+        files = files.input("the --mapping file", m);
+    }
+    files.check()?;
     let client = connect(g)?;
     let recovery = open_journal(&args, &results_path)?;
     let concurrency = g.concurrency as usize;
@@ -272,7 +280,8 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
         .then(|| Carried::locate(&input.headers))
         .flatten();
     let rx = pipeline::read_rows(rdr, &args.file, |_, _| true);
-    let mut writer = ResultsWriter::create(&results_path, &input.headers)?;
+    let bom = g.bom || input_had_bom(&args.file, &input.headers);
+    let mut writer = ResultsWriter::create(&results_path, &input.headers, bom)?;
     let mut tally = Tally::default();
     let mut carried_rows = 0u64;
     let key_input = Arc::clone(&input);
@@ -988,6 +997,17 @@ fn open_journal(args: &Args, results_path: &Path) -> anyhow::Result<Option<Recov
     use crate::journal::{path_for, Fingerprint, Journal, Resumed};
     check_resume_args(args)?;
     if args.dry_run || args.file.as_os_str() == "-" {
+        return Ok(None);
+    }
+    // A results file written in place (a pipe, /dev/null) has no directory to keep a journal
+    // beside it, and would get `/dev/null.journal`.
+    if crate::outfile::writes_in_place(results_path) {
+        if args.resume {
+            return usage(format!(
+                "--resume needs --results to name a regular file ({} is a device or a pipe): the journal that makes a run resumable lives beside the results file",
+                results_path.display()
+            ));
+        }
         return Ok(None);
     }
     // What changes the meaning of a row: resuming with other options would mix two runs.

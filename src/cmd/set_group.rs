@@ -21,9 +21,10 @@ use crate::cmd::targets::{row_failure, Columns, Finder, Known};
 use crate::cmd::{connect, fatal_if_auth, parse_filters};
 use crate::csvio::{open_reader, read_headers};
 use crate::exit::Exit;
+use crate::outfile::RunFiles;
 use crate::pipeline::{self, Row};
 use crate::report::{Progress, Summary};
-use crate::results::{default_path, ResultsWriter, RowOutcome, RowResult};
+use crate::results::{default_path, input_had_bom, ResultsWriter, RowOutcome, RowResult};
 
 /// Move customers into a customer group.
 #[derive(Debug, Clone, clap::Args)]
@@ -98,10 +99,12 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
         Some(p) => default_path(p, "set-group"),
         None => default_path(Path::new("-"), "set-group"),
     });
-    crate::results::check_path(
-        args.input.as_deref().unwrap_or(Path::new("-")),
-        &results_path,
-    )?;
+    crate::results::check_path(&results_path)?;
+    let mut files = RunFiles::new(g).results(&results_path);
+    if let Some(p) = &args.input {
+        files = files.input("the input file", p);
+    }
+    files.check()?;
     let client = connect(g)?;
     let concurrency = g.concurrency as usize;
     let group = resolve_group(&client, &args.group).await?;
@@ -124,7 +127,8 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
                 notices.push("read the store in pages instead of one lookup per row".into());
             }
             let rx = pipeline::read_rows(rdr, &path, |_, _| true);
-            let writer = ResultsWriter::create(&results_path, &headers)?;
+            let bom = g.bom || input_had_bom(&path, &headers);
+            let writer = ResultsWriter::create(&results_path, &headers, bom)?;
             pipeline::run_to_results(
                 rx,
                 concurrency,
@@ -150,7 +154,7 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
             progress.set_total(count);
             let rx = matching_rows(client.clone(), query, count, concurrency);
             let headers = csv::StringRecord::from(vec!["id", "email"]);
-            let writer = ResultsWriter::create(&results_path, &headers)?;
+            let writer = ResultsWriter::create(&results_path, &headers, g.bom)?;
             pipeline::run_to_results(
                 rx,
                 concurrency,

@@ -7,6 +7,7 @@ mod export;
 mod foundation;
 mod hostile;
 mod import;
+mod output_files;
 mod presets;
 mod proptests;
 mod reliability;
