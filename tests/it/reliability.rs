@@ -159,7 +159,7 @@ fn resume_after_kill_9_reports_every_row_once_and_creates_none_twice() {
     assert_no_temp_files(&store);
 }
 
-/// After a kill the AtomicFile's temp file may remain (no destructor ran); it never has the
+/// After a kill the OutputFile's temp file may remain (no destructor ran); it never has the
 /// results file's name, and the finished run replaces nothing with it.
 fn assert_no_temp_files_but_killed(store: &Store) {
     for e in std::fs::read_dir(store.dir.path()).unwrap() {
