@@ -456,7 +456,7 @@ impl RunFiles {
                 outputs[..i].iter().find(|(_, _, o)| o.as_ref() == Some(id))
             {
                 return Err(OutputConflict(format!(
-                    "{first} {} and {what} {} are the same file: one would overwrite the other; choose another name",
+                    "{first} {} and {what} {} are the same file: one would overwrite the other; give each output a different file name",
                     first_path.display(),
                     path.display()
                 ))
