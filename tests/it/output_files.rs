@@ -8,6 +8,7 @@
 //! in place; the tests that would break a device on a regression use device nodes they make
 //! in their temporary directory (as root; otherwise the real ones, which a non-root run cannot
 //! replace anyway).
+#![cfg(unix)]
 
 use std::io::{Read, Write};
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
