@@ -64,9 +64,14 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
     });
     // A run that stopped with an error still replaces `--summary-json`: a monitor reading the
     // file after a nightly backup must not see the previous night's success.
-    // Except when the run's files clash: the summary path may be the very file to protect.
+    // Except when the summary path is one of two files that clash: it may be the very file
+    // the check protects (`--summary-json in.csv`).
     if let (Err(e), Some(path)) = (&result, g.summary_json.as_deref()) {
-        if e.chain().any(|c| c.is::<outfile::OutputConflict>()) {
+        let at_stake = e
+            .chain()
+            .filter_map(|c| c.downcast_ref::<outfile::OutputConflict>())
+            .any(|c| c.summary_at_stake);
+        if at_stake {
             return result;
         }
         let code = if exit::is_usage(e) {

@@ -395,11 +395,17 @@ fn pid_alive(_pid: u32) -> bool {
 }
 
 /// Two outputs of one run naming the same file, or an output naming an input: a usage error
-/// (exit 2), found before any request. Unlike other usage errors it does not leave a
-/// `--summary-json` failure document behind, since that path may be the very file at stake.
+/// (exit 2), found before any request.
 #[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct OutputConflict(pub String);
+#[error("{message}")]
+pub struct OutputConflict {
+    pub message: String,
+    /// `--summary-json` is one of the two: the failure document must not be written there
+    /// either (it would overwrite the very file the check protects).
+    pub summary_at_stake: bool,
+}
+
+const SUMMARY: &str = "--summary-json";
 
 /// The files one run reads and writes, checked together by [`RunFiles::check`].
 #[derive(Debug, Default)]
@@ -417,7 +423,7 @@ impl RunFiles {
             files = files.input("the --token-file", p);
         }
         if let Some(p) = &g.summary_json {
-            files = files.output("--summary-json", p);
+            files = files.output(SUMMARY, p);
         }
         files
     }
@@ -455,20 +461,26 @@ impl RunFiles {
             if let Some((first, first_path, _)) =
                 outputs[..i].iter().find(|(_, _, o)| o.as_ref() == Some(id))
             {
-                return Err(OutputConflict(format!(
-                    "{first} {} and {what} {} are the same file: one would overwrite the other; give each output a different file name",
-                    first_path.display(),
-                    path.display()
-                ))
+                return Err(OutputConflict {
+                    message: format!(
+                        "{first} {} and {what} {} are the same file: one would overwrite the other; give each output a different file name",
+                        first_path.display(),
+                        path.display()
+                    ),
+                    summary_at_stake: [first.as_str(), what.as_str()].contains(&SUMMARY),
+                }
                 .into());
             }
             for (in_what, in_path) in &self.inputs {
                 if identity(in_path, 0).as_ref() == Some(id) {
-                    return Err(OutputConflict(format!(
-                        "{what} {} is {in_what} ({}): it would be overwritten; choose another name",
-                        path.display(),
-                        in_path.display()
-                    ))
+                    return Err(OutputConflict {
+                        message: format!(
+                            "{what} {} is {in_what} ({}): it would be overwritten; choose another name",
+                            path.display(),
+                            in_path.display()
+                        ),
+                        summary_at_stake: what.as_str() == SUMMARY,
+                    }
                     .into());
                 }
             }

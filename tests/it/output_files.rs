@@ -453,6 +453,25 @@ fn two_outputs_naming_one_file_or_an_output_naming_an_input_is_exit_2() {
     assert_eq!(store.read("a.csv"), "previous\n");
     assert_eq!(store.read("tok.txt"), store.token);
     assert!(!store.path("a.csv.journal").exists());
+    // A summary path that is not part of the clash still records the failed run.
+    store
+        .run(&[
+            "export",
+            "-o",
+            "a.csv",
+            "--addresses",
+            "./a.csv",
+            "--summary-json",
+            "s.json",
+        ])
+        .expect(2);
+    let summary: serde_json::Value = serde_json::from_str(&store.read("s.json")).unwrap();
+    assert_eq!(
+        (summary["status"].as_str(), summary["exit_code"].as_i64()),
+        (Some("error"), Some(2))
+    );
+    assert_eq!(store.read("a.csv"), "previous\n");
+    assert_eq!(store.sb.counters().total, 0, "no request was sent");
 
     // Character devices hold nothing to overwrite: two outputs into one null device is fine.
     let null = device_node(dir, "null", 1, 3, "/dev/null");
