@@ -627,3 +627,44 @@ fn bom_on_every_csv_written_and_results_keep_the_inputs_bom() {
         .starts_with(b"_row,"));
     let _ = std::io::stdout().flush();
 }
+
+#[test]
+fn a_killed_export_leaves_temporary_files_that_the_next_run_removes() {
+    let store = Store::new(SandboxConfig {
+        seed: 3000,
+        latency_ms: 30,
+        ..config()
+    });
+    let dir = store.dir.path();
+    let mut child = store
+        .command(&[
+            "export",
+            "-o",
+            "backup.csv",
+            "--concurrency",
+            "1",
+            "--quiet",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Both the output's temporary file and the spill exist from before the first request.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while temp_files(dir).len() < 2 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    child.kill().unwrap(); // SIGKILL: no destructor runs, nothing is cleaned up
+    child.wait().unwrap();
+    assert_eq!(
+        temp_files(dir).len(),
+        2,
+        "the killed run left its temporary files"
+    );
+    assert!(!store.path("backup.csv").exists());
+    store
+        .run(&["export", "-o", "other.csv", "--filter", "max_id=10"])
+        .expect(0);
+    assert_eq!(temp_files(dir), Vec::<String>::new());
+}
