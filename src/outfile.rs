@@ -412,6 +412,8 @@ const SUMMARY: &str = "--summary-json";
 pub struct RunFiles {
     inputs: Vec<(String, PathBuf)>,
     outputs: Vec<(String, PathBuf)>,
+    /// Checked after the command's own outputs, so that a message names those first.
+    summary: Option<PathBuf>,
 }
 
 impl RunFiles {
@@ -422,9 +424,7 @@ impl RunFiles {
         if let Some(p) = &g.token_file {
             files = files.input("the --token-file", p);
         }
-        if let Some(p) = &g.summary_json {
-            files = files.output(SUMMARY, p);
-        }
+        files.summary = g.summary_json.clone();
         files
     }
 
@@ -451,8 +451,12 @@ impl RunFiles {
     /// Refuse two outputs naming one file, or an output naming an input. Character devices
     /// are exempt: `/dev/null` or a terminal has no content to destroy.
     pub fn check(&self) -> anyhow::Result<()> {
-        let outputs: Vec<_> = self
-            .outputs
+        let summary = self
+            .summary
+            .iter()
+            .map(|p| (SUMMARY.to_string(), p.clone()));
+        let all: Vec<(String, PathBuf)> = self.outputs.iter().cloned().chain(summary).collect();
+        let outputs: Vec<_> = all
             .iter()
             .map(|(what, p)| (what, p, identity(p, 1)))
             .collect();
@@ -464,8 +468,8 @@ impl RunFiles {
                 return Err(OutputConflict {
                     message: format!(
                         "{first} {} and {what} {} are the same file: one would overwrite the other; give each output a different file name",
-                        first_path.display(),
-                        path.display()
+                        shown(first_path, "standard output"),
+                        shown(path, "standard output")
                     ),
                     summary_at_stake: [first.as_str(), what.as_str()].contains(&SUMMARY),
                 }
@@ -476,8 +480,8 @@ impl RunFiles {
                     return Err(OutputConflict {
                         message: format!(
                             "{what} {} is {in_what} ({}): it would be overwritten; choose another name",
-                            path.display(),
-                            in_path.display()
+                            shown(path, "standard output"),
+                            shown(in_path, "standard input")
                         ),
                         summary_at_stake: what.as_str() == SUMMARY,
                     }
@@ -486,6 +490,15 @@ impl RunFiles {
             }
         }
         Ok(())
+    }
+}
+
+/// A path for a message, `-` said in words.
+fn shown(path: &Path, dash: &str) -> String {
+    if path.as_os_str() == "-" {
+        format!("- ({dash})")
+    } else {
+        path.display().to_string()
     }
 }
 
