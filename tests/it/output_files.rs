@@ -631,8 +631,9 @@ fn bom_on_every_csv_written_and_results_keep_the_inputs_bom() {
 #[test]
 fn a_killed_export_leaves_temporary_files_that_the_next_run_removes() {
     let store = Store::new(SandboxConfig {
+        // At one request at a time, the export takes seconds: it is killed mid-way.
         seed: 3000,
-        latency_ms: 30,
+        latency_ms: 200,
         ..config()
     });
     let dir = store.dir.path();
