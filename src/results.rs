@@ -187,15 +187,40 @@ impl ResultsWriter {
     }
 }
 
-/// Refuse `--results -`: a usage error before anything is read or sent. (A results path naming
-/// the input, or another output of the run, is [`crate::outfile::RunFiles`]'s to refuse.)
-pub fn check_path(results: &Path) -> anyhow::Result<()> {
+/// Refuse a results path that would destroy the input (`--results` naming the input file)
+/// or that is not a file (`-`): a usage error before anything is read or sent. The run's
+/// other files (`--summary-json`, the journal, `--mapping`) are [`crate::outfile::RunFiles`]'s.
+pub fn check_path(input: &Path, results: &Path) -> anyhow::Result<()> {
     if results.as_os_str() == "-" {
         return crate::exit::usage(
             "--results must name a file (the results file is written atomically, not to stdout)",
         );
     }
+    if input.as_os_str() != "-" {
+        let same = match (std::fs::canonicalize(input), absolute_target(results)) {
+            (Ok(a), Some(b)) => a == b,
+            _ => false,
+        };
+        if same {
+            return crate::exit::usage(format!(
+                "--results {} is the input file: it would be overwritten; choose another name",
+                results.display()
+            ));
+        }
+    }
     Ok(())
+}
+
+/// The canonical path a file would have once written (its directory must exist).
+fn absolute_target(p: &Path) -> Option<std::path::PathBuf> {
+    if let Ok(c) = std::fs::canonicalize(p) {
+        return Some(c);
+    }
+    let dir = match p.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    Some(std::fs::canonicalize(dir).ok()?.join(p.file_name()?))
 }
 
 /// Did the input start with a byte-order mark (UTF-8, or UTF-16 as Excel's "Unicode text"

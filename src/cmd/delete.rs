@@ -67,7 +67,7 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
         .results
         .clone()
         .unwrap_or_else(|| default_path(&args.input, "delete"));
-    crate::results::check_path(&results_path)?;
+    crate::results::check_path(&args.input, &results_path)?;
     RunFiles::new(g)
         .input("the input file", &args.input)
         .results(&results_path)

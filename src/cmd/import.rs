@@ -209,7 +209,7 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
         .results
         .clone()
         .unwrap_or_else(|| default_path(&args.file, "import"));
-    crate::results::check_path(&results_path)?;
+    crate::results::check_path(&args.file, &results_path)?;
     let mut files = RunFiles::new(g)
         .input("the input file", &args.file)
         .results(&results_path);

@@ -99,7 +99,10 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
         Some(p) => default_path(p, "set-group"),
         None => default_path(Path::new("-"), "set-group"),
     });
-    crate::results::check_path(&results_path)?;
+    crate::results::check_path(
+        args.input.as_deref().unwrap_or(Path::new("-")),
+        &results_path,
+    )?;
     let mut files = RunFiles::new(g).results(&results_path);
     if let Some(p) = &args.input {
         files = files.input("the input file", p);
