@@ -23,8 +23,10 @@ pub struct Cli {
     pub command: Command,
 }
 
-/// Connection and output settings, accepted before or after the command name.
+/// Connection and output settings, accepted before or after the command name. In every
+/// command's help they come under their own headings, after the command's own flags.
 #[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Connection")]
 pub struct GlobalArgs {
     /// Store hash (the `{hash}` in /stores/{hash}/v2).
     #[arg(
@@ -50,15 +52,15 @@ pub struct GlobalArgs {
     /// Retries per request (5xx, timeouts, dropped connections).
     #[arg(long, global = true, value_name = "N", default_value_t = 5, value_parser = clap::value_parser!(u32).range(0..=20))]
     pub max_retries: u32,
-    /// Print nothing but errors.
-    #[arg(long, short, global = true)]
+    /// Print nothing but errors (and one line when rows failed).
+    #[arg(long, short, global = true, help_heading = "Output")]
     pub quiet: bool,
     /// Log every request to stderr (-v: method, route, status, time; -vv: also the rate-limit
     /// headers). Routes name no ids, emails or query values, and never the token.
-    #[arg(long, short = 'v', global = true, action = clap::ArgAction::Count)]
+    #[arg(long, short = 'v', global = true, action = clap::ArgAction::Count, help_heading = "Output")]
     pub verbose: u8,
     /// Also write the end-of-run summary as JSON to FILE.
-    #[arg(long, global = true, value_name = "FILE")]
+    #[arg(long, global = true, value_name = "FILE", help_heading = "Output")]
     pub summary_json: Option<PathBuf>,
     /// Start every CSV the tool writes (export files, results files, `groups list`) with a
     /// UTF-8 byte-order mark, which Excel needs to show accents. A results file gets one
@@ -89,6 +91,85 @@ pub enum Command {
     Demo(cmd::demo::Args),
     /// Measure import and export throughput against an in-process sandbox store.
     Bench(cmd::bench::Args),
+}
+
+/// Connection flags that mean nothing to a command: `sandbox` is the store rather than a
+/// client of one, `bench` starts its own stores and clients with settings of its own, `demo`
+/// talks to the store it starts. They are hidden from its help, and refused on its command
+/// line (the environment is not refused: it is often still set from a sandbox).
+const NOT_FOR: &[(&str, &[&str])] = &[
+    (
+        "sandbox",
+        &[
+            "store_hash",
+            "token_file",
+            "api_url",
+            "concurrency",
+            "timeout",
+            "max_retries",
+        ],
+    ),
+    (
+        "bench",
+        &[
+            "store_hash",
+            "token_file",
+            "api_url",
+            "concurrency",
+            "timeout",
+            "max_retries",
+        ],
+    ),
+    ("demo", &["store_hash", "token_file", "api_url"]),
+];
+
+/// The clap command of [`Cli`], with the flags of [`NOT_FOR`] hidden where they do nothing.
+pub fn command() -> clap::Command {
+    let mut cmd = <Cli as clap::CommandFactory>::command();
+    // Global flags are copied into the subcommands when the command is built, except where
+    // the subcommand has an argument of the same id: give those subcommands hidden copies.
+    // (Changing the copies after the build would break clap's index of the arguments.)
+    for (sub, ids) in NOT_FOR {
+        let hidden: Vec<clap::Arg> = cmd
+            .get_arguments()
+            .filter(|a| ids.contains(&a.get_id().as_str()))
+            .map(|a| a.clone().global(false).hide(true))
+            .collect();
+        cmd = cmd.mut_subcommand(*sub, |sc| sc.args(hidden));
+    }
+    cmd
+}
+
+/// Parse a command line (the program name first), refusing the flags of [`NOT_FOR`] given to
+/// a command they mean nothing to.
+pub fn parse_from<I, T>(args: I) -> Result<Cli, clap::Error>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    use clap::FromArgMatches;
+    let mut cmd = command();
+    let matches = cmd.try_get_matches_from_mut(args)?;
+    if let Some((sub, _)) = matches.subcommand() {
+        for (_, ids) in NOT_FOR.iter().filter(|(n, _)| *n == sub) {
+            for id in *ids {
+                if matches.value_source(id) == Some(clap::parser::ValueSource::CommandLine) {
+                    let why = if sub == "demo" {
+                        "demo talks to the sandbox store it starts itself"
+                    } else if sub == "sandbox" {
+                        "the sandbox is a store, not a client of one"
+                    } else {
+                        "bench starts its own sandbox stores and clients, with settings of its own"
+                    };
+                    return Err(cmd.error(
+                        clap::error::ErrorKind::ArgumentConflict,
+                        format!("--{} does nothing for `{sub}`: {why}", id.replace('_', "-")),
+                    ));
+                }
+            }
+        }
+    }
+    Cli::from_arg_matches(&matches)
 }
 
 impl GlobalArgs {
@@ -125,10 +206,10 @@ impl GlobalArgs {
 
     fn token(&self) -> anyhow::Result<Secret> {
         if let Some(path) = &self.token_file {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("reading the token file {}", path.display()))?;
+            let text = read_token_file(path)?;
             warn_if_readable_by_others(path, self.quiet);
-            let token = text.trim().to_string();
+            // Old Notepad saves a UTF-8 BOM first; it is no part of any token.
+            let token = text.trim_start_matches('\u{feff}').trim().to_string();
             if token.is_empty() {
                 anyhow::bail!("the token file {} is empty", path.display());
             }
@@ -142,6 +223,33 @@ impl GlobalArgs {
             .into()),
         }
     }
+}
+
+/// A token is tens of characters; a file far bigger is the wrong file (or `/dev/zero`), and
+/// is refused after reading at most this much rather than read to its end.
+const MAX_TOKEN_FILE: u64 = 4 << 10;
+
+fn read_token_file(path: &std::path::Path) -> anyhow::Result<String> {
+    use std::io::Read;
+    let reading = || format!("reading the token file {}", path.display());
+    let file = std::fs::File::open(path).with_context(reading)?;
+    let mut bytes = Vec::new();
+    file.take(MAX_TOKEN_FILE + 1)
+        .read_to_end(&mut bytes)
+        .with_context(reading)?;
+    if bytes.len() as u64 > MAX_TOKEN_FILE {
+        anyhow::bail!(
+            "the token file {} is larger than {} KiB: it should hold only the access token",
+            path.display(),
+            MAX_TOKEN_FILE >> 10
+        );
+    }
+    String::from_utf8(bytes).map_err(|_| {
+        anyhow::anyhow!(
+            "the token file {} is not text (UTF-8): it should hold only the access token",
+            path.display()
+        )
+    })
 }
 
 #[cfg(unix)]

@@ -1,5 +1,7 @@
-//! The import journal: a durable, append-only record of finished rows, so that `--resume`
-//! after a crash or `kill -9` sends nothing for them and never creates a customer twice.
+//! The journal of a row command (import, set-group, delete, validate-password): a durable,
+//! append-only record of finished rows, so that `--resume` after a crash or `kill -9` sends
+//! nothing for them, never creates a customer twice, and reports a delete that happened as
+//! `deleted`.
 //!
 //! It lives beside the results file (`<results>.journal`) because the results file itself is
 //! written atomically at the end (a reader never sees half of it), so it cannot double as a
@@ -11,11 +13,22 @@
 //!   with this mark and no outcome may have been created (its response was never seen).
 //!   Either way a resumed run looks the email up before creating: the mark decides only
 //!   whether an existing customer is reported as this row's `created`.
+//! - `{"sending":N}` just before record N's `DELETE` (or set-group's `PUT`): on resume, a row
+//!   with this mark and no outcome may have been done, so a customer found gone (or already in
+//!   the group) is reported `deleted` (`updated`), not `failed` (`unchanged`).
 //! - `{"no":N,"result":"created","id":7,"message":"…"}` when record N finished.
+//! - `{"pid":P}` when a run takes the journal (created or resumed): the last one names the
+//!   process holding it, for the message that refuses a second run.
 //!
 //! Each line is one `write` to the file (so it survives the process being killed), and a
 //! background thread fsyncs the file every [`SYNC_EVERY_ROWS`] lines or [`SYNC_EVERY`] (so it
 //! survives a power cut, up to that window). The journal is removed when the run completes.
+//!
+//! The journal is opened without following a symlink (`O_NOFOLLOW`: a link planted at the
+//! predictable `<results>.journal` must not make the tool truncate another file), and locked
+//! with `flock` while a run uses it, so two runs never interleave their records. A file at the
+//! journal's path that is not a journal (its first line is not ours) is never truncated,
+//! replaced or removed: the run refuses to start.
 
 use std::collections::{HashMap, HashSet};
 use std::fs::{File, OpenOptions};
@@ -123,6 +136,12 @@ struct Head {
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(untagged)]
 enum Entry {
+    Owner {
+        pid: u32,
+    },
+    Sending {
+        sending: u64,
+    },
     Done {
         no: u64,
         result: RowResult,
@@ -136,7 +155,8 @@ enum Entry {
     },
 }
 
-/// What an interrupted run left: finished rows, and rows whose create may have happened.
+/// What an interrupted run left: finished rows, and rows whose write (a create, a delete, a
+/// group change) was sent and may have happened.
 #[derive(Debug, Default)]
 pub struct Resumed {
     pub finished: HashMap<u64, RowOutcome>,
@@ -149,9 +169,18 @@ impl Resumed {
         self.finished.get(&no)
     }
 
-    /// True when record `no`'s create was sent and its outcome never recorded.
+    /// True when record `no`'s create (or, for set-group and delete, its write) was sent and
+    /// its outcome never recorded.
     pub fn maybe_created(&self, no: u64) -> bool {
         self.creating.contains(&no) && !self.finished.contains_key(&no)
+    }
+
+    /// How many rows are in that doubt.
+    pub fn in_doubt(&self) -> usize {
+        self.creating
+            .iter()
+            .filter(|n| !self.finished.contains_key(n))
+            .count()
     }
 }
 
@@ -215,28 +244,187 @@ pub fn path_for(results: &Path) -> PathBuf {
     results.with_file_name(name)
 }
 
-impl Journal {
-    /// Start a new journal at `path` (replacing any earlier one) for `fp`.
-    pub fn create(path: &Path, fp: &Fingerprint) -> anyhow::Result<Journal> {
+/// What a run finds at its journal's path before it sends anything (the file, when there is
+/// one, is open and locked by this process from then on).
+pub enum Found {
+    /// No file: a journal is created at the first write.
+    Nothing,
+    /// The journal of this very run (same input and options): its text, to resume from.
+    Same { file: File, text: Vec<u8> },
+    /// A journal of another input or other options (or an empty file, a journal whose first
+    /// write was cut off): replaced at this run's first write. `why` says how it differs.
+    Other { file: File, why: String },
+}
+
+/// Open the journal at `path` without following a symlink, as a file to append to.
+fn open_journal(path: &Path, create_new: bool) -> std::io::Result<File> {
+    let mut opts = OpenOptions::new();
+    opts.read(true).append(true);
+    if create_new {
+        opts.create_new(true);
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
         // Private like the results file: its lines carry customer ids and row messages.
-        let mut opts = OpenOptions::new();
-        opts.write(true).create(true).truncate(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            opts.mode(0o600);
+        opts.mode(0o600).custom_flags(libc::O_NOFOLLOW);
+    }
+    opts.open(path)
+}
+
+/// Take the journal's lock without waiting: false when another process holds it.
+///
+/// `flock` through `libc` (already a dependency) rather than `fs4`/`fd-lock`: one call, no new
+/// crate. It locks the open file description, so the sync thread's clone of the file shares the
+/// lock, and the kernel drops it when the process dies (a `kill -9` never leaves a stale lock).
+#[cfg(unix)]
+fn try_lock(file: &File) -> std::io::Result<bool> {
+    use std::os::unix::io::AsRawFd;
+    // SAFETY: flock on a file descriptor we own; no memory is involved.
+    if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
+        return Ok(true);
+    }
+    let e = std::io::Error::last_os_error();
+    if e.raw_os_error() == Some(libc::EWOULDBLOCK) {
+        Ok(false)
+    } else {
+        Err(e)
+    }
+}
+
+#[cfg(not(unix))]
+fn try_lock(_file: &File) -> std::io::Result<bool> {
+    Ok(true)
+}
+
+/// The pid in the last `{"pid":P}` line: the process that took the journal last.
+fn holder_pid(text: &[u8]) -> Option<u32> {
+    text.rsplit(|&b| b == b'\n').find_map(|l| {
+        match serde_json::from_slice::<Entry>(l.trim_ascii()).ok()? {
+            Entry::Owner { pid } => Some(pid),
+            _ => None,
         }
-        let mut file = opts
-            .open(path)
-            .with_context(|| format!("creating the journal {}", path.display()))?;
+    })
+}
+
+/// True when a journal's text records a finished row or a write in doubt (not only its head
+/// and owners): then starting over would throw something away.
+pub fn records_anything(text: &[u8]) -> bool {
+    text.split(|&b| b == b'\n').skip(1).any(|l| {
+        matches!(
+            serde_json::from_slice::<Entry>(l.trim_ascii()),
+            Ok(Entry::Done { .. } | Entry::Creating { .. } | Entry::Sending { .. })
+        )
+    })
+}
+
+fn in_use(path: &Path, text: &[u8]) -> anyhow::Error {
+    let who = match holder_pid(text) {
+        Some(pid) => format!("another bc-customers run (pid {pid})"),
+        None => "another bc-customers run".into(),
+    };
+    anyhow::anyhow!(
+        "{} is in use by {who}: two runs on the same results file would mix their records. Wait for it to end (or stop it), or choose another --results",
+        path.display()
+    )
+}
+
+/// Look at the journal path before the run sends anything: refuse a symlink, a file that is
+/// not a journal, or a journal another run holds; otherwise keep the file open and locked.
+pub fn inspect(path: &Path, fp: &Fingerprint) -> anyhow::Result<Found> {
+    match std::fs::symlink_metadata(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Found::Nothing),
+        Err(e) => {
+            return Err(e).with_context(|| format!("reading the journal {}", path.display()))
+        }
+        Ok(m) if m.file_type().is_symlink() => bail!(
+            "{} is a symbolic link: a journal is never followed (it could point at any file); remove the link or choose another --results",
+            path.display()
+        ),
+        Ok(m) if !m.is_file() => bail!(
+            "{} is not a regular file, so it cannot be this run's journal; remove it or choose another --results",
+            path.display()
+        ),
+        Ok(_) => {}
+    }
+    let mut file = open_journal(path, false)
+        .with_context(|| format!("opening the journal {}", path.display()))?;
+    let mut text = Vec::new();
+    file.read_to_end(&mut text)
+        .with_context(|| format!("reading the journal {}", path.display()))?;
+    if !try_lock(&file).with_context(|| format!("locking the journal {}", path.display()))? {
+        return Err(in_use(path, &text));
+    }
+    if text.is_empty() {
+        return Ok(Found::Other {
+            file,
+            why: "it is empty".into(),
+        });
+    }
+    let first = text.split(|&b| b == b'\n').next().unwrap_or_default();
+    let head = match serde_json::from_slice::<Head>(first) {
+        Ok(h) if h.journal == MAGIC => h,
+        _ => bail!(
+            "{} exists and is not a bc-customers journal: it is left as it is. Move it away, or choose another --results",
+            path.display()
+        ),
+    };
+    if head.version != VERSION {
+        return Ok(Found::Other {
+            file,
+            why: format!(
+                "it was written by another version of bc-customers (format {})",
+                head.version
+            ),
+        });
+    }
+    Ok(match head.fingerprint.mismatch(fp) {
+        None => Found::Same { file, text },
+        Some(why) => Found::Other { file, why },
+    })
+}
+
+impl Journal {
+    /// Start a new journal for `fp` at `path`: in `file` (an earlier journal, open and locked,
+    /// which is emptied), or in a new file. Called just before the run's first write.
+    pub fn start(path: &Path, file: Option<File>, fp: &Fingerprint) -> anyhow::Result<Journal> {
+        let mut file = match file {
+            Some(f) => {
+                f.set_len(0)
+                    .with_context(|| format!("emptying the journal {}", path.display()))?;
+                f
+            }
+            None => match open_journal(path, true) {
+                Ok(f) => {
+                    if !try_lock(&f)
+                        .with_context(|| format!("locking the journal {}", path.display()))?
+                    {
+                        return Err(in_use(path, b""));
+                    }
+                    f
+                }
+                // Created since the run started: another run on the same results file.
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    return Err(in_use(path, &std::fs::read(path).unwrap_or_default()))
+                }
+                Err(e) => {
+                    return Err(e)
+                        .with_context(|| format!("creating the journal {}", path.display()))
+                }
+            },
+        };
         let head = Head {
             journal: MAGIC.into(),
             version: VERSION,
             fingerprint: fp.clone(),
         };
-        let mut line = serde_json::to_vec(&head)?;
-        line.push(b'\n');
-        file.write_all(&line)
+        let mut lines = serde_json::to_vec(&head)?;
+        lines.push(b'\n');
+        lines.extend(serde_json::to_vec(&Entry::Owner {
+            pid: std::process::id(),
+        })?);
+        lines.push(b'\n');
+        file.write_all(&lines)
             .and_then(|_| file.sync_all())
             .with_context(|| format!("writing the journal {}", path.display()))?;
         Journal::open(path, file)
@@ -262,35 +450,11 @@ impl Journal {
         })
     }
 
-    /// Open the journal of an interrupted run for `fp`: read what it recorded, then keep
-    /// appending to it. Refuses a journal written for another input or other options.
-    pub fn resume(path: &Path, fp: &Fingerprint) -> anyhow::Result<(Journal, Resumed)> {
-        let text = std::fs::read(path)
-            .with_context(|| format!("reading the journal {}", path.display()))?;
+    /// Continue the journal of an interrupted run (found by [`inspect`] as [`Found::Same`]):
+    /// read what it recorded, cut a torn last line, and keep appending to it.
+    pub fn resume(path: &Path, file: File, text: &[u8]) -> anyhow::Result<(Journal, Resumed)> {
         let mut lines = text.split_inclusive(|&b| b == b'\n').peekable();
-        let head: Head = lines
-            .next()
-            .and_then(|l| serde_json::from_slice(l).ok())
-            .filter(|h: &Head| h.journal == MAGIC)
-            .with_context(|| {
-                format!(
-                    "{} is not a bc-customers import journal; delete it or choose another --results",
-                    path.display()
-                )
-            })?;
-        if head.version != VERSION {
-            bail!(
-                "the journal {} was written by another version of bc-customers (format {}); delete it and run without --resume",
-                path.display(),
-                head.version
-            );
-        }
-        if let Some(why) = head.fingerprint.mismatch(fp) {
-            bail!(
-                "cannot resume from {}: {why}. Run without --resume to start over (rows already imported are then found and reported unchanged), or pass the same input and options as the interrupted run",
-                path.display()
-            );
-        }
+        lines.next(); // the head, checked by `inspect`
         let mut resumed = Resumed::default();
         let mut line_no = 1;
         // Bytes up to the end of the last whole entry; a torn tail after it is cut off.
@@ -317,9 +481,10 @@ impl Journal {
                                 .finished
                                 .insert(no, RowOutcome::new(result, id, message));
                         }
-                        Entry::Creating { creating } => {
-                            resumed.creating.insert(creating);
+                        Entry::Creating { creating: no } | Entry::Sending { sending: no } => {
+                            resumed.creating.insert(no);
                         }
+                        Entry::Owner { .. } => {}
                     }
                 }
                 // A kill can cut the last line short; anything else is damage we must not guess past.
@@ -332,18 +497,14 @@ impl Journal {
                 ),
             }
         }
-        let file = OpenOptions::new()
-            .write(true)
-            .open(path)
-            .with_context(|| format!("opening the journal {}", path.display()))?;
         file.set_len(valid_end as u64)
             .and_then(|_| file.sync_all())
             .with_context(|| format!("writing the journal {}", path.display()))?;
-        let file = OpenOptions::new()
-            .append(true)
-            .open(path)
-            .with_context(|| format!("opening the journal {}", path.display()))?;
-        Ok((Journal::open(path, file)?, resumed))
+        let journal = Journal::open(path, file)?;
+        journal.append(&Entry::Owner {
+            pid: std::process::id(),
+        })?;
+        Ok((journal, resumed))
     }
 
     pub fn path(&self) -> &Path {
@@ -358,6 +519,12 @@ impl Journal {
     /// sync per create would serialise the workers on the disk.
     pub fn creating(&self, no: u64) -> anyhow::Result<()> {
         self.append(&Entry::Creating { creating: no })
+    }
+
+    /// Record that record `no`'s delete (or group change) is about to be sent: on resume, a
+    /// customer found gone (or in the group) is then this run's doing.
+    pub fn sending(&self, no: u64) -> anyhow::Result<()> {
+        self.append(&Entry::Sending { sending: no })
     }
 
     /// Record record `no`'s outcome.
@@ -405,16 +572,6 @@ impl Journal {
         std::fs::remove_file(&self.path)
             .with_context(|| format!("removing the journal {}", self.path.display()))
     }
-
-    /// True when the journal at `path` was written for `fp` (an interrupted run of this very
-    /// import), so that starting over would throw its record away.
-    pub fn resume_check(path: &Path, fp: &Fingerprint) -> bool {
-        std::fs::read(path).ok().is_some_and(|text| {
-            let first = text.split(|&b| b == b'\n').next().unwrap_or_default();
-            serde_json::from_slice::<Head>(first)
-                .is_ok_and(|h| h.journal == MAGIC && h.fingerprint.mismatch(fp).is_none())
-        })
-    }
 }
 
 /// Remove the temporary results files (`.<name>.*.tmp`, see [`crate::outfile::OutputFile`]) that
@@ -456,6 +613,14 @@ mod tests {
         p
     }
 
+    fn resume(jp: &Path, fp: &Fingerprint) -> anyhow::Result<(Journal, Resumed)> {
+        match inspect(jp, fp)? {
+            Found::Same { file, text } => Journal::resume(jp, file, &text),
+            Found::Other { why, .. } => anyhow::bail!("cannot resume: {why}"),
+            Found::Nothing => anyhow::bail!("no journal"),
+        }
+    }
+
     #[test]
     fn round_trip_and_torn_last_line() {
         let dir = tempfile::tempdir().unwrap();
@@ -463,9 +628,12 @@ mod tests {
         let fp = Fingerprint::of(&inp, "upsert").unwrap();
         let jp = path_for(&dir.path().join("r.csv"));
         assert!(jp.ends_with("r.csv.journal"));
-        let j = Journal::create(&jp, &fp).unwrap();
+        assert!(matches!(inspect(&jp, &fp).unwrap(), Found::Nothing));
+        let j = Journal::start(&jp, None, &fp).unwrap();
+        assert!(!records_anything(&std::fs::read(&jp).unwrap()));
         j.creating(1).unwrap();
-        j.creating(2).unwrap();
+        assert!(records_anything(&std::fs::read(&jp).unwrap()));
+        j.sending(2).unwrap();
         j.finished(
             1,
             &RowOutcome::new(RowResult::Created, Some(7), "with an address"),
@@ -479,14 +647,15 @@ mod tests {
             .unwrap()
             .write_all(b"{\"no\":3,\"res")
             .unwrap();
-        let (j, r) = Journal::resume(&jp, &fp).unwrap();
+        let (j, r) = resume(&jp, &fp).unwrap();
         assert_eq!(r.outcome(1).unwrap().customer_id, Some(7));
         assert!(r.outcome(3).is_none());
         assert!(!r.maybe_created(1), "finished rows are not in doubt");
         assert!(r.maybe_created(2));
+        assert_eq!(r.in_doubt(), 1);
         j.finished(2, &RowOutcome::invalid("x")).unwrap();
         drop(j);
-        let (j, r) = Journal::resume(&jp, &fp).unwrap();
+        let (j, r) = resume(&jp, &fp).unwrap();
         assert_eq!(r.outcome(2).unwrap().result, RowResult::Invalid);
         j.remove().unwrap();
         assert!(!jp.exists());
@@ -497,20 +666,50 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let inp = input(dir.path(), "email\na@x.com\n");
         let jp = dir.path().join("r.journal");
-        Journal::create(&jp, &Fingerprint::of(&inp, "upsert").unwrap()).unwrap();
-        let e = Journal::resume(&jp, &Fingerprint::of(&inp, "create").unwrap())
+        drop(Journal::start(&jp, None, &Fingerprint::of(&inp, "upsert").unwrap()).unwrap());
+        let e = resume(&jp, &Fingerprint::of(&inp, "create").unwrap())
             .err()
             .unwrap();
         assert!(format!("{e:#}").contains("options"), "{e:#}");
         std::fs::write(&inp, "email\nb@x.com\n").unwrap();
-        let e = Journal::resume(&jp, &Fingerprint::of(&inp, "upsert").unwrap())
+        let e = resume(&jp, &Fingerprint::of(&inp, "upsert").unwrap())
             .err()
             .unwrap();
         assert!(format!("{e:#}").contains("changed"), "{e:#}");
         std::fs::write(&jp, "garbage\n").unwrap();
-        let e = Journal::resume(&jp, &Fingerprint::of(&inp, "upsert").unwrap())
+        let e = inspect(&jp, &Fingerprint::of(&inp, "upsert").unwrap())
             .err()
             .unwrap();
         assert!(format!("{e:#}").contains("not a bc-customers"), "{e:#}");
+        assert_eq!(std::fs::read_to_string(&jp).unwrap(), "garbage\n");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_held_journal_names_its_holder_and_a_symlink_is_never_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        let inp = input(dir.path(), "email\na@x.com\n");
+        let fp = Fingerprint::of(&inp, "upsert").unwrap();
+        let jp = dir.path().join("r.journal");
+        let held = Journal::start(&jp, None, &fp).unwrap();
+        // flock locks are per open file: a second open in this process conflicts like another
+        // process would.
+        let e = inspect(&jp, &fp).err().unwrap();
+        assert!(
+            format!("{e:#}").contains(&format!("pid {}", std::process::id())),
+            "{e:#}"
+        );
+        drop(held);
+        assert!(matches!(inspect(&jp, &fp).unwrap(), Found::Same { .. }));
+
+        let victim = dir.path().join("victim.txt");
+        std::fs::write(&victim, "precious\n").unwrap();
+        let link = dir.path().join("l.journal");
+        std::os::unix::fs::symlink(&victim, &link).unwrap();
+        let e = inspect(&link, &fp).err().unwrap();
+        assert!(format!("{e:#}").contains("symbolic link"), "{e:#}");
+        // Even a link that appears between the check and the create is not followed.
+        assert!(Journal::start(&link, None, &fp).is_err());
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious\n");
     }
 }

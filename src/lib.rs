@@ -12,7 +12,9 @@
 //!   place, same-file checks, temporary files of killed runs removed).
 //! - [`pipeline`]: reader thread → bounded channel → one concurrent stage → ordered sink.
 //! - [`lookup`]: finding a row's store customer (per-row lookups or a preloaded index).
-//! - [`journal`]: the durable record of finished rows behind `import --resume`.
+//! - [`journal`]: the durable record of finished rows behind `--resume`.
+//! - [`rows`]: what the row commands share: journal lifecycle, interrupts, failure policy.
+//! - [`interrupt`]: SIGINT/SIGTERM for the row commands.
 //! - [`results`]: the results file (`_row,_result,_customer_id,_message` + input columns).
 //! - [`report`]: progress bar and the end-of-run summary (stderr and `--summary-json`).
 //! - [`sandbox`]: the fake store used by tests, `demo`, `bench` and rehearsals.
@@ -21,6 +23,7 @@ pub mod cli;
 pub mod cmd;
 pub mod csvio;
 pub mod exit;
+pub mod interrupt;
 pub mod journal;
 pub mod lookup;
 pub mod mapping;
@@ -28,6 +31,7 @@ pub mod outfile;
 pub mod pipeline;
 pub mod report;
 pub mod results;
+pub mod rows;
 pub mod sandbox;
 
 use cli::{Cli, Command};
@@ -36,6 +40,7 @@ use exit::Exit;
 /// Run one parsed command line. Errors are fatal (exit 1) unless they carry a
 /// [`exit::UsageError`] (exit 2); per-row problems are not errors but exit code 3.
 pub fn run(cli: Cli) -> anyhow::Result<Exit> {
+    report::mark_start();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .worker_threads(2)
@@ -62,6 +67,20 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
             Command::Bench(args) => cmd::bench::run(&g, args).await,
         }
     });
+    // Stopped by a signal before any row was processed: not an error; 130/143 as for any
+    // interrupted run, with an `interrupted` summary.
+    if let Err(e) = &result {
+        if let Some(i) = e.downcast_ref::<interrupt::Interrupted>() {
+            let exit = Exit::interrupted(i.0);
+            eprintln!("{name}: {e}");
+            if let Some(path) = g.summary_json.as_deref() {
+                if let Err(write_err) = report::write_interrupted_json(path, name, exit, e) {
+                    eprintln!("warning: could not write {}: {write_err:#}", path.display());
+                }
+            }
+            return Ok(exit);
+        }
+    }
     // A run that stopped with an error still replaces `--summary-json`: a monitor reading the
     // file after a nightly backup must not see the previous night's success.
     // Except when the summary path is one of two files that clash: it may be the very file

@@ -47,11 +47,13 @@ impl CustomerIndex {
         }
     }
 
-    /// Load every store customer (pages of 250, `concurrency` at a time).
+    /// Load every store customer (pages of 250, `concurrency` at a time); `on_page` is called
+    /// after each page (the progress of the planning phase).
     pub async fn preload(
         client: &Client,
         count: u64,
         concurrency: usize,
+        on_page: impl Fn(),
     ) -> Result<CustomerIndex, ApiError> {
         let mut idx = CustomerIndex {
             complete: true,
@@ -63,6 +65,7 @@ impl CustomerIndex {
             for c in page? {
                 idx.remember(&c.email, Snapshot::of(&c));
             }
+            on_page();
         }
         Ok(idx)
     }
@@ -107,6 +110,18 @@ impl CustomerIndex {
         }
         self.by_email.insert(key.clone(), snap.id);
         self.by_id.insert(snap.id, (snap, key));
+    }
+
+    /// Remember a customer just read from the store, unless this run already knows it: then
+    /// what it knows is at least as new (every write of this run is remembered as it
+    /// finishes), while the read may have been answered before that write was applied.
+    /// Returns what the run now knows of the customer.
+    pub fn remember_fetched(&mut self, email: &str, snap: Snapshot) -> Snapshot {
+        if let Some((known, _)) = self.by_id.get(&snap.id) {
+            return known.clone();
+        }
+        self.remember(email, snap.clone());
+        snap
     }
 
     /// Forget a customer (deleted).

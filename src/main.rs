@@ -1,10 +1,8 @@
 //! Thin binary: parse, run, turn the outcome into an exit status.
-use clap::Parser;
-
 use bc_customers::exit::Exit;
 
 fn main() {
-    let cli = match bc_customers::cli::Cli::try_parse() {
+    let cli = match bc_customers::cli::parse_from(std::env::args_os()) {
         Ok(cli) => cli,
         Err(e) => {
             // clap prints help/version to stdout (exit 0) and usage errors to stderr (exit 2).

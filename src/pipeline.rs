@@ -2,8 +2,9 @@
 //!
 //! The CSV is parsed on a blocking thread, one record at a time, into a bounded channel, so
 //! memory does not grow with the file. `buffer_unordered(n)` is the only place rows overlap.
-//! Rows that share a key (the same customer twice in a file) are chained: a row waits for the
-//! previous row with its key to finish, so they are applied in file order and never at once.
+//! Rows about the same customer (twice in a file, by id or by email) are chained: a row waits
+//! for the earlier rows about its customer to finish, so they are applied in file order and
+//! never at once (see [`Chains`]).
 //! Outcomes come back out of order and pass through a small reorder buffer to the sink, which
 //! therefore sees rows in input order.
 
@@ -17,8 +18,7 @@ use futures::StreamExt;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::csvio::{describe_csv_error, CsvReader};
-use crate::report::{Progress, Tally};
-use crate::results::{ResultsWriter, RowOutcome};
+use crate::interrupt::{Abandoned, Interrupt, Signal};
 
 /// One input record, with its 1-based record number (header excluded) and its position in
 /// the stream of rows this run processes (`seq`, 0-based, consecutive).
@@ -72,25 +72,125 @@ pub fn read_rows(
 
 type Tail = Shared<oneshot::Receiver<()>>;
 
-/// Run `work` over every row with at most `concurrency` rows in flight; `key_of` names the
-/// customer a row is about (rows with the same key run one after another, in file order);
-/// `sink` receives every row and its outcome in input order. `work` returning `Err` is fatal:
-/// the run stops and the error is returned.
+/// Which rows are running, by the keys that name their customer, so that rows about one
+/// customer run one after another in file order.
+///
+/// A row is registered, as it enters, under every key it names itself (`#id`, the email): a
+/// row waits for the earlier rows that share one of those keys. That is not enough when one
+/// row names a customer by id and another by its email: only the store (or the run's index)
+/// knows they are the same. So once a row has found its customer it calls
+/// [`Turn::wait_for`] with all of the customer's keys, and waits for every earlier row still
+/// running under any of them. The earlier row's own keys are always among them (a row naming
+/// customer C by id or by email is registered under `#C` or C's email), so no earlier row about
+/// the same customer is missed, even one that is still looking its customer up. Every wait is
+/// on an earlier row, and the earliest unfinished row waits on nothing, so this cannot deadlock.
+#[derive(Default)]
+pub struct Chains {
+    /// Per key, the rows registered under it and not finished, in ascending `seq`.
+    active: Mutex<HashMap<String, Vec<(u64, Tail)>>>,
+}
+
+impl Chains {
+    /// Register `seq` (arriving in order) under `keys`; returns the tails it must wait for.
+    fn enter(&self, seq: u64, keys: &[String], done: &Tail) -> Vec<Tail> {
+        let mut active = self.active.lock().unwrap();
+        let mut prev = Vec::new();
+        for k in keys {
+            let list = active.entry(k.clone()).or_default();
+            if let Some((_, t)) = list.last() {
+                prev.push(t.clone());
+            }
+            list.push((seq, done.clone()));
+        }
+        prev
+    }
+
+    fn leave(&self, seq: u64, keys: &[String]) {
+        let mut active = self.active.lock().unwrap();
+        for k in keys {
+            if let Some(list) = active.get_mut(k) {
+                list.retain(|(s, _)| *s != seq);
+                if list.is_empty() {
+                    active.remove(k);
+                }
+            }
+        }
+    }
+
+    /// The tails of the rows before `seq` still running under any of `keys`.
+    fn earlier(&self, seq: u64, keys: &[String]) -> Vec<Tail> {
+        let active = self.active.lock().unwrap();
+        keys.iter()
+            .filter_map(|k| active.get(k))
+            .flat_map(|list| list.iter().filter(|(s, _)| *s < seq))
+            .map(|(_, t)| t.clone())
+            .collect()
+    }
+}
+
+/// A row's place among the rows about the same customers (see [`Chains`]).
+#[derive(Clone)]
+pub struct Turn {
+    seq: u64,
+    chains: Arc<Chains>,
+}
+
+impl Turn {
+    /// Wait until no earlier row is running under any of `keys` (the keys of the customer
+    /// this row turned out to be about). True when it had to wait: what the row read of the
+    /// customer may be older than what those rows did to it.
+    pub async fn wait_for(&self, keys: &[String]) -> bool {
+        let tails = self.chains.earlier(self.seq, keys);
+        let waited = !tails.is_empty();
+        for t in tails {
+            let _ = t.await;
+        }
+        waited
+    }
+}
+
+/// The chaining key for a customer id (the same spelling everywhere).
+pub fn id_key(id: u64) -> String {
+    format!("#{id}")
+}
+
+/// The chaining key for an email: emails match case-insensitively.
+pub fn email_key(email: &str) -> String {
+    email.trim().to_lowercase()
+}
+
+/// How a run of rows ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ended {
+    /// Every row was processed.
+    Complete,
+    /// A signal stopped it: the rows that had started were finished (unless a second signal
+    /// abandoned them), no other row was started.
+    Interrupted(Signal),
+}
+
+/// Run `work` over every row with at most `concurrency` rows in flight; `keys_of` names the
+/// customer a row is about (rows sharing a key run one after another, in file order; see
+/// [`Chains`]); `sink` receives every row and its outcome in input order. `work` returning
+/// `Err` is fatal: the run stops and the error is returned, except [`Abandoned`] (a row a
+/// signal stopped before it sent anything), which is dropped. After a signal no row is
+/// started; the rows in flight finish and reach the sink, unless a second signal abandons them.
 pub async fn run<T, W, Fut, S>(
     mut rows: mpsc::Receiver<anyhow::Result<Row>>,
     concurrency: usize,
-    key_of: impl Fn(&Row) -> Option<String>,
+    stop: &Interrupt,
+    keys_of: impl Fn(&Row) -> Vec<String>,
     work: W,
     mut sink: S,
-) -> anyhow::Result<()>
+) -> anyhow::Result<Ended>
 where
-    W: Fn(Row) -> Fut,
+    W: Fn(Row, Turn) -> Fut,
     Fut: Future<Output = anyhow::Result<(Row, T)>>,
     S: FnMut(Row, T) -> anyhow::Result<()>,
 {
-    let tails: Arc<Mutex<HashMap<String, (u64, Tail)>>> = Arc::new(Mutex::new(HashMap::new()));
+    let chains = Arc::new(Chains::default());
     let (fatal_tx, mut fatal_rx) = mpsc::channel::<anyhow::Error>(1);
-    let source = futures::stream::poll_fn(move |cx| rows.poll_recv(cx));
+    let source = futures::stream::poll_fn(move |cx| rows.poll_recv(cx)).take_until(stop.first());
     let work = &work;
     let stream = source
         .filter_map(|item| {
@@ -106,38 +206,49 @@ where
             }
         })
         .map(|row| {
-            let key = key_of(&row);
+            let keys = keys_of(&row);
             let (done_tx, done_rx) = oneshot::channel::<()>();
-            let prev = key.as_ref().and_then(|k| {
-                tails
-                    .lock()
-                    .unwrap()
-                    .insert(k.clone(), (row.seq, done_rx.shared()))
-                    .map(|(_, t)| t)
-            });
-            let tails = Arc::clone(&tails);
+            let done = done_rx.shared();
+            let prev = chains.enter(row.seq, &keys, &done);
+            let turn = Turn {
+                seq: row.seq,
+                chains: Arc::clone(&chains),
+            };
             async move {
-                if let Some(prev) = prev {
-                    let _ = prev.await;
+                for p in prev {
+                    let _ = p.await;
                 }
                 let seq = row.seq;
-                let out = work(row).await;
+                let chains = Arc::clone(&turn.chains);
+                let out = work(row, turn).await;
+                chains.leave(seq, &keys);
                 let _ = done_tx.send(());
-                if let Some(k) = key {
-                    let mut t = tails.lock().unwrap();
-                    if t.get(&k).is_some_and(|(s, _)| *s == seq) {
-                        t.remove(&k);
-                    }
-                }
                 out
             }
         })
         .buffer_unordered(concurrency.max(1));
     futures::pin_mut!(stream);
+    let second = stop.second();
+    futures::pin_mut!(second);
     let mut pending: BTreeMap<u64, (Row, T)> = BTreeMap::new();
     let mut next = 0u64;
-    while let Some(result) = stream.next().await {
-        let (row, out) = result?;
+    loop {
+        let result = tokio::select! {
+            biased;
+            // The user insists: the rows in flight are dropped; their journal marks stay.
+            _ = &mut second => break,
+            r = stream.next() => match r {
+                Some(r) => r,
+                None => break,
+            },
+        };
+        let (row, out) = match result {
+            Ok(done) => done,
+            // Stopped by a signal before it sent anything: not an outcome, and the run is
+            // ending anyway (the results file is not written after an interrupt).
+            Err(e) if e.is::<Abandoned>() => continue,
+            Err(e) => return Err(e),
+        };
         pending.insert(row.seq, (row, out));
         while let Some((row, out)) = pending.remove(&next) {
             sink(row, out)?;
@@ -147,35 +258,10 @@ where
     if let Ok(e) = fatal_rx.try_recv() {
         return Err(e);
     }
-    debug_assert!(pending.is_empty());
-    Ok(())
-}
-
-/// [`run`] with the usual sink: every outcome goes to the results file in input order, the
-/// progress bar advances, and the results are tallied for the summary and the exit code.
-/// The results file is finished (renamed into place) only when every row is done.
-pub async fn run_to_results<W, Fut>(
-    rows: mpsc::Receiver<anyhow::Result<Row>>,
-    concurrency: usize,
-    key_of: impl Fn(&Row) -> Option<String>,
-    work: W,
-    mut writer: ResultsWriter,
-    progress: &Progress,
-) -> anyhow::Result<Tally>
-where
-    W: Fn(Row) -> Fut,
-    Fut: Future<Output = anyhow::Result<(Row, RowOutcome)>>,
-{
-    let mut tally = Tally::default();
-    run(rows, concurrency, key_of, work, |row, out: RowOutcome| {
-        tally.add(out.result);
-        writer.write(row.no, &out, &row.record)?;
-        progress.inc(1);
-        Ok(())
+    Ok(match stop.signal() {
+        Some(sig) => Ended::Interrupted(sig),
+        None => Ended::Complete,
     })
-    .await?;
-    writer.finish()?;
-    Ok(tally)
 }
 
 #[cfg(test)]
@@ -183,13 +269,13 @@ mod tests {
     use super::*;
     use std::time::Duration;
 
-    #[tokio::test]
-    async fn ordered_output_and_keyed_serialisation() {
+    fn rows_of(keys: Vec<&'static str>) -> mpsc::Receiver<anyhow::Result<Row>> {
         let (tx, rx) = mpsc::channel(16);
         tokio::spawn(async move {
-            for i in 0..40u64 {
+            for (i, k) in keys.into_iter().enumerate() {
                 let mut rec = csv::StringRecord::new();
-                rec.push_field(&format!("k{}", i % 3));
+                rec.push_field(k);
+                let i = i as u64;
                 tx.send(Ok(Row {
                     no: i + 1,
                     seq: i,
@@ -199,13 +285,20 @@ mod tests {
                 .unwrap();
             }
         });
+        rx
+    }
+
+    #[tokio::test]
+    async fn ordered_output_and_keyed_serialisation() {
+        let keys: Vec<&'static str> = (0..40).map(|i| ["k0", "k1", "k2"][i % 3]).collect();
         let active: Arc<Mutex<std::collections::HashSet<String>>> = Default::default();
         let mut seen = Vec::new();
-        run(
-            rx,
+        let ended = run(
+            rows_of(keys),
             8,
-            |row| Some(row.record[0].to_string()),
-            |row| {
+            &Interrupt::never(),
+            |row| vec![row.record[0].to_string()],
+            |row, _turn| {
                 let active = Arc::clone(&active);
                 async move {
                     let k = row.record[0].to_string();
@@ -225,6 +318,46 @@ mod tests {
         )
         .await
         .unwrap();
+        assert_eq!(ended, Ended::Complete);
         assert_eq!(seen, (1..=40).collect::<Vec<_>>());
+    }
+
+    /// Row 1 names the customer by id ("#7"), row 2 by email ("a@x"): they share no key until
+    /// row 2 finds that its email is customer 7's; from then on it waits for row 1.
+    #[tokio::test]
+    async fn a_row_waits_for_earlier_rows_about_the_customer_it_found() {
+        for _ in 0..20 {
+            let order: Arc<Mutex<Vec<u64>>> = Default::default();
+            run(
+                rows_of(vec!["#7", "a@x", "#8", "b@x"]),
+                4,
+                &Interrupt::never(),
+                |row| vec![row.record[0].to_string()],
+                |row, turn| {
+                    let order = Arc::clone(&order);
+                    async move {
+                        let resolved = match &row.record[0] {
+                            "a@x" | "#7" => vec!["#7".to_string(), "a@x".to_string()],
+                            _ => vec!["#8".to_string(), "b@x".to_string()],
+                        };
+                        if row.no % 2 == 1 {
+                            // The id row is slow: without the wait, the email row would win.
+                            tokio::time::sleep(Duration::from_millis(20)).await;
+                        }
+                        let waited = turn.wait_for(&resolved).await;
+                        // Rows 2 and 4 find an earlier row still sleeping under their customer's keys.
+                        assert_eq!(waited, row.no % 2 == 0);
+                        order.lock().unwrap().push(row.no);
+                        Ok((row, ()))
+                    }
+                },
+                |_, ()| Ok(()),
+            )
+            .await
+            .unwrap();
+            let order = order.lock().unwrap().clone();
+            let pos = |n| order.iter().position(|&x| x == n).unwrap();
+            assert!(pos(1) < pos(2) && pos(3) < pos(4), "{order:?}");
+        }
     }
 }

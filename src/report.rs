@@ -1,72 +1,282 @@
-//! What the user sees while and after a run: a progress bar on a terminal (silent otherwise),
-//! notices said once, and the end-of-run summary on stderr and in `--summary-json`.
+//! What the user sees while and after a run: a progress bar on a terminal, a progress line
+//! every 30 s without one (cron, a log file), notices said once, and the end-of-run summary on
+//! stderr and in `--summary-json`.
+//!
+//! The bar and the lines say the same thing, built by one function ([`Live::status`]): rows
+//! done of the total, the rate, the rows that failed or were invalid so far and the ETA; the
+//! pages read while planning; and, while the store's quota is spent, "waiting for the store's
+//! rate limit (resets in N s)" rather than a rate falling towards zero. The rate counts only the
+//! rows this run did: rows finished by an interrupted run (`--resume`) or carried over from an
+//! earlier results file (`--only-failed`) are counted as done, but not as work of this run, so
+//! they do not inflate the rate or shrink the ETA.
 
-use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{HumanCount, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 
 use crate::api::client::StatsSnapshot;
+use crate::api::Client;
 use crate::results::RowResult;
 
-/// Callers never touch indicatif: without a terminal (cron, CI, tests) `bar` is `None`.
+/// Overrides the 30 s between progress lines without a terminal (tests use a few ms).
+const INTERVAL_ENV: &str = "BC_CUSTOMERS_PROGRESS_INTERVAL_MS";
+const DEFAULT_INTERVAL: Duration = Duration::from_secs(30);
+/// How often the terminal bar's text is refreshed.
+const BAR_REFRESH: Duration = Duration::from_millis(200);
+/// A quota wait shorter than this is not worth a word (the last requests of every window).
+const WAIT_WORTH_SAYING: Duration = Duration::from_millis(100);
+const UNKNOWN: u64 = u64::MAX;
+
+/// Callers never touch indicatif: without a terminal `bar` is `None` and a thread prints a
+/// line every interval instead; with `--quiet` there is neither.
 pub struct Progress {
+    live: Arc<Live>,
     bar: Option<ProgressBar>,
     quiet: bool,
-    unit: String,
+    ticker: Mutex<Option<Ticker>>,
 }
 
-/// Rows, rate and ETA once the total is known; a spinner with the rate until then.
-fn bar_style(unit: &str, total_known: bool) -> ProgressStyle {
-    let template = if total_known {
-        format!("{{spinner}} [{{elapsed_precise}}] {{wide_bar}} {{human_pos}}/{{human_len}} {unit} ({{rate}}, ETA {{eta}})")
+struct Ticker {
+    stop: Arc<AtomicBool>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+/// The counters the bar and the lines are drawn from (shared with the ticker thread).
+struct Live {
+    unit: String,
+    total: AtomicU64,
+    /// Rows finished, whoever finished them.
+    done: AtomicU64,
+    /// Rows finished by this run: the rate and the ETA come from these alone.
+    fresh: AtomicU64,
+    failed: AtomicU64,
+    invalid: AtomicU64,
+    /// True once a row's result was recorded: the line then counts failed/invalid rows.
+    rows_tracked: AtomicBool,
+    planning: AtomicBool,
+    pages_read: AtomicU64,
+    pages_total: AtomicU64,
+    /// When this run's row work began (the planning phase is not part of the rate).
+    since: Mutex<Instant>,
+    /// The client whose rate-limit state tells whether every worker waits for the quota.
+    client: Mutex<Option<Client>>,
+    /// Time seen waiting for the store's quota (sampled by the ticker), for the summary.
+    quota_waited_ms: AtomicU64,
+}
+
+impl Live {
+    fn new(unit: &str, total: Option<u64>) -> Live {
+        Live {
+            unit: unit.to_string(),
+            total: AtomicU64::new(total.unwrap_or(UNKNOWN)),
+            done: AtomicU64::new(0),
+            fresh: AtomicU64::new(0),
+            failed: AtomicU64::new(0),
+            invalid: AtomicU64::new(0),
+            rows_tracked: AtomicBool::new(false),
+            planning: AtomicBool::new(false),
+            pages_read: AtomicU64::new(0),
+            pages_total: AtomicU64::new(0),
+            since: Mutex::new(Instant::now()),
+            client: Mutex::new(None),
+            quota_waited_ms: AtomicU64::new(0),
+        }
+    }
+
+    fn count(&self, r: RowResult) {
+        self.rows_tracked.store(true, Ordering::Relaxed);
+        self.done.fetch_add(1, Ordering::Relaxed);
+        match r {
+            RowResult::Failed => self.failed.fetch_add(1, Ordering::Relaxed),
+            RowResult::Invalid => self.invalid.fetch_add(1, Ordering::Relaxed),
+            _ => 0,
+        };
+    }
+
+    /// The time left until the store's quota lets a request through again, when every
+    /// worker is held back by it.
+    fn quota_wait(&self) -> Option<Duration> {
+        let until = self
+            .client
+            .lock()
+            .unwrap()
+            .as_ref()?
+            .gate()
+            .waiting_until()?;
+        let left = until.saturating_duration_since(Instant::now());
+        (left >= WAIT_WORTH_SAYING).then_some(left)
+    }
+
+    /// The one line the bar shows and the log gets.
+    fn status(&self) -> String {
+        let wait = self.quota_wait().map(|d| {
+            format!(
+                "waiting for the store's rate limit (resets in {} s)",
+                d.as_secs_f64().ceil() as u64
+            )
+        });
+        let mut parts = Vec::new();
+        if self.planning.load(Ordering::Relaxed) {
+            let read = self.pages_read.load(Ordering::Relaxed);
+            let total = self.pages_total.load(Ordering::Relaxed).max(read);
+            parts.push(format!(
+                "reading the store to plan: {}/{} pages",
+                HumanCount(read),
+                HumanCount(total)
+            ));
+            parts.extend(wait);
+            return parts.join(", ");
+        }
+        let done = self.done.load(Ordering::Relaxed);
+        let fresh = self.fresh.load(Ordering::Relaxed);
+        let total = self.total.load(Ordering::Relaxed);
+        let unit = &self.unit;
+        parts.push(match total {
+            UNKNOWN => format!("{} {unit}", HumanCount(done)),
+            t => format!("{}/{} {unit}", HumanCount(done), HumanCount(t)),
+        });
+        let elapsed = self.since.lock().unwrap().elapsed().as_secs_f64();
+        let rate = if elapsed > 0.0 {
+            fresh as f64 / elapsed
+        } else {
+            0.0
+        };
+        parts.push(format!("{} {unit}/s", format_rate(rate)));
+        if self.rows_tracked.load(Ordering::Relaxed) {
+            parts.push(format!("{} failed", self.failed.load(Ordering::Relaxed)));
+            parts.push(format!("{} invalid", self.invalid.load(Ordering::Relaxed)));
+        }
+        if total != UNKNOWN {
+            let left = total.saturating_sub(done);
+            parts.push(if left == 0 {
+                "ETA 0s".to_string()
+            } else if fresh == 0 || elapsed < 0.5 {
+                "ETA unknown yet".to_string()
+            } else {
+                format!("ETA {}", format_duration(left as f64 / rate))
+            });
+        }
+        parts.extend(wait);
+        parts.join(", ")
+    }
+}
+
+fn format_rate(rate: f64) -> String {
+    if rate < 10.0 {
+        format!("{rate:.1}")
     } else {
-        format!("{{spinner}} [{{elapsed_precise}}] {{human_pos}} {unit} ({{rate}})")
+        format!("{}", HumanCount(rate.round() as u64))
+    }
+}
+
+/// `4m 26s`, `35s`, `2h 05m`: what a person reads at a glance.
+fn format_duration(secs: f64) -> String {
+    let s = secs.round().max(0.0) as u64;
+    match s {
+        0..=59 => format!("{s}s"),
+        60..=3599 => format!("{}m {:02}s", s / 60, s % 60),
+        _ => format!("{}h {:02}m", s / 3600, (s % 3600) / 60),
+    }
+}
+
+fn interval() -> Duration {
+    std::env::var(INTERVAL_ENV)
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .filter(|ms| *ms > 0)
+        .map(Duration::from_millis)
+        .unwrap_or(DEFAULT_INTERVAL)
+}
+
+fn bar_style(with_bar: bool) -> ProgressStyle {
+    let template = if with_bar {
+        "{spinner} [{elapsed_precise}] {wide_bar} {wide_msg}"
+    } else {
+        "{spinner} [{elapsed_precise}] {wide_msg}"
     };
-    ProgressStyle::with_template(&template)
-        .unwrap_or_else(|_| ProgressStyle::default_bar())
-        // indicatif's {per_sec} prints four decimals; whole rows per second read better.
-        .with_key(
-            "rate",
-            |state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
-                let _ = write!(w, "{:.0}/s", state.per_sec());
-            },
-        )
+    ProgressStyle::with_template(template).unwrap_or_else(|_| ProgressStyle::default_bar())
 }
 
 impl Progress {
     pub fn new(total: Option<u64>, quiet: bool, unit: &str) -> Progress {
-        if quiet || !std::io::stderr().is_terminal() {
-            return Progress {
-                bar: None,
-                quiet,
-                unit: unit.to_string(),
-            };
-        }
-        let bar = ProgressBar::with_draw_target(total, ProgressDrawTarget::stderr())
-            .with_style(bar_style(unit, total.is_some()));
-        bar.enable_steady_tick(Duration::from_millis(200));
+        let live = Arc::new(Live::new(unit, total));
+        let bar = (!quiet && std::io::stderr().is_terminal()).then(|| {
+            let bar = ProgressBar::with_draw_target(total, ProgressDrawTarget::stderr())
+                .with_style(bar_style(total.is_some()));
+            bar.enable_steady_tick(BAR_REFRESH);
+            bar
+        });
+        let ticker = (!quiet).then(|| Ticker::start(Arc::clone(&live), bar.clone()));
         Progress {
-            bar: Some(bar),
+            live,
+            bar,
             quiet,
-            unit: unit.to_string(),
+            ticker: Mutex::new(ticker),
         }
     }
 
+    /// Show this client's quota waits (every request of the run goes through it).
+    pub fn watch(&self, client: &Client) {
+        *self.live.client.lock().unwrap() = Some(client.clone());
+    }
+
+    /// `n` units done by this run (pages of an export, rows without a result).
     pub fn inc(&self, n: u64) {
-        if let Some(b) = &self.bar {
-            b.inc(n);
-        }
+        self.live.done.fetch_add(n, Ordering::Relaxed);
+        self.live.fresh.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// A row this run finished, with its result.
+    pub fn record(&self, r: RowResult) {
+        self.live.count(r);
+        self.live.fresh.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A row finished before this run (by an interrupted run, or carried from an earlier
+    /// results file): done, but not this run's work, so it is not in the rate.
+    pub fn record_earlier(&self, r: RowResult) {
+        self.live.count(r);
     }
 
     pub fn set_total(&self, n: u64) {
+        self.live.total.store(n, Ordering::Relaxed);
         if let Some(b) = &self.bar {
             b.set_length(n);
-            b.set_style(bar_style(&self.unit, true));
+            b.set_style(bar_style(true));
         }
+    }
+
+    /// The planning phase begins: about `pages` pages of the store are read first.
+    pub fn planning(&self, pages: u64) {
+        self.live.pages_total.store(pages, Ordering::Relaxed);
+        self.live.pages_read.store(0, Ordering::Relaxed);
+        self.live.planning.store(true, Ordering::Relaxed);
+    }
+
+    pub fn page_read(&self) {
+        self.live.pages_read.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Planning is over: the rows begin, and the rate is measured from now.
+    pub fn planned(&self) {
+        self.live.planning.store(false, Ordering::Relaxed);
+        *self.live.since.lock().unwrap() = Instant::now();
+    }
+
+    /// A summary notice when the store's quota set the pace: a slow run is then not the
+    /// tool's doing, and more concurrency would not help.
+    pub fn quota_notice(&self) -> Option<String> {
+        let secs = self.live.quota_waited_ms.load(Ordering::Relaxed) / 1000;
+        (secs >= 1).then(|| {
+            format!(
+                "about {secs} s of the run were spent waiting for the store's rate limit (its API quota, shared with the store's other apps, set the pace)"
+            )
+        })
     }
 
     /// Print a line without tearing the bar (stderr; nothing with --quiet).
@@ -81,9 +291,125 @@ impl Progress {
     }
 
     pub fn finish(&self) {
+        self.stop();
         if let Some(b) = &self.bar {
             b.finish_and_clear();
         }
+    }
+
+    fn stop(&self) {
+        if let Some(t) = self.ticker.lock().unwrap().take() {
+            t.stop.store(true, Ordering::Relaxed);
+            let _ = t.thread.join();
+        }
+    }
+}
+
+impl Drop for Progress {
+    /// A run that stops with an error must not go on printing progress after its message.
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+impl Ticker {
+    fn start(live: Arc<Live>, bar: Option<ProgressBar>) -> Ticker {
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopped = Arc::clone(&stop);
+        let every = interval();
+        let thread = std::thread::Builder::new()
+            .name("bc-progress".into())
+            .spawn(move || {
+                // Short naps, so that `finish` never waits long for this thread.
+                let nap = every.min(BAR_REFRESH).min(Duration::from_millis(50));
+                let mut last_line = Instant::now();
+                let mut with_bar = None;
+                while !stopped.load(Ordering::Relaxed) {
+                    std::thread::sleep(nap);
+                    if live.quota_wait().is_some() {
+                        live.quota_waited_ms
+                            .fetch_add(nap.as_millis() as u64, Ordering::Relaxed);
+                    }
+                    match &bar {
+                        Some(b) => {
+                            let show_bar = !live.planning.load(Ordering::Relaxed)
+                                && live.total.load(Ordering::Relaxed) != UNKNOWN;
+                            if with_bar != Some(show_bar) {
+                                b.set_style(bar_style(show_bar));
+                                with_bar = Some(show_bar);
+                            }
+                            b.set_position(live.done.load(Ordering::Relaxed));
+                            b.set_message(live.status());
+                        }
+                        None if last_line.elapsed() >= every => {
+                            last_line = Instant::now();
+                            if !stopped.load(Ordering::Relaxed) {
+                                eprintln!("progress: {}", live.status());
+                            }
+                        }
+                        None => {}
+                    }
+                }
+            })
+            .expect("starting the progress thread");
+        Ticker { stop, thread }
+    }
+}
+
+/// "1 row", "2 rows": summaries say what they count in the right number.
+pub fn plural(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// Result counts in the order a person reads a run: what was done, what was left as it was,
+/// then the problems last (not alphabetically).
+#[derive(Debug, Clone, Default)]
+pub struct ResultCounts(pub Vec<(RowResult, u64)>);
+
+impl ResultCounts {
+    fn rank(r: RowResult) -> u8 {
+        match r {
+            RowResult::Created => 0,
+            RowResult::WouldCreate => 1,
+            RowResult::Updated => 2,
+            RowResult::WouldUpdate => 3,
+            RowResult::Deleted => 4,
+            RowResult::WouldDelete => 5,
+            RowResult::Valid => 6,
+            RowResult::Unchanged => 7,
+            RowResult::Skipped => 8,
+            RowResult::Invalid => 9,
+            RowResult::Failed => 10,
+        }
+    }
+
+    pub fn of(tally: &Tally) -> ResultCounts {
+        let mut v: Vec<(RowResult, u64)> = tally.counts.iter().map(|(r, n)| (*r, *n)).collect();
+        v.sort_by_key(|(r, _)| Self::rank(*r));
+        ResultCounts(v)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn get(&self, r: RowResult) -> u64 {
+        self.0
+            .iter()
+            .find(|(k, _)| *k == r)
+            .map(|(_, n)| *n)
+            .unwrap_or(0)
+    }
+}
+
+impl Serialize for ResultCounts {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(Some(self.0.len()))?;
+        for (r, n) in &self.0 {
+            m.serialize_entry(r.as_str(), n)?;
+        }
+        m.end()
     }
 }
 
@@ -91,8 +417,11 @@ impl Progress {
 #[derive(Debug, Clone, Serialize)]
 pub struct Summary {
     pub command: String,
+    /// When the run began and ended, UTC ISO-8601, so a monitor need not trust file times.
+    pub started_at: String,
+    pub finished_at: String,
     pub rows: u64,
-    pub results: BTreeMap<String, u64>,
+    pub results: ResultCounts,
     pub elapsed_seconds: f64,
     pub rows_per_second: f64,
     pub requests: u64,
@@ -110,8 +439,23 @@ pub struct Summary {
     /// The process's exit code for this run (0, or 3 when rows are invalid or failed); a run
     /// that stops with an error writes [`write_failure_json`] instead, with 1 or 2.
     pub exit_code: i32,
-    /// `ok`, `rows_failed` or (see [`write_failure_json`]) `error`.
+    /// `ok`, `rows_failed`, `interrupted` (a signal stopped the run; see `rows::RowRun::end`)
+    /// or (see [`write_failure_json`]) `error`.
     pub status: &'static str,
+}
+
+/// UTC, ISO-8601, to the millisecond: `2026-12-01T09:00:00.123Z`.
+pub fn utc_timestamp(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// When the process started, for documents written without a [`Summary`].
+static PROCESS_START: std::sync::OnceLock<chrono::DateTime<chrono::Utc>> =
+    std::sync::OnceLock::new();
+
+/// Note the process's start time (called first thing by [`crate::run`]).
+pub fn mark_start() {
+    PROCESS_START.get_or_init(chrono::Utc::now);
 }
 
 /// The `--summary-json` document of a run that stopped with an error.
@@ -121,8 +465,11 @@ pub fn write_failure_json(
     code: crate::exit::Exit,
     err: &anyhow::Error,
 ) -> anyhow::Result<()> {
+    let now = chrono::Utc::now();
     let doc = serde_json::json!({
         "command": command,
+        "started_at": utc_timestamp(*PROCESS_START.get().unwrap_or(&now)),
+        "finished_at": utc_timestamp(now),
         "status": "error",
         "exit_code": code.code(),
         "error": format!("{err:#}"),
@@ -133,10 +480,30 @@ pub fn write_failure_json(
     f.commit()
 }
 
+/// The `--summary-json` document of a run stopped by a signal before it processed any row.
+pub fn write_interrupted_json(
+    path: &Path,
+    command: &str,
+    code: crate::exit::Exit,
+    err: &anyhow::Error,
+) -> anyhow::Result<()> {
+    let doc = serde_json::json!({
+        "command": command,
+        "status": "interrupted",
+        "exit_code": code.code(),
+        "rows": 0,
+        "message": format!("{err:#}"),
+    });
+    let mut f = crate::outfile::OutputFile::create(path)?;
+    serde_json::to_writer_pretty(&mut f, &doc)?;
+    std::io::Write::write_all(&mut f, b"\n")?;
+    f.commit()
+}
+
 /// Counts results as rows finish.
 #[derive(Debug, Default, Clone)]
 pub struct Tally {
-    pub counts: BTreeMap<RowResult, u64>,
+    pub counts: std::collections::BTreeMap<RowResult, u64>,
 }
 
 impl Tally {
@@ -172,17 +539,17 @@ impl Summary {
         started: Instant,
         stats: StatsSnapshot,
     ) -> Summary {
-        let elapsed = started.elapsed().as_secs_f64();
-        let results = tally
-            .map(|t| {
-                t.counts
-                    .iter()
-                    .map(|(r, n)| (r.as_str().to_string(), *n))
-                    .collect()
-            })
-            .unwrap_or_default();
+        let elapsed = started.elapsed();
+        let finished_at = chrono::Utc::now();
+        let started_at = finished_at
+            - chrono::Duration::from_std(elapsed).unwrap_or_else(|_| chrono::Duration::zero());
+        let elapsed = elapsed.as_secs_f64();
+        let results = tally.map(ResultCounts::of).unwrap_or_default();
+        let problems = tally.is_some_and(|t| t.problems() > 0);
         Summary {
             command: command.to_string(),
+            started_at: utc_timestamp(started_at),
+            finished_at: utc_timestamp(finished_at),
             rows,
             results,
             elapsed_seconds: round3(elapsed),
@@ -204,23 +571,19 @@ impl Summary {
             results_file: None,
             output_file: None,
             dry_run: false,
-            exit_code: if tally.is_some_and(|t| t.problems() > 0) {
-                3
-            } else {
-                0
-            },
-            status: if tally.is_some_and(|t| t.problems() > 0) {
-                "rows_failed"
-            } else {
-                "ok"
-            },
+            exit_code: if problems { 3 } else { 0 },
+            status: if problems { "rows_failed" } else { "ok" },
         }
     }
 
-    /// Print to stderr (unless quiet) and write `--summary-json` (always, when asked).
+    /// Print to stderr and write `--summary-json` (always, when asked). With `--quiet` only
+    /// a run with invalid or failed rows prints, and one line: exit code 3 alone does not say
+    /// which rows, and a cron mail of that line does.
     pub fn emit(&self, quiet: bool, json_path: Option<&Path>) -> anyhow::Result<()> {
         if !quiet {
             eprintln!("{}", self.render());
+        } else if let Some(line) = self.problem_line() {
+            eprintln!("{line}");
         }
         if let Some(p) = json_path {
             let mut f = crate::outfile::OutputFile::create(p)?;
@@ -231,6 +594,24 @@ impl Summary {
         Ok(())
     }
 
+    /// `import: 10 rows, 1 invalid, 1 failed; see in.results.csv`.
+    pub fn problem_line(&self) -> Option<String> {
+        let invalid = self.results.get(RowResult::Invalid);
+        let failed = self.results.get(RowResult::Failed);
+        if invalid + failed == 0 {
+            return None;
+        }
+        let mut line = format!(
+            "{}: {}, {invalid} invalid, {failed} failed",
+            self.command,
+            plural(self.rows, "row", "rows"),
+        );
+        if let Some(f) = &self.results_file {
+            line.push_str(&format!("; see {f}"));
+        }
+        Some(line)
+    }
+
     pub fn render(&self) -> String {
         let mut out = String::new();
         let title = if self.dry_run {
@@ -239,21 +620,24 @@ impl Summary {
             self.command.clone()
         };
         out.push_str(&format!(
-            "{title}: {} rows in {:.1}s ({:.1} rows/s)\n",
-            self.rows, self.elapsed_seconds, self.rows_per_second
+            "{title}: {} in {:.1}s ({:.1} rows/s)\n",
+            plural(self.rows, "row", "rows"),
+            self.elapsed_seconds,
+            self.rows_per_second
         ));
         if !self.results.is_empty() {
             let parts: Vec<String> = self
                 .results
+                .0
                 .iter()
-                .map(|(k, v)| format!("{k} {v}"))
+                .map(|(k, v)| format!("{} {v}", k.as_str()))
                 .collect();
             out.push_str(&format!("  results: {}\n", parts.join(", ")));
         }
         out.push_str(&format!(
-            "  requests: {} ({} writes, {:.3} per row), retries: {}, 429s: {}\n",
+            "  requests: {} ({}, {:.3} per row), retries: {}, 429s: {}\n",
             self.requests,
-            self.write_requests,
+            plural(self.write_requests, "write", "writes"),
             self.requests_per_row,
             self.retries,
             self.rate_limited
@@ -273,4 +657,76 @@ impl Summary {
 
 fn round3(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_of_an_earlier_run_are_done_but_not_in_the_rate() {
+        let p = Progress::new(Some(1000), true, "rows");
+        for _ in 0..900 {
+            p.record_earlier(RowResult::Created);
+        }
+        p.record_earlier(RowResult::Failed);
+        *p.live.since.lock().unwrap() = Instant::now() - Duration::from_secs(10);
+        for _ in 0..20 {
+            p.record(RowResult::Created);
+        }
+        p.record(RowResult::Invalid);
+        let s = p.live.status();
+        // 21 rows in 10 s: 2.1/s, 78 left: about 37 s; not 922 rows in 10 s.
+        assert!(s.starts_with("922/1,000 rows, 2.1 rows/s"), "{s}");
+        assert!(s.contains("1 failed, 1 invalid"), "{s}");
+        assert!(s.contains("ETA 37s"), "{s}");
+    }
+
+    #[test]
+    fn planning_shows_pages() {
+        let p = Progress::new(Some(10), true, "rows");
+        p.planning(4);
+        p.page_read();
+        assert_eq!(p.live.status(), "reading the store to plan: 1/4 pages");
+        p.planned();
+        assert!(p.live.status().starts_with("0/10 rows"));
+    }
+
+    #[test]
+    fn counts_come_in_a_logical_order() {
+        let mut t = Tally::default();
+        for r in [
+            RowResult::Invalid,
+            RowResult::Unchanged,
+            RowResult::Updated,
+            RowResult::Failed,
+            RowResult::Created,
+            RowResult::Skipped,
+        ] {
+            t.add(r);
+        }
+        let order: Vec<&str> = ResultCounts::of(&t)
+            .0
+            .iter()
+            .map(|(r, _)| r.as_str())
+            .collect();
+        assert_eq!(
+            order,
+            [
+                "created",
+                "updated",
+                "unchanged",
+                "skipped",
+                "invalid",
+                "failed"
+            ]
+        );
+    }
+
+    #[test]
+    fn durations_read_at_a_glance() {
+        assert_eq!(format_duration(35.2), "35s");
+        assert_eq!(format_duration(266.0), "4m 26s");
+        assert_eq!(format_duration(7500.0), "2h 05m");
+    }
 }

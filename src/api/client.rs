@@ -19,7 +19,7 @@ use serde_json::Value;
 use tokio::sync::Semaphore;
 
 use super::error::{parse_error_body, ApiError, ErrorKind};
-use super::models::{Address, Count, Customer, Group, Validation};
+use super::models::{Address, Count, Customer, Group, HasId, Validation};
 use super::rate::{RateGate, RateHeaders, Ticket};
 
 /// The access token. Its `Debug` never shows the value, so it cannot leak through `{:?}`.
@@ -76,6 +76,18 @@ impl Connection {
             }
             other => bail!("--api-url must start with https:// (got {other}://)"),
         }
+        // Requests go to `{api-url}/stores/{hash}/...` and nowhere else: a query or fragment
+        // would be dropped or mangled by that join, and user info would be sent (as Basic
+        // auth) to whoever the URL names. Neither is named back: user info holds a password.
+        if !url.username().is_empty() || url.password().is_some() {
+            bail!("--api-url must not contain user info (user:password@): the store is authenticated with the access token only");
+        }
+        if url.query().is_some() {
+            bail!("--api-url must not contain a query (?...): requests go to {{api-url}}/stores/{{hash}}/v2/...");
+        }
+        if url.fragment().is_some() {
+            bail!("--api-url must not contain a fragment (#...): requests go to {{api-url}}/stores/{{hash}}/v2/...");
+        }
         Ok(url)
     }
 
@@ -114,6 +126,8 @@ struct Inner {
     http: reqwest::Client,
     root: String,
     token: HeaderValue,
+    /// The token as text, only to scrub it from what the store sends back.
+    secret: Secret,
     gate: RateGate,
     permits: Semaphore,
     /// Big pages parsed at once, one per core: more would only add blocking-pool threads
@@ -138,6 +152,15 @@ pub struct Reply {
     pub body: Vec<u8>,
 }
 
+/// The most a 2xx answer may hold. A full page of 250 customers is ~150 KB; with long notes
+/// and many form fields perhaps a few MB. 32 MiB is over 200 times a typical page, so only a
+/// broken or hostile store reaches it, and memory stays bounded whatever it sends: the body is
+/// read as a stream and counted after gzip decompression (a 1 MB gzip can inflate to 1 GiB).
+pub const MAX_BODY: usize = 32 << 20;
+
+/// Error bodies are read only for their message: the rest is not read.
+const MAX_ERROR_BODY: usize = 64 << 10;
+
 /// How many 429s one request may meet before it gives up. They do not use the `--max-retries`
 /// budget: a 429 with headers is the store telling us when to come back, not a fault.
 const MAX_RATE_LIMITED: u32 = 30;
@@ -160,6 +183,10 @@ impl Client {
             .connect_timeout(conn.timeout.min(Duration::from_secs(10)))
             .pool_max_idle_per_host(conn.concurrency.max(1) * 2)
             .https_only(conn.api_url.scheme() == "https")
+            // BigCommerce's API never redirects. Following one (reqwest follows 10 by default)
+            // would send the token, the method and the body to whatever URL the answer names,
+            // e.g. a 307 of `DELETE /customers/7` to the collection `DELETE /customers`.
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .context("building the HTTP client")?;
         let base = conn.api_url.as_str().trim_end_matches('/');
@@ -168,6 +195,7 @@ impl Client {
                 http,
                 root: format!("{base}/stores/{}/v2", conn.store_hash),
                 token,
+                secret: conn.token.clone(),
                 gate: RateGate::new(),
                 permits: Semaphore::new(conn.concurrency.max(1)),
                 parsers: Semaphore::new(
@@ -186,6 +214,22 @@ impl Client {
     pub fn with_verbosity(self, level: u8) -> Client {
         self.inner.verbosity.store(level, Ordering::Relaxed);
         self
+    }
+
+    /// `--quiet`: the client's own warnings (a capped wait) are not printed.
+    pub fn with_quiet(self, quiet: bool) -> Client {
+        self.inner.gate.set_quiet(quiet);
+        self
+    }
+
+    /// What must never come back out of the store's words for this request: the token, and
+    /// any password in the body.
+    fn secrets<'a>(&'a self, body: Option<&'a Value>) -> Vec<&'a str> {
+        let mut out = vec![self.inner.secret.expose().trim()];
+        if let Some(b) = body {
+            passwords_in(b, false, &mut out);
+        }
+        out
     }
 
     pub fn stats(&self) -> StatsSnapshot {
@@ -221,6 +265,7 @@ impl Client {
         let url = format!("{}{}", self.inner.root, path);
         let body_bytes = body.map(|b| serde_json::to_vec(b).expect("JSON values always serialize"));
         let is_write = method != Method::GET;
+        let secrets = self.secrets(body);
         let mut attempt: u32 = 0;
         let mut rate_limited: u32 = 0;
         loop {
@@ -249,7 +294,7 @@ impl Client {
                         .header(reqwest::header::CONTENT_TYPE, "application/json")
                         .body(b.clone());
                 }
-                self.exchange(req, &what, sent).await
+                self.exchange(req, &what, sent, &secrets).await
             };
             let err = match result {
                 Ok(reply) => return Ok(reply),
@@ -263,12 +308,12 @@ impl Client {
                         if rate_limited > MAX_RATE_LIMITED {
                             return Err(err);
                         }
-                        let wait = match (headers.reset_ms, headers.retry_after_s) {
-                            (None, None) => backoff(rate_limited - 1, is_write),
-                            (reset, retry) => Duration::from_millis(
-                                reset.unwrap_or(0).max(retry.unwrap_or(0) * 1000),
-                            ),
-                        };
+                        // A wait longer than the store's own window is a broken header: capped.
+                        let wait = self
+                            .inner
+                            .gate
+                            .wait_for_429(&headers)
+                            .unwrap_or_else(|| backoff(rate_limited - 1, is_write));
                         // Everyone waits, with a little jitter so the workers do not return in one burst.
                         self.inner
                             .gate
@@ -296,21 +341,28 @@ impl Client {
         req: reqwest::RequestBuilder,
         what: &str,
         sent: Ticket,
+        secrets: &[&str],
     ) -> Result<Reply, (ApiError, RateHeaders)> {
+        // Every error is built here, and scrubbed here: nothing the store sends reaches a
+        // log line, a message or a results file with the token or a password in it.
+        let fail = |kind: ErrorKind| {
+            ApiError {
+                what: what.to_string(),
+                kind,
+            }
+            .scrubbed(secrets)
+        };
         let transport = |e: reqwest::Error| {
             let maybe_sent = !e.is_connect();
             let message = describe_reqwest_error(&e);
-            ApiError {
-                what: what.to_string(),
-                kind: ErrorKind::Transport {
-                    message,
-                    maybe_sent,
-                },
-            }
+            fail(ErrorKind::Transport {
+                message,
+                maybe_sent,
+            })
         };
         let verbosity = self.inner.verbosity.load(Ordering::Relaxed);
         let sent_at = std::time::Instant::now();
-        let resp = match req.send().await {
+        let mut resp = match req.send().await {
             Ok(r) => r,
             Err(e) => {
                 self.inner.gate.finish(&RateHeaders::default(), sent);
@@ -340,10 +392,39 @@ impl Client {
                 )
             }
         }
-        let body = resp.bytes().await;
+        if (300..400).contains(&status) {
+            self.inner.gate.finish(&headers, sent);
+            let location: String = resp
+                .headers()
+                .get(reqwest::header::LOCATION)
+                // Named so the user can see where the store points, but kept to one short line.
+                .map(|v| {
+                    String::from_utf8_lossy(v.as_bytes())
+                        .chars()
+                        .take(500)
+                        .collect()
+                })
+                .unwrap_or_else(|| "(no Location header)".into());
+            let message = format!(
+                "the store answered with a redirect to {location}; BigCommerce's API never redirects, so it is not followed (check --api-url)"
+            );
+            return Err((fail(ErrorKind::Status { status, message }), headers));
+        }
+        let success = (200..300).contains(&status);
+        let cap = if success { MAX_BODY } else { MAX_ERROR_BODY };
+        let body = read_capped(&mut resp, cap).await;
+        drop(resp);
         self.inner.gate.finish(&headers, sent);
         let body = match body {
-            Ok(b) => b.to_vec(),
+            Ok(Capped::Whole(b)) => b,
+            Ok(Capped::Cut(b)) if !success => b,
+            Ok(Capped::Cut(_)) => {
+                let message = format!(
+                    "the answer is larger than {} MiB, which no real page reaches; it was not read further",
+                    MAX_BODY >> 20
+                );
+                return Err((fail(ErrorKind::Decode { message }), headers));
+            }
             Err(e) => {
                 // The status line arrived but the body did not: the request was processed.
                 let mut err = transport(e);
@@ -353,17 +434,68 @@ impl Client {
                 return Err((err, headers));
             }
         };
-        if (200..300).contains(&status) {
+        if success {
             return Ok(Reply { status, body });
         }
-        let message = parse_error_body(status, &body);
-        Err((
+        // Scrubbed before parsing too: a plain-text message is cut to a few hundred
+        // characters, and a cut could leave part of a secret that no longer matches.
+        let text = super::error::scrub(&String::from_utf8_lossy(&body), secrets);
+        let message = parse_error_body(status, text.as_bytes());
+        Err((fail(ErrorKind::Status { status, message }), headers))
+    }
+
+    /// Decode a 2xx body, scrubbing the error (a decoder's message quotes what it read).
+    fn decode<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &[u8],
+        request: Option<&Value>,
+    ) -> Result<T, ApiError> {
+        decode(path, body).map_err(|e| e.scrubbed(&self.secrets(request)))
+    }
+
+    /// Decode one record (customer, address, group): a body without an id is not the record,
+    /// whatever the status said, and never becomes a record with id 0. After a create (POST),
+    /// a 2xx says the store accepted the write, so the create may have happened:
+    /// [`ErrorKind::Unconfirmed`], which callers look up before sending it again.
+    fn decode_record<T: DeserializeOwned + HasId>(
+        &self,
+        method: &Method,
+        path: &str,
+        body: &[u8],
+        request: Option<&Value>,
+    ) -> Result<T, ApiError> {
+        let record = self.decode::<T>(path, body, request).and_then(|r: T| {
+            if r.id() == 0 {
+                Err(ApiError {
+                    what: String::new(),
+                    kind: ErrorKind::Decode {
+                        message: "the answer has no id, so it is not the record asked for".into(),
+                    },
+                })
+            } else {
+                Ok(r)
+            }
+        });
+        record.map_err(|e| {
+            let message = match e.kind {
+                ErrorKind::Decode { message } => message,
+                other => {
+                    return ApiError {
+                        what: e.what,
+                        kind: other,
+                    }
+                }
+            };
             ApiError {
-                what: what.to_string(),
-                kind: ErrorKind::Status { status, message },
-            },
-            headers,
-        ))
+                what: format!("{method} {}", route_of(path)),
+                kind: if *method == Method::POST {
+                    ErrorKind::Unconfirmed { message }
+                } else {
+                    ErrorKind::Decode { message }
+                },
+            }
+        })
     }
 
     /// GET a list page. `204 No Content` (an empty page, also past the last page) is an empty list.
@@ -382,8 +514,10 @@ impl Client {
         if reply.status == 204 || reply.body.iter().all(|b| b.is_ascii_whitespace()) {
             return Ok(Vec::new());
         }
+        let secret = self.inner.secret.clone();
+        let scrub = move |e: ApiError| e.scrubbed(&[secret.expose().trim()]);
         if reply.body.len() < PARSE_ASIDE {
-            return decode(path, &reply.body);
+            return decode(path, &reply.body).map_err(scrub);
         }
         let _parser = self
             .inner
@@ -392,16 +526,21 @@ impl Client {
             .await
             .expect("semaphore never closed");
         let path = path.to_string();
-        tokio::task::spawn_blocking(move || decode(&path, &reply.body))
+        tokio::task::spawn_blocking(move || decode(&path, &reply.body).map_err(scrub))
             .await
             .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))
     }
 
     /// GET one resource; 404 is `None`.
-    pub async fn get_one<T: DeserializeOwned>(&self, path: &str) -> Result<Option<T>, ApiError> {
+    pub async fn get_one<T: DeserializeOwned + HasId>(
+        &self,
+        path: &str,
+    ) -> Result<Option<T>, ApiError> {
         match self.send(Method::GET, path, &[], None, true).await {
             Ok(reply) if reply.status == 204 => Ok(None),
-            Ok(reply) => decode(path, &reply.body).map(Some),
+            Ok(reply) => self
+                .decode_record(&Method::GET, path, &reply.body, None)
+                .map(Some),
             Err(e) if e.is_not_found() => Ok(None),
             Err(e) => Err(e),
         }
@@ -411,7 +550,7 @@ impl Client {
         let reply = self
             .send(Method::GET, "/customers/count", filters, None, true)
             .await?;
-        let count: Count = decode("/customers/count", &reply.body)?;
+        let count: Count = self.decode("/customers/count", &reply.body, None)?;
         Ok(count.count)
     }
 
@@ -442,14 +581,15 @@ impl Client {
     pub async fn create_customer(&self, body: &Value) -> Result<Customer, ApiError> {
         let reply = self
             .send(Method::POST, "/customers", &[], Some(body), false)
-            .await?;
-        decode("/customers", &reply.body)
+            .await
+            .map_err(unconfirmed_if_unreadable)?;
+        self.decode_record(&Method::POST, "/customers", &reply.body, Some(body))
     }
 
     pub async fn update_customer(&self, id: u64, body: &Value) -> Result<Customer, ApiError> {
         let path = format!("/customers/{id}");
         let reply = self.send(Method::PUT, &path, &[], Some(body), true).await?;
-        decode(&path, &reply.body)
+        self.decode_record(&Method::PUT, &path, &reply.body, Some(body))
     }
 
     /// DELETE one customer by id. There is deliberately no method for the collection
@@ -496,8 +636,9 @@ impl Client {
         let path = format!("/customers/{customer_id}/addresses");
         let reply = self
             .send(Method::POST, &path, &[], Some(body), false)
-            .await?;
-        decode(&path, &reply.body)
+            .await
+            .map_err(unconfirmed_if_unreadable)?;
+        self.decode_record(&Method::POST, &path, &reply.body, Some(body))
     }
 
     /// Every customer group (pages of 250).
@@ -506,12 +647,33 @@ impl Client {
     }
 
     /// POST a group. Not idempotent; after an ambiguous failure look the name up.
+    ///
+    /// BigCommerce documents `207 {status, message}` for this request ("created, but the
+    /// sitewide discount update failed"; reference/bigcommerce-api.md, customers.v2.yml): the
+    /// group exists but the answer does not carry it, so it is looked up by name.
     pub async fn create_group(&self, name: &str) -> Result<Group, ApiError> {
         let body = serde_json::json!({ "name": name });
         let reply = self
             .send(Method::POST, "/customer_groups", &[], Some(&body), false)
-            .await?;
-        decode("/customer_groups", &reply.body)
+            .await
+            .map_err(unconfirmed_if_unreadable)?;
+        if reply.status == 207 {
+            let said = parse_error_body(207, &reply.body);
+            let groups = self.groups().await?;
+            return groups
+                .into_iter()
+                .find(|g| g.id != 0 && g.name.trim().eq_ignore_ascii_case(name.trim()))
+                .ok_or_else(|| ApiError {
+                    what: "POST /customer_groups".into(),
+                    kind: ErrorKind::Decode {
+                        message: format!(
+                            "the store answered 207 ({}) but lists no group named {name:?}",
+                            super::error::scrub(&said, &self.secrets(None))
+                        ),
+                    },
+                });
+        }
+        self.decode_record(&Method::POST, "/customer_groups", &reply.body, Some(&body))
     }
 
     /// `POST /customers/{id}/validate`: true when the password is the customer's.
@@ -525,8 +687,60 @@ impl Client {
         let reply = self
             .send(Method::POST, &path, &[], Some(&body), true)
             .await?;
-        let v: Validation = decode(&path, &reply.body)?;
+        let v: Validation = self.decode(&path, &reply.body, Some(&body))?;
         Ok(v.success)
+    }
+}
+
+/// Every string under a key naming a password (`password`, `password_confirmation`,
+/// `new_password`, also nested as in `_authentication`): the secrets of a request body.
+fn passwords_in<'a>(v: &'a Value, under_password: bool, out: &mut Vec<&'a str>) {
+    match v {
+        Value::String(s) if under_password => out.push(s),
+        Value::Object(map) => {
+            for (k, v) in map {
+                passwords_in(v, under_password || k.contains("password"), out);
+            }
+        }
+        Value::Array(items) => items
+            .iter()
+            .for_each(|v| passwords_in(v, under_password, out)),
+        _ => {}
+    }
+}
+
+/// A body read up to a cap: whole, or cut at the cap (the rest was not read).
+enum Capped {
+    Whole(Vec<u8>),
+    Cut(Vec<u8>),
+}
+
+/// Read the body as a stream (decompressed, when the store gzips it), stopping at `cap`
+/// bytes: a body is never held in memory beyond the cap, whatever its announced length.
+async fn read_capped(resp: &mut reqwest::Response, cap: usize) -> Result<Capped, reqwest::Error> {
+    if resp.content_length().is_some_and(|n| n > cap as u64) {
+        return Ok(Capped::Cut(Vec::new()));
+    }
+    let mut body = Vec::with_capacity(resp.content_length().map_or(0, |n| n as usize));
+    while let Some(chunk) = resp.chunk().await? {
+        if body.len() + chunk.len() > cap {
+            let room = cap - body.len();
+            body.extend_from_slice(&chunk[..room]);
+            return Ok(Capped::Cut(body));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(Capped::Whole(body))
+}
+
+/// A 2xx to a create whose body could not be read (too big) says the store took the write.
+fn unconfirmed_if_unreadable(e: ApiError) -> ApiError {
+    match e.kind {
+        ErrorKind::Decode { message } => ApiError {
+            what: e.what,
+            kind: ErrorKind::Unconfirmed { message },
+        },
+        kind => ApiError { what: e.what, kind },
     }
 }
 

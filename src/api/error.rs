@@ -20,6 +20,10 @@ pub enum ErrorKind {
     Transport { message: String, maybe_sent: bool },
     /// A 2xx whose body is not what the API documents.
     Decode { message: String },
+    /// A 2xx answer to a create whose body is not the record created (unreadable, too big, a
+    /// JSON object without an id): the store said yes, so the create may have happened, and
+    /// it is looked up before being sent again, like a lost answer.
+    Unconfirmed { message: String },
 }
 
 impl fmt::Display for ApiError {
@@ -29,7 +33,7 @@ impl fmt::Display for ApiError {
                 write!(f, "{}: HTTP {status}: {message}", self.what)
             }
             ErrorKind::Transport { message, .. } => write!(f, "{}: {message}", self.what),
-            ErrorKind::Decode { message } => {
+            ErrorKind::Decode { message } | ErrorKind::Unconfirmed { message } => {
                 write!(f, "{}: unexpected response: {message}", self.what)
             }
         }
@@ -49,7 +53,9 @@ impl ApiError {
         match &self.kind {
             ErrorKind::Status { status, message } => format!("HTTP {status}: {message}"),
             ErrorKind::Transport { message, .. } => message.clone(),
-            ErrorKind::Decode { message } => format!("unexpected response: {message}"),
+            ErrorKind::Decode { message } | ErrorKind::Unconfirmed { message } => {
+                format!("unexpected response: {message}")
+            }
         }
     }
 
@@ -60,7 +66,7 @@ impl ApiError {
                 *status == 429 || *status == 408 || (*status >= 500 && *status != 501)
             }
             ErrorKind::Transport { .. } => true,
-            ErrorKind::Decode { .. } => false,
+            ErrorKind::Decode { .. } | ErrorKind::Unconfirmed { .. } => false,
         }
     }
 
@@ -71,7 +77,39 @@ impl ApiError {
             ErrorKind::Status { status, .. } => *status >= 500 && *status != 501,
             ErrorKind::Transport { maybe_sent, .. } => *maybe_sent,
             ErrorKind::Decode { .. } => false,
+            ErrorKind::Unconfirmed { .. } => true,
         }
+    }
+
+    /// The store answered with a redirect. BigCommerce's API never redirects, and following
+    /// one would send the token (and a write) to another URL, so it is never followed.
+    pub fn is_redirect(&self) -> bool {
+        self.status().is_some_and(|s| (300..400).contains(&s))
+    }
+
+    /// Fatal for the whole run, not only for one row: the credentials were refused, or the
+    /// store redirected (every other request would be redirected too).
+    pub fn is_fatal(&self) -> bool {
+        self.is_auth() || self.is_redirect()
+    }
+
+    /// A create refused as a duplicate after an attempt that may have happened: the status of
+    /// "email already in use" is not documented (409 is likely, 400 and 422 plausible), so
+    /// any 4xx but the ones that say nothing about the record is checked by a lookup.
+    pub fn may_be_duplicate(&self) -> bool {
+        self.status()
+            .is_some_and(|s| (400..500).contains(&s) && !matches!(s, 401 | 403 | 408 | 429))
+    }
+
+    /// Remove every secret from the store's words (see [`scrub`]).
+    pub fn scrubbed(mut self, secrets: &[&str]) -> ApiError {
+        match &mut self.kind {
+            ErrorKind::Status { message, .. }
+            | ErrorKind::Transport { message, .. }
+            | ErrorKind::Decode { message }
+            | ErrorKind::Unconfirmed { message } => *message = scrub(message, secrets),
+        }
+        self
     }
 
     pub fn is_not_found(&self) -> bool {
@@ -94,6 +132,31 @@ impl ApiError {
     pub fn is_auth(&self) -> bool {
         matches!(self.status(), Some(401) | Some(403))
     }
+}
+
+/// Text a store sends can quote the request: its headers (the token) or its body (a
+/// password). Every form a secret can take in such text (as sent, JSON-escaped, or
+/// percent-encoded) becomes `****`. A secret shorter than 4 characters cannot be replaced
+/// without revealing it (every `a` of the message would be starred), so a message containing
+/// one is withheld instead.
+pub fn scrub(text: &str, secrets: &[&str]) -> String {
+    let mut out = text.to_string();
+    for secret in secrets.iter().filter(|s| !s.is_empty()) {
+        let escaped = serde_json::to_string(secret).unwrap_or_default();
+        let escaped = escaped.trim_matches('"').to_string();
+        let encoded: String = url::form_urlencoded::byte_serialize(secret.as_bytes()).collect();
+        for form in [secret.to_string(), escaped, encoded] {
+            if form.is_empty() || !out.contains(&form) {
+                continue;
+            }
+            if secret.chars().count() < 4 {
+                return "(the store's message is not shown: it quoted a secret of the request)"
+                    .to_string();
+            }
+            out = out.replace(&form, "****");
+        }
+    }
+    out
 }
 
 /// Turn an error body into one readable line. V2 sends `[{"status":..,"message":..}]`,
@@ -184,6 +247,18 @@ fn default_reason(status: u16) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn scrubs_every_form_of_a_secret() {
+        let text = r#"you sent X-Auth-Token: tok123 and {"password":"a\"b c"} or a%22b+c"#;
+        let out = scrub(text, &["tok123", "a\"b c"]);
+        assert_eq!(
+            out,
+            r#"you sent X-Auth-Token: **** and {"password":"****"} or ****"#
+        );
+        assert!(!scrub("the word abc", &["ab"]).contains("ab"));
+        assert_eq!(scrub("nothing here", &["ab", ""]), "nothing here");
+    }
 
     #[test]
     fn parses_v2_array() {

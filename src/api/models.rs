@@ -100,11 +100,56 @@ pub struct Group {
     pub is_default: bool,
 }
 
-/// `GET .../count` → `{"count": N}` (a JSON number, sometimes a float).
+/// A record with an id: one whose answer without an id (or with id 0) is not that record.
+pub trait HasId {
+    fn id(&self) -> u64;
+}
+
+impl HasId for Customer {
+    fn id(&self) -> u64 {
+        self.id
+    }
+}
+
+impl HasId for Address {
+    fn id(&self) -> u64 {
+        self.id
+    }
+}
+
+impl HasId for Group {
+    fn id(&self) -> u64 {
+        self.id
+    }
+}
+
+/// `GET .../count` → `{"count": N}` (a JSON number, sometimes a float such as `3.0`, or a
+/// string of digits). Unlike the record fields, a count is never defaulted: the export checks
+/// its rows against it, so `-5`, `2.5`, `1e30` or `"abc"` is an error, not 0 or u64::MAX.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Count {
-    #[serde(deserialize_with = "lenient_u64")]
+    #[serde(deserialize_with = "strict_count")]
     pub count: u64,
+}
+
+/// Counts above 2^53 are not exactly representable as the JSON numbers stores send, and no
+/// store has that many customers: such a value is a broken answer.
+const MAX_COUNT: f64 = 9_007_199_254_740_992.0;
+
+fn strict_count<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    use serde::de::Error;
+    let v = Value::deserialize(d)?;
+    let n = match &v {
+        Value::Number(n) => n.as_u64().map(|n| n as f64).or_else(|| n.as_f64()),
+        Value::String(s) => s.trim().parse::<u64>().ok().map(|n| n as f64),
+        _ => None,
+    };
+    match n {
+        Some(f) if f.is_finite() && f >= 0.0 && f.fract() == 0.0 && f <= MAX_COUNT => Ok(f as u64),
+        _ => Err(D::Error::custom(format!(
+            "the count {v} is not a number of customers"
+        ))),
+    }
 }
 
 /// `POST /customers/{id}/validate` → `{"success": true}`; the docs' examples use `"true"`.

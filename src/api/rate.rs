@@ -17,8 +17,42 @@
 //! the allowance unused at a reset is lost, and spreading requests evenly over the window
 //! would only move our last requests past a reset whose time we know to a round trip.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
+
+/// The longest wait a store may ask for when it announces no window: BigCommerce's windows are
+/// seconds long (30 s on every documented plan), so anything longer is a broken header.
+pub const MAX_WAIT_WITHOUT_WINDOW: Duration = Duration::from_secs(5 * 60);
+
+/// A window header longer than this is itself broken and is ignored.
+const MAX_PLAUSIBLE_WINDOW: Duration = Duration::from_secs(60 * 60);
+
+/// A store that says nothing is left, but neither its quota nor when it resets, is asked
+/// again after this pause (one request), rather than never.
+const PROBE_PAUSE: Duration = Duration::from_secs(1);
+
+/// A wait the store asked for, bounded by its own window (or [`MAX_WAIT_WITHOUT_WINDOW`]):
+/// the wait to use, and whether it was cut.
+pub fn cap_wait(asked: Duration, window: Option<Duration>) -> (Duration, bool) {
+    let limit = window
+        .filter(|w| *w <= MAX_PLAUSIBLE_WINDOW)
+        .unwrap_or(MAX_WAIT_WITHOUT_WINDOW);
+    if asked > limit {
+        (limit, true)
+    } else {
+        (asked, false)
+    }
+}
+
+fn seconds(d: Duration) -> String {
+    let s = d.as_secs_f64();
+    if s >= 10.0 {
+        format!("{s:.0} s")
+    } else {
+        format!("{s:.1} s")
+    }
+}
 
 /// What one response said about the quota.
 #[derive(Debug, Clone, Copy, Default)]
@@ -51,6 +85,13 @@ impl RateHeaders {
 
     pub fn has_any(&self) -> bool {
         self.left.is_some() || self.reset_ms.is_some() || self.retry_after_s.is_some()
+    }
+
+    /// The announced window, when it is plausible.
+    pub fn window(&self) -> Option<Duration> {
+        self.window_ms
+            .map(Duration::from_millis)
+            .filter(|w| *w <= MAX_PLAUSIBLE_WINDOW)
     }
 }
 
@@ -85,6 +126,9 @@ pub struct Ticket {
 #[derive(Debug)]
 pub struct RateGate {
     state: Mutex<State>,
+    /// A capped wait is said once per run: a broken store may send the header on every answer.
+    warned: AtomicBool,
+    quiet: AtomicBool,
 }
 
 /// Margin after a window's reset before sending again: the store's clock and ours differ by
@@ -113,7 +157,63 @@ impl RateGate {
                 floor: None,
                 sent: 0,
             }),
+            warned: AtomicBool::new(false),
+            quiet: AtomicBool::new(false),
         }
+    }
+
+    /// `--quiet`: the capped-wait line is not printed.
+    pub fn set_quiet(&self, quiet: bool) {
+        self.quiet.store(quiet, Ordering::Relaxed);
+    }
+
+    /// What a 429 asks everyone to wait: the longer of `Reset-Ms` and `X-Retry-After` (None:
+    /// neither was sent), each bounded by the store's window ([`cap_wait`]; the gate's known
+    /// window when this answer announced none), with one line on stderr (once per run) when a
+    /// wait was cut. `X-Retry-After` counts whole seconds, so it may round a window up to the
+    /// next second (the sandbox's 300 ms windows send `1`): that is not a broken header.
+    /// Header values were saturated into u64 when parsed, and nothing here multiplies them.
+    pub fn wait_for_429(&self, headers: &RateHeaders) -> Option<Duration> {
+        let window = headers
+            .window()
+            .or_else(|| self.state.lock().unwrap().window);
+        let reset = headers
+            .reset_ms
+            .map(|ms| self.bounded_by(Duration::from_millis(ms), window, false));
+        let retry = headers
+            .retry_after_s
+            .map(|s| self.bounded_by(Duration::from_secs(s), window, true));
+        reset.max(retry)
+    }
+
+    /// `whole_seconds`: the wait was given in whole seconds, so the window it is held to is
+    /// rounded up to the next second (the line still names the window itself).
+    fn bounded_by(
+        &self,
+        asked: Duration,
+        window: Option<Duration>,
+        whole_seconds: bool,
+    ) -> Duration {
+        let limit = match window {
+            Some(w) if whole_seconds => Some(Duration::from_secs(w.as_secs_f64().ceil() as u64)),
+            other => other,
+        };
+        let (wait, capped) = cap_wait(asked, limit);
+        if capped
+            && !self.warned.swap(true, Ordering::Relaxed)
+            && !self.quiet.load(Ordering::Relaxed)
+        {
+            let whose = match window.filter(|w| *w <= MAX_PLAUSIBLE_WINDOW) {
+                Some(w) => format!("the store's own rate-limit window of {}", seconds(w)),
+                None => format!("{} (the store announced no window)", seconds(wait)),
+            };
+            eprintln!(
+                "warning: the store asked to wait {}, longer than {whose}: a broken header; the wait is capped at {}",
+                seconds(asked),
+                seconds(wait)
+            );
+        }
+        wait
     }
 
     /// Wait until a request may be sent, and count it as in flight; returns when it was let
@@ -128,7 +228,23 @@ impl RateGate {
                     Some(until) if until > now => Some(until - now),
                     _ => {
                         s.blocked_until = None;
-                        if let (Some(reset_at), Some(quota)) = (s.reset_at, s.quota) {
+                        if let (None, _) | (_, None) = (s.reset_at, s.quota) {
+                            if s.left == Some(0) {
+                                // Without a quota the count cannot be rolled over at the reset
+                                // (and without a reset time, not at all), and with nothing sent
+                                // no answer will ever raise it: once the reset (or, when none
+                                // was sent, a short pause) has passed, one request asks again.
+                                match s.reset_at {
+                                    Some(r) if now >= r + RESET_MARGIN => {
+                                        s.left = Some(1);
+                                        s.floor = None;
+                                        s.reset_at = None;
+                                    }
+                                    Some(_) => {}
+                                    None => s.reset_at = Some(now + PROBE_PAUSE),
+                                }
+                            }
+                        } else if let (Some(reset_at), Some(quota)) = (s.reset_at, s.quota) {
                             if now >= reset_at + RESET_MARGIN {
                                 // A new window has begun; in-flight requests may land in it.
                                 s.left = Some(quota.saturating_sub(s.in_flight));
@@ -192,10 +308,15 @@ impl RateGate {
         if let Some(q) = headers.quota {
             s.quota = Some(q);
         }
-        if let Some(w) = headers.window_ms {
-            s.window = Some(Duration::from_millis(w));
+        if let Some(w) = headers.window() {
+            s.window = Some(w);
         }
-        let implied_reset = headers.reset_ms.map(|r| sent + Duration::from_millis(r));
+        let window = s.window;
+        // An absurd reset (1e300 ms) is capped before it is added to an instant (which would
+        // overflow) or makes every worker wait for ever.
+        let implied_reset = headers
+            .reset_ms
+            .map(|r| sent + self.bounded_by(Duration::from_millis(r), window, false));
         // A response to a request counted in an earlier window (it was in flight when the
         // window turned) describes that window: its `left` would undo our roll-over.
         if let (Some(r), Some(current), Some(w)) = (implied_reset, s.reset_at, s.window) {
@@ -252,6 +373,19 @@ impl RateGate {
             s.left = Some(0);
             s.reset_at = Some(until);
         }
+    }
+
+    /// Until when no request may be sent at all (a 429's block, or the window's allowance
+    /// spent): what the progress line reports as a wait for the store's rate limit.
+    pub fn waiting_until(&self) -> Option<Instant> {
+        let s = self.state.lock().unwrap();
+        let now = Instant::now();
+        let until = match (s.blocked_until, s.left, s.reset_at) {
+            (Some(b), _, _) if b > now => b,
+            (_, Some(0), Some(r)) => r + RESET_MARGIN,
+            _ => return None,
+        };
+        (until > now).then_some(until)
     }
 
     /// Time until the current window ends, as we estimate it (None: unknown or past).
@@ -381,5 +515,55 @@ mod tests {
             .expect("let through once b is answered");
         assert_eq!(gate.estimated_left(), Some(0));
         gate.finish(&said(0), c);
+    }
+
+    #[test]
+    fn waits_are_capped_by_the_window_or_five_minutes() {
+        let ms = Duration::from_millis;
+        assert_eq!(cap_wait(ms(200), Some(ms(300))), (ms(200), false));
+        assert_eq!(cap_wait(ms(3_600_000), Some(ms(300))), (ms(300), true));
+        // 1e30 s, saturated when parsed: no window → five minutes, never an overflow.
+        let huge = RateHeaders {
+            retry_after_s: Some(u64::MAX),
+            reset_ms: Some(u64::MAX),
+            ..RateHeaders::default()
+        };
+        let gate = RateGate::new();
+        assert_eq!(gate.wait_for_429(&huge), Some(MAX_WAIT_WITHOUT_WINDOW));
+        let asked = Duration::from_secs(u64::MAX);
+        assert_eq!(cap_wait(asked, None), (MAX_WAIT_WITHOUT_WINDOW, true));
+        // An absurd window is no window.
+        assert_eq!(
+            cap_wait(asked, Some(Duration::from_secs(u64::MAX))),
+            (MAX_WAIT_WITHOUT_WINDOW, true)
+        );
+        let _ = Instant::now() + cap_wait(asked, None).0;
+        // Whole seconds of X-Retry-After round a short window up: not capped.
+        let rounded = RateHeaders {
+            retry_after_s: Some(1),
+            reset_ms: Some(250),
+            window_ms: Some(300),
+            ..RateHeaders::default()
+        };
+        assert_eq!(gate.wait_for_429(&rounded), Some(Duration::from_secs(1)));
+    }
+
+    #[tokio::test]
+    async fn nothing_left_without_a_quota_is_asked_again_after_a_pause() {
+        let gate = RateGate::new();
+        let a = gate.acquire().await;
+        gate.finish(
+            &RateHeaders {
+                left: Some(0),
+                ..RateHeaders::default()
+            },
+            a,
+        );
+        let started = Instant::now();
+        let b = tokio::time::timeout(Duration::from_secs(5), gate.acquire())
+            .await
+            .expect("one request probes the store again");
+        assert!(started.elapsed() >= PROBE_PAUSE);
+        gate.finish(&RateHeaders::default(), b);
     }
 }

@@ -2,8 +2,10 @@
 //!
 //! A create (`POST`) whose answer never arrived, or that failed with a 5xx, may still have
 //! happened. Sending it again blindly could create a second customer, address or group, so
-//! before every repeat we look for what the lost request would have made. A 409 after such
-//! an ambiguous attempt means our own earlier attempt took the name or email: look it up too.
+//! before every repeat we look for what the lost request would have made. A refusal after such
+//! an ambiguous attempt can mean our own earlier attempt took the name or email: look it up
+//! too. Which status a store gives a duplicate email is undocumented (409 is likely, 400 or
+//! 422 plausible), so any 4xx that could be one is checked, not only 409.
 
 use std::future::Future;
 
@@ -30,7 +32,7 @@ where
     loop {
         match create().await {
             Ok(v) => return Ok(v),
-            Err(e) if e.is_ambiguous() || (maybe_created && e.status() == Some(409)) => {
+            Err(e) if e.is_ambiguous() || (maybe_created && e.may_be_duplicate()) => {
                 maybe_created = true;
                 if let Some(v) = find().await? {
                     return Ok(v);

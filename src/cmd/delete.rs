@@ -4,12 +4,13 @@
 //! The collection `DELETE /customers` deletes every customer of the store; the client has no
 //! method for it and this command never builds that path. A DELETE whose answer was lost may
 //! have happened: when its retry meets 404, the customer is gone because of us, so the row is
-//! `deleted` (a 404 on the first attempt is "no customer with id …").
+//! `deleted` (a 404 on the first attempt is "no customer with id …"). Likewise after a kill:
+//! each DELETE is marked in the journal before it is sent, so `--resume` reports a customer
+//! found gone as this row's `deleted`, not `failed`.
 
 use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
 
 use reqwest::Method;
 
@@ -18,16 +19,18 @@ use crate::api::{ApiError, Client};
 use crate::cli::GlobalArgs;
 use crate::cmd::connect;
 use crate::cmd::fatal_if_auth;
-use crate::cmd::targets::{row_failure, Columns, Finder, Target};
+use crate::cmd::targets::{Columns, Finder, Target};
 use crate::csvio::{open_reader, read_headers};
 use crate::exit::Exit;
 use crate::outfile::RunFiles;
 use crate::pipeline::{self, Row};
 use crate::report::{Progress, Summary};
 use crate::results::{default_path, input_had_bom, ResultsWriter, RowOutcome, RowResult};
+use crate::rows::{check_resume, JournalSpec, Mark, RowRun};
 
 /// Delete the customers named in a CSV.
 #[derive(Debug, Clone, clap::Args)]
+#[command(after_help = crate::exit::ROW_COMMAND_EXIT_CODES)]
 pub struct Args {
     /// A CSV naming the customers by `id` or `email` (`-` for stdin).
     #[arg(long, value_name = "FILE")]
@@ -39,9 +42,14 @@ pub struct Args {
     /// Where to write the results file [default: <input stem>.results.csv beside the input].
     #[arg(long, value_name = "FILE")]
     pub results: Option<PathBuf>,
+    /// Continue an interrupted run of the same input and results file: finished rows are not
+    /// sent again, and a customer the interrupted run deleted is reported `deleted`.
+    #[arg(long)]
+    pub resume: bool,
 }
 
 struct Ctx {
+    run: Arc<RowRun>,
     client: Client,
     finder: Finder,
     cols: Columns,
@@ -59,7 +67,7 @@ struct Deleted {
 
 /// Find each row's customer, delete it (only with `--yes`), write the results file.
 pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
-    let started = Instant::now();
+    check_resume(args.resume, Some(&args.input), !args.yes)?;
     let mut rdr = open_reader(&args.input)?;
     let headers = read_headers(&mut rdr, &args.input)?;
     let cols = Columns::locate(&headers, &args.input)?;
@@ -73,21 +81,47 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
         .results(&results_path)
         .check()?;
     let client = connect(g)?;
+    // Without --yes nothing is written, and stdin cannot be read again: no journal.
+    let journaled = args.yes && args.input.as_os_str() != "-";
+    let run = Arc::new(RowRun::start(
+        "delete",
+        journaled.then(|| JournalSpec {
+            input: &args.input,
+            results: &results_path,
+            options: "delete --yes".into(),
+            resume: args.resume,
+        }),
+        if args.yes {
+            "standard input cannot be resumed"
+        } else {
+            "nothing was deleted (no --yes)"
+        },
+    )?);
     let concurrency = g.concurrency as usize;
     let progress = Progress::new(None, g.quiet, "rows");
+    progress.watch(&client);
+    if let Some(note) = &run.note {
+        progress.note(note);
+    }
     // With --yes and ids only, each row is one DELETE and needs no lookup (a 404 says the
     // customer does not exist); emails, or an id to check against an email, need one.
     let rows_need_lookups = !args.yes || cols.email.is_some();
-    let finder = Finder::plan(
-        &client,
-        &args.input,
-        concurrency,
-        &progress,
-        rows_need_lookups,
-    )
-    .await
-    .map_err(fatal_if_auth)?;
+    let finder = run
+        .stop
+        .guard(async {
+            Finder::plan(
+                &client,
+                &args.input,
+                concurrency,
+                &progress,
+                rows_need_lookups,
+            )
+            .await
+            .map_err(fatal_if_auth)
+        })
+        .await?;
     let ctx = Arc::new(Ctx {
+        run: Arc::clone(&run),
         client: client.clone(),
         finder,
         cols,
@@ -98,29 +132,30 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
 
     let rx = pipeline::read_rows(rdr, &args.input, |_, _| true);
     let bom = g.bom || input_had_bom(&args.input, &headers);
-    let writer = ResultsWriter::create(&results_path, &headers, bom)?;
-    let tally = pipeline::run_to_results(
-        rx,
-        concurrency,
-        move |row| cols.key(&row.record),
-        |row| {
-            let ctx = Arc::clone(&ctx);
-            async move {
-                let out = process(&ctx, &row).await?;
-                Ok((row, out))
-            }
-        },
-        writer,
-        &progress,
-    )
-    .await?;
+    let mut writer = ResultsWriter::create(&results_path, &headers, bom)?;
+    let (ended, tally) = run
+        .rows_to_results(
+            rx,
+            concurrency,
+            move |row| cols.keys(&row.record),
+            |row, _turn| {
+                let ctx = Arc::clone(&ctx);
+                async move {
+                    let out = process(&ctx, &row).await?;
+                    Ok((row, out))
+                }
+            },
+            &mut writer,
+            &progress,
+        )
+        .await?;
     progress.finish();
 
     let mut summary = Summary::new(
         "delete",
         tally.total(),
         Some(&tally),
-        started,
+        run.started,
         client.stats(),
     );
     summary.dry_run = !args.yes;
@@ -130,8 +165,7 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
             .push("nothing was deleted: pass --yes to delete the would_delete rows".into());
     }
     summary.results_file = Some(results_path.display().to_string());
-    summary.emit(g.quiet, g.summary_json.as_deref())?;
-    Ok(tally.exit())
+    run.end(ended, writer, summary, g.quiet, g.summary_json.as_deref())
 }
 
 async fn process(ctx: &Ctx, row: &Row) -> anyhow::Result<RowOutcome> {
@@ -154,9 +188,17 @@ async fn process(ctx: &Ctx, row: &Row) -> anyhow::Result<RowOutcome> {
                 // Gone because another row of this file (naming it differently) deleted it.
                 Ok(None) => match already_deleted(ctx, &target) {
                     Some(out) => return Ok(out),
+                    // Gone because the interrupted run deleted it (its DELETE was marked).
+                    None if ctx.run.in_doubt(row.no) => {
+                        return Ok(RowOutcome::new(
+                            RowResult::Deleted,
+                            target.id,
+                            DELETED_BEFORE,
+                        ))
+                    }
                     None => return Ok(RowOutcome::failed(None, target.not_found())),
                 },
-                Err(e) => return row_failure(e, target.id, "looking the customer up"),
+                Err(e) => return ctx.run.row_failure(e, target.id, "looking the customer up"),
             };
             if let Some(m) = target.mismatch(&known) {
                 return Ok(RowOutcome::failed(Some(known.id), m));
@@ -176,11 +218,12 @@ async fn process(ctx: &Ctx, row: &Row) -> anyhow::Result<RowOutcome> {
             email.unwrap_or_default(),
         ));
     }
+    ctx.run.before_write(row.no, Mark::Sending)?;
     let gone = match delete_customer(ctx, id).await {
         Ok(g) => g,
         Err(e) => {
             unclaim(ctx, id);
-            return row_failure(e, Some(id), "deleting the customer");
+            return ctx.run.row_failure(e, Some(id), "deleting the customer");
         }
     };
     let message = match gone {
@@ -189,6 +232,7 @@ async fn process(ctx: &Ctx, row: &Row) -> anyhow::Result<RowOutcome> {
             "the store's answer was lost and the retry found the customer gone: deleted by this run"
                 .into()
         }
+        Gone::NotFound if ctx.run.in_doubt(row.no) => DELETED_BEFORE.into(),
         Gone::NotFound => {
             unclaim(ctx, id);
             return Ok(RowOutcome::failed(None, target.not_found()));
@@ -197,6 +241,10 @@ async fn process(ctx: &Ctx, row: &Row) -> anyhow::Result<RowOutcome> {
     ctx.finder.forget(id);
     Ok(RowOutcome::new(RowResult::Deleted, Some(id), message))
 }
+
+/// The `_message` of a row whose DELETE the interrupted run sent (its journal mark) and whose
+/// customer a resumed run finds gone.
+const DELETED_BEFORE: &str = "deleted by the interrupted run (confirmed on resume)";
 
 /// Mark the customer as deleted (or, without --yes, as one this run would delete) by this
 /// row; false when an earlier row already did.

@@ -69,6 +69,7 @@ pub const ADDRESS_COLUMNS: [&str; 15] = [
 
 /// Write customers to CSV.
 #[derive(Debug, Clone, Default, clap::Args)]
+#[command(after_help = crate::exit::EXPORT_EXIT_CODES)]
 pub struct Args {
     /// Output file (`-` = stdout). `{date}` and `{datetime}` expand (UTC); a name ending in
     /// `.gz` is gzip-compressed.
@@ -151,6 +152,11 @@ async fn export(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
     if let Some(p) = &addresses_path {
         files = files.output("--addresses", p);
     }
+    for (flag, path) in [("--output", &output), ("--addresses", &addresses_path)] {
+        if let Some(p) = path {
+            check_output_path(flag, p)?;
+        }
+    }
     files.check()?;
     let client = connect(g)?;
     // Outputs are created before the first request, so that a bad path fails fast. The spill
@@ -177,6 +183,7 @@ async fn export(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
     };
 
     let progress = Progress::new(None, g.quiet, "customers");
+    progress.watch(&client);
     // The group names, the count and the first page are independent: one round trip for all.
     let (groups, plan, first) = futures::join!(
         GroupBook::load(&client),
@@ -195,9 +202,13 @@ async fn export(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
     progress.set_total(plan.count);
     // Sent so far (group listing, count, first page) plus the pages still to come.
     let mut msg = format!(
-        "exporting {} customers: about {} requests",
-        plan.count,
-        client.stats().requests + plan.page_requests.saturating_sub(1)
+        "exporting {}: about {}",
+        crate::report::plural(plan.count, "customer", "customers"),
+        crate::report::plural(
+            client.stats().requests + plan.page_requests.saturating_sub(1),
+            "request",
+            "requests"
+        )
     );
     if addresses_path.is_some() {
         msg.push_str(&format!(
@@ -322,11 +333,38 @@ async fn export(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
             }
         }
     }
+    notices.extend(progress.quota_notice());
     let mut summary = Summary::new("export", rows, None, started, client.stats());
     summary.notices = notices;
     summary.output_file = output.map(|p| p.display().to_string());
     summary.emit(g.quiet, g.summary_json.as_deref())?;
     Ok(Exit::Ok)
+}
+
+/// An output that cannot be written fails before any request (a backup of a big store would
+/// otherwise read every page first), in plain words rather than a temporary file's. Fatal
+/// (exit 1) like any other file that cannot be written, not a usage error.
+fn check_output_path(flag: &str, path: &Path) -> anyhow::Result<()> {
+    if path.is_dir() {
+        anyhow::bail!(
+            "{flag} {}: {} is a directory; name a file in it (e.g. {})",
+            path.display(),
+            path.display(),
+            path.join("customers.csv").display()
+        );
+    }
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    if !dir.is_dir() {
+        anyhow::bail!(
+            "{flag} {}: the directory {} does not exist (create it first)",
+            path.display(),
+            dir.display()
+        );
+    }
+    Ok(())
 }
 
 /// Form-field names in the order first seen, with their column numbers.

@@ -7,10 +7,9 @@
 //! the email up before sending again), so a lost response never creates a customer twice.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
 
 use anyhow::{bail, Context};
 
@@ -19,15 +18,16 @@ use crate::api::{ApiError, Client};
 use crate::cli::GlobalArgs;
 use crate::cmd::{connect, fatal_if_auth, GroupBook};
 use crate::csvio::{normalize_header, open_reader, read_headers};
-use crate::exit::{usage, Exit, UsageError};
+use crate::exit::{Exit, UsageError};
 use crate::lookup::{self, CustomerIndex, Found};
 use crate::mapping::columns::{closest_known, Field, Layout};
 use crate::mapping::presets::{BoundMapping, Mapping};
 use crate::mapping::row::{parse_row, AddressData, Blank, RowData, Snapshot};
 use crate::outfile::RunFiles;
-use crate::pipeline::{self, Row};
+use crate::pipeline::{self, Row, Turn};
 use crate::report::{Progress, Summary, Tally};
 use crate::results::{default_path, input_had_bom, ResultsWriter, RowOutcome, RowResult};
+use crate::rows::{check_resume, JournalSpec, Mark, RowRun};
 
 /// What to do with a row's customer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -51,8 +51,21 @@ pub enum MatchBy {
     Email,
 }
 
+/// The reference a user fixing a file needs, at the end of `import --help`.
+const IMPORT_REFERENCE: &str = "\
+Columns (headers match ignoring case and surrounding spaces):
+  id, email, first_name, last_name, company, phone, store_credit, customer_group_id or
+  customer_group (a name), notes, tax_exempt_category, registration_ip_address, password,
+  password_confirmation, force_password_reset (or reset_pass_on_login); the address columns
+  address_first_name, address_last_name, address_company, address_street_1, address_street_2,
+  address_city, address_state, address_zip, address_country, address_phone, address_type.
+  An export is accepted as it is (its read-only columns are not sent), and so is the
+  --addresses file of an export (its addresses are added to existing customers).
+";
+
 /// Create or update customers from a CSV file.
 #[derive(Debug, Clone, Default, clap::Args)]
+#[command(after_help = format!("{IMPORT_REFERENCE}\n{}", crate::exit::ROW_COMMAND_EXIT_CODES))]
 pub struct Args {
     /// The CSV file (`-` for stdin).
     #[arg(value_name = "FILE")]
@@ -67,7 +80,9 @@ pub struct Args {
     /// read-only requests; send no write.
     #[arg(long)]
     pub dry_run: bool,
-    /// The input is an earlier results file: process only its rows whose _result is invalid or failed.
+    /// The input is an earlier results file: process only its rows whose _result is invalid or
+    /// failed, or that were never done (would_create, would_update of a dry run); the others
+    /// keep their earlier result.
     #[arg(long)]
     pub only_failed: bool,
     /// Every customer created by this run must reset its password at next login.
@@ -91,10 +106,12 @@ pub struct Args {
     #[arg(long = "match", value_enum, value_name = "BY", default_value_t = MatchBy::Id)]
     pub match_by: MatchBy,
     /// Map another platform's customer export to the import columns: shopify, woocommerce,
-    /// magento or bigcommerce (see docs/migration.md).
+    /// magento or bigcommerce; and the extra address passes woocommerce-shipping,
+    /// bigcommerce-address-2, bigcommerce-address-3 (see docs/migration.md).
     #[arg(long, value_name = "NAME", conflicts_with = "mapping")]
     pub preset: Option<String>,
-    /// Map the file's columns with a TOML mapping file (see docs/mapping.md).
+    /// Map the file's columns with a TOML mapping file (see docs/mapping.md), or a built-in
+    /// one: `builtin:NAME` with a preset's name.
     #[arg(long, value_name = "FILE")]
     pub mapping: Option<PathBuf>,
     /// Continue an interrupted run of the same input and results file: finished rows are not
@@ -113,6 +130,8 @@ struct Input {
     mapping: Option<BoundMapping>,
     /// Source columns whose cells the mapping sends as a password: blanked in the results.
     secret: Vec<usize>,
+    /// The file is an `export --addresses` file: its rows add addresses to existing customers.
+    addresses_file: bool,
 }
 
 impl Input {
@@ -152,6 +171,7 @@ fn ragged(got: usize, want: usize) -> String {
 }
 
 struct Ctx {
+    run: Arc<RowRun>,
     client: Client,
     layout: Layout,
     mode: Mode,
@@ -169,8 +189,9 @@ struct Ctx {
     groups_created: Mutex<Vec<String>>,
     /// Addresses known without asking the store, by customer id (see [`KnownAddresses`]).
     addresses: Mutex<HashMap<u64, KnownAddresses>>,
-    /// The journal of this run and what an interrupted one left (`None` for dry runs and stdin).
-    recovery: Option<Recovery>,
+    /// An `export --addresses` file: rows only add addresses; they never create a customer
+    /// or change its fields.
+    addresses_only: bool,
 }
 
 /// What this run knows of a customer's addresses, as [`AddressData::fingerprint`]s: all of
@@ -184,8 +205,7 @@ struct KnownAddresses {
 
 /// Run `import`: check the file, plan, process every row, write the results and the summary.
 pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
-    let started = Instant::now();
-    check_resume_args(&args)?;
+    check_resume(args.resume, Some(&args.file), args.dry_run)?;
     // Everything about the file (and the mapping) is checked before the first request.
     let mut rdr = open_reader(&args.file)?;
     let headers = read_headers(&mut rdr, &args.file)?;
@@ -218,13 +238,14 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
     }
     files.check()?;
     let client = connect(g)?;
-    let recovery = open_journal(&args, &results_path)?;
+    let run = Arc::new(start_run(&args, &results_path)?);
     let concurrency = g.concurrency as usize;
     let progress = Progress::new(None, g.quiet, "rows");
+    progress.watch(&client);
 
     let mut notices = column_notices(&input);
     let groups = if layout.has_groups() {
-        GroupBook::load(&client).await?
+        run.stop.guard(GroupBook::load(&client)).await?
     } else {
         GroupBook::default()
     };
@@ -250,9 +271,14 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
     if let Some(n) = all_rows {
         progress.set_total(n);
     }
-    let index = plan(&client, file_rows, concurrency, &progress).await?;
+    let index = run
+        .stop
+        .guard(plan(&client, file_rows, concurrency, &progress))
+        .await?;
+    progress.planned();
 
     let ctx = Arc::new(Ctx {
+        run: Arc::clone(&run),
         client: client.clone(),
         layout: layout.clone(),
         mode: args.mode,
@@ -267,9 +293,9 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
         password_not_applied: AtomicBool::new(false),
         groups_created: Mutex::new(Vec::new()),
         addresses: Mutex::new(HashMap::new()),
-        recovery,
+        addresses_only: input.addresses_file,
     });
-    if let Some(note) = ctx.recovery.as_ref().and_then(|r| r.note.as_deref()) {
+    if let Some(note) = &run.note {
         progress.note(note);
     }
 
@@ -285,68 +311,87 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
     let mut tally = Tally::default();
     let mut carried_rows = 0u64;
     let key_input = Arc::clone(&input);
-    pipeline::run(
-        rx,
-        concurrency,
-        move |row| {
-            if carried_from.is_some_and(|c| c.is_carried(&row.record)) {
-                return None;
-            }
-            // A row the mapping refuses has no key: it is invalid and sends nothing anyway.
-            let rec = key_input.canonical(&row.record).ok()?;
-            row_key(&key_input.layout, &rec)
-        },
-        |row| {
-            let ctx = Arc::clone(&ctx);
-            let input = Arc::clone(&input);
-            async move {
-                if let Some(out) = carried_from.and_then(|c| c.outcome(&row.record)) {
-                    return Ok((row, out));
+    let dup_input = Arc::clone(&input);
+    let mut first_rows = FirstRows::default();
+    let ended = run
+        .rows(
+            rx,
+            concurrency,
+            move |row| {
+                if carried_from.is_some_and(|c| c.is_carried(&row.record)) {
+                    return Vec::new();
                 }
-                if let Some(out) = recovered(&ctx, &row) {
-                    return Ok((row, out));
+                // A row the mapping refuses has no key: it is invalid and sends nothing anyway.
+                match key_input.canonical(&row.record) {
+                    Ok(rec) => row_keys(&key_input.layout, &rec),
+                    Err(_) => Vec::new(),
                 }
-                let out = match input.canonical(&row.record) {
-                    Ok(rec) => {
-                        let mut out = process(&ctx, &row, &rec).await?;
-                        scrub_passwords(&ctx.layout, &rec, &mut out.message);
-                        out
+            },
+            |row, turn| {
+                let ctx = Arc::clone(&ctx);
+                let input = Arc::clone(&input);
+                async move {
+                    if let Some(out) = carried_from.and_then(|c| c.outcome(&row.record)) {
+                        return Ok((row, out));
                     }
-                    Err(m) => RowOutcome::invalid(m),
+                    let out = match input.canonical(&row.record) {
+                        Ok(rec) => {
+                            let mut out = process(&ctx, &row, &turn, &rec).await?;
+                            scrub_passwords(&ctx.layout, &rec, &mut out.message);
+                            out
+                        }
+                        Err(m) => RowOutcome::invalid(m),
+                    };
+                    Ok((row, out))
+                }
+            },
+            |row, mut out| {
+                // A retry of a results file keeps the original row numbers.
+                let no = match (only_failed, row_col) {
+                    (true, Some(i)) => row
+                        .record
+                        .get(i)
+                        .and_then(|s| s.trim().parse().ok())
+                        .unwrap_or(row.no),
+                    _ => row.no,
                 };
-                journal_finished(&ctx, &row, &out)?;
-                Ok((row, out))
-            }
-        },
-        |row, out| {
-            if carried_from.is_some_and(|c| c.is_carried(&row.record)) {
-                carried_rows += 1;
-            } else {
-                tally.add(out.result);
-            }
-            // A retry of a results file keeps the original row numbers.
-            let no = match (only_failed, row_col) {
-                (true, Some(i)) => row
-                    .record
-                    .get(i)
-                    .and_then(|s| s.trim().parse().ok())
-                    .unwrap_or(row.no),
-                _ => row.no,
-            };
-            writer.write(no, &out, &input.echo(&row.record))?;
-            progress.inc(1);
-            Ok(())
-        },
-    )
-    .await
-    .map_err(|e| interrupted(&ctx, e))?;
-    writer.finish()?;
+                if carried_from.is_some_and(|c| c.is_carried(&row.record)) {
+                    carried_rows += 1;
+                    progress.record_earlier(out.result);
+                } else {
+                    tally.add(out.result);
+                    if run.recovered(row.no).is_some() {
+                        progress.record_earlier(out.result);
+                    } else {
+                        progress.record(out.result);
+                    }
+                    // An addresses file names each customer once per address: that is its shape.
+                    if !dup_input.addresses_file {
+                        let key = dup_input
+                            .canonical(&row.record)
+                            .ok()
+                            .and_then(|rec| row_keys(&dup_input.layout, &rec).into_iter().next());
+                        if let Some(first) = key.and_then(|k| first_rows.seen(&k, no)) {
+                            let note = format!("same customer as row {first} (applied after it)");
+                            out.message = if out.message.is_empty() {
+                                note
+                            } else {
+                                format!("{}; {note}", out.message)
+                            };
+                        }
+                    }
+                }
+                writer.write(no, &out, &input.echo(&row.record))?;
+                Ok(())
+            },
+        )
+        .await?;
     progress.finish();
-    close_journal(&ctx)?;
 
     if carried_rows > 0 {
         notices.push(format!(
-            "{carried_rows} row(s) that had not failed were not sent again; the results file keeps their earlier result"
+            "{} that had been done were not sent again; the results file keeps their earlier result",
+            crate::report::plural(carried_rows, "row", "rows")
         ));
     }
     if ctx.password_not_applied.load(Ordering::Relaxed) {
@@ -364,18 +409,18 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
             created.join(", ")
         ));
     }
+    notices.extend(progress.quota_notice());
     let mut summary = Summary::new(
         "import",
         tally.total(),
         Some(&tally),
-        started,
+        run.started,
         client.stats(),
     );
     summary.notices = notices;
     summary.dry_run = args.dry_run;
     summary.results_file = Some(results_path.display().to_string());
-    summary.emit(g.quiet, g.summary_json.as_deref())?;
-    Ok(tally.exit())
+    run.end(ended, writer, summary, g.quiet, g.summary_json.as_deref())
 }
 
 /// Bind the mapping (if any) to the file's headers and check the columns, all before any
@@ -394,7 +439,9 @@ fn prepare_input(args: &Args, headers: csv::StringRecord) -> anyhow::Result<Inpu
         ),
         None => None,
     };
+    let addresses_file = bound.is_none() && is_addresses_export(&headers);
     let layout = match &bound {
+        _ if addresses_file => Layout::new(&addresses_layout_headers(&headers)),
         Some(b) => {
             let mut l = Layout::new(&b.headers.iter().collect::<csv::StringRecord>());
             // The mapping decides about leading quotes (`strip_leading_quote`): the import's own
@@ -449,7 +496,38 @@ fn prepare_input(args: &Args, headers: csv::StringRecord) -> anyhow::Result<Inpu
         layout,
         mapping: bound,
         secret,
+        addresses_file,
     })
+}
+
+/// Is this the `--addresses` file of `export` (or a results file of one)? Its first columns
+/// name the customer and the address: `customer_id`, `customer_email`, `address_id`.
+fn is_addresses_export(headers: &csv::StringRecord) -> bool {
+    let names: Vec<String> = headers.iter().map(normalize_header).collect();
+    ["customer_id", "customer_email", "address_id"]
+        .iter()
+        .all(|n| names.iter().any(|h| h == n))
+}
+
+/// The import columns of an addresses file's columns: `customer_id` is the id and
+/// `customer_email` the email that find the customer, the address fields become `address_*`,
+/// and the store's own `address_id` and `country_iso2` (derived from the country) are not
+/// data (a leading `_` makes a column ignored, as in a results file).
+fn addresses_layout_headers(headers: &csv::StringRecord) -> csv::StringRecord {
+    headers
+        .iter()
+        .map(|h| {
+            let n = normalize_header(h);
+            match n.as_str() {
+                "customer_id" => "id".to_string(),
+                "customer_email" => "email".to_string(),
+                "address_id" | "country_iso2" => format!("_{n}"),
+                "first_name" | "last_name" | "company" | "street_1" | "street_2" | "city"
+                | "state" | "zip" | "country" | "phone" => format!("address_{n}"),
+                _ => h.to_string(),
+            }
+        })
+        .collect()
 }
 
 /// The source columns whose cells a mapping sends as `password`/`password_confirmation`,
@@ -517,9 +595,11 @@ async fn plan(
         CustomerIndex::empty(true)
     } else if lookup::should_preload(file_rows, store_count) {
         progress.note(&format!(
-            "reading the store's {store_count} customers in pages of 250 to plan the import"
+            "reading the store's {} in pages of 250 to plan the import",
+            crate::report::plural(store_count, "customer", "customers")
         ));
-        CustomerIndex::preload(client, store_count, concurrency)
+        progress.planning(store_count.div_ceil(crate::api::pages::PAGE).max(1));
+        CustomerIndex::preload(client, store_count, concurrency, || progress.page_read())
             .await
             .map_err(fatal_if_auth)?
     } else {
@@ -545,10 +625,12 @@ impl Carried {
         })
     }
 
-    /// True when the earlier run did not fail this row, so it is not sent again.
+    /// True when the earlier run finished this row, so it is not sent again. Rows that are
+    /// `invalid` or `failed`, and the `would_create` / `would_update` of a dry run (never
+    /// done), are processed.
     fn is_carried(&self, record: &csv::StringRecord) -> bool {
         let earlier = record.get(self.result).map(str::trim).unwrap_or("");
-        !matches!(earlier, "invalid" | "failed")
+        !still_to_do(earlier.as_bytes())
     }
 
     /// The earlier outcome of a row that is not retried (`None`: the row is retried).
@@ -566,6 +648,35 @@ impl Carried {
     }
 }
 
+/// An earlier result that `--only-failed` processes again.
+fn still_to_do(earlier: &[u8]) -> bool {
+    matches!(
+        earlier,
+        b"invalid" | b"failed" | b"would_create" | b"would_update"
+    )
+}
+
+/// The first row of each customer key, to say "same customer as row N" on later ones. Keys
+/// are kept as 64-bit hashes: a file of a million rows costs 16 MB here, not its emails.
+#[derive(Default)]
+struct FirstRows(HashMap<u64, u64>);
+
+impl FirstRows {
+    /// The earlier row with this key, or `None` (and `no` is remembered as its first row).
+    fn seen(&mut self, key: &str, no: u64) -> Option<u64> {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        key.hash(&mut h);
+        match self.0.entry(h.finish()) {
+            std::collections::hash_map::Entry::Occupied(e) => Some(*e.get()),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert(no);
+                None
+            }
+        }
+    }
+}
+
 /// Count the data records (for the plan and the progress bar), cheaply, before the run.
 fn count_rows(path: &std::path::Path, only_failed_col: Option<usize>) -> anyhow::Result<u64> {
     let mut rdr = open_reader(path)?;
@@ -575,10 +686,7 @@ fn count_rows(path: &std::path::Path, only_failed_col: Option<usize>) -> anyhow:
     while let Ok(true) = rdr.read_byte_record(&mut rec) {
         match only_failed_col {
             Some(i) => {
-                if matches!(
-                    rec.get(i).map(|c| c.trim_ascii()),
-                    Some(b"invalid") | Some(b"failed")
-                ) {
+                if rec.get(i).is_some_and(|c| still_to_do(c.trim_ascii())) {
                     n += 1
                 }
             }
@@ -588,56 +696,147 @@ fn count_rows(path: &std::path::Path, only_failed_col: Option<usize>) -> anyhow:
     Ok(n)
 }
 
-/// Rows about the same customer share a key: the id when given, else the email.
-fn row_key(layout: &Layout, record: &csv::StringRecord) -> Option<String> {
+/// The keys of the customer a row names (its id and its email, when filled): rows sharing
+/// one run one after another, in file order (see `pipeline::Chains`).
+fn row_keys(layout: &Layout, record: &csv::StringRecord) -> Vec<String> {
     let cell = |i: Option<usize>| {
         i.and_then(|i| record.get(i))
             .map(|c| layout.clean(c).trim())
             .filter(|c| !c.is_empty())
     };
+    let mut keys = Vec::new();
     if let Some(id) = cell(layout.id) {
-        return Some(format!("#{id}"));
+        keys.push(match id.parse::<u64>() {
+            Ok(n) => pipeline::id_key(n),
+            Err(_) => format!("#{id}"),
+        });
     }
-    cell(layout.fields[Field::Email.index()]).map(str::to_lowercase)
-}
-
-/// A failed request: fatal when the store refuses our credentials, otherwise the row fails.
-fn row_failure(e: ApiError, id: Option<u64>, doing: &str) -> anyhow::Result<RowOutcome> {
-    if e.is_auth() {
-        return Err(fatal_if_auth(e));
-    }
-    // Failing every remaining row one by one, each after its retries, would take hours and
-    // say nothing more: stop, keep the journal, and let --resume continue later.
-    if e.is_unreachable() {
-        return Err(anyhow::anyhow!(
-            "{e}: the store is unreachable (after the retries)"
-        ));
-    }
-    Ok(RowOutcome::failed(id, format!("{doing}: {}", e.message())))
+    keys.extend(cell(layout.fields[Field::Email.index()]).map(pipeline::email_key));
+    keys
 }
 
 /// One row, already in the import columns (`record`): validate, find, create or update.
-async fn process(ctx: &Ctx, row: &Row, record: &csv::StringRecord) -> anyhow::Result<RowOutcome> {
+async fn process(
+    ctx: &Ctx,
+    row: &Row,
+    turn: &Turn,
+    record: &csv::StringRecord,
+) -> anyhow::Result<RowOutcome> {
     let mut data = match parse_row(&ctx.layout, record, ctx.blank) {
         Ok(d) => d,
         Err(m) => return Ok(RowOutcome::invalid(m)),
     };
+    let address_problem = data.address_problem.take();
+    let out = process_customer(ctx, row, turn, &mut data).await?;
+    Ok(match address_problem {
+        Some(problem) => address_not_added(out, &problem),
+        None => out,
+    })
+}
+
+/// A customer is never refused because of its address: the row did what it asks of the
+/// customer, and its result is `invalid` (with the customer's id) because its address was
+/// not added. `invalid` makes the run exit 3 and is what `--only-failed` picks up, so fixing
+/// the address cells in the results file and re-running adds the address to the customer.
+fn address_not_added(out: RowOutcome, problem: &str) -> RowOutcome {
+    let fix = "fix the address cells and run again with --only-failed to add it";
+    let detail = |m: &str| {
+        if m.is_empty() {
+            String::new()
+        } else {
+            format!(" ({m})")
+        }
+    };
+    let message = match out.result {
+        RowResult::Created => format!(
+            "customer created{}; address not added: {problem}; {fix}",
+            detail(&out.message)
+        ),
+        RowResult::Updated => format!(
+            "customer updated{}; address not added: {problem}; {fix}",
+            detail(&out.message)
+        ),
+        RowResult::Unchanged => format!("customer unchanged; address not added: {problem}; {fix}"),
+        RowResult::WouldCreate => {
+            format!("the customer would be created; its address would not be added: {problem}")
+        }
+        RowResult::WouldUpdate => format!(
+            "the customer would be updated{}; its address would not be added: {problem}",
+            detail(&out.message)
+        ),
+        // The row has a problem of its own; the address is mentioned after it.
+        _ => {
+            return RowOutcome {
+                message: format!(
+                    "{}; the address is not valid either: {problem}",
+                    out.message
+                ),
+                ..out
+            }
+        }
+    };
+    RowOutcome::new(RowResult::Invalid, out.customer_id, message)
+}
+
+/// The customer part of a row: validate, find, create or update.
+async fn process_customer(
+    ctx: &Ctx,
+    row: &Row,
+    turn: &Turn,
+    data: &mut RowData,
+) -> anyhow::Result<RowOutcome> {
     if data.id.is_none() && data.email().is_none() {
         return Ok(RowOutcome::invalid(
             "the row has neither an id nor an email: fill one of them",
         ));
     }
-    if let Err(m) = resolve_group(ctx, &mut data).await? {
+    if let Err(m) = resolve_group(ctx, row, data).await? {
         return Ok(RowOutcome::invalid(m));
     }
-    let existing = match find(ctx, &data).await {
+    let existing = match find(ctx, data).await {
         Ok(e) => e,
-        Err(e) => return row_failure(e, data.id, "looking the customer up"),
+        Err(e) => return ctx.run.row_failure(e, data.id, "looking the customer up"),
+    };
+    let existing = match existing {
+        Some(snap) => Some(after_earlier_rows(ctx, turn, snap).await),
+        None => None,
     };
     match existing {
-        None => create(ctx, row, &data).await,
-        Some(snap) if maybe_created(ctx, row) => finish_interrupted_create(ctx, &data, snap).await,
-        Some(snap) => update(ctx, &data, snap).await,
+        None if ctx.addresses_only => Ok(conflict(
+            ctx,
+            None,
+            match data.id {
+                Some(id) => format!("no customer with id {id}: an addresses file adds addresses to existing customers; import the customers first (the customers file of the same backup), and use --match email when restoring into another store"),
+                None => format!("no customer with email {}: an addresses file adds addresses to existing customers; import the customers first (the customers file of the same backup)", data.email().unwrap_or_default()),
+            },
+        )),
+        None => create(ctx, row, data).await,
+        Some(snap) if ctx.run.in_doubt(row.no) => {
+            finish_interrupted_create(ctx, data, snap).await
+        }
+        Some(snap) => update(ctx, data, snap).await,
+    }
+}
+
+/// Rows about one customer are applied in file order, however they name it: this row may
+/// name customer C by email while an earlier row, still running, names it by id (their keys
+/// differ, so the pipeline could not chain them before the lookup). Now that the row knows
+/// its customer, wait for every earlier row about C; if there were any, what the row read
+/// of C is older than what they did to it, so take what the run knows now (each write of the
+/// run is remembered in the index as it finishes).
+async fn after_earlier_rows(ctx: &Ctx, turn: &Turn, snap: Snapshot) -> Snapshot {
+    let keys: Vec<String> = {
+        let index = ctx.index.lock().unwrap();
+        std::iter::once(pipeline::id_key(snap.id))
+            .chain(index.email_of(snap.id).map(pipeline::email_key))
+            .collect()
+    };
+    if !turn.wait_for(&keys).await {
+        return snap;
+    }
+    match ctx.index.lock().unwrap().get(Some(snap.id), None) {
+        Some(Found::Yes(now)) => now,
+        _ => snap,
     }
 }
 
@@ -649,9 +848,10 @@ async fn find(ctx: &Ctx, data: &RowData) -> Result<Option<Snapshot>, ApiError> {
         None => {
             let c = lookup::fetch(&ctx.client, data.id, data.email()).await?;
             Ok(c.map(|c| {
-                let s = Snapshot::of(&c);
-                ctx.index.lock().unwrap().remember(&c.email, s.clone());
-                s
+                ctx.index
+                    .lock()
+                    .unwrap()
+                    .remember_fetched(&c.email, Snapshot::of(&c))
             }))
         }
     }
@@ -659,7 +859,11 @@ async fn find(ctx: &Ctx, data: &RowData) -> Result<Option<Snapshot>, ApiError> {
 
 /// Resolve `customer_group` names and check group ids, against the one listing of this run.
 /// The outer error is fatal; the inner one makes the row invalid.
-async fn resolve_group(ctx: &Ctx, data: &mut RowData) -> anyhow::Result<Result<(), String>> {
+async fn resolve_group(
+    ctx: &Ctx,
+    row: &Row,
+    data: &mut RowData,
+) -> anyhow::Result<Result<(), String>> {
     if !ctx.layout.has_groups() {
         return Ok(Ok(()));
     }
@@ -709,6 +913,7 @@ async fn resolve_group(ctx: &Ctx, data: &mut RowData) -> anyhow::Result<Result<(
     }
     // The book stays locked while the group is created, so rows naming the same new group
     // (even at the same moment) create it once and the others find it in the book.
+    ctx.run.before_write(row.no, Mark::None)?;
     match crate::cmd::groups::create_reconciled(&ctx.client, &name, ctx.max_retries).await {
         Ok(g) => {
             book.add(&g);
@@ -716,7 +921,7 @@ async fn resolve_group(ctx: &Ctx, data: &mut RowData) -> anyhow::Result<Result<(
             data.values[Field::CustomerGroupId.index()] = Some(g.id.to_string());
             Ok(Ok(()))
         }
-        Err(e) if e.is_auth() => Err(fatal_if_auth(e)),
+        Err(e) if e.is_fatal() => Err(fatal_if_auth(e)),
         Err(e) => Ok(Err(format!(
             "customer_group {name:?} could not be created: {}",
             e.message()
@@ -725,11 +930,17 @@ async fn resolve_group(ctx: &Ctx, data: &mut RowData) -> anyhow::Result<Result<(
 }
 
 /// A row the mode forbids (create of an existing customer, update of a missing one, an id
-/// that matches nobody): `failed` in a real run, as PRODUCT.md says; in a dry run, which
-/// classifies rows as would_create / would_update / unchanged / invalid, it is `invalid`.
+/// that matches nobody): `failed` in a real run ("create fails a row whose customer exists").
+/// A dry run classifies rows only as would_create, would_update, unchanged or invalid, so
+/// there it is `invalid`, with the real run's message word for word and what the real run
+/// will report, so that the dry run still predicts the real run's results file.
 fn conflict(ctx: &Ctx, id: Option<u64>, message: String) -> RowOutcome {
     if ctx.dry_run {
-        RowOutcome::new(RowResult::Invalid, id, message)
+        RowOutcome::new(
+            RowResult::Invalid,
+            id,
+            format!("{message}; the real run reports this row as failed"),
+        )
     } else {
         RowOutcome::failed(id, message)
     }
@@ -768,10 +979,11 @@ async fn create(ctx: &Ctx, row: &Row, data: &RowData) -> anyhow::Result<RowOutco
             },
         ));
     }
-    journal_creating(ctx, row)?;
+    // Marked before the POST is sent, so a resumed run knows the create may have happened.
+    ctx.run.before_write(row.no, Mark::Creating)?;
     let id = match create_customer(ctx, data, &email).await {
         Ok(id) => id,
-        Err(e) => return row_failure(e, None, "creating the customer"),
+        Err(e) => return ctx.run.row_failure(e, None, "creating the customer"),
     };
     ctx.index
         .lock()
@@ -782,7 +994,7 @@ async fn create(ctx: &Ctx, row: &Row, data: &RowData) -> anyhow::Result<RowOutco
         if let Err(e) = create_address(ctx, id, addr).await {
             // Whether the address exists is unknown now: later rows ask the store.
             ctx.addresses.lock().unwrap().remove(&id);
-            return row_failure(
+            return ctx.run.row_failure(
                 e,
                 Some(id),
                 "the customer was created but adding its address failed (run again to add it)",
@@ -856,7 +1068,12 @@ async fn update(ctx: &Ctx, data: &RowData, snap: Snapshot) -> anyhow::Result<Row
 async fn apply_update(ctx: &Ctx, data: &RowData, snap: Snapshot) -> anyhow::Result<RowOutcome> {
     let id = snap.id;
     let shown_id = (id < u64::MAX / 2).then_some(id);
-    let changes = data.changes(&snap);
+    // An addresses file's email only finds the customer; it never changes one.
+    let changes = if ctx.addresses_only {
+        Vec::new()
+    } else {
+        data.changes(&snap)
+    };
     let with_password = data.password.is_some() && ctx.update_passwords;
     if data.password.is_some() && !ctx.update_passwords {
         ctx.password_not_applied.store(true, Ordering::Relaxed);
@@ -864,7 +1081,11 @@ async fn apply_update(ctx: &Ctx, data: &RowData, snap: Snapshot) -> anyhow::Resu
     let needs_address = match &data.address {
         Some(addr) => match needs_address(ctx, id, addr).await {
             Ok(needed) => needed,
-            Err(e) => return row_failure(e, shown_id, "reading the customer's addresses"),
+            Err(e) => {
+                return ctx
+                    .run
+                    .row_failure(e, shown_id, "reading the customer's addresses")
+            }
         },
         None => false,
     };
@@ -895,6 +1116,8 @@ async fn apply_update(ctx: &Ctx, data: &RowData, snap: Snapshot) -> anyhow::Resu
         }
         return Ok(RowOutcome::new(RowResult::WouldUpdate, shown_id, message));
     }
+    // The first write of a run creates its journal (no mark: an update is idempotent).
+    ctx.run.before_write(0, Mark::None)?;
     if !changes.is_empty() || with_password {
         let body = data.update_payload(&changes, with_password);
         match ctx.client.update_customer(id, &body).await {
@@ -903,12 +1126,12 @@ async fn apply_update(ctx: &Ctx, data: &RowData, snap: Snapshot) -> anyhow::Resu
                 .lock()
                 .unwrap()
                 .remember(&c.email, Snapshot::of(&c)),
-            Err(e) => return row_failure(e, Some(id), "updating the customer"),
+            Err(e) => return ctx.run.row_failure(e, Some(id), "updating the customer"),
         }
     }
     if let (Some(addr), true) = (&data.address, needs_address) {
         if let Err(e) = create_address(ctx, id, addr).await {
-            return row_failure(e, Some(id), "adding the address");
+            return ctx.run.row_failure(e, Some(id), "adding the address");
         }
         added_address(ctx, id, addr);
     }
@@ -981,38 +1204,25 @@ fn scrub_passwords(layout: &Layout, record: &csv::StringRecord, message: &mut St
     }
 }
 
-// ---- `--resume`: the journal of finished rows (see `crate::journal`) ----
+// ---- `--resume`: the journal of finished rows (see `crate::rows` and `crate::journal`) ----
 
-/// The journal of this run, and what an interrupted run of the same input left.
-struct Recovery {
-    journal: crate::journal::Journal,
-    resumed: crate::journal::Resumed,
-    /// Said once at the start (resuming, or starting over).
-    note: Option<String>,
-}
-
-/// Open (`--resume`) or start the journal beside the results file. Dry runs write nothing
-/// and stdin cannot be identified again, so neither has a journal.
-fn open_journal(args: &Args, results_path: &Path) -> anyhow::Result<Option<Recovery>> {
-    use crate::journal::{path_for, Fingerprint, Journal, Resumed};
-    check_resume_args(args)?;
+/// Check and lock the journal beside the results file. Dry runs write nothing and stdin
+/// cannot be identified again, so neither has a journal.
+fn start_run(args: &Args, results_path: &std::path::Path) -> anyhow::Result<RowRun> {
     if args.dry_run || args.file.as_os_str() == "-" {
-        return Ok(None);
-    }
-    // A results file written in place (a pipe, /dev/null) has no directory to keep a journal
-    // beside it, and would get `/dev/null.journal`.
-    if crate::outfile::writes_in_place(results_path) {
-        if args.resume {
-            return usage(format!(
-                "--resume needs --results to name a regular file ({} is a device or a pipe): the journal that makes a run resumable lives beside the results file",
-                results_path.display()
-            ));
-        }
-        return Ok(None);
+        return RowRun::start(
+            "import",
+            None,
+            if args.dry_run {
+                "a dry run sends no write"
+            } else {
+                "standard input cannot be resumed (rows already imported are found and reported unchanged)"
+            },
+        );
     }
     // What changes the meaning of a row: resuming with other options would mix two runs.
     let options = format!(
-        "mode={:?} only_failed={} blank={:?} update_passwords={} force_password_reset={} create_missing_groups={} ignore_unknown_columns={} match={:?} preset={:?} mapping={:?}",
+        "import mode={:?} only_failed={} blank={:?} update_passwords={} force_password_reset={} create_missing_groups={} ignore_unknown_columns={} match={:?} preset={:?} mapping={:?}",
         args.mode,
         args.only_failed,
         args.blank,
@@ -1024,87 +1234,16 @@ fn open_journal(args: &Args, results_path: &Path) -> anyhow::Result<Option<Recov
         args.preset,
         args.mapping
     );
-    let fp = Fingerprint::of(&args.file, &options)?;
-    let path = path_for(results_path);
-    if args.resume && path.exists() {
-        let (journal, resumed) = Journal::resume(&path, &fp)?;
-        crate::journal::remove_stale_temp_files(results_path);
-        let note = format!(
-            "resuming: {} row(s) finished by the interrupted run are not sent again; {} create(s) in doubt are checked first",
-            resumed.finished.len(),
-            resumed.creating.iter().filter(|n| resumed.maybe_created(**n)).count()
-        );
-        return Ok(Some(Recovery {
-            journal,
-            resumed,
-            note: Some(note),
-        }));
-    }
-    let mut note = None;
-    if args.resume {
-        note = Some(format!(
-            "nothing to resume ({} does not exist): starting from the first row",
-            path.display()
-        ));
-    } else if path.exists() {
-        if Journal::resume_check(&path, &fp) {
-            return usage(format!(
-                "an interrupted run of this import left {}: pass --resume to continue it, or delete that file to start over",
-                path.display()
-            ));
-        }
-        note = Some(format!(
-            "replacing {} (the journal of an interrupted run of another input or other options)",
-            path.display()
-        ));
-    }
-    Ok(Some(Recovery {
-        journal: Journal::create(&path, &fp)?,
-        resumed: Resumed::default(),
-        note,
-    }))
-}
-
-/// `--resume` with what cannot be resumed is a usage error, before anything is read.
-fn check_resume_args(args: &Args) -> anyhow::Result<()> {
-    if !args.resume {
-        Ok(())
-    } else if args.file.as_os_str() == "-" {
-        usage("--resume needs the input as a file: standard input cannot be read again")
-    } else if args.dry_run {
-        usage("--resume continues a run that sent writes; a --dry-run sends none")
-    } else {
-        Ok(())
-    }
-}
-
-/// The outcome the interrupted run recorded for this row, if it finished it.
-fn recovered(ctx: &Ctx, row: &Row) -> Option<RowOutcome> {
-    ctx.recovery
-        .as_ref()
-        .and_then(|r| r.resumed.outcome(row.no).cloned())
-}
-
-fn journal_finished(ctx: &Ctx, row: &Row, out: &RowOutcome) -> anyhow::Result<()> {
-    match &ctx.recovery {
-        Some(r) => r.journal.finished(row.no, out),
-        None => Ok(()),
-    }
-}
-
-/// Marked before the POST is sent, so a resumed run knows the create may have happened.
-fn journal_creating(ctx: &Ctx, row: &Row) -> anyhow::Result<()> {
-    match &ctx.recovery {
-        Some(r) => r.journal.creating(row.no),
-        None => Ok(()),
-    }
-}
-
-/// True when the interrupted run sent this row's create and never saw the answer.
-fn maybe_created(ctx: &Ctx, row: &Row) -> bool {
-    ctx.recovery
-        .as_ref()
-        .is_some_and(|r| r.resumed.maybe_created(row.no))
+    RowRun::start(
+        "import",
+        Some(JournalSpec {
+            input: &args.file,
+            results: results_path,
+            options,
+            resume: args.resume,
+        }),
+        "",
+    )
 }
 
 /// The interrupted run's create of this row happened (the customer exists now, and did not
@@ -1130,25 +1269,6 @@ async fn finish_interrupted_create(
         ),
         _ => out,
     })
-}
-
-/// A fatal error: the results file is not written, and the journal keeps what finished.
-fn interrupted(ctx: &Ctx, e: anyhow::Error) -> anyhow::Error {
-    match &ctx.recovery {
-        Some(r) => e.context(format!(
-            "the import stopped; the rows it finished are recorded in {}: fix the cause and run the same command with --resume to continue (if the input file itself must change, run without --resume: rows already imported are then found in the store)",
-            r.journal.path().display()
-        )),
-        None => e,
-    }
-}
-
-/// The results file is in place: the journal has served.
-fn close_journal(ctx: &Ctx) -> anyhow::Result<()> {
-    match &ctx.recovery {
-        Some(r) => r.journal.remove(),
-        None => Ok(()),
-    }
 }
 
 #[cfg(test)]

@@ -19,18 +19,47 @@ use crate::cli::GlobalArgs;
 /// Build the client from the global settings (fails before any request on bad settings).
 pub fn connect(g: &GlobalArgs) -> anyhow::Result<Client> {
     let conn = g.connection()?;
-    Ok(Client::new(&conn)?.with_verbosity(g.verbose))
+    Ok(Client::new(&conn)?
+        .with_verbosity(g.verbose)
+        .with_quiet(g.quiet))
 }
 
-/// Turn an auth failure into a fatal run error with advice; other errors pass through.
+/// The store refused the credentials: fatal for the run. A type, so that the row engine can
+/// tell that nothing the refused requests asked for happened (see `rows::RowRun::fatal`).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct AuthRefused(pub String);
+
+/// Turn an auth failure, or a 404 on a collection (only a store that does not exist answers
+/// that), into a fatal run error with advice; other errors pass through.
 pub fn fatal_if_auth(e: ApiError) -> anyhow::Error {
+    let said = said(&e);
     if e.is_auth() {
+        AuthRefused(format!(
+            "{said}: check the access token, its OAuth scopes (Customers: modify) and the store hash"
+        ))
+        .into()
+    } else if e.status() == Some(404) && is_collection(&e.what) {
         anyhow::anyhow!(
-            "{e}: check the access token, its OAuth scopes (Customers: modify) and the store hash"
+            "{said}: check the store hash (--store-hash or BIGCOMMERCE_STORE_HASH: the short code in your API path /stores/HASH/v2), and that --api-url is only the API's base (https://api.bigcommerce.com)"
         )
     } else {
         anyhow::Error::new(e)
     }
+}
+
+/// The error as a sentence that advice can follow after a colon: the store's message often
+/// ends in a full stop, and "valid.: check" reads badly.
+pub fn said(e: &ApiError) -> String {
+    e.to_string().trim_end().trim_end_matches('.').to_string()
+}
+
+/// A route naming no single record (`GET /customers`, `GET /customers/count`,
+/// `GET /customer_groups`): a 404 there means the store itself was not found.
+fn is_collection(what: &str) -> bool {
+    !what.split(['/', ' ']).any(|seg| {
+        seg.starts_with('{') || (!seg.is_empty() && seg.bytes().all(|b| b.is_ascii_digit()))
+    })
 }
 
 /// Like [`fatal_if_auth`] for `/customer_groups`, where a 403 usually means the store's plan
@@ -38,7 +67,8 @@ pub fn fatal_if_auth(e: ApiError) -> anyhow::Error {
 pub fn fatal_for_groups(e: ApiError) -> anyhow::Error {
     if e.status() == Some(403) {
         anyhow::anyhow!(
-            "{e}: this store's plan has no customer groups (or the token lacks the Customers scope)"
+            "{}: this store's plan has no customer groups (or the token lacks the Customers scope)",
+            said(&e)
         )
     } else {
         fatal_if_auth(e)
@@ -67,8 +97,9 @@ impl GroupBook {
                 }
                 Ok(book)
             }
-            // A plan without customer groups answers 403 (or 404) on /customer_groups only.
-            Err(e) if matches!(e.status(), Some(403) | Some(404)) => Ok(GroupBook::default()),
+            // A plan without customer groups answers 403 on /customer_groups only. A 404 there
+            // is a store that does not exist (a wrong store hash): fatal, with that advice.
+            Err(e) if e.status() == Some(403) => Ok(GroupBook::default()),
             Err(e) => Err(fatal_if_auth(e)),
         }
     }

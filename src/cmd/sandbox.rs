@@ -1,5 +1,7 @@
 //! `sandbox`: run the local fake store until Ctrl-C, for rehearsals and out-of-process tests.
 
+use clap::builder::TypedValueParser as _;
+
 use crate::cli::GlobalArgs;
 use crate::exit::{usage, Exit};
 use crate::sandbox::{self, SandboxConfig};
@@ -37,6 +39,12 @@ pub struct Args {
     /// Send 429s without rate-limit headers (platform overload).
     #[arg(long)]
     pub bare_429: bool,
+    /// Status of "email already in use" (BigCommerce does not document it).
+    #[arg(long, value_name = "STATUS", default_value_t = 409, value_parser = clap::builder::PossibleValuesParser::new(["400", "409", "422"]).map(|s| s.parse::<u16>().expect("one of the possible values")))]
+    pub duplicate_email_status: u16,
+    /// Answer group creates with the documented 207 {status, message} (created, no group in the answer).
+    #[arg(long)]
+    pub group_create_207: bool,
 }
 
 impl Args {
@@ -63,6 +71,8 @@ impl Args {
             lost_response_rate: self.lost_response_rate,
             rate_headers_on_429: !self.bare_429,
             groups_enabled: !self.no_groups,
+            duplicate_email_status: self.duplicate_email_status,
+            group_create_207: self.group_create_207,
             ..SandboxConfig::default()
         })
     }

@@ -8,7 +8,6 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Instant;
 
 use futures::StreamExt;
 use reqwest::Method;
@@ -17,7 +16,7 @@ use tokio::sync::mpsc;
 use crate::api::pages::{self, Query};
 use crate::api::Client;
 use crate::cli::GlobalArgs;
-use crate::cmd::targets::{row_failure, Columns, Finder, Known};
+use crate::cmd::targets::{Columns, Finder, Known};
 use crate::cmd::{connect, fatal_if_auth, parse_filters};
 use crate::csvio::{open_reader, read_headers};
 use crate::exit::Exit;
@@ -25,21 +24,18 @@ use crate::outfile::RunFiles;
 use crate::pipeline::{self, Row};
 use crate::report::{Progress, Summary};
 use crate::results::{default_path, input_had_bom, ResultsWriter, RowOutcome, RowResult};
+use crate::rows::{check_resume, JournalSpec, Mark, RowRun};
 
 /// Move customers into a customer group.
 #[derive(Debug, Clone, clap::Args)]
+#[command(after_help = crate::exit::ROW_COMMAND_EXIT_CODES)]
 pub struct Args {
     /// The target group: its id, or its name (case-insensitive). `0` takes customers out of
     /// every group.
     #[arg(long, value_name = "NAME_OR_ID")]
     pub group: String,
     /// A CSV naming the customers by `id` or `email` (`-` for stdin).
-    #[arg(
-        long,
-        value_name = "FILE",
-        required_unless_present = "filters",
-        conflicts_with = "filters"
-    )]
+    #[arg(long, value_name = "FILE", conflicts_with = "filters")]
     pub input: Option<PathBuf>,
     /// Move every customer matching this V2 list filter, e.g. customer_group_id=2 (repeatable;
     /// all must match).
@@ -52,6 +48,10 @@ pub struct Args {
     /// Report would_update / unchanged for every customer; send no write.
     #[arg(long)]
     pub dry_run: bool,
+    /// Continue an interrupted run of the same input and results file: finished rows are not
+    /// sent again (with --filter, running the command again is the way to continue).
+    #[arg(long)]
+    pub resume: bool,
 }
 
 /// The resolved target group.
@@ -72,6 +72,7 @@ impl TargetGroup {
 }
 
 struct Ctx {
+    run: Arc<RowRun>,
     client: Client,
     group: TargetGroup,
     dry_run: bool,
@@ -79,8 +80,15 @@ struct Ctx {
 
 /// Resolve the group, find the customers, change those not in it, write the results file.
 pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
-    let started = Instant::now();
-    // Everything the user typed is checked before the first request.
+    // Everything the user typed is checked before the first request. Neither source is
+    // refused here rather than by clap, whose message would name one of them and, with the
+    // connection set in the environment, list --store-hash and --api-url as if required.
+    if args.input.is_none() && args.filters.is_empty() {
+        return crate::exit::usage(
+            "set-group needs the customers to move: --input FILE (a CSV with an id or email column) or --filter KEY=VALUE (every customer matching it, e.g. customer_group_id=2)",
+        );
+    }
+    check_resume(args.resume, args.input.as_deref(), args.dry_run)?;
     let query = if args.input.is_none() {
         Some(parse_filters(&args.filters, None)?)
     } else {
@@ -109,85 +117,123 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
     }
     files.check()?;
     let client = connect(g)?;
+    // The group is part of what a row means: resuming with another --group would mix runs.
+    let journal = match &args.input {
+        Some(path) if !args.dry_run && path.as_os_str() != "-" => Some(JournalSpec {
+            input: path,
+            results: &results_path,
+            options: format!("set-group --group {:?}", args.group.trim()),
+            resume: args.resume,
+        }),
+        _ => None,
+    };
+    let run = Arc::new(RowRun::start(
+        "set-group",
+        journal,
+        match (&args.input, args.dry_run) {
+            (_, true) => "a dry run sends no write",
+            (None, _) => "with --filter, the customers already moved no longer match",
+            (Some(_), _) => "standard input cannot be resumed",
+        },
+    )?);
     let concurrency = g.concurrency as usize;
-    let group = resolve_group(&client, &args.group).await?;
+    let group = run.stop.guard(resolve_group(&client, &args.group)).await?;
     let progress = Progress::new(None, g.quiet, "customers");
+    progress.watch(&client);
+    if let Some(note) = &run.note {
+        progress.note(note);
+    }
     let mut notices = Vec::new();
 
     let ctx = Arc::new(Ctx {
+        run: Arc::clone(&run),
         client: client.clone(),
         group,
         dry_run: args.dry_run,
     });
-    let tally = match (input, query) {
+    let (ended, tally, writer) = match (input, query) {
         (Some((path, rdr, headers, cols)), _) => {
             let finder = Arc::new(
-                Finder::plan(&client, &path, concurrency, &progress, true)
-                    .await
-                    .map_err(fatal_if_auth)?,
+                run.stop
+                    .guard(async {
+                        Finder::plan(&client, &path, concurrency, &progress, true)
+                            .await
+                            .map_err(fatal_if_auth)
+                    })
+                    .await?,
             );
             if finder.is_preloaded() {
                 notices.push("read the store in pages instead of one lookup per row".into());
             }
             let rx = pipeline::read_rows(rdr, &path, |_, _| true);
             let bom = g.bom || input_had_bom(&path, &headers);
-            let writer = ResultsWriter::create(&results_path, &headers, bom)?;
-            pipeline::run_to_results(
-                rx,
-                concurrency,
-                move |row| cols.key(&row.record),
-                |row| {
-                    let ctx = Arc::clone(&ctx);
-                    let finder = Arc::clone(&finder);
-                    async move {
-                        let out = process_row(&ctx, &finder, &cols, &row).await?;
-                        Ok((row, out))
-                    }
-                },
-                writer,
-                &progress,
-            )
-            .await?
+            let mut writer = ResultsWriter::create(&results_path, &headers, bom)?;
+            let (ended, tally) = run
+                .rows_to_results(
+                    rx,
+                    concurrency,
+                    move |row| cols.keys(&row.record),
+                    |row, _turn| {
+                        let ctx = Arc::clone(&ctx);
+                        let finder = Arc::clone(&finder);
+                        async move {
+                            let out = process_row(&ctx, &finder, &cols, &row).await?;
+                            Ok((row, out))
+                        }
+                    },
+                    &mut writer,
+                    &progress,
+                )
+                .await?;
+            (ended, tally, writer)
         }
         (None, Some(query)) => {
-            let count = pages::plan(&client, &query)
-                .await
-                .map_err(fatal_if_auth)?
-                .count;
+            let count = run
+                .stop
+                .guard(async {
+                    Ok(pages::plan(&client, &query)
+                        .await
+                        .map_err(fatal_if_auth)?
+                        .count)
+                })
+                .await?;
             progress.set_total(count);
             let rx = matching_rows(client.clone(), query, count, concurrency);
             let headers = csv::StringRecord::from(vec!["id", "email"]);
-            let writer = ResultsWriter::create(&results_path, &headers, g.bom)?;
-            pipeline::run_to_results(
-                rx,
-                concurrency,
-                |row| Some(row.record[0].to_string()),
-                |row| {
-                    let ctx = Arc::clone(&ctx);
-                    async move {
-                        let known = Known {
-                            id: row.record[0].parse()?,
-                            email: row.record[1].to_string(),
-                            group: row.record[2].parse()?,
-                        };
-                        let out = change(&ctx, &known).await?;
-                        Ok((row, out))
-                    }
-                },
-                writer,
-                &progress,
-            )
-            .await?
+            let mut writer = ResultsWriter::create(&results_path, &headers, g.bom)?;
+            let (ended, tally) = run
+                .rows_to_results(
+                    rx,
+                    concurrency,
+                    |row| vec![pipeline::id_key(row.record[0].parse().unwrap_or(0))],
+                    |row, _turn| {
+                        let ctx = Arc::clone(&ctx);
+                        async move {
+                            let known = Known {
+                                id: row.record[0].parse()?,
+                                email: row.record[1].to_string(),
+                                group: row.record[2].parse()?,
+                            };
+                            let out = change(&ctx, row.no, &known).await?;
+                            Ok((row, out))
+                        }
+                    },
+                    &mut writer,
+                    &progress,
+                )
+                .await?;
+            (ended, tally, writer)
         }
-        (None, None) => unreachable!("clap requires --input or --filter"),
+        (None, None) => unreachable!("checked above: --input or --filter"),
     };
     progress.finish();
 
+    notices.extend(progress.quota_notice());
     let mut summary = Summary::new(
         "set-group",
         tally.total(),
         Some(&tally),
-        started,
+        run.started,
         client.stats(),
     );
     notices.insert(
@@ -197,8 +243,7 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
     summary.notices = notices;
     summary.dry_run = args.dry_run;
     summary.results_file = Some(results_path.display().to_string());
-    summary.emit(g.quiet, g.summary_json.as_deref())?;
-    Ok(tally.exit())
+    run.end(ended, writer, summary, g.quiet, g.summary_json.as_deref())
 }
 
 /// Find the group by id or case-insensitive name, once per run. Unknown → a fatal error that
@@ -302,21 +347,32 @@ async fn process_row(
     let known = match finder.find(&target).await {
         Ok(Some(k)) => k,
         Ok(None) => return Ok(RowOutcome::failed(None, target.not_found())),
-        Err(e) => return row_failure(e, target.id, "looking the customer up"),
+        Err(e) => return ctx.run.row_failure(e, target.id, "looking the customer up"),
     };
     if let Some(m) = target.mismatch(&known) {
         return Ok(RowOutcome::failed(Some(known.id), m));
     }
-    let out = change(ctx, &known).await?;
+    let out = change(ctx, row.no, &known).await?;
     if out.result == RowResult::Updated {
         finder.set_group(known.id, ctx.group.id);
     }
     Ok(out)
 }
 
-/// One customer: nothing to do, would change, or `PUT {"customer_group_id": N}`.
-async fn change(ctx: &Ctx, known: &Known) -> anyhow::Result<RowOutcome> {
+/// One customer (record `no`): nothing to do, would change, or `PUT {"customer_group_id": N}`.
+async fn change(ctx: &Ctx, no: u64, known: &Known) -> anyhow::Result<RowOutcome> {
     let to = ctx.group.id;
+    if known.group == to && ctx.run.in_doubt(no) {
+        // The interrupted run sent this row's PUT (its journal mark) and did not see the answer.
+        return Ok(RowOutcome::new(
+            RowResult::Updated,
+            Some(known.id),
+            format!(
+                "moved to {} by the interrupted run (confirmed on resume)",
+                ctx.group.describe(to)
+            ),
+        ));
+    }
     if known.group == to {
         return Ok(RowOutcome::new(
             RowResult::Unchanged,
@@ -336,6 +392,7 @@ async fn change(ctx: &Ctx, known: &Known) -> anyhow::Result<RowOutcome> {
             message,
         ));
     }
+    ctx.run.before_write(no, Mark::Sending)?;
     let body = serde_json::json!({ "customer_group_id": to });
     // Setting a group is idempotent, so the client may repeat it after a lost response.
     match ctx
@@ -354,6 +411,8 @@ async fn change(ctx: &Ctx, known: &Known) -> anyhow::Result<RowOutcome> {
             Some(known.id),
             format!("no customer with id {} (deleted meanwhile)", known.id),
         )),
-        Err(e) => row_failure(e, Some(known.id), "updating the customer's group"),
+        Err(e) => ctx
+            .run
+            .row_failure(e, Some(known.id), "updating the customer's group"),
     }
 }

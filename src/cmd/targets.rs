@@ -14,11 +14,10 @@ use futures::StreamExt;
 
 use crate::api::pages::{self, Query};
 use crate::api::{ApiError, Client, Customer};
-use crate::cmd::fatal_if_auth;
 use crate::csvio::{normalize_header, open_reader, unneutralise};
 use crate::lookup;
+use crate::pipeline;
 use crate::report::Progress;
-use crate::results::RowOutcome;
 
 /// Where the naming columns are in the input.
 #[derive(Debug, Clone, Copy)]
@@ -88,15 +87,12 @@ impl Columns {
             .filter(|p| !p.is_empty())
     }
 
-    /// Rows about the same customer share a key, so the pipeline runs them one after another.
-    pub fn key(&self, record: &csv::StringRecord) -> Option<String> {
+    /// The keys naming the row's customer (its id and its email, when filled): rows sharing
+    /// one run one after another (see `pipeline::Chains`).
+    pub fn keys(&self, record: &csv::StringRecord) -> Vec<String> {
         match self.target(record) {
-            Ok(Target { id: Some(id), .. }) => Some(format!("#{id}")),
-            Ok(Target {
-                email: Some(e),
-                id: None,
-            }) => Some(e.to_lowercase()),
-            _ => None,
+            Ok(t) => t.keys(),
+            Err(_) => Vec::new(),
         }
     }
 }
@@ -111,6 +107,13 @@ pub struct Target {
 }
 
 impl Target {
+    /// The chaining keys of what the row names.
+    pub fn keys(&self) -> Vec<String> {
+        let mut keys: Vec<String> = self.id.map(pipeline::id_key).into_iter().collect();
+        keys.extend(self.email.as_deref().map(pipeline::email_key));
+        keys
+    }
+
     /// "no customer with id 7" / "no customer with email a@b.c".
     pub fn not_found(&self) -> String {
         match (self.id, &self.email) {
@@ -143,6 +146,11 @@ pub struct Known {
 }
 
 impl Known {
+    /// The chaining keys of the customer found (see `pipeline::Chains`).
+    pub fn keys(&self) -> Vec<String> {
+        vec![pipeline::id_key(self.id), pipeline::email_key(&self.email)]
+    }
+
     pub fn of(c: &Customer) -> Known {
         Known {
             id: c.id,
@@ -200,10 +208,12 @@ impl Finder {
         }
         if store_count > 0 {
             progress.note(&format!(
-                "reading the store's {store_count} customers in pages of 250 (cheaper than one lookup per row)"
+                "reading the store's {} in pages of 250 (cheaper than one lookup per row)",
+                crate::report::plural(store_count, "customer", "customers")
             ));
         }
         let mut dir = Directory::default();
+        progress.planning(store_count.div_ceil(pages::PAGE).max(1));
         let mut stream =
             pages::customer_pages(client.clone(), Query::default(), store_count, concurrency);
         while let Some(page) = stream.next().await {
@@ -211,7 +221,9 @@ impl Finder {
                 dir.by_email.insert(c.email.to_lowercase(), c.id);
                 dir.by_id.insert(c.id, (c.email, c.customer_group_id));
             }
+            progress.page_read();
         }
+        progress.planned();
         Ok(Finder {
             client: client.clone(),
             directory: Some(Mutex::new(dir)),
@@ -276,14 +288,6 @@ fn count_rows(path: &Path) -> Option<u64> {
     Some(n)
 }
 
-/// A failed request: fatal when the store refuses our credentials, otherwise the row fails.
-pub fn row_failure(e: ApiError, id: Option<u64>, doing: &str) -> anyhow::Result<RowOutcome> {
-    if e.is_auth() {
-        return Err(fatal_if_auth(e));
-    }
-    Ok(RowOutcome::failed(id, format!("{doing}: {}", e.message())))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -308,9 +312,12 @@ mod tests {
             .unwrap();
         assert_eq!(t.id, None);
         assert_eq!(
-            c.key(&csv::StringRecord::from(vec!["A@B.co", "", "p"]))
-                .as_deref(),
-            Some("a@b.co")
+            c.keys(&csv::StringRecord::from(vec!["A@B.co", "", "p"])),
+            vec!["a@b.co".to_string()]
+        );
+        assert_eq!(
+            c.keys(&csv::StringRecord::from(vec!["A@B.co", "7", "p"])),
+            vec!["#7".to_string(), "a@b.co".to_string()]
         );
         assert!(c
             .target(&csv::StringRecord::from(vec!["", "x7", "p"]))

@@ -8,11 +8,10 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Instant;
 
 use crate::api::Client;
 use crate::cli::GlobalArgs;
-use crate::cmd::targets::{row_failure, Columns, Finder};
+use crate::cmd::targets::{Columns, Finder};
 use crate::cmd::{connect, fatal_if_auth};
 use crate::csvio::{open_reader, read_headers};
 use crate::exit::Exit;
@@ -20,12 +19,14 @@ use crate::outfile::RunFiles;
 use crate::pipeline::{self, Row};
 use crate::report::{Progress, Summary};
 use crate::results::{default_path, input_had_bom, ResultsWriter, RowOutcome, RowResult};
+use crate::rows::{check_resume, JournalSpec, Mark, RowRun};
 
 /// The most validations in flight at once (the endpoint's extra protection; see module docs).
 pub const MAX_CONCURRENT_VALIDATIONS: usize = 2;
 
 /// Check customers' passwords.
 #[derive(Debug, Clone, clap::Args)]
+#[command(after_help = crate::exit::ROW_COMMAND_EXIT_CODES)]
 pub struct Args {
     /// A CSV with `id` or `email`, and `password` (`-` for stdin).
     #[arg(long, value_name = "FILE")]
@@ -33,9 +34,14 @@ pub struct Args {
     /// Where to write the results file [default: <input stem>.results.csv beside the input].
     #[arg(long, value_name = "FILE")]
     pub results: Option<PathBuf>,
+    /// Continue an interrupted run of the same input and results file: rows already checked
+    /// are not sent again.
+    #[arg(long)]
+    pub resume: bool,
 }
 
 struct Ctx {
+    run: Arc<RowRun>,
     client: Client,
     finder: Finder,
     cols: Columns,
@@ -43,7 +49,7 @@ struct Ctx {
 
 /// Validate each row's password (at most two at a time), write the results file.
 pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
-    let started = Instant::now();
+    check_resume(args.resume, Some(&args.input), false)?;
     let mut rdr = open_reader(&args.input)?;
     let headers = read_headers(&mut rdr, &args.input)?;
     let cols = Columns::locate(&headers, &args.input)?;
@@ -63,21 +69,41 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
         .results(&results_path)
         .check()?;
     let client = connect(g)?;
+    let run = Arc::new(RowRun::start(
+        "validate-password",
+        (args.input.as_os_str() != "-").then(|| JournalSpec {
+            input: &args.input,
+            results: &results_path,
+            options: "validate-password".into(),
+            resume: args.resume,
+        }),
+        "standard input cannot be resumed",
+    )?);
     let concurrency = (g.concurrency as usize).min(MAX_CONCURRENT_VALIDATIONS);
     let progress = Progress::new(None, g.quiet, "rows");
+    progress.watch(&client);
+    if let Some(note) = &run.note {
+        progress.note(note);
+    }
     // Rows with only an id validate directly; an email needs a lookup (to find the id, or to
     // check that it names the same customer as the id).
     let rows_need_lookups = cols.id.is_none() || cols.email.is_some();
-    let finder = Finder::plan(
-        &client,
-        &args.input,
-        g.concurrency as usize,
-        &progress,
-        rows_need_lookups,
-    )
-    .await
-    .map_err(fatal_if_auth)?;
+    let finder = run
+        .stop
+        .guard(async {
+            Finder::plan(
+                &client,
+                &args.input,
+                g.concurrency as usize,
+                &progress,
+                rows_need_lookups,
+            )
+            .await
+            .map_err(fatal_if_auth)
+        })
+        .await?;
     let ctx = Arc::new(Ctx {
+        run: Arc::clone(&run),
         client: client.clone(),
         finder,
         cols,
@@ -85,29 +111,30 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
 
     let rx = pipeline::read_rows(rdr, &args.input, |_, _| true);
     let bom = g.bom || input_had_bom(&args.input, &headers);
-    let writer = ResultsWriter::create(&results_path, &headers, bom)?;
-    let tally = pipeline::run_to_results(
-        rx,
-        concurrency,
-        move |row| cols.key(&row.record),
-        |row| {
-            let ctx = Arc::clone(&ctx);
-            async move {
-                let out = process(&ctx, &row).await?;
-                Ok((row, out))
-            }
-        },
-        writer,
-        &progress,
-    )
-    .await?;
+    let mut writer = ResultsWriter::create(&results_path, &headers, bom)?;
+    let (ended, tally) = run
+        .rows_to_results(
+            rx,
+            concurrency,
+            move |row| cols.keys(&row.record),
+            |row, _turn| {
+                let ctx = Arc::clone(&ctx);
+                async move {
+                    let out = process(&ctx, &row).await?;
+                    Ok((row, out))
+                }
+            },
+            &mut writer,
+            &progress,
+        )
+        .await?;
     progress.finish();
 
     let mut summary = Summary::new(
         "validate-password",
         tally.total(),
         Some(&tally),
-        started,
+        run.started,
         client.stats(),
     );
     if (g.concurrency as usize) > MAX_CONCURRENT_VALIDATIONS {
@@ -116,8 +143,7 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
         ));
     }
     summary.results_file = Some(results_path.display().to_string());
-    summary.emit(g.quiet, g.summary_json.as_deref())?;
-    Ok(tally.exit())
+    run.end(ended, writer, summary, g.quiet, g.summary_json.as_deref())
 }
 
 async fn process(ctx: &Ctx, row: &Row) -> anyhow::Result<RowOutcome> {
@@ -139,9 +165,12 @@ async fn process(ctx: &Ctx, row: &Row) -> anyhow::Result<RowOutcome> {
                 None => k.id,
             },
             Ok(None) => return Ok(RowOutcome::failed(None, target.not_found())),
-            Err(e) => return row_failure(e, target.id, "looking the customer up"),
+            Err(e) => return ctx.run.row_failure(e, target.id, "looking the customer up"),
         },
     };
+    // Not a change to the store, but what the journal is for: a resumed run does not spend
+    // the endpoint's extra rate limit on rows already checked.
+    ctx.run.before_write(row.no, Mark::None)?;
     match ctx.client.validate_password(id, password).await {
         Ok(true) => Ok(RowOutcome::new(RowResult::Valid, Some(id), "")),
         Ok(false) => Ok(RowOutcome::new(
@@ -150,6 +179,6 @@ async fn process(ctx: &Ctx, row: &Row) -> anyhow::Result<RowOutcome> {
             "wrong password",
         )),
         Err(e) if e.is_not_found() => Ok(RowOutcome::failed(None, target.not_found())),
-        Err(e) => row_failure(e, Some(id), "validating the password"),
+        Err(e) => ctx.run.row_failure(e, Some(id), "validating the password"),
     }
 }

@@ -107,7 +107,24 @@ const PRESETS: &[(&str, &str)] = &[
     ("woocommerce", include_str!("presets/woocommerce.toml")),
     ("magento", include_str!("presets/magento.toml")),
     ("bigcommerce", include_str!("presets/bigcommerce.toml")),
+    // The extra address passes the main presets' notices send users to: built in, so that a
+    // user with only the binary has them too (`--preset NAME` or `--mapping builtin:NAME`).
+    (
+        "woocommerce-shipping",
+        include_str!("presets/woocommerce-shipping.toml"),
+    ),
+    (
+        "bigcommerce-address-2",
+        include_str!("presets/bigcommerce-address-2.toml"),
+    ),
+    (
+        "bigcommerce-address-3",
+        include_str!("presets/bigcommerce-address-3.toml"),
+    ),
 ];
+
+/// `--mapping builtin:NAME` names a built-in mapping instead of a file.
+pub const BUILTIN_PREFIX: &str = "builtin:";
 
 /// A header/value transformation from a source CSV to canonical import columns.
 #[derive(Debug, Clone)]
@@ -116,7 +133,9 @@ pub struct Mapping {
 }
 
 impl Mapping {
-    /// `"shopify"`, `"woocommerce"`, `"magento"` or `"bigcommerce"` (case-insensitive).
+    /// `"shopify"`, `"woocommerce"`, `"magento"`, `"bigcommerce"`, or one of the extra address
+    /// passes `"woocommerce-shipping"`, `"bigcommerce-address-2"`, `"bigcommerce-address-3"`
+    /// (case-insensitive).
     pub fn preset(name: &str) -> anyhow::Result<Mapping> {
         Ok(Mapping {
             spec: preset_spec(name)?,
@@ -128,8 +147,12 @@ impl Mapping {
         Self::parse(text, "the mapping")
     }
 
-    /// A mapping from a TOML file; errors name the file, line and key.
+    /// A mapping from a TOML file, or a built-in one for `builtin:NAME`; errors name the file,
+    /// line and key.
     pub fn from_toml_file(path: &Path) -> anyhow::Result<Mapping> {
+        if let Some(name) = path.to_str().and_then(|p| p.strip_prefix(BUILTIN_PREFIX)) {
+            return Self::preset(name);
+        }
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("reading mapping file {}", path.display()))?;
         Self::parse(&text, &format!("mapping file {}", path.display()))

@@ -23,6 +23,10 @@ pub struct RowData {
     pub password: Option<String>,
     pub password_confirmation: Option<String>,
     pub address: Option<AddressData>,
+    /// Why the row's address cannot be added (incomplete, unknown country, bad state). The
+    /// customer is still created or updated: a customer is never refused because of its
+    /// address; the caller reports the address as not added.
+    pub address_problem: Option<String>,
 }
 
 /// An address the row wants the customer to have.
@@ -412,7 +416,10 @@ pub fn parse_row(
         _ => {}
     }
     if layout.has_address() {
-        row.address = parse_address(layout, record, &row)?;
+        match parse_address(layout, record, &row) {
+            Ok(a) => row.address = a,
+            Err(problem) => row.address_problem = Some(problem),
+        }
     }
     Ok(row)
 }
@@ -468,7 +475,7 @@ fn parse_address(
         .collect();
     if !missing.is_empty() {
         return Err(format!(
-            "the address is incomplete: {} missing (the API requires first and last name, street_1, city, zip, country and phone for an address, and a state in the United States, Canada and Australia; the customer's name and phone are used when the address ones are blank)",
+            "the address is incomplete: {} missing (V2 requires first and last name, street_1, city, zip, country and phone for an address, and a state in the United States, Canada and Australia; the customer's name and phone are used when the address ones are blank)",
             missing.join(", ")
         ));
     }

@@ -55,6 +55,11 @@ pub struct SandboxConfig {
     pub groups_enabled: bool,
     /// Seed of the fault-injection draws and of the seeded data.
     pub rng_seed: u64,
+    /// The status of "email already in use" (undocumented): 409 (default), 400 or 422.
+    pub duplicate_email_status: u16,
+    /// Answer `POST /customer_groups` with the documented `207 {status, message}` after
+    /// creating the group ("created, but the sitewide discount update failed").
+    pub group_create_207: bool,
 }
 
 impl Default for SandboxConfig {
@@ -72,6 +77,8 @@ impl Default for SandboxConfig {
             rate_headers_on_429: true,
             groups_enabled: true,
             rng_seed: 0,
+            duplicate_email_status: 409,
+            group_create_207: false,
         }
     }
 }

@@ -1045,3 +1045,45 @@ fn export_lines_quote_only_what_needs_it() {
     assert_eq!(super::shell_quote("a b'c"), r"'a b'\''c'");
     assert_eq!(super::shell_quote(""), "''");
 }
+
+#[tokio::test]
+async fn switches_for_the_undocumented_duplicate_status_and_the_documented_207() {
+    for status in [400u16, 422, 409] {
+        let api = Api::start(SandboxConfig {
+            duplicate_email_status: status,
+            ..SandboxConfig::default()
+        })
+        .await;
+        let first = api
+            .post("/customers", new_customer("dup@example.com"))
+            .await;
+        assert_eq!(first.status(), StatusCode::OK);
+        let again = api
+            .post("/customers", new_customer("DUP@example.com"))
+            .await;
+        assert_eq!(again.status().as_u16(), status);
+        let body = json_of(again).await;
+        assert_eq!(body[0]["status"], status);
+        assert!(body[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("already in use"));
+        // A group name in use stays 409: the switch is about emails only.
+        let group = api
+            .post("/customer_groups", json!({"name": "Retail"}))
+            .await;
+        assert_eq!(group.status(), StatusCode::CONFLICT);
+    }
+    let api = Api::start(SandboxConfig {
+        group_create_207: true,
+        ..SandboxConfig::default()
+    })
+    .await;
+    let response = api.post("/customer_groups", json!({"name": "Trade"})).await;
+    assert_eq!(response.status(), StatusCode::MULTI_STATUS);
+    let body = json_of(response).await;
+    assert_eq!(body["status"], 207);
+    assert!(body.get("id").is_none(), "the answer carries no group");
+    let groups = json_of(api.get("/customer_groups?name=Trade").await).await;
+    assert_eq!(groups[0]["name"], "Trade", "the group was created");
+}

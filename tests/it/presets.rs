@@ -121,12 +121,13 @@ fn woocommerce_sample() {
     assert!(results.iter().all(|r| r["user_pass"].is_empty()));
 
     // The second pass adds the three shipping addresses that differ from the billing ones.
-    let mapping = format!(
-        "{}/samples/woocommerce/shipping-address.toml",
-        env!("CARGO_MANIFEST_DIR")
-    );
     store
-        .run(&["import", "woocommerce-customers.csv", "--mapping", &mapping])
+        .run(&[
+            "import",
+            "woocommerce-customers.csv",
+            "--preset",
+            "woocommerce-shipping",
+        ])
         .expect(0);
     assert_eq!(total_addresses(&store), 17);
     let second = store.csv("woocommerce-customers.results.csv");

@@ -569,9 +569,7 @@ fn bigcommerce_email_header_variant_and_packed_addresses() {
 #[test]
 fn bigcommerce_second_address_pass() {
     for n in [2, 3] {
-        let mapping =
-            Mapping::from_toml_file(&sample_path(&format!("bigcommerce/address-{n}.toml")))
-                .unwrap();
+        let mapping = Mapping::preset(&format!("bigcommerce-address-{n}")).unwrap();
         let (bound, rows) = map_sample(&mapping, "bigcommerce/customers.csv");
         assert_eq!(bound.headers[0], "email");
         assert!(!bound.headers.contains(&"notes".to_string()));
@@ -595,8 +593,7 @@ fn bigcommerce_second_address_pass() {
 
 #[test]
 fn woocommerce_shipping_address_pass() {
-    let mapping =
-        Mapping::from_toml_file(&sample_path("woocommerce/shipping-address.toml")).unwrap();
+    let mapping = Mapping::preset("woocommerce-shipping").unwrap();
     let (_bound, rows) = map_sample(&mapping, "woocommerce/customers.csv");
     let marcus = &rows[1];
     assert_eq!(get(marcus, "address_street_1"), "920 Industrial Pkwy");
