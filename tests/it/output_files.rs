@@ -166,18 +166,45 @@ fn a_device_node_is_written_in_place_never_replaced() {
     assert!(!PathBuf::from(format!("{n}.journal")).exists());
     assert_eq!(temp_files(store.dir.path()), Vec::<String>::new());
     // The journal that makes --resume possible cannot live beside a device.
-    let run = store.run(&["import", "in.csv", "--results", n, "--resume"]);
-    run.expect(2);
-    assert!(
-        run.stderr.contains("--resume needs --results"),
-        "{}",
-        run.stderr
-    );
+    for args in [
+        &["import", "in.csv", "--results", n, "--resume"][..],
+        &[
+            "delete",
+            "--input",
+            "in.csv",
+            "--yes",
+            "--results",
+            n,
+            "--resume",
+        ],
+    ] {
+        let run = store.run(args);
+        run.expect(2);
+        assert!(
+            run.stderr.contains("--resume needs --results"),
+            "{}",
+            run.stderr
+        );
+    }
     assert_eq!(
         store.count("POST /customers"),
         3,
-        "the refused run sent nothing"
+        "the refused runs sent nothing"
     );
+    assert_eq!(store.sb.customers().len(), 33, "nothing was deleted");
+    // Without --resume, a row command runs without a journal.
+    store
+        .run(&[
+            "set-group",
+            "--group",
+            "1",
+            "--input",
+            "in.csv",
+            "--results",
+            n,
+        ])
+        .expect(0);
+    assert!(!PathBuf::from(format!("{n}.journal")).exists());
 }
 
 #[test]
