@@ -39,6 +39,10 @@ pub struct Args {
     /// Send 429s without rate-limit headers (platform overload).
     #[arg(long)]
     pub bare_429: bool,
+    /// Make the customer filters min_id/max_id exclusive (> and <) instead of inclusive:
+    /// BigCommerce does not document which it is.
+    #[arg(long)]
+    pub exclusive_id_bounds: bool,
     /// Status of "email already in use" (BigCommerce does not document it).
     #[arg(long, value_name = "STATUS", default_value_t = 409, value_parser = clap::builder::PossibleValuesParser::new(["400", "409", "422"]).map(|s| s.parse::<u16>().expect("one of the possible values")))]
     pub duplicate_email_status: u16,
@@ -71,6 +75,7 @@ impl Args {
             lost_response_rate: self.lost_response_rate,
             rate_headers_on_429: !self.bare_429,
             groups_enabled: !self.no_groups,
+            exclusive_id_bounds: self.exclusive_id_bounds,
             duplicate_email_status: self.duplicate_email_status,
             group_create_207: self.group_create_207,
             ..SandboxConfig::default()

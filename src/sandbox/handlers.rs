@@ -489,7 +489,21 @@ pub(crate) fn parse_credit(value: &Value) -> Result<i64, ()> {
 
 // ---- customers ----
 
-fn customer_filter(q: &Query) -> Result<CustomerFilter, Reply> {
+/// The customer filters of a list or count request. `exclusive_ids`: `min_id`/`max_id` exclude
+/// the id they name (BigCommerce does not document which; see [`crate::sandbox::SandboxConfig`]).
+fn customer_filter(q: &Query, exclusive_ids: bool) -> Result<CustomerFilter, Reply> {
+    let (mut min_id, mut max_id): (Option<u64>, Option<u64>) =
+        (q.parsed("min_id")?, q.parsed("max_id")?);
+    if exclusive_ids {
+        // `> m` is `>= m + 1` and `< m` is `<= m - 1`; nothing is above u64::MAX or below 0,
+        // which leaves an empty range (min 1, max 0).
+        let empty = min_id == Some(u64::MAX) || max_id == Some(0);
+        min_id = min_id.map(|m| m.saturating_add(1));
+        max_id = max_id.map(|m| m.saturating_sub(1));
+        if empty {
+            (min_id, max_id) = (Some(1), Some(0));
+        }
+    }
     Ok(CustomerFilter {
         email: q.text("email").map(|e| e.to_lowercase()),
         first_name: q.text("first_name").map(|v| v.to_lowercase()),
@@ -504,8 +518,8 @@ fn customer_filter(q: &Query) -> Result<CustomerFilter, Reply> {
             ),
         },
         customer_group_id: q.parsed("customer_group_id")?,
-        min_id: q.parsed("min_id")?,
-        max_id: q.parsed("max_id")?,
+        min_id,
+        max_id,
         min_date_created: q.date("min_date_created")?,
         max_date_created: q.date("max_date_created")?,
         min_date_modified: q.date("min_date_modified")?,
@@ -515,7 +529,7 @@ fn customer_filter(q: &Query) -> Result<CustomerFilter, Reply> {
 
 fn list_customers(shared: &Shared, q: &Query) -> Handled {
     let (page, limit) = q.paging()?;
-    let filter = customer_filter(q)?;
+    let filter = customer_filter(q, shared.cfg.exclusive_id_bounds)?;
     let store = shared.read_store();
     let views: Vec<_> = store
         .list_customers(&filter, page, limit)
@@ -526,7 +540,7 @@ fn list_customers(shared: &Shared, q: &Query) -> Handled {
 }
 
 fn count_customers(shared: &Shared, q: &Query) -> Handled {
-    let filter = customer_filter(q)?;
+    let filter = customer_filter(q, shared.cfg.exclusive_id_bounds)?;
     Ok(count_reply(shared.read_store().count_customers(&filter)))
 }
 

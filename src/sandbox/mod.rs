@@ -55,6 +55,10 @@ pub struct SandboxConfig {
     pub groups_enabled: bool,
     /// Seed of the fault-injection draws and of the seeded data.
     pub rng_seed: u64,
+    /// `true`: the `min_id`/`max_id` filters of `GET /customers` and `/customers/count` exclude
+    /// the id they name (`>`/`<`); `false` (default): they include it. BigCommerce documents
+    /// neither (reference/bigcommerce-api.md §9), so the export is tested under both.
+    pub exclusive_id_bounds: bool,
     /// The status of "email already in use" (undocumented): 409 (default), 400 or 422.
     pub duplicate_email_status: u16,
     /// Answer `POST /customer_groups` with the documented `207 {status, message}` after
@@ -77,6 +81,7 @@ impl Default for SandboxConfig {
             rate_headers_on_429: true,
             groups_enabled: true,
             rng_seed: 0,
+            exclusive_id_bounds: false,
             duplicate_email_status: 409,
             group_create_207: false,
         }

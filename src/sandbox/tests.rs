@@ -458,6 +458,43 @@ async fn update_delete_and_password_validation() {
     );
 }
 
+/// `exclusive_id_bounds`: min_id/max_id leave out the id they name, in lists and counts alike.
+#[tokio::test]
+async fn exclusive_id_bounds_leave_out_the_named_ids() {
+    let api = Api::start(SandboxConfig {
+        exclusive_id_bounds: true,
+        ..seeded(20)
+    })
+    .await;
+    let ids = |query: &str| {
+        let api = &api;
+        let query = query.to_string();
+        async move {
+            let response = api.get(&format!("/customers?{query}")).await;
+            if response.status() == StatusCode::NO_CONTENT {
+                return Vec::new();
+            }
+            json_of(response)
+                .await
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c["id"].as_u64().unwrap())
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(ids("min_id=10&max_id=13").await, [11, 12]);
+    assert_eq!(ids("min_id=19").await, [20]);
+    assert_eq!(ids("max_id=2").await, [1]);
+    assert_eq!(ids("max_id=0").await, Vec::<u64>::new());
+    assert_eq!(
+        ids(&format!("min_id={}", u64::MAX)).await,
+        Vec::<u64>::new()
+    );
+    let count = json_of(api.get("/customers/count?min_id=10&max_id=13").await).await;
+    assert_eq!(count["count"], 2);
+}
+
 #[tokio::test]
 async fn count_honours_the_list_filters() {
     let api = Api::start(seeded(200)).await;

@@ -6,6 +6,7 @@ mod contract;
 mod export;
 mod foundation;
 mod hostile;
+mod hostile_export;
 mod hostile_server;
 mod hostile_store;
 mod import;
