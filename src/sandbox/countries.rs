@@ -60,3 +60,13 @@ pub(crate) fn iso2_of(name: &str) -> &'static str {
         .map(|(_, iso2)| *iso2)
         .unwrap_or("")
 }
+
+/// The full country name of an ISO 3166-1 alpha-2 code (case-insensitive), as V3 writes
+/// addresses by `country_code` and stores the name V2 shows; `None` for codes not listed.
+pub(crate) fn name_of_iso2(code: &str) -> Option<&'static str> {
+    let code = code.trim();
+    COUNTRIES
+        .iter()
+        .find(|(_, iso2)| iso2.eq_ignore_ascii_case(code))
+        .map(|(full, _)| *full)
+}

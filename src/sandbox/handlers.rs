@@ -29,15 +29,18 @@ pub(crate) enum Route {
     Groups,
     GroupsCount,
     Group(u64),
+    /// `/stores/{hash}/v3/...`, served by `sandbox/v3.rs` on the same store.
+    V3(super::v3::Route),
 }
 
 impl Route {
     /// `None` for a wrong store hash, an unknown path or a non-numeric id (all 404).
     pub fn parse(path: &str, store_hash: &str) -> Option<Route> {
-        let rest = path
-            .strip_prefix("/stores/")?
-            .strip_prefix(store_hash)?
-            .strip_prefix("/v2/")?;
+        let rest = path.strip_prefix("/stores/")?.strip_prefix(store_hash)?;
+        if let Some(v3) = rest.strip_prefix("/v3/") {
+            return super::v3::Route::parse(v3).map(Route::V3);
+        }
+        let rest = rest.strip_prefix("/v2/")?;
         let rest = rest.strip_suffix('/').unwrap_or(rest);
         let segments: Vec<&str> = rest.split('/').collect();
         let id = |s: &str| s.parse::<u64>().ok();
@@ -69,6 +72,7 @@ impl Route {
             Route::Groups => "/customer_groups",
             Route::GroupsCount => "/customer_groups/count",
             Route::Group(_) => "/customer_groups/{id}",
+            Route::V3(v3) => v3.template(),
         }
     }
 }
@@ -124,7 +128,7 @@ impl Reply {
         }
     }
 
-    fn no_content() -> Reply {
+    pub(crate) fn no_content() -> Reply {
         Reply {
             status: StatusCode::NO_CONTENT,
             content_type: None,
@@ -133,7 +137,7 @@ impl Reply {
         }
     }
 
-    fn committed(mut self, committed: bool) -> Reply {
+    pub(crate) fn committed(mut self, committed: bool) -> Reply {
         self.committed = committed;
         self
     }
@@ -253,11 +257,18 @@ pub(crate) fn dispatch(shared: &Shared, req: &ApiRequest<'_>) -> Reply {
             .content_type
             .is_some_and(|ct| ct.to_ascii_lowercase().contains("json"));
         if !req.body.is_empty() && !is_json {
-            return Reply::error(
+            let (status, message) = (
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "The Content-Type header must be application/json.",
             );
+            return match route {
+                Route::V3(_) => super::v3::error(status, message),
+                _ => Reply::error(status, message),
+            };
         }
+    }
+    if let Route::V3(v3_route) = route {
+        return super::v3::dispatch(shared, v3_route, req);
     }
     let query = Query::parse(req.query);
     let groups_route = matches!(route, Route::Groups | Route::GroupsCount | Route::Group(_));
@@ -746,14 +757,14 @@ fn apply_authentication(auth: &Map<String, Value>, patch: &mut CustomerPatch) ->
 }
 
 /// The store's default password rule: at least 7 characters, letters and digits.
-fn acceptable_password(p: &str) -> bool {
+pub(crate) fn acceptable_password(p: &str) -> bool {
     p.chars().count() >= 7
         && p.chars().any(char::is_alphabetic)
         && p.chars().any(|c| c.is_ascii_digit())
 }
 
 /// `local@domain.tld`: one `@`, no spaces, a dotted domain without empty labels.
-fn valid_email(email: &str) -> bool {
+pub(crate) fn valid_email(email: &str) -> bool {
     let Some((local, domain)) = email.split_once('@') else {
         return false;
     };

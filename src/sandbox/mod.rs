@@ -1,5 +1,5 @@
-//! The sandbox store: a local fake of the BigCommerce Customers V2 API for tests, the `demo`
-//! command, benchmarks and users rehearsing a migration.
+//! The sandbox store: a local fake of the BigCommerce Customers V2 and V3 APIs, on one store,
+//! for tests, the `demo` command, benchmarks and users rehearsing a migration.
 //!
 //! It is written from the API documents (`reference/bigcommerce-api.md`, the V2 OpenAPI files),
 //! not from the client's code, so a misunderstanding in one cannot be mirrored in the other.
@@ -7,7 +7,8 @@
 //! Layout: `store` holds the data and renders it as the API's JSON; `handlers` validates
 //! requests and applies them to the store; `server` is the HTTP front (accept loop, counting,
 //! auth, quota, latency and fault injection, dropped connections); `seed` makes the
-//! deterministic seeded customers; `countries` derives `country_iso2`.
+//! deterministic seeded customers; `countries` derives `country_iso2`; `v3` serves the V3
+//! routes on the same store.
 
 mod countries;
 mod handlers;
@@ -16,6 +17,13 @@ mod server;
 mod store;
 #[cfg(test)]
 mod tests;
+mod v3;
+#[cfg(test)]
+mod v3_tests;
+
+pub use v3::{
+    V3BatchCommit, V3IdInOrder, V3Options, V3ReadOnly, V3StoreCredit, V3UnfilteredDelete,
+};
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -64,6 +72,8 @@ pub struct SandboxConfig {
     /// Answer `POST /customer_groups` with the documented `207 {status, message}` after
     /// creating the group ("created, but the sitewide discount update failed").
     pub group_create_207: bool,
+    /// The V3 routes' limits and the switches for what BigCommerce's documents leave open.
+    pub v3: V3Options,
 }
 
 impl Default for SandboxConfig {
@@ -84,6 +94,7 @@ impl Default for SandboxConfig {
             exclusive_id_bounds: false,
             duplicate_email_status: 409,
             group_create_207: false,
+            v3: V3Options::default(),
         }
     }
 }
@@ -93,7 +104,8 @@ impl Default for SandboxConfig {
 pub struct Counters {
     /// Every HTTP request received, including 401s, 429s and injected faults.
     pub total: u64,
-    /// Requests per `"METHOD /route-template"`, e.g. `"PUT /customers/{id}"`.
+    /// Requests per `"METHOD /route-template"`, e.g. `"PUT /customers/{id}"`; V3 routes are
+    /// prefixed, e.g. `"PUT /v3/customers"`.
     pub by_route: BTreeMap<String, u64>,
     /// POST/PUT/DELETE requests, any route, any outcome.
     pub writes: u64,
@@ -111,6 +123,14 @@ pub struct Counters {
     pub collection_deletes: u64,
     /// 401s sent.
     pub unauthorized: u64,
+    /// `DELETE /v3/customers` requests without an `id:in` filter (refused or ignored, never
+    /// applied): the tool must never send one.
+    pub v3_unfiltered_deletes: u64,
+    /// The most `PUT /v3/customers` requests seen in flight at once, counting the one refused
+    /// with 429: above 3 means a client broke the limit.
+    pub v3_max_concurrent_puts: u64,
+    /// 429s sent because a V3 route's concurrency limit was exceeded (also in `rate_limited`).
+    pub v3_concurrency_rejected: u64,
 }
 
 /// A running sandbox. Dropping it shuts the server down.

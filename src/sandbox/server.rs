@@ -50,6 +50,8 @@ pub(crate) struct Shared {
     /// Set by [`crate::sandbox::Sandbox::set_token_revoked`]: every request is then a 401.
     pub token_revoked: std::sync::atomic::AtomicBool,
     validations_in_flight: AtomicUsize,
+    /// In-flight counts of the V3 routes with a concurrency limit.
+    pub v3: super::v3::V3State,
     started: Instant,
 }
 
@@ -175,6 +177,7 @@ impl Shared {
             latency_ms: AtomicU64::new(cfg.latency_ms),
             token_revoked: Default::default(),
             validations_in_flight: AtomicUsize::new(0),
+            v3: Default::default(),
             started: Instant::now(),
             cfg,
         }
@@ -200,7 +203,7 @@ impl Shared {
         *lock(&self.counters) = Counters::default();
     }
 
-    fn count<F: FnOnce(&mut Counters)>(&self, update: F) {
+    pub(crate) fn count<F: FnOnce(&mut Counters)>(&self, update: F) {
         update(&mut lock(&self.counters));
     }
 
@@ -283,7 +286,7 @@ async fn handle(
     let arrived = tokio::time::Instant::now();
     let mut delayed = false;
     // A password validation holds its concurrency slot until its answer leaves.
-    let mut slot = None;
+    let mut slot = Slots::default();
     let result = handle_now(&shared, req, &mut delayed, &mut slot).await;
     let latency = shared.latency_ms.load(Ordering::Relaxed);
     if delayed && latency > 0 {
@@ -317,7 +320,7 @@ async fn handle_now(
     shared: &Arc<Shared>,
     req: Request<Incoming>,
     delayed: &mut bool,
-    slot: &mut Option<ValidationSlot>,
+    slot: &mut Slots,
 ) -> Result<Response<Body>, DropConnection> {
     let shared = Arc::clone(shared);
     if req.uri().path() == "/__sandbox/counters" {
@@ -342,10 +345,16 @@ async fn handle_now(
         }
     });
 
+    // V3 routes answer in V3's error object (reference/bigcommerce-v3.md §15), V2 in its array.
+    let is_v3 = matches!(route, Some(handlers::Route::V3(_)));
+    let error = |status, message: &str| match is_v3 {
+        true => super::v3::error(status, message),
+        false => Reply::error(status, message),
+    };
     let rate = shared.take_quota_unit();
     if !shared.authorized(&req) {
         shared.count(|c| c.unauthorized += 1);
-        let reply = Reply::error(
+        let reply = error(
             StatusCode::UNAUTHORIZED,
             "The X-Auth-Token header is missing or the token is not valid.",
         );
@@ -353,19 +362,24 @@ async fn handle_now(
     }
     if rate.is_some_and(|r| r.exhausted) {
         shared.count(|c| c.rate_limited += 1);
-        let reply = Reply::error(
+        let reply = error(
             StatusCode::TOO_MANY_REQUESTS,
             "You have exceeded your request quota.",
         );
         let retry_after = rate.map(|r| r.reset_ms.div_ceil(1000).max(1));
         return Ok(respond(reply, rate, retry_after, &shared.cfg));
     }
-    *slot = if matches!(route, Some(handlers::Route::Validate(_))) {
+    let validates = matches!(
+        route,
+        Some(handlers::Route::Validate(_))
+            | Some(handlers::Route::V3(super::v3::Route::ValidateCredentials))
+    );
+    slot.validation = if validates {
         match ValidationSlot::take(&shared) {
             Some(taken) => Some(taken),
             None => {
                 shared.count(|c| c.rate_limited += 1);
-                let reply = Reply::error(
+                let reply = error(
                     StatusCode::TOO_MANY_REQUESTS,
                     "Too many concurrent password validation requests.",
                 );
@@ -375,6 +389,15 @@ async fn handle_now(
     } else {
         None
     };
+    if let Some(handlers::Route::V3(v3_route)) = route {
+        match super::v3::ConcurrencySlot::take(&shared, &method, v3_route) {
+            Ok(taken) => slot.v3 = taken,
+            Err(reply) => {
+                shared.count(|c| c.rate_limited += 1);
+                return Ok(respond(reply, rate, Some(1), &shared.cfg));
+            }
+        }
+    }
 
     *delayed = true;
     let faults = shared.faults.draw();
@@ -426,6 +449,13 @@ async fn handle_now(
         }
     }
     Ok(respond(reply, rate, None, &shared.cfg))
+}
+
+/// The concurrency slots a request holds until its answer leaves.
+#[derive(Default)]
+struct Slots {
+    validation: Option<ValidationSlot>,
+    v3: Option<super::v3::ConcurrencySlot>,
 }
 
 /// Holds one of the [`MAX_CONCURRENT_VALIDATIONS`] slots until dropped.

@@ -229,8 +229,22 @@ impl CustomerFilter {
     }
 }
 
+/// What only the V3 API shows or writes about a customer (reference/bigcommerce-v3.md §12,
+/// §13): kept beside the shared record so V2 and V3 see one customer.
+#[derive(Clone, Default)]
+pub(crate) struct V3Extras {
+    /// `None` = a global customer (`channel_ids: null`).
+    pub channel_ids: Option<Vec<u64>>,
+    /// `None` = created without one, shown as channel 1 (§12: API creates came back as `1`).
+    pub origin_channel_id: Option<u64>,
+}
+
 pub(crate) struct Store {
     customers: BTreeMap<u64, Customer>,
+    /// V3-only customer data by customer id (absent = defaults); see [`V3Extras`].
+    pub v3_customers: HashMap<u64, V3Extras>,
+    /// V3 address form fields by address id (V2 addresses have none it can write).
+    pub v3_address_form_fields: HashMap<u64, Vec<(String, Value)>>,
     by_email: EmailIndex,
     /// Customer id → its addresses, ascending id (ids only grow, so pushing keeps the order).
     addresses: HashMap<u64, Vec<Address>>,
@@ -266,6 +280,8 @@ impl Store {
         }
         Store {
             customers: BTreeMap::new(),
+            v3_customers: HashMap::new(),
+            v3_address_form_fields: HashMap::new(),
             by_email: EmailIndex::default(),
             addresses: HashMap::new(),
             next_group_id: groups.len() as u64 + 1,
@@ -442,7 +458,10 @@ impl Store {
         match self.customers.remove(&id) {
             Some(c) => {
                 self.by_email.remove(&c.email, id);
-                self.addresses.remove(&id);
+                self.v3_customers.remove(&id);
+                for a in self.addresses.remove(&id).unwrap_or_default() {
+                    self.v3_address_form_fields.remove(&a.id);
+                }
                 true
             }
             None => false,
@@ -454,6 +473,8 @@ impl Store {
         self.customers.clear();
         self.by_email.0.clear();
         self.addresses.clear();
+        self.v3_customers.clear();
+        self.v3_address_form_fields.clear();
         had_any
     }
 
@@ -624,13 +645,77 @@ impl Store {
         };
         let before = list.len();
         list.retain(|a| a.id != address_id);
+        self.v3_address_form_fields.remove(&address_id);
         before != list.len()
     }
 
     pub fn delete_addresses_of(&mut self, customer_id: u64) -> bool {
+        let list = self.addresses.remove(&customer_id).unwrap_or_default();
+        for a in &list {
+            self.v3_address_form_fields.remove(&a.id);
+        }
+        !list.is_empty()
+    }
+
+    // ---- for the V3 routes (sandbox/v3.rs) ----
+
+    /// Every customer, ascending id.
+    pub fn all_customers(&self) -> impl Iterator<Item = &Customer> {
+        self.customers.values()
+    }
+
+    /// The customers with ids in `range`, ascending (V3's cursor paging is a keyset on id).
+    pub fn customers_in(
+        &self,
+        range: impl std::ops::RangeBounds<u64>,
+    ) -> impl DoubleEndedIterator<Item = &Customer> {
+        self.customers.range(range).map(|(_, c)| c)
+    }
+
+    pub fn customer_total(&self) -> usize {
+        self.customers.len()
+    }
+
+    /// The id of the customer with this email (case-insensitive), if any.
+    pub fn customer_by_email(&self, email: &str) -> Option<u64> {
+        self.by_email.find(email, &self.customers)
+    }
+
+    /// For the fields the email index does not depend on; change emails through
+    /// [`Store::update_customer`].
+    pub fn customer_mut(&mut self, id: u64) -> Option<&mut Customer> {
+        self.customers.get_mut(&id)
+    }
+
+    /// A customer's form fields as `(name, value)` pairs, seeded ones derived.
+    pub fn form_fields_of(&self, c: &Customer) -> Vec<(String, Value)> {
+        match &c.form_fields {
+            FormFields::Seeded(mask) => seed::FORM_FIELDS
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| mask & (1 << i) != 0)
+                .map(|(i, name)| {
+                    let value = seed::form_field_value(self.salt, c.id, i);
+                    (name.to_string(), Value::String(value))
+                })
+                .collect(),
+            FormFields::Listed(list) => list.clone(),
+        }
+    }
+
+    /// The customer owning an address id (a scan: V3 address updates name only the address).
+    pub fn owner_of_address(&self, address_id: u64) -> Option<u64> {
         self.addresses
-            .remove(&customer_id)
-            .is_some_and(|list| !list.is_empty())
+            .iter()
+            .find(|(_, list)| list.iter().any(|a| a.id == address_id))
+            .map(|(customer_id, _)| *customer_id)
+    }
+
+    /// Every address of every customer, ascending id.
+    pub fn all_addresses(&self) -> Vec<&Address> {
+        let mut all: Vec<&Address> = self.addresses.values().flatten().collect();
+        all.sort_unstable_by_key(|a| a.id);
+        all
     }
 
     // ---- groups ----
