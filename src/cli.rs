@@ -85,6 +85,8 @@ pub enum Command {
     Delete(cmd::delete::Args),
     /// Check customers' passwords (POST /customers/{id}/validate).
     ValidatePassword(cmd::validate_password::Args),
+    /// List the columns import reads (and how headers are matched).
+    Columns(cmd::columns::Args),
     /// Run a local fake BigCommerce store for tests and rehearsals.
     Sandbox(cmd::sandbox::Args),
     /// Import the sample customers into an in-process sandbox store and export them back.

@@ -4,10 +4,11 @@
 //! - [`cli`]: clap types; the validated [`api::Connection`] built once from flags and environment.
 //! - [`exit`]: the documented exit codes (0 ok, 1 fatal, 2 usage, 3 some rows failed).
 //! - [`cmd`]: one file per subcommand (`import`, `export`, `count`, `groups`, `set_group`,
-//!   `delete`, `validate_password`, `sandbox`, `demo`, `bench`), each "args → run".
+//!   `delete`, `validate_password`, `columns`, `sandbox`, `demo`, `bench`), each "args → run".
 //! - [`api`]: the HTTP client (auth, pacing from rate-limit headers, retries), typed errors, models.
 //! - [`mapping`]: canonical columns, row → payload and validation, presets, countries.
-//! - [`csvio`]: CSV reading (BOM, header matching), formula neutralisation.
+//! - [`input`]: input files: encoding, delimiter, header matching, the whole-file check.
+//! - [`csvio`]: formula neutralisation.
 //! - [`outfile`]: output files (atomic replace of regular files, devices and pipes written in
 //!   place, same-file checks, temporary files of killed runs removed).
 //! - [`pipeline`]: reader thread → bounded channel → one concurrent stage → ordered sink.
@@ -23,6 +24,7 @@ pub mod cli;
 pub mod cmd;
 pub mod csvio;
 pub mod exit;
+pub mod input;
 pub mod interrupt;
 pub mod journal;
 pub mod lookup;
@@ -62,6 +64,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
             Command::SetGroup(args) => cmd::set_group::run(&g, args).await,
             Command::Delete(args) => cmd::delete::run(&g, args).await,
             Command::ValidatePassword(args) => cmd::validate_password::run(&g, args).await,
+            Command::Columns(args) => cmd::columns::run(args),
             Command::Sandbox(args) => cmd::sandbox::run(&g, args).await,
             Command::Demo(args) => cmd::demo::run(&g, args).await,
             Command::Bench(args) => cmd::bench::run(&g, args).await,
@@ -123,6 +126,7 @@ fn command_name(c: &Command) -> &'static str {
         Command::SetGroup(_) => "set-group",
         Command::Delete(_) => "delete",
         Command::ValidatePassword(_) => "validate-password",
+        Command::Columns(_) => "columns",
         Command::Sandbox(_) => "sandbox",
         Command::Demo(_) => "demo",
         Command::Bench(_) => "bench",

@@ -19,9 +19,9 @@ use crate::api::{ApiError, Client};
 use crate::cli::GlobalArgs;
 use crate::cmd::connect;
 use crate::cmd::fatal_if_auth;
-use crate::cmd::targets::{Columns, Finder, Target};
-use crate::csvio::{open_reader, read_headers};
+use crate::cmd::targets::{precheck, Columns, Finder, Target};
 use crate::exit::Exit;
+use crate::input::{Dialect, InputFile};
 use crate::outfile::RunFiles;
 use crate::pipeline::{self, Row};
 use crate::report::{Progress, Summary};
@@ -46,6 +46,8 @@ pub struct Args {
     /// sent again, and a customer the interrupted run deleted is reported `deleted`.
     #[arg(long)]
     pub resume: bool,
+    #[command(flatten)]
+    pub dialect: Dialect,
 }
 
 struct Ctx {
@@ -68,8 +70,9 @@ struct Deleted {
 /// Find each row's customer, delete it (only with `--yes`), write the results file.
 pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
     check_resume(args.resume, Some(&args.input), !args.yes)?;
-    let mut rdr = open_reader(&args.input)?;
-    let headers = read_headers(&mut rdr, &args.input)?;
+    let file = InputFile::open(&args.input, &args.dialect)?;
+    let rdr = file.reader()?;
+    let headers = file.headers.clone();
     let cols = Columns::locate(&headers, &args.input)?;
     let results_path = args
         .results
@@ -88,7 +91,7 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
         journaled.then(|| JournalSpec {
             input: &args.input,
             results: &results_path,
-            options: "delete --yes".into(),
+            options: format!("delete --yes {}", args.dialect.journal_key()),
             resume: args.resume,
         }),
         if args.yes {
@@ -111,7 +114,7 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
         .guard(async {
             Finder::plan(
                 &client,
-                &args.input,
+                file.records,
                 concurrency,
                 &progress,
                 rows_need_lookups,
@@ -130,6 +133,7 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
         deleted: Mutex::new(Deleted::default()),
     });
 
+    let width = headers.len();
     let rx = pipeline::read_rows(rdr, &args.input, |_, _| true);
     let bom = g.bom || input_had_bom(&args.input, &headers);
     let mut writer = ResultsWriter::create(&results_path, &headers, bom)?;
@@ -141,6 +145,9 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
             |row, _turn| {
                 let ctx = Arc::clone(&ctx);
                 async move {
+                    if let Some(out) = precheck(&row.record, width) {
+                        return Ok((row, out));
+                    }
                     let out = process(&ctx, &row).await?;
                     Ok((row, out))
                 }
@@ -158,6 +165,7 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
         run.started,
         client.stats(),
     );
+    summary.notices.push(file.describe());
     summary.dry_run = !args.yes;
     if !args.yes {
         summary

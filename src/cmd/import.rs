@@ -17,8 +17,9 @@ use crate::api::reconcile::create_once;
 use crate::api::{ApiError, Client};
 use crate::cli::GlobalArgs;
 use crate::cmd::{connect, fatal_if_auth, GroupBook};
-use crate::csvio::{normalize_header, open_reader, read_headers};
+use crate::csvio::normalize_header;
 use crate::exit::{Exit, UsageError};
+use crate::input::{is_empty_row, Dialect, InputFile};
 use crate::lookup::{self, CustomerIndex, Found};
 use crate::mapping::columns::{closest_known, Field, Layout};
 use crate::mapping::presets::{BoundMapping, Mapping};
@@ -53,7 +54,8 @@ pub enum MatchBy {
 
 /// The reference a user fixing a file needs, at the end of `import --help`.
 const IMPORT_REFERENCE: &str = "\
-Columns (headers match ignoring case and surrounding spaces):
+Columns (headers match ignoring case, surrounding spaces and _/-/space differences:
+\"First Name\" = first_name; `bc-customers columns` says what each one holds):
   id, email, first_name, last_name, company, phone, store_credit, customer_group_id or
   customer_group (a name), notes, tax_exempt_category, registration_ip_address, password,
   password_confirmation, force_password_reset (or reset_pass_on_login); the address columns
@@ -118,6 +120,11 @@ pub struct Args {
     /// sent again, and no customer is created twice (see `<results>.journal`).
     #[arg(long)]
     pub resume: bool,
+    /// store_credit uses a decimal comma: `1.234,56` and `12,50` (a European Excel).
+    #[arg(long)]
+    pub decimal_comma: bool,
+    #[command(flatten)]
+    pub dialect: Dialect,
 }
 
 /// The input as the import sees it: the file's own headers (echoed in the results file), and,
@@ -144,9 +151,9 @@ impl Input {
         let Some(m) = &self.mapping else {
             return Ok(std::borrow::Cow::Borrowed(record));
         };
-        if record.len() != self.headers.len() {
-            // Checked here because the mapped record always has the mapping's width.
-            return Err(ragged(record.len(), self.headers.len()));
+        // Checked here because the mapped record always has the mapping's width.
+        if let Some(m) = crate::input::ragged_message(record, self.headers.len()) {
+            return Err(m);
         }
         m.apply(record).map(std::borrow::Cow::Owned)
     }
@@ -162,12 +169,6 @@ impl Input {
             .map(|(i, c)| if self.secret.contains(&i) { "" } else { c })
             .collect()
     }
-}
-
-fn ragged(got: usize, want: usize) -> String {
-    format!(
-        "the row has {got} fields but the header has {want} (a missing or extra comma, or an unclosed quote on an earlier line?)"
-    )
 }
 
 struct Ctx {
@@ -207,9 +208,9 @@ struct KnownAddresses {
 pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
     check_resume(args.resume, Some(&args.file), args.dry_run)?;
     // Everything about the file (and the mapping) is checked before the first request.
-    let mut rdr = open_reader(&args.file)?;
-    let headers = read_headers(&mut rdr, &args.file)?;
-    let input = Arc::new(prepare_input(&args, headers)?);
+    let file = InputFile::open(&args.file, &args.dialect)?;
+    let rdr = file.reader()?;
+    let input = Arc::new(prepare_input(&args, file.headers.clone())?);
     let layout = input.layout.clone();
     let result_col = input
         .headers
@@ -243,7 +244,8 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
     let progress = Progress::new(None, g.quiet, "rows");
     progress.watch(&client);
 
-    let mut notices = column_notices(&input);
+    let mut notices = vec![file.describe()];
+    notices.extend(column_notices(&input));
     let groups = if layout.has_groups() {
         run.stop.guard(GroupBook::load(&client)).await?
     } else {
@@ -256,21 +258,11 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
     }
 
     // Planning counts the rows that will be sent; the progress bar counts every record.
-    let file_rows = if args.file.as_os_str() == "-" {
-        None
-    } else {
-        Some(count_rows(
-            &args.file,
-            if args.only_failed { result_col } else { None },
-        )?)
+    let file_rows = match (args.only_failed, result_col) {
+        (true, Some(col)) => Some(count_failed_rows(&file, col)?),
+        _ => Some(file.records),
     };
-    let all_rows = match (args.only_failed, file_rows) {
-        (true, Some(_)) => Some(count_rows(&args.file, None)?),
-        (_, n) => n,
-    };
-    if let Some(n) = all_rows {
-        progress.set_total(n);
-    }
+    progress.set_total(file.records);
     let index = run
         .stop
         .guard(plan(&client, file_rows, concurrency, &progress))
@@ -331,6 +323,9 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
                 let ctx = Arc::clone(&ctx);
                 let input = Arc::clone(&input);
                 async move {
+                    if is_empty_row(&row.record) {
+                        return Ok((row, RowOutcome::new(RowResult::Skipped, None, "empty row")));
+                    }
                     if let Some(out) = carried_from.and_then(|c| c.outcome(&row.record)) {
                         return Ok((row, out));
                     }
@@ -432,11 +427,22 @@ fn prepare_input(args: &Args, headers: csv::StringRecord) -> anyhow::Result<Inpu
         (None, Some(path)) => Some(Mapping::from_toml_file(path)?),
         (None, None) => None,
     };
+    // Which platform's export the file looks like, judged by the columns the import itself
+    // does not know (for the messages that say which --preset to add).
+    let looks_like = || {
+        let unknown = Layout::new(&headers).unknown;
+        crate::mapping::presets::suggest_preset(unknown.iter().map(String::as_str))
+    };
     let bound = match &mapping {
-        Some(m) => Some(
-            m.bind(&headers)
-                .with_context(|| format!("mapping the columns of {}", args.file.display()))?,
-        ),
+        Some(m) => Some(m.bind(&headers).with_context(|| {
+            let hint = match (looks_like(), &args.preset) {
+                (Some((name, platform)), Some(given)) if !given.eq_ignore_ascii_case(name) => {
+                    format!(" (the file looks like {platform}: use --preset {name})")
+                }
+                _ => String::new(),
+            };
+            format!("mapping the columns of {}{hint}", args.file.display())
+        })?),
         None => None,
     };
     let addresses_file = bound.is_none() && is_addresses_export(&headers);
@@ -452,6 +458,7 @@ fn prepare_input(args: &Args, headers: csv::StringRecord) -> anyhow::Result<Inpu
         None => Layout::new(&headers),
     };
     let mut layout = layout;
+    layout.decimal_comma = args.decimal_comma;
     if args.match_by == MatchBy::Email {
         // The ids belong to another store, or to customers deleted since: not to be matched.
         layout.id = None;
@@ -475,8 +482,21 @@ fn prepare_input(args: &Args, headers: csv::StringRecord) -> anyhow::Result<Inpu
         if layout.unknown.len() > named.len() {
             named.push(format!("and {} more", layout.unknown.len() - named.len()));
         }
+        if let (None, Some((name, platform))) = (&bound, looks_like()) {
+            let theirs: Vec<String> = layout
+                .unknown
+                .iter()
+                .take(5)
+                .map(|u| format!("{u:?}"))
+                .collect();
+            bail!(
+                "{}: this looks like {platform} ({}, ... are its columns, not import columns): add --preset {name} (see docs/migrate-from-{name}.md)",
+                args.file.display(),
+                theirs.join(", ")
+            );
+        }
         bail!(
-            "{}: unknown column(s) {}. Rename them to the import columns (see `bc-customers import --help` and README), use --preset or --mapping for another platform's export, or pass --ignore-unknown-columns to import without them",
+            "{}: unknown column(s) {}. Rename them to the import columns (`bc-customers columns` lists them), use --preset or --mapping for another platform's export, or pass --ignore-unknown-columns to import without them",
             args.file.display(),
             named.join(", ")
         );
@@ -573,8 +593,16 @@ fn column_notices(input: &Input) -> Vec<String> {
         ));
     }
     if !layout.unknown.is_empty() {
+        let hint = match crate::mapping::presets::suggest_preset(
+            layout.unknown.iter().map(String::as_str),
+        ) {
+            Some((name, platform)) if input.mapping.is_none() => {
+                format!(" (the file looks like {platform}: --preset {name} imports them)")
+            }
+            _ => String::new(),
+        };
         notices.push(format!(
-            "unknown column(s) ignored: {}",
+            "unknown column(s) ignored: {}{hint}",
             layout.unknown.join(", ")
         ));
     }
@@ -677,20 +705,18 @@ impl FirstRows {
     }
 }
 
-/// Count the data records (for the plan and the progress bar), cheaply, before the run.
-fn count_rows(path: &std::path::Path, only_failed_col: Option<usize>) -> anyhow::Result<u64> {
-    let mut rdr = open_reader(path)?;
-    let mut rec = csv::ByteRecord::new();
+/// With `--only-failed`, the rows that will be sent (for the plan), counted before the run.
+fn count_failed_rows(file: &InputFile, result_col: usize) -> anyhow::Result<u64> {
+    let mut rdr = file.reader()?;
+    let mut rec = csv::StringRecord::new();
     let mut n = 0;
-    // Errors here are reported by the real pass, with the line number.
-    while let Ok(true) = rdr.read_byte_record(&mut rec) {
-        match only_failed_col {
-            Some(i) => {
-                if rec.get(i).is_some_and(|c| still_to_do(c.trim_ascii())) {
-                    n += 1
-                }
-            }
-            None => n += 1,
+    // The whole-file check has read this file already: errors cannot happen here.
+    while let Ok(true) = rdr.read_record(&mut rec) {
+        if rec
+            .get(result_col)
+            .is_some_and(|c| still_to_do(c.trim().as_bytes()))
+        {
+            n += 1
         }
     }
     Ok(n)
@@ -1222,7 +1248,7 @@ fn start_run(args: &Args, results_path: &std::path::Path) -> anyhow::Result<RowR
     }
     // What changes the meaning of a row: resuming with other options would mix two runs.
     let options = format!(
-        "import mode={:?} only_failed={} blank={:?} update_passwords={} force_password_reset={} create_missing_groups={} ignore_unknown_columns={} match={:?} preset={:?} mapping={:?}",
+        "import mode={:?} only_failed={} blank={:?} update_passwords={} force_password_reset={} create_missing_groups={} ignore_unknown_columns={} match={:?} preset={:?} mapping={:?} encoding={:?} delimiter={:?} decimal_comma={}",
         args.mode,
         args.only_failed,
         args.blank,
@@ -1232,7 +1258,10 @@ fn start_run(args: &Args, results_path: &std::path::Path) -> anyhow::Result<RowR
         args.ignore_unknown_columns,
         args.match_by,
         args.preset,
-        args.mapping
+        args.mapping,
+        args.dialect.encoding,
+        args.dialect.delimiter.0.map(char::from),
+        args.decimal_comma
     );
     RowRun::start(
         "import",

@@ -1,5 +1,6 @@
 //! One file per subcommand, each "args → run". Shared helpers for them live here.
 pub mod bench;
+pub mod columns;
 pub mod count;
 pub mod delete;
 pub mod demo;

@@ -16,10 +16,10 @@ use tokio::sync::mpsc;
 use crate::api::pages::{self, Query};
 use crate::api::Client;
 use crate::cli::GlobalArgs;
-use crate::cmd::targets::{Columns, Finder, Known};
+use crate::cmd::targets::{precheck, Columns, Finder, Known};
 use crate::cmd::{connect, fatal_if_auth, parse_filters};
-use crate::csvio::{open_reader, read_headers};
 use crate::exit::Exit;
+use crate::input::{Dialect, InputFile};
 use crate::outfile::RunFiles;
 use crate::pipeline::{self, Row};
 use crate::report::{Progress, Summary};
@@ -52,6 +52,8 @@ pub struct Args {
     /// sent again (with --filter, running the command again is the way to continue).
     #[arg(long)]
     pub resume: bool,
+    #[command(flatten)]
+    pub dialect: Dialect,
 }
 
 /// The resolved target group.
@@ -96,10 +98,11 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
     };
     let input = match &args.input {
         Some(path) => {
-            let mut rdr = open_reader(path)?;
-            let headers = read_headers(&mut rdr, path)?;
+            let file = InputFile::open(path, &args.dialect)?;
+            let rdr = file.reader()?;
+            let headers = file.headers.clone();
             let cols = Columns::locate(&headers, path)?;
-            Some((path.clone(), rdr, headers, cols))
+            Some((file, rdr, headers, cols))
         }
         None => None,
     };
@@ -122,7 +125,11 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
         Some(path) if !args.dry_run && path.as_os_str() != "-" => Some(JournalSpec {
             input: path,
             results: &results_path,
-            options: format!("set-group --group {:?}", args.group.trim()),
+            options: format!(
+                "set-group --group {:?} {}",
+                args.group.trim(),
+                args.dialect.journal_key()
+            ),
             resume: args.resume,
         }),
         _ => None,
@@ -152,11 +159,14 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
         dry_run: args.dry_run,
     });
     let (ended, tally, writer) = match (input, query) {
-        (Some((path, rdr, headers, cols)), _) => {
+        (Some((file, rdr, headers, cols)), _) => {
+            notices.push(file.describe());
+            let path = file.path.clone();
+            let width = headers.len();
             let finder = Arc::new(
                 run.stop
                     .guard(async {
-                        Finder::plan(&client, &path, concurrency, &progress, true)
+                        Finder::plan(&client, file.records, concurrency, &progress, true)
                             .await
                             .map_err(fatal_if_auth)
                     })
@@ -177,6 +187,9 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
                         let ctx = Arc::clone(&ctx);
                         let finder = Arc::clone(&finder);
                         async move {
+                            if let Some(out) = precheck(&row.record, width) {
+                                return Ok((row, out));
+                            }
                             let out = process_row(&ctx, &finder, &cols, &row).await?;
                             Ok((row, out))
                         }

@@ -14,7 +14,7 @@ use futures::StreamExt;
 
 use crate::api::pages::{self, Query};
 use crate::api::{ApiError, Client, Customer};
-use crate::csvio::{normalize_header, open_reader, unneutralise};
+use crate::csvio::{normalize_header, unneutralise};
 use crate::lookup;
 use crate::pipeline;
 use crate::report::Progress;
@@ -180,19 +180,14 @@ impl Finder {
     /// preloads: there is nothing to look up.
     pub async fn plan(
         client: &Client,
-        input: &Path,
+        file_rows: u64,
         concurrency: usize,
         progress: &Progress,
         rows_need_lookups: bool,
     ) -> Result<Finder, ApiError> {
-        let file_rows = if input.as_os_str() == "-" {
-            None
-        } else {
-            count_rows(input)
-        };
-        if let Some(n) = file_rows {
-            progress.set_total(n);
-        }
+        // The whole-file check counted the records (stdin too: it is spooled first).
+        progress.set_total(file_rows);
+        let file_rows = Some(file_rows);
         if !rows_need_lookups {
             return Ok(Finder {
                 client: client.clone(),
@@ -276,16 +271,19 @@ impl Finder {
     }
 }
 
-/// Data records in the file (for the plan and the progress bar); `None` when unreadable (the
-/// real pass reports the error with its line number).
-fn count_rows(path: &Path) -> Option<u64> {
-    let mut rdr = open_reader(path).ok()?;
-    let mut rec = csv::ByteRecord::new();
-    let mut n = 0;
-    while let Ok(true) = rdr.read_byte_record(&mut rec) {
-        n += 1;
+/// The outcome of a row that names no customer because of the file itself: an empty row
+/// (Excel's leftovers: `skipped`, not a failure) or a row with more filled cells than the
+/// header has columns (`failed` with its line, since these commands' `invalid` means
+/// something else in validate-password).
+pub fn precheck(record: &csv::StringRecord, width: usize) -> Option<crate::results::RowOutcome> {
+    use crate::results::{RowOutcome, RowResult};
+    if crate::input::is_empty_row(record) {
+        return Some(RowOutcome::new(RowResult::Skipped, None, "empty row"));
     }
-    Some(n)
+    if record.len() > width {
+        return crate::input::ragged_message(record, width).map(|m| RowOutcome::failed(None, m));
+    }
+    None
 }
 
 #[cfg(test)]

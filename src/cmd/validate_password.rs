@@ -11,10 +11,10 @@ use std::sync::Arc;
 
 use crate::api::Client;
 use crate::cli::GlobalArgs;
-use crate::cmd::targets::{Columns, Finder};
+use crate::cmd::targets::{precheck, Columns, Finder};
 use crate::cmd::{connect, fatal_if_auth};
-use crate::csvio::{open_reader, read_headers};
 use crate::exit::Exit;
+use crate::input::{Dialect, InputFile};
 use crate::outfile::RunFiles;
 use crate::pipeline::{self, Row};
 use crate::report::{Progress, Summary};
@@ -38,6 +38,8 @@ pub struct Args {
     /// are not sent again.
     #[arg(long)]
     pub resume: bool,
+    #[command(flatten)]
+    pub dialect: Dialect,
 }
 
 struct Ctx {
@@ -50,8 +52,9 @@ struct Ctx {
 /// Validate each row's password (at most two at a time), write the results file.
 pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
     check_resume(args.resume, Some(&args.input), false)?;
-    let mut rdr = open_reader(&args.input)?;
-    let headers = read_headers(&mut rdr, &args.input)?;
+    let file = InputFile::open(&args.input, &args.dialect)?;
+    let rdr = file.reader()?;
+    let headers = file.headers.clone();
     let cols = Columns::locate(&headers, &args.input)?;
     if cols.password.is_none() {
         anyhow::bail!(
@@ -74,7 +77,7 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
         (args.input.as_os_str() != "-").then(|| JournalSpec {
             input: &args.input,
             results: &results_path,
-            options: "validate-password".into(),
+            options: format!("validate-password {}", args.dialect.journal_key()),
             resume: args.resume,
         }),
         "standard input cannot be resumed",
@@ -93,7 +96,7 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
         .guard(async {
             Finder::plan(
                 &client,
-                &args.input,
+                file.records,
                 g.concurrency as usize,
                 &progress,
                 rows_need_lookups,
@@ -109,6 +112,7 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
         cols,
     });
 
+    let width = headers.len();
     let rx = pipeline::read_rows(rdr, &args.input, |_, _| true);
     let bom = g.bom || input_had_bom(&args.input, &headers);
     let mut writer = ResultsWriter::create(&results_path, &headers, bom)?;
@@ -120,6 +124,9 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
             |row, _turn| {
                 let ctx = Arc::clone(&ctx);
                 async move {
+                    if let Some(out) = precheck(&row.record, width) {
+                        return Ok((row, out));
+                    }
                     let out = process(&ctx, &row).await?;
                     Ok((row, out))
                 }
@@ -137,6 +144,7 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
         run.started,
         client.stats(),
     );
+    summary.notices.push(file.describe());
     if (g.concurrency as usize) > MAX_CONCURRENT_VALIDATIONS {
         summary.notices.push(format!(
             "validations ran at most {MAX_CONCURRENT_VALIDATIONS} at a time (the endpoint has its own rate limits)"

@@ -190,6 +190,8 @@ pub struct Layout {
     /// leading `'` (the formula neutralisation `export` adds) is removed; true for a mapped
     /// record, where the mapping already decided (`strip_leading_quote`).
     pub verbatim: bool,
+    /// `--decimal-comma`: amounts are written `1.234,56`.
+    pub decimal_comma: bool,
 }
 
 impl Layout {
@@ -258,6 +260,13 @@ pub fn closest_known(name: &str) -> Option<&'static str> {
             .filter(|k| k.len() >= 5 && squashed.contains(&k.replace('_', "")))
             .max_by_key(|k| k.len())
     })
+    // "Country", "Zip Code": an address field without the `address_` prefix.
+    .or_else(|| {
+        ADDRESS_COLUMNS.iter().copied().find(|c| {
+            let field = &c["address_".len()..];
+            field == n || field.starts_with(&format!("{n}_")) || n.starts_with(&format!("{field}_"))
+        })
+    })
 }
 
 fn levenshtein(a: &str, b: &str) -> usize {
@@ -286,6 +295,8 @@ mod tests {
         assert_eq!(closest_known("zzzzzzzzzzzz"), None);
         assert_eq!(closest_known("Email Address"), Some("email"));
         assert_eq!(closest_known("E-mail"), Some("email"));
+        assert_eq!(closest_known("Zip Code"), Some("address_zip"));
+        assert_eq!(closest_known("Country"), Some("address_country"));
     }
 
     #[test]

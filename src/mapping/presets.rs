@@ -178,6 +178,49 @@ impl Mapping {
     }
 }
 
+/// The platforms whose exports a preset reads, and how messages name those exports. (The
+/// other built-in presets are second passes over the same files, never a first guess.)
+const PLATFORMS: &[(&str, &str)] = &[
+    ("shopify", "a Shopify customer export"),
+    ("woocommerce", "a WooCommerce customer export"),
+    ("magento", "a Magento 2 customer export"),
+    ("bigcommerce", "a BigCommerce control-panel export"),
+];
+
+/// The preset for the platform whose export `headers` looks like: the one naming the most of
+/// them, when it names at least two and at least half (so one `Country` column does not make
+/// a file "a Shopify export"). Returns the preset and the platform's name for messages.
+pub fn suggest_preset<'h>(
+    headers: impl IntoIterator<Item = &'h str>,
+) -> Option<(&'static str, &'static str)> {
+    let headers: Vec<String> = headers
+        .into_iter()
+        .map(normalize_header)
+        .filter(|h| !h.is_empty())
+        .collect();
+    let mut best: Option<(usize, &'static str, &'static str)> = None;
+    for &(name, platform) in PLATFORMS {
+        let Ok(spec) = preset_spec(name) else {
+            continue;
+        };
+        // A catch-all `*` names every column and says nothing about the platform.
+        let telling = |r: &&spec::Rule| !matches!(&r.pattern, HeaderPattern::Glob(parts) if parts.iter().all(String::is_empty));
+        let named = headers
+            .iter()
+            .filter(|h| {
+                spec.rules
+                    .iter()
+                    .filter(telling)
+                    .any(|r| r.pattern.matches(h))
+            })
+            .count();
+        if named >= 2 && named * 2 >= headers.len() && best.is_none_or(|(n, _, _)| named > n) {
+            best = Some((named, name, platform));
+        }
+    }
+    best.map(|(_, name, platform)| (name, platform))
+}
+
 fn preset_spec(name: &str) -> anyhow::Result<Spec> {
     let wanted = name.trim().to_lowercase();
     let Some((name, text)) = PRESETS.iter().find(|(n, _)| *n == wanted) else {

@@ -280,6 +280,95 @@ pub fn normalise_decimal(v: &str) -> Option<String> {
     })
 }
 
+/// The currency symbols an amount may carry before or after it (the tool never converts:
+/// the amount is taken in the store's currency).
+const CURRENCY_SYMBOLS: &[char] = &[
+    '$', '€', '£', '¥', '₹', '₩', '₽', '₺', '₪', '₫', '₱', '₦', '₴', '฿', '₣', '¢', '₡', '₲', '₵',
+];
+
+/// An amount as people and spreadsheets write it → a plain decimal (`"1234.5"`): a currency
+/// symbol before or after it (`$12.50`, `12.50 €`, `US$5`, `£1,234.56`), thousands separators
+/// in groups of three (`,` — or `.` with `decimal_comma` — and spaces), and a decimal `.` (or
+/// `,` with `decimal_comma`). Without `decimal_comma`, a comma that can only be a decimal
+/// separator (`12,50`) is refused, naming the flag: guessing would turn 12,50 into 1250.
+/// The error completes "store_credit "x" ...".
+pub fn parse_amount(value: &str, decimal_comma: bool) -> Result<String, String> {
+    const HOW: &str =
+        "is not an amount (use digits and a '.' decimal point, e.g. 12.50 or $1,234.56)";
+    let mut v = value.trim();
+    let (mut neg, rest) = strip_sign(v);
+    v = rest;
+    // A symbol before (with an optional country prefix: US$, A$, R$) or after the number.
+    if let Some(i) = v.find(CURRENCY_SYMBOLS) {
+        let sym_len = v[i..].chars().next().map_or(0, char::len_utf8);
+        if i + sym_len == v.len() {
+            v = v[..i].trim_end();
+        } else if v[..i].chars().all(|c| c.is_ascii_uppercase()) && i <= 3 {
+            v = v[i + sym_len..].trim_start();
+        } else {
+            return Err(HOW.into());
+        }
+        if !neg {
+            let (n, rest) = strip_sign(v);
+            neg = n;
+            v = rest;
+        }
+    }
+    let (group, decimal) = if decimal_comma {
+        ('.', ',')
+    } else {
+        (',', '.')
+    };
+    let (int, frac) = match v.rsplit_once(decimal) {
+        Some((int, frac)) => (int, Some(frac)),
+        None => (v, None),
+    };
+    let groups: Vec<&str> = int.split([group, ' ', '\u{a0}', '\u{202f}']).collect();
+    let grouped = groups.len() > 1;
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    let int_ok = if grouped {
+        (1..=3).contains(&groups[0].len())
+            && groups.iter().all(|g| digits(g))
+            && groups[1..].iter().all(|g| g.len() == 3)
+    } else {
+        int.is_empty() && frac.is_some() || digits(int)
+    };
+    let frac_ok = frac.is_none_or(&digits);
+    if !int_ok || !frac_ok || (int.is_empty() && frac.is_none()) {
+        if !decimal_comma && frac.is_none() && v.matches(',').count() == 1 {
+            let (a, b) = v.split_once(',').unwrap_or_default();
+            if digits(a) && digits(b) && b.len() != 3 {
+                return Err("has a decimal comma: pass --decimal-comma to read 12,50 as 12.50 (or write 12.50)".into());
+            }
+        }
+        if decimal_comma && frac.is_none() && v.matches('.').count() == 1 {
+            let (a, b) = v.split_once('.').unwrap_or_default();
+            if digits(a) && digits(b) && b.len() != 3 {
+                return Err("has a decimal point, but --decimal-comma reads '.' as a thousands separator (write 12,50 or 1.234,56)".into());
+            }
+        }
+        return Err(if decimal_comma {
+            "is not an amount (with --decimal-comma: digits and a ',' decimal separator, e.g. 12,50 or 1.234,56)".into()
+        } else {
+            HOW.into()
+        });
+    }
+    let plain = format!(
+        "{}{}{}",
+        if neg { "-" } else { "" },
+        groups.concat(),
+        frac.map(|f| format!(".{f}")).unwrap_or_default()
+    );
+    normalise_decimal(&plain).ok_or_else(|| HOW.into())
+}
+
+fn strip_sign(v: &str) -> (bool, &str) {
+    match v.strip_prefix('-') {
+        Some(rest) => (true, rest.trim_start()),
+        None => (false, v.strip_prefix('+').map_or(v, str::trim_start)),
+    }
+}
+
 /// A plausible email address: one `@`, a non-empty local part, a dotted domain, no spaces.
 pub fn valid_email(e: &str) -> bool {
     if e.len() > 254 || e.chars().any(|c| c.is_whitespace() || c.is_control()) {
@@ -316,12 +405,8 @@ pub fn parse_row(
     record: &csv::StringRecord,
     blank: Blank,
 ) -> Result<RowData, String> {
-    if record.len() != layout.width {
-        return Err(format!(
-            "the row has {} fields but the header has {} (a missing or extra comma, or an unclosed quote on an earlier line?)",
-            record.len(),
-            layout.width
-        ));
+    if let Some(m) = crate::input::ragged_message(record, layout.width) {
+        return Err(m);
     }
     let raw = |i: Option<usize>| i.map(|i| layout.clean(record.get(i).unwrap_or("")));
     let mut row = RowData::default();
@@ -360,8 +445,8 @@ pub fn parse_row(
                 value
             }
             Field::StoreCredit => {
-                let n = normalise_decimal(&value)
-                    .ok_or_else(|| format!("store_credit {value:?} is not a number (use digits and a '.' decimal point, e.g. 12.50)"))?;
+                let n = parse_amount(&value, layout.decimal_comma)
+                    .map_err(|why| format!("store_credit {value:?} {why}"))?;
                 if n.starts_with('-') {
                     return Err(format!("store_credit {value:?} is negative; store credit must be 0 or more"));
                 }
@@ -623,6 +708,51 @@ mod tests {
         assert_eq!(normalise_decimal("-1.50").as_deref(), Some("-1.5"));
         assert_eq!(normalise_decimal("1,5"), None);
         assert_eq!(normalise_decimal("."), None);
+    }
+
+    #[test]
+    fn amounts_as_people_write_them() {
+        let ok = |v: &str, dc: bool| parse_amount(v, dc).unwrap_or_else(|e| panic!("{v}: {e}"));
+        assert_eq!(ok("12.50", false), "12.5");
+        assert_eq!(ok("$12.50", false), "12.5");
+        assert_eq!(ok("12.50 €", false), "12.5");
+        assert_eq!(ok("€5", false), "5");
+        assert_eq!(ok("£1,234.56", false), "1234.56");
+        assert_eq!(ok("1,234.56", false), "1234.56");
+        assert_eq!(ok("1,234,567", false), "1234567");
+        assert_eq!(ok("US$ 7", false), "7");
+        assert_eq!(ok("1 234.50", false), "1234.5");
+        assert_eq!(ok(".5", false), "0.5");
+        assert_eq!(ok("-$3", false), "-3");
+        assert_eq!(ok("1.234,56", true), "1234.56");
+        assert_eq!(ok("12,50", true), "12.5");
+        assert_eq!(ok("12,50 €", true), "12.5");
+        assert_eq!(ok("1.234", true), "1234");
+        assert_eq!(ok("1\u{a0}234,5", true), "1234.5");
+        // Only a decimal comma fits: refused, naming the flag.
+        for v in ["12,50", "1,5", "€12,50"] {
+            assert!(
+                parse_amount(v, false)
+                    .unwrap_err()
+                    .contains("--decimal-comma"),
+                "{v}"
+            );
+        }
+        assert!(parse_amount("12.50", true)
+            .unwrap_err()
+            .contains("--decimal-comma"));
+        for v in [
+            "abc",
+            "12$50",
+            "1,23,4",
+            "12,3456.1",
+            "$",
+            "",
+            "1.2.3",
+            "12 EUR x",
+        ] {
+            assert!(parse_amount(v, false).is_err(), "{v}");
+        }
     }
 
     #[test]

@@ -10,6 +10,7 @@ mod hostile_export;
 mod hostile_server;
 mod hostile_store;
 mod import;
+mod input_files;
 mod interrupts;
 mod output_files;
 mod presets;

@@ -445,7 +445,8 @@ fn chaos_every_fault_at_once_ends_with_the_expected_store() {
 #[test]
 fn fatal_error_mid_import_leaves_the_previous_results_and_no_temp_file() {
     let store = Store::empty();
-    // Valid rows, then a byte that is not UTF-8 at record 400: fatal, with the line number.
+    // Valid rows, then a byte that is not UTF-8 at record 400 of a file said to be UTF-8:
+    // fatal, with the line number, and found by the whole-file check before any write.
     let mut bytes = new_customers_csv(399, "f").into_bytes();
     bytes.extend_from_slice(b"bad\xff@example.com,A,B,1,1\n");
     bytes.extend_from_slice(
@@ -457,10 +458,17 @@ fn fatal_error_mid_import_leaves_the_previous_results_and_no_temp_file() {
     );
     std::fs::write(store.path("in.csv"), bytes).unwrap();
     store.write("out.csv", "previous results\n");
-    let run = store.run(&["import", "in.csv", "--results", "out.csv"]);
+    let run = store.run(&[
+        "import",
+        "in.csv",
+        "--results",
+        "out.csv",
+        "--encoding",
+        "utf-8",
+    ]);
     run.expect(1);
     assert!(run.stderr.contains("line 401"), "{}", run.stderr);
-    assert!(run.stderr.contains("--resume"), "{}", run.stderr);
+    assert_eq!(store.sb.counters().writes, 0, "{}", run.stderr);
     assert_eq!(store.read("out.csv"), "previous results\n");
     assert_no_temp_files(&store);
 

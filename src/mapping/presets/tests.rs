@@ -1282,3 +1282,23 @@ fn documented_examples_work() {
         .join("\n");
     Mapping::from_toml_str(&example).unwrap_or_else(|e| panic!("{e:#}\n{example}"));
 }
+
+#[test]
+fn platform_exports_are_recognised_by_their_columns() {
+    assert_eq!(
+        suggest_preset(["Default Address City", "Tags", "Total Spent", "Customer ID"])
+            .map(|(n, _)| n),
+        Some("shopify")
+    );
+    assert_eq!(
+        suggest_preset(["Billing First Name", "billing_city", "user_login"]).map(|(n, _)| n),
+        Some("woocommerce")
+    );
+    // One platform-like column among others, or columns no platform has: no guess.
+    assert_eq!(
+        suggest_preset(["Zip Code", "Country", "Loyalty Tier"]),
+        None
+    );
+    assert_eq!(suggest_preset(["c0", "c1", "c2"]), None);
+    assert_eq!(suggest_preset(std::iter::empty()), None);
+}
