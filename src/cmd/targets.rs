@@ -37,8 +37,18 @@ impl Columns {
                 .iter()
                 .find_map(|n| headers.iter().position(|h| normalize_header(h) == *n))
         };
+        // `customer_id` (the tool's own addresses file) names BigCommerce ids only when spelled
+        // exactly so: folded header matching would also take Shopify's `Customer ID`, whose
+        // numbers are another platform's ids, and a delete would then name the wrong customers.
+        let own_customer_id = || {
+            headers.iter().position(|h| {
+                h.trim_start_matches('\u{feff}')
+                    .trim()
+                    .eq_ignore_ascii_case("customer_id")
+            })
+        };
         let cols = Columns {
-            id: find(&["id", "customer_id"]),
+            id: find(&["id"]).or_else(own_customer_id),
             email: find(&["email"]),
             password: find(&["password"]),
         };

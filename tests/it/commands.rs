@@ -563,3 +563,28 @@ fn set_group_small_file_looks_each_row_up() {
     assert_eq!(store.count("PUT /customers/{id}"), writes);
     assert_eq!(directory(&store)[&10].1, target);
 }
+
+/// Another platform's export names its own ids `Customer ID` (Shopify); only the tool's own
+/// `customer_id` spelling (its addresses file) may name BigCommerce ids, or a delete fed a
+/// Shopify file would delete the BigCommerce customers that happen to have those numbers.
+#[test]
+fn delete_never_reads_another_platforms_customer_id_as_bigcommerce_ids() {
+    let store = seeded(10);
+    let dir = directory(&store);
+    let email7 = dir[&7].0.clone();
+    // Shopify's id 3 is not BigCommerce's customer 3: the row names customer 7 by email.
+    store.write(
+        "shopify.csv",
+        &format!("Customer ID,First Name,Email\n3,Ann,{email7}\n"),
+    );
+    store
+        .run(&["delete", "--input", "shopify.csv", "--yes"])
+        .expect(0);
+    let left: Vec<u64> = store
+        .sb
+        .customers()
+        .iter()
+        .map(|c| c["id"].as_u64().unwrap())
+        .collect();
+    assert_eq!(left, [1, 2, 3, 4, 5, 6, 8, 9, 10]);
+}
