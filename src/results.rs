@@ -109,7 +109,7 @@ pub struct ResultsWriter {
 }
 
 impl ResultsWriter {
-    /// `bom`: start the file with a UTF-8 BOM (`--bom`, or see [`input_had_bom`]).
+    /// `bom`: start the file with a UTF-8 BOM (`--bom`, or when the input had one: `InputFile::had_bom`).
     pub fn create(
         path: &Path,
         input_headers: &csv::StringRecord,
@@ -221,27 +221,6 @@ fn absolute_target(p: &Path) -> Option<std::path::PathBuf> {
         _ => Path::new("."),
     };
     Some(std::fs::canonicalize(dir).ok()?.join(p.file_name()?))
-}
-
-/// Did the input start with a byte-order mark (UTF-8, or UTF-16 as Excel's "Unicode text"
-/// saves)? The csv reader drops a UTF-8 BOM, so the file's first bytes tell; a header cell
-/// starting with U+FEFF (a reader that keeps it) counts too. Standard input cannot be peeked
-/// at without taking its bytes: there only the header tells.
-pub fn input_had_bom(input: &Path, headers: &csv::StringRecord) -> bool {
-    if headers.get(0).is_some_and(|h| h.starts_with('\u{feff}')) {
-        return true;
-    }
-    // Only a regular file can be peeked at: reading a pipe would take its bytes from the import.
-    if input.as_os_str() == "-" || !std::fs::metadata(input).is_ok_and(|m| m.is_file()) {
-        return false;
-    }
-    let mut head = [0u8; 3];
-    let n = std::fs::File::open(input)
-        .and_then(|mut f| std::io::Read::read(&mut f, &mut head))
-        .unwrap_or(0);
-    head[..n].starts_with(UTF8_BOM)
-        || head[..n].starts_with(b"\xFF\xFE")
-        || head[..n].starts_with(b"\xFE\xFF")
 }
 
 /// The default results path: `<input stem>.results.csv` beside the input, or

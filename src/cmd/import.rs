@@ -27,7 +27,7 @@ use crate::mapping::row::{parse_row, AddressData, Blank, RowData, Snapshot};
 use crate::outfile::RunFiles;
 use crate::pipeline::{self, Row, Turn};
 use crate::report::{Progress, Summary, Tally};
-use crate::results::{default_path, input_had_bom, ResultsWriter, RowOutcome, RowResult};
+use crate::results::{default_path, ResultsWriter, RowOutcome, RowResult};
 use crate::rows::{check_resume, JournalSpec, Mark, RowRun};
 
 /// What to do with a row's customer.
@@ -298,7 +298,7 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
         .then(|| Carried::locate(&input.headers))
         .flatten();
     let rx = pipeline::read_rows(rdr, &args.file, |_, _| true);
-    let bom = g.bom || input_had_bom(&args.file, &input.headers);
+    let bom = g.bom || file.had_bom;
     let mut writer = ResultsWriter::create(&results_path, &input.headers, bom)?;
     let mut tally = Tally::default();
     let mut carried_rows = 0u64;

@@ -23,7 +23,7 @@ use crate::input::{Dialect, InputFile};
 use crate::outfile::RunFiles;
 use crate::pipeline::{self, Row};
 use crate::report::{Progress, Summary};
-use crate::results::{default_path, input_had_bom, ResultsWriter, RowOutcome, RowResult};
+use crate::results::{default_path, ResultsWriter, RowOutcome, RowResult};
 use crate::rows::{check_resume, JournalSpec, Mark, RowRun};
 
 /// Move customers into a customer group.
@@ -176,7 +176,7 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
                 notices.push("read the store in pages instead of one lookup per row".into());
             }
             let rx = pipeline::read_rows(rdr, &path, |_, _| true);
-            let bom = g.bom || input_had_bom(&path, &headers);
+            let bom = g.bom || file.had_bom;
             let mut writer = ResultsWriter::create(&results_path, &headers, bom)?;
             let (ended, tally) = run
                 .rows_to_results(

@@ -18,7 +18,7 @@ use crate::input::{Dialect, InputFile};
 use crate::outfile::RunFiles;
 use crate::pipeline::{self, Row};
 use crate::report::{Progress, Summary};
-use crate::results::{default_path, input_had_bom, ResultsWriter, RowOutcome, RowResult};
+use crate::results::{default_path, ResultsWriter, RowOutcome, RowResult};
 use crate::rows::{check_resume, JournalSpec, Mark, RowRun};
 
 /// The most validations in flight at once (the endpoint's extra protection; see module docs).
@@ -114,7 +114,7 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
 
     let width = headers.len();
     let rx = pipeline::read_rows(rdr, &args.input, |_, _| true);
-    let bom = g.bom || input_had_bom(&args.input, &headers);
+    let bom = g.bom || file.had_bom;
     let mut writer = ResultsWriter::create(&results_path, &headers, bom)?;
     let (ended, tally) = run
         .rows_to_results(

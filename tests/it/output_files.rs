@@ -696,3 +696,21 @@ fn a_killed_export_leaves_temporary_files_that_the_next_run_removes() {
         .expect(0);
     assert_eq!(temp_files(dir), Vec::<String>::new());
 }
+
+/// Excel's file piped in (`import -`) keeps its BOM in the results file too: the input is
+/// spooled and read once, and that reading saw the BOM, so standard input is no exception.
+#[test]
+fn a_bom_on_standard_input_reaches_the_results_file() {
+    let store = seeded(2);
+    let mut input = BOM.to_vec();
+    input.extend_from_slice(new_customers_csv(3, "stdin-bom").as_bytes());
+    store
+        .run_with_stdin(&["import", "-", "--results", "r.csv"], Some(&input))
+        .expect(0);
+    let bytes = std::fs::read(store.path("r.csv")).unwrap();
+    assert!(
+        bytes.starts_with(BOM),
+        "the results file has the input's BOM"
+    );
+    assert!(!bytes[3..].starts_with(BOM), "one BOM only");
+}
