@@ -74,6 +74,11 @@ pub struct GlobalArgs {
     /// Also write the end-of-run summary as JSON to FILE.
     #[arg(long, global = true, value_name = "FILE", help_heading = "Output")]
     pub summary_json: Option<PathBuf>,
+    /// Start every CSV the tool writes (export files, results files, `groups list`) with a
+    /// UTF-8 byte-order mark, which Excel needs to show accents. A results file gets one
+    /// anyway when its input had one.
+    #[arg(long, global = true)]
+    pub bom: bool,
 }
 
 /// Which BigCommerce Customers API a command uses (`--api`, `BIGCOMMERCE_API_VERSION`).

@@ -1,10 +1,9 @@
-//! CSV plumbing shared by every command: formula neutralisation, and output files that appear
-//! complete or not at all (input files are `crate::input`).
+//! CSV plumbing shared by every command: formula neutralisation (input files are
+//! `crate::input`, output files `crate::outfile`).
 
 use std::borrow::Cow;
-use std::fs::File;
-use std::io::{self, BufWriter, Write};
-use std::path::{Path, PathBuf};
+use std::io::Write;
+use std::path::Path;
 
 use anyhow::Context;
 
@@ -59,99 +58,6 @@ pub fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A file written to a temporary name in the destination directory, flushed, synced and
-/// renamed into place by [`AtomicFile::commit`]. Dropped without commit (an error, a panic),
-/// the temporary file is removed and any previous file at `path` is untouched.
-pub struct AtomicFile {
-    tmp: BufWriter<tempfile::NamedTempFile>,
-    path: PathBuf,
-    /// Bytes written since the kernel was last asked to start writing them to disk.
-    unsynced: usize,
-}
-
-/// Every so many bytes written, ask the kernel to start writing the file to disk (Linux:
-/// `sync_file_range`, which does not wait), so that the `fsync` before the rename finds little
-/// left to do: for a 17.5 MB export it took 11 ms of the run's end, now a few.
-const KICK_WRITEBACK: usize = 4 << 20;
-
-impl AtomicFile {
-    pub fn create(path: &Path) -> anyhow::Result<AtomicFile> {
-        let dir = match path.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let tmp = tempfile::Builder::new()
-            .prefix(&format!(".{name}."))
-            .suffix(".tmp")
-            .tempfile_in(&dir)
-            .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
-        Ok(AtomicFile {
-            tmp: BufWriter::with_capacity(256 * 1024, tmp),
-            path: path.to_path_buf(),
-            unsynced: 0,
-        })
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
-    /// Flush, fsync, rename into place, fsync the directory.
-    pub fn commit(self) -> anyhow::Result<()> {
-        let path = self.path;
-        let tmp = self
-            .tmp
-            .into_inner()
-            .map_err(|e| e.into_error())
-            .with_context(|| format!("writing {}", path.display()))?;
-        tmp.as_file()
-            .sync_all()
-            .with_context(|| format!("syncing {}", path.display()))?;
-        tmp.persist(&path)
-            .map_err(|e| e.error)
-            .with_context(|| format!("renaming the finished file to {}", path.display()))?;
-        if let Some(dir) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            if let Ok(d) = File::open(dir) {
-                let _ = d.sync_all();
-            }
-        }
-        Ok(())
-    }
-}
-
-impl Write for AtomicFile {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.tmp.write(buf)?;
-        self.unsynced += n;
-        if self.unsynced >= KICK_WRITEBACK {
-            self.unsynced = 0;
-            start_writeback(self.tmp.get_ref().as_file());
-        }
-        Ok(n)
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        self.tmp.flush()
-    }
-}
-
-/// Start writing what the kernel holds of `file` to disk, without waiting (a hint: errors
-/// are for the `fsync` at commit to report).
-#[cfg(target_os = "linux")]
-fn start_writeback(file: &File) {
-    use std::os::fd::AsRawFd;
-    // SAFETY: a plain syscall on a file descriptor this `File` owns for the whole call.
-    unsafe {
-        libc::sync_file_range(file.as_raw_fd(), 0, 0, libc::SYNC_FILE_RANGE_WRITE);
-    }
-}
-
-#[cfg(not(target_os = "linux"))]
-fn start_writeback(_file: &File) {}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -165,22 +71,5 @@ mod tests {
         }
         assert_eq!(neutralise("=1"), "'=1");
         assert_eq!(neutralise("plain"), "plain");
-    }
-
-    #[test]
-    fn atomic_file_leaves_nothing_on_drop() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("out.csv");
-        std::fs::write(&path, "old").unwrap();
-        {
-            let mut f = AtomicFile::create(&path).unwrap();
-            f.write_all(b"new").unwrap();
-        }
-        assert_eq!(std::fs::read_to_string(&path).unwrap(), "old");
-        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
-        let mut f = AtomicFile::create(&path).unwrap();
-        f.write_all(b"new").unwrap();
-        f.commit().unwrap();
-        assert_eq!(std::fs::read_to_string(&path).unwrap(), "new");
     }
 }

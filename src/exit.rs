@@ -37,6 +37,13 @@ impl Exit {
 #[error("{0}")]
 pub struct UsageError(pub String);
 
+/// Is this error a usage error (exit 2)? Either kind: a [`UsageError`], or two files of the run
+/// that clash ([`crate::outfile::OutputConflict`]).
+pub fn is_usage(err: &anyhow::Error) -> bool {
+    err.chain()
+        .any(|c| c.is::<UsageError>() || c.is::<crate::outfile::OutputConflict>())
+}
+
 /// Shorthand for returning a usage error from a command.
 pub fn usage<T>(msg: impl Into<String>) -> anyhow::Result<T> {
     Err(UsageError(msg.into()).into())

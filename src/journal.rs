@@ -297,6 +297,94 @@ fn try_lock(_file: &File) -> std::io::Result<bool> {
     Ok(true)
 }
 
+/// The results file's lock, held from the start of a run to its end: a second run on the same
+/// results file is refused before it sends any request, even while the first run is still
+/// planning and has no journal yet (the journal itself exists only once a write was sent, so a
+/// run refused at its first request leaves nothing to resume). `<journal>.lock` holds the
+/// holder's pid; it is removed when the run ends, and one left by a `kill -9` is not locked
+/// (the kernel drops a dead process's `flock`), so the next run simply takes it over.
+pub struct RunLock {
+    path: PathBuf,
+    _file: File,
+}
+
+impl RunLock {
+    /// Take the lock for `journal` (the journal path the run would use), or say who holds it.
+    pub fn take(journal: &Path) -> anyhow::Result<RunLock> {
+        let mut name = journal.as_os_str().to_owned();
+        name.push(".lock");
+        let path = PathBuf::from(name);
+        // A few tries: a holder that ends between our open and our lock removes the file, and
+        // a lock on an unlinked file would guard nothing.
+        for _ in 0..5 {
+            let file = match open_lock(&path) {
+                Ok(file) => file,
+                Err(e) if e.raw_os_error() == Some(libc::ELOOP) => anyhow::bail!(
+                    "{} is a symbolic link: refusing to follow it (the lock of a run's results file is never a link)",
+                    path.display()
+                ),
+                Err(e) => {
+                    return Err(e).with_context(|| format!("opening {}", path.display()));
+                }
+            };
+            if !file.metadata()?.is_file() {
+                anyhow::bail!(
+                    "{} is not a regular file: refusing to use it as the run's lock",
+                    path.display()
+                );
+            }
+            if !try_lock(&file).with_context(|| format!("locking {}", path.display()))? {
+                let mut text = Vec::new();
+                (&file).take(4096).read_to_end(&mut text)?;
+                return Err(in_use(&path, &text));
+            }
+            if !same_file(&file, &path) {
+                continue;
+            }
+            file.set_len(0)?;
+            (&file).write_all(
+                format!("{}\n", serde_json::json!({ "pid": std::process::id() })).as_bytes(),
+            )?;
+            return Ok(RunLock { path, _file: file });
+        }
+        anyhow::bail!("{}: could not take the run's lock", path.display())
+    }
+}
+
+impl Drop for RunLock {
+    fn drop(&mut self) {
+        // Removed while still locked: a run waiting on it sees the file gone and makes anew.
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// Open (or create, private) the lock file without following a symlink.
+fn open_lock(path: &Path) -> std::io::Result<File> {
+    let mut opts = OpenOptions::new();
+    opts.read(true).write(true).create(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600).custom_flags(libc::O_NOFOLLOW);
+    }
+    opts.open(path)
+}
+
+/// Does `path` still name the file we hold open (not unlinked or replaced since)?
+#[cfg(unix)]
+fn same_file(file: &File, path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (file.metadata(), std::fs::symlink_metadata(path)) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
+    }
+}
+
+#[cfg(not(unix))]
+fn same_file(_file: &File, _path: &Path) -> bool {
+    true
+}
+
 /// The pid in the last `{"pid":P}` line: the process that took the journal last.
 fn holder_pid(text: &[u8]) -> Option<u32> {
     text.rsplit(|&b| b == b'\n').find_map(|l| {
@@ -574,7 +662,7 @@ impl Journal {
     }
 }
 
-/// Remove the temporary results files (`.<name>.*.tmp`, see [`crate::csvio::AtomicFile`]) that
+/// Remove the temporary results files (`.<name>.*.tmp`, see [`crate::outfile::OutputFile`]) that
 /// a killed run of this import could not clean up; returns how many. Only called on
 /// `--resume`, when we know the run that wrote them is dead.
 pub fn remove_stale_temp_files(results: &Path) -> usize {

@@ -8,7 +8,9 @@
 //! - [`api`]: the HTTP client (auth, pacing from rate-limit headers, retries), typed errors, models.
 //! - [`mapping`]: canonical columns, row → payload and validation, presets, countries.
 //! - [`input`]: input files: encoding, delimiter, header matching, the whole-file check.
-//! - [`csvio`]: formula neutralisation, atomic output files.
+//! - [`csvio`]: formula neutralisation.
+//! - [`outfile`]: output files (atomic replace of regular files, devices and pipes written in
+//!   place, same-file checks, temporary files of killed runs removed).
 //! - [`pipeline`]: reader thread → bounded channel → one concurrent stage → ordered sink.
 //! - [`lookup`]: finding a row's store customer (per-row lookups or a preloaded index).
 //! - [`journal`]: the durable record of finished rows behind `--resume`.
@@ -27,6 +29,7 @@ pub mod interrupt;
 pub mod journal;
 pub mod lookup;
 pub mod mapping;
+pub mod outfile;
 pub mod pipeline;
 pub mod report;
 pub mod results;
@@ -66,6 +69,11 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
         }
         return Err(refused);
     }
+    if g.bom && !writes_csv(&cli.command) {
+        return exit::usage(format!(
+            "--bom is for the commands that write CSV; {name} writes none"
+        ));
+    }
     let result = rt.block_on(async {
         match cli.command {
             Command::Import(args) => cmd::import::run(&g, args).await,
@@ -97,8 +105,17 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
     }
     // A run that stopped with an error still replaces `--summary-json`: a monitor reading the
     // file after a nightly backup must not see the previous night's success.
+    // Except when the summary path is one of two files that clash: it may be the very file
+    // the check protects (`--summary-json in.csv`).
     if let (Err(e), Some(path)) = (&result, g.summary_json.as_deref()) {
-        let code = if e.chain().any(|c| c.is::<exit::UsageError>()) {
+        let at_stake = e
+            .chain()
+            .filter_map(|c| c.downcast_ref::<outfile::OutputConflict>())
+            .any(|c| c.summary_at_stake);
+        if at_stake {
+            return result;
+        }
+        let code = if exit::is_usage(e) {
             Exit::Usage
         } else {
             Exit::Fatal
@@ -108,6 +125,15 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
         }
     }
     result
+}
+
+/// The commands `--bom` applies to (a flag that changes nothing is refused, not ignored).
+fn writes_csv(c: &Command) -> bool {
+    match c {
+        Command::Groups(g) => matches!(g.action, cmd::groups::Action::List),
+        Command::Count(_) | Command::Sandbox(_) | Command::Bench(_) => false,
+        _ => true,
+    }
 }
 
 fn command_name(c: &Command) -> &'static str {

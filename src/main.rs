@@ -1,5 +1,5 @@
 //! Thin binary: parse, run, turn the outcome into an exit status.
-use bc_customers::exit::{Exit, UsageError};
+use bc_customers::exit::Exit;
 
 fn main() {
     let cli = match bc_customers::cli::parse_from(std::env::args_os()) {
@@ -18,7 +18,7 @@ fn main() {
         Ok(exit) => exit.code(),
         Err(err) => {
             eprintln!("error: {err:#}");
-            if err.chain().any(|e| e.is::<UsageError>()) {
+            if bc_customers::exit::is_usage(&err) {
                 Exit::Usage.code()
             } else {
                 Exit::Fatal.code()

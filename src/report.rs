@@ -474,7 +474,7 @@ pub fn write_failure_json(
         "exit_code": code.code(),
         "error": format!("{err:#}"),
     });
-    let mut f = crate::csvio::AtomicFile::create(path)?;
+    let mut f = crate::outfile::OutputFile::create(path)?;
     serde_json::to_writer_pretty(&mut f, &doc)?;
     std::io::Write::write_all(&mut f, b"\n")?;
     f.commit()
@@ -494,7 +494,7 @@ pub fn write_interrupted_json(
         "rows": 0,
         "message": format!("{err:#}"),
     });
-    let mut f = crate::csvio::AtomicFile::create(path)?;
+    let mut f = crate::outfile::OutputFile::create(path)?;
     serde_json::to_writer_pretty(&mut f, &doc)?;
     std::io::Write::write_all(&mut f, b"\n")?;
     f.commit()
@@ -586,7 +586,7 @@ impl Summary {
             eprintln!("{line}");
         }
         if let Some(p) = json_path {
-            let mut f = crate::csvio::AtomicFile::create(p)?;
+            let mut f = crate::outfile::OutputFile::create(p)?;
             serde_json::to_writer_pretty(&mut f, self)?;
             std::io::Write::write_all(&mut f, b"\n")?;
             f.commit()?;

@@ -2,14 +2,18 @@
 //!
 //! Columns: `_row,_result,_customer_id,_message`, then the input's own columns in their
 //! original order (an earlier run's own results columns are not repeated). Password cells are
-//! blanked. Written through [`AtomicFile`], so a reader never sees a half-written results file.
+//! blanked. Written through [`OutputFile`], so a reader never sees a half-written results file
+//! (a device or pipe named by `--results` gets the rows as they finish). It starts with a UTF-8
+//! BOM under `--bom`, and when the input had one: a file saved by Excel comes back in a form
+//! Excel reads the same way.
 
 use std::path::Path;
 
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 
-use crate::csvio::{normalize_header, AtomicFile};
+use crate::csvio::normalize_header;
+use crate::outfile::{OutputFile, UTF8_BOM};
 
 /// What happened to one row.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -96,7 +100,7 @@ pub fn is_secret_column(header: &str) -> bool {
 
 /// Writes the results file; see the module docs.
 pub struct ResultsWriter {
-    wtr: csv::Writer<AtomicFile>,
+    wtr: csv::Writer<OutputFile>,
     /// Input columns echoed (indices), skipping `_`-prefixed ones.
     echo: Vec<usize>,
     /// For each echoed column: blank it (a password).
@@ -105,8 +109,17 @@ pub struct ResultsWriter {
 }
 
 impl ResultsWriter {
-    pub fn create(path: &Path, input_headers: &csv::StringRecord) -> anyhow::Result<ResultsWriter> {
-        let file = AtomicFile::create(path)?;
+    /// `bom`: start the file with a UTF-8 BOM (`--bom`, or when the input had one: `InputFile::had_bom`).
+    pub fn create(
+        path: &Path,
+        input_headers: &csv::StringRecord,
+        bom: bool,
+    ) -> anyhow::Result<ResultsWriter> {
+        let mut file = OutputFile::create(path)?;
+        if bom {
+            std::io::Write::write_all(&mut file, UTF8_BOM)
+                .with_context(|| format!("writing {}", path.display()))?;
+        }
         let mut wtr = csv::WriterBuilder::new().flexible(false).from_writer(file);
         let echo: Vec<usize> = input_headers
             .iter()
@@ -175,7 +188,8 @@ impl ResultsWriter {
 }
 
 /// Refuse a results path that would destroy the input (`--results` naming the input file)
-/// or that is not a file (`-`): a usage error before anything is read or sent.
+/// or that is not a file (`-`): a usage error before anything is read or sent. The run's
+/// other files (`--summary-json`, the journal, `--mapping`) are [`crate::outfile::RunFiles`]'s.
 pub fn check_path(input: &Path, results: &Path) -> anyhow::Result<()> {
     if results.as_os_str() == "-" {
         return crate::exit::usage(

@@ -33,7 +33,7 @@ use crate::api::ApiError;
 use crate::cmd::{fatal_if_auth, AuthRefused};
 use crate::exit::{usage, Exit};
 use crate::interrupt::{Abandoned, Interrupt};
-use crate::journal::{self, Fingerprint, Found, Journal, Resumed};
+use crate::journal::{self, Fingerprint, Found, Journal, Resumed, RunLock};
 use crate::pipeline::{self, Ended, Row, Turn};
 use crate::report::{Summary, Tally};
 use crate::results::{ResultsWriter, RowOutcome, RowResult};
@@ -114,6 +114,9 @@ pub struct RowRun {
     silent_total: AtomicU64,
     /// Rows finished (or recovered from the journal) so far, for the interrupt message.
     rows_done: AtomicU64,
+    /// The results file's lock, from before the first request to the end of the run (last
+    /// field: dropped after the journal).
+    _lock: Option<RunLock>,
 }
 
 impl RowRun {
@@ -134,13 +137,28 @@ impl RowRun {
             silent_rows: AtomicU32::new(0),
             silent_total: AtomicU64::new(0),
             rows_done: AtomicU64::new(0),
+            _lock: None,
         };
         let Some(spec) = spec else {
             return Ok(run);
         };
+        // A results file written in place (a pipe, /dev/null) has no directory to keep a
+        // journal beside it: it would be `/dev/null.journal`.
+        if crate::outfile::writes_in_place(spec.results) {
+            if spec.resume {
+                return usage(format!(
+                    "--resume needs --results to name a regular file ({} is a device or a pipe): the journal that makes a run resumable lives beside the results file",
+                    spec.results.display()
+                ));
+            }
+            run.no_resume =
+                Some("the results file is a device or a pipe, with no journal beside it");
+            return Ok(run);
+        }
         run.no_resume = None;
         let fp = Fingerprint::of(spec.input, &spec.options)?;
         let path = journal::path_for(spec.results);
+        run._lock = Some(RunLock::take(&path)?);
         let (state, resumed) = match (journal::inspect(&path, &fp)?, spec.resume) {
             (Found::Nothing, resume) => {
                 if resume {

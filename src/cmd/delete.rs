@@ -22,6 +22,7 @@ use crate::cmd::fatal_if_auth;
 use crate::cmd::targets::{precheck, Columns, Finder, Target};
 use crate::exit::Exit;
 use crate::input::{Dialect, InputFile};
+use crate::outfile::RunFiles;
 use crate::pipeline::{self, Row};
 use crate::report::{Progress, Summary};
 use crate::results::{default_path, ResultsWriter, RowOutcome, RowResult};
@@ -78,6 +79,10 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
         .clone()
         .unwrap_or_else(|| default_path(&args.input, "delete"));
     crate::results::check_path(&args.input, &results_path)?;
+    RunFiles::new(g)
+        .input("the input file", &args.input)
+        .results(&results_path)
+        .check()?;
     let client = connect(g)?;
     // Without --yes nothing is written, and stdin cannot be read again: no journal.
     let journaled = args.yes && args.input.as_os_str() != "-";
@@ -130,7 +135,8 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
 
     let width = headers.len();
     let rx = pipeline::read_rows(rdr, &args.input, |_, _| true);
-    let mut writer = ResultsWriter::create(&results_path, &headers)?;
+    let bom = g.bom || file.had_bom;
+    let mut writer = ResultsWriter::create(&results_path, &headers, bom)?;
     let (ended, tally) = run
         .rows_to_results(
             rx,

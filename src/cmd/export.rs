@@ -24,8 +24,9 @@ use crate::api::store::Reader;
 use crate::api::{v3, Address, Client, Customer};
 use crate::cli::{ApiVersion, GlobalArgs};
 use crate::cmd::{connect, fatal_if_auth, parse_filters, GroupBook};
-use crate::csvio::{neutralise, AtomicFile};
+use crate::csvio::neutralise;
 use crate::exit::{usage, Exit};
+use crate::outfile::{OutputFile, RunFiles, UTF8_BOM};
 use crate::report::{Progress, Summary};
 
 /// The fixed columns, in the documented order; `form_field:<name>` columns follow.
@@ -148,14 +149,17 @@ async fn export(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
     if args.addresses.as_deref() == Some("-") {
         return usage("--addresses needs a file name (stdout carries the customers)");
     }
-    if addresses_path.is_some() && addresses_path == output {
-        return usage("--addresses must name a different file than --output");
+    let mut files =
+        RunFiles::new(g).output("--output", output.as_deref().unwrap_or(Path::new("-")));
+    if let Some(p) = &addresses_path {
+        files = files.output("--addresses", p);
     }
     for (flag, path) in [("--output", &output), ("--addresses", &addresses_path)] {
         if let Some(p) = path {
             check_output_path(flag, p)?;
         }
     }
+    files.check()?;
     // With --api v3, a filter V3 cannot express is a usage error before any request.
     let v3_filters = match g.api {
         ApiVersion::V2 => None,
@@ -166,24 +170,23 @@ async fn export(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
         None => Reader::V2(client.clone()),
         Some(f) => Reader::V3(client.clone(), f),
     };
-    // Outputs are created before the first request, so that a bad path fails fast. The spill file
-    // sits beside the output (same filesystem, same permissions as the backup itself).
-    let spill_dir = match &output {
-        Some(p) => p
-            .parent()
-            .filter(|d| !d.as_os_str().is_empty())
-            .map(Path::to_path_buf)
-            .unwrap_or_else(|| PathBuf::from(".")),
-        None => std::env::temp_dir(),
-    };
-    let spill = tempfile::Builder::new()
-        .prefix(".bc-customers-spill.")
-        .tempfile_in(&spill_dir)
-        .with_context(|| format!("creating the spill file in {}", spill_dir.display()))?;
-    let out_file = output.as_deref().map(AtomicFile::create).transpose()?;
+    // Outputs are created before the first request, so that a bad path fails fast. The spill
+    // file sits beside a replaced output (same filesystem, same permissions as the backup
+    // itself); stdout, a device or a pipe has no such directory.
+    let out_file = output.as_deref().map(OutputFile::create).transpose()?;
+    let spill_dir = out_file
+        .as_ref()
+        .and_then(OutputFile::dir)
+        .unwrap_or_else(std::env::temp_dir);
+    let spill = crate::outfile::temp_file_in(&spill_dir, "export-spill")
+        .context("creating the spill file")?;
     let mut addr_wtr = match &addresses_path {
         Some(p) => {
-            let mut w = csv::Writer::from_writer(Sink::new(AtomicFile::create(p)?, p));
+            let mut sink = Sink::new(OutputFile::create(p)?, p);
+            if g.bom {
+                sink.write_all(UTF8_BOM)?;
+            }
+            let mut w = csv::Writer::from_writer(sink);
             w.write_record(ADDRESS_COLUMNS)?;
             Some(w)
         }
@@ -236,14 +239,20 @@ async fn export(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
         Some(path) => untouched(path),
         None => "writing the export".to_string(),
     };
-    let direct = out_file
+    // A device or a pipe cannot start over (what it was sent is gone) when a late form-field
+    // column widens the header: it gets the final pass only, once every column is known.
+    let (direct_file, mut final_file) = match out_file {
+        Some(f) if !f.is_replaced() => (None, Some(f)),
+        f => (f, None),
+    };
+    let direct = direct_file
         .zip(output.as_deref())
         .map(|(f, p)| Sink::new(f, p));
     // Rows modified after this are "changed during the export" for the completeness check
     // below; the margin covers a store clock behind ours.
     let changed_after = now - chrono::Duration::minutes(CLOCK_MARGIN_MINUTES);
     let mut spill_wtr =
-        SpillWriter::new(spill.path(), args.raw, direct)?.count_changes(changed_after, now);
+        SpillWriter::new(spill.path(), args.raw, g.bom, direct)?.count_changes(changed_after, now);
     let final_query = query.clone();
     let mut rows = 0u64;
     // Customers deleted between their page and their address request.
@@ -296,8 +305,15 @@ async fn export(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
         (None, Some(path)) => Some((
             write_final(
                 spill.path(),
-                Sink::new(AtomicFile::create(path)?, path),
+                Sink::new(
+                    match final_file.take() {
+                        Some(f) => f,
+                        None => OutputFile::create(path)?,
+                    },
+                    path,
+                ),
                 &ff,
+                g.bom,
             )
             .and_then(Sink::finish)
             .with_context(|| untouched(path))?,
@@ -308,6 +324,7 @@ async fn export(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
                 spill.path(),
                 std::io::BufWriter::with_capacity(256 * 1024, std::io::stdout().lock()),
                 &ff,
+                g.bom,
             )
             .and_then(|mut out| Ok(out.flush()?))
             .context("writing the export to stdout")?;
@@ -324,7 +341,13 @@ async fn export(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
         )),
         _ => None,
     };
-    for (file, path) in finished.into_iter().chain(addr_finished) {
+    let mut done: Vec<_> = finished.into_iter().chain(addr_finished).collect();
+    // A device or a pipe gets its last bytes before anything is renamed into place: a write
+    // error there (/dev/full, a closed pipe) fails the export with every file untouched.
+    for (file, path) in &mut done {
+        file.flush().with_context(|| untouched(path))?;
+    }
+    for (file, path) in done {
         file.commit().with_context(|| untouched(path))?;
     }
     progress.finish();
@@ -504,6 +527,7 @@ struct SpillWriter<D: Output> {
     num: String,
     date: String,
     raw: bool,
+    bom: bool,
     /// ISO-8601 UTC times after which a `date_modified` counts as changed during the export
     /// (with a margin for the store's clock) and a `date_created` as created during it (none).
     changed_after: Option<(String, String)>,
@@ -540,7 +564,11 @@ impl Output for Sink {
     fn restart(self) -> anyhow::Result<Option<Sink>> {
         match self {
             // A new temporary file beside the destination; the old one is removed on drop.
-            Sink::Plain(f) => Ok(Some(Sink::Plain(AtomicFile::create(f.path())?))),
+            Sink::Plain(f) if f.is_replaced() => {
+                Ok(Some(Sink::Plain(OutputFile::create(f.path())?)))
+            }
+            // Written in place: what it was sent cannot be taken back.
+            Sink::Plain(_) => Ok(None),
             Sink::Gzip(_) => Ok(None),
         }
     }
@@ -548,8 +576,14 @@ impl Output for Sink {
 
 impl<D: Output> SpillWriter<D> {
     /// `spill`: an empty file to spill to. `direct`: the output file, written while the pages
-    /// arrive (None: the final pass writes the output, as for stdout).
-    fn new(spill: &Path, raw: bool, direct: Option<D>) -> anyhow::Result<SpillWriter<D>> {
+    /// arrive (None: the final pass writes the output, as for stdout). `bom`: the direct
+    /// output starts with a UTF-8 BOM.
+    fn new(
+        spill: &Path,
+        raw: bool,
+        bom: bool,
+        direct: Option<D>,
+    ) -> anyhow::Result<SpillWriter<D>> {
         let file = std::fs::OpenOptions::new()
             .write(true)
             .open(spill)
@@ -569,6 +603,7 @@ impl<D: Output> SpillWriter<D> {
             num: String::new(),
             date: String::new(),
             raw,
+            bom,
             changed_after: None,
             changed: 0,
             created: 0,
@@ -705,7 +740,7 @@ impl<D: Output> SpillWriter<D> {
         };
         self.out.flush().context("writing the spill file")?;
         let width = self.ff.names.len();
-        write_header(&mut out, &self.ff)?;
+        write_header(&mut out, &self.ff, self.bom)?;
         let mut rdr = std::io::BufReader::with_capacity(
             256 * 1024,
             std::fs::File::open(&self.spill).context("reading the spill file")?,
@@ -731,7 +766,7 @@ impl<D: Output> SpillWriter<D> {
                 unreachable!("matched above");
             };
             let width = self.ff.names.len();
-            write_header(&mut out, &self.ff)?;
+            write_header(&mut out, &self.ff, self.bom)?;
             copy_frames(&mut first.as_slice(), &mut out, width)?;
             self.direct = Direct::Writing(out, width);
         }
@@ -751,8 +786,12 @@ impl<D: Output> SpillWriter<D> {
     }
 }
 
-/// The header: the fixed columns and one per form field.
-fn write_header<W: Write>(out: &mut W, ff: &FormFieldColumns) -> anyhow::Result<()> {
+/// The header: the fixed columns and one per form field, after a UTF-8 BOM under `--bom`
+/// (every writer of the customer file starts with the header, so the BOM goes with it).
+fn write_header<W: Write>(out: &mut W, ff: &FormFieldColumns, bom: bool) -> anyhow::Result<()> {
+    if bom {
+        out.write_all(UTF8_BOM)?;
+    }
     // Header names never start with a formula character ("form_field:" comes first).
     let mut header = csv::WriterBuilder::new()
         .terminator(csv::Terminator::Any(b'\n'))
@@ -825,12 +864,17 @@ impl Write for RecordBuf {
     }
 }
 
-fn write_final<W: Write>(spill: &Path, mut out: W, ff: &FormFieldColumns) -> anyhow::Result<W> {
+fn write_final<W: Write>(
+    spill: &Path,
+    mut out: W,
+    ff: &FormFieldColumns,
+    bom: bool,
+) -> anyhow::Result<W> {
     let mut rdr = std::io::BufReader::with_capacity(
         256 * 1024,
         std::fs::File::open(spill).context("reading the spill file")?,
     );
-    write_header(&mut out, ff)?;
+    write_header(&mut out, ff, bom)?;
     copy_frames(&mut rdr, &mut out, ff.names.len())?;
     Ok(out)
 }
@@ -1100,17 +1144,18 @@ fn matches_template(tpl: &str, name: &str) -> bool {
     name.is_ascii() && go(tpl, name)
 }
 
-/// An output file, gzip-compressed when its name ends in `.gz`, committed atomically.
+/// An output file, gzip-compressed when its name ends in `.gz`, committed atomically (or
+/// written in place: see [`OutputFile`]).
 pub enum Sink {
     /// Bytes as written.
-    Plain(AtomicFile),
+    Plain(OutputFile),
     /// gzip, default level (about 5× smaller for customer CSV).
-    Gzip(flate2::write::GzEncoder<AtomicFile>),
+    Gzip(flate2::write::GzEncoder<OutputFile>),
 }
 
 impl Sink {
     /// Wrap `file`, compressing when `path` ends in `.gz` (any case).
-    pub fn new(file: AtomicFile, path: &Path) -> Sink {
+    pub fn new(file: OutputFile, path: &Path) -> Sink {
         if path
             .extension()
             .is_some_and(|e| e.eq_ignore_ascii_case("gz"))
@@ -1125,7 +1170,7 @@ impl Sink {
     }
 
     /// Finish the gzip stream if any; the file is then complete but not yet in place.
-    pub fn finish(self) -> anyhow::Result<AtomicFile> {
+    pub fn finish(self) -> anyhow::Result<OutputFile> {
         match self {
             Sink::Plain(f) => Ok(f),
             Sink::Gzip(g) => g.finish().context("finishing the gzip stream"),
@@ -1164,13 +1209,13 @@ mod tests {
     /// Customers through the spill and the final pass, read back with a CSV reader.
     fn spill_and_read(customers: &[Customer], raw: bool) -> Vec<csv::StringRecord> {
         let spill = tempfile::NamedTempFile::new().unwrap();
-        let mut w = SpillWriter::<Vec<u8>>::new(spill.path(), raw, None).unwrap();
+        let mut w = SpillWriter::<Vec<u8>>::new(spill.path(), raw, false, None).unwrap();
         for c in customers {
             w.write(c, &GroupBook::default()).unwrap();
         }
         let (ff, direct) = w.finish().unwrap();
         assert!(direct.is_none());
-        let out = write_final(spill.path(), Vec::new(), &ff).unwrap();
+        let out = write_final(spill.path(), Vec::new(), &ff, false).unwrap();
         let mut rdr = csv::Reader::from_reader(out.as_slice());
         let mut rows = vec![rdr.headers().unwrap().clone()];
         rows.extend(rdr.records().map(Result::unwrap));
@@ -1308,7 +1353,7 @@ mod tests {
     /// output (if complete) and what the final pass writes from the spill.
     fn direct_and_final<D: Output>(pages: &[Vec<Customer>], out: D) -> (Option<D>, Vec<u8>) {
         let spill = tempfile::NamedTempFile::new().unwrap();
-        let mut w = SpillWriter::new(spill.path(), false, Some(out)).unwrap();
+        let mut w = SpillWriter::new(spill.path(), false, false, Some(out)).unwrap();
         for page in pages {
             for c in page {
                 w.write(c, &GroupBook::default()).unwrap();
@@ -1316,7 +1361,10 @@ mod tests {
             w.end_page().unwrap();
         }
         let (ff, direct) = w.finish().unwrap();
-        (direct, write_final(spill.path(), Vec::new(), &ff).unwrap())
+        (
+            direct,
+            write_final(spill.path(), Vec::new(), &ff, false).unwrap(),
+        )
     }
 
     proptest! {

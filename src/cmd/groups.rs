@@ -35,7 +35,11 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
     match args.action {
         Action::List => {
             let groups = client.groups().await.map_err(fatal_for_groups)?;
-            let mut wtr = csv::Writer::from_writer(std::io::stdout().lock());
+            let mut out = std::io::stdout().lock();
+            if g.bom {
+                std::io::Write::write_all(&mut out, crate::outfile::UTF8_BOM)?;
+            }
+            let mut wtr = csv::Writer::from_writer(out);
             wtr.write_record(["id", "name", "is_default"])?;
             for grp in groups {
                 wtr.write_record([

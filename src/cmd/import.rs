@@ -24,6 +24,7 @@ use crate::lookup::{self, CustomerIndex, Found};
 use crate::mapping::columns::{closest_known, Field, Layout};
 use crate::mapping::presets::{BoundMapping, Mapping};
 use crate::mapping::row::{parse_row, AddressData, Blank, RowData, Snapshot};
+use crate::outfile::RunFiles;
 use crate::pipeline::{self, Row, Turn};
 use crate::report::{Progress, Summary, Tally};
 use crate::results::{default_path, ResultsWriter, RowOutcome, RowResult};
@@ -230,6 +231,13 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
         .clone()
         .unwrap_or_else(|| default_path(&args.file, "import"));
     crate::results::check_path(&args.file, &results_path)?;
+    let mut files = RunFiles::new(g)
+        .input("the input file", &args.file)
+        .results(&results_path);
+    if let Some(m) = &args.mapping {
+        files = files.input("the --mapping file", m);
+    }
+    files.check()?;
     let client = connect(g)?;
     let run = Arc::new(start_run(&args, &results_path)?);
     let concurrency = g.concurrency as usize;
@@ -290,7 +298,8 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
         .then(|| Carried::locate(&input.headers))
         .flatten();
     let rx = pipeline::read_rows(rdr, &args.file, |_, _| true);
-    let mut writer = ResultsWriter::create(&results_path, &input.headers)?;
+    let bom = g.bom || file.had_bom;
+    let mut writer = ResultsWriter::create(&results_path, &input.headers, bom)?;
     let mut tally = Tally::default();
     let mut carried_rows = 0u64;
     let key_input = Arc::clone(&input);

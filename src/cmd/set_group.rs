@@ -20,6 +20,7 @@ use crate::cmd::targets::{precheck, Columns, Finder, Known};
 use crate::cmd::{connect, fatal_if_auth, parse_filters};
 use crate::exit::Exit;
 use crate::input::{Dialect, InputFile};
+use crate::outfile::RunFiles;
 use crate::pipeline::{self, Row};
 use crate::report::{Progress, Summary};
 use crate::results::{default_path, ResultsWriter, RowOutcome, RowResult};
@@ -113,6 +114,11 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
         args.input.as_deref().unwrap_or(Path::new("-")),
         &results_path,
     )?;
+    let mut files = RunFiles::new(g).results(&results_path);
+    if let Some(p) = &args.input {
+        files = files.input("the input file", p);
+    }
+    files.check()?;
     let client = connect(g)?;
     // The group is part of what a row means: resuming with another --group would mix runs.
     let journal = match &args.input {
@@ -170,7 +176,8 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
                 notices.push("read the store in pages instead of one lookup per row".into());
             }
             let rx = pipeline::read_rows(rdr, &path, |_, _| true);
-            let mut writer = ResultsWriter::create(&results_path, &headers)?;
+            let bom = g.bom || file.had_bom;
+            let mut writer = ResultsWriter::create(&results_path, &headers, bom)?;
             let (ended, tally) = run
                 .rows_to_results(
                     rx,
@@ -206,7 +213,7 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
             progress.set_total(count);
             let rx = matching_rows(client.clone(), query, count, concurrency);
             let headers = csv::StringRecord::from(vec!["id", "email"]);
-            let mut writer = ResultsWriter::create(&results_path, &headers)?;
+            let mut writer = ResultsWriter::create(&results_path, &headers, g.bom)?;
             let (ended, tally) = run
                 .rows_to_results(
                     rx,

@@ -15,6 +15,7 @@ use crate::cmd::targets::{precheck, Columns, Finder};
 use crate::cmd::{connect, fatal_if_auth};
 use crate::exit::Exit;
 use crate::input::{Dialect, InputFile};
+use crate::outfile::RunFiles;
 use crate::pipeline::{self, Row};
 use crate::report::{Progress, Summary};
 use crate::results::{default_path, ResultsWriter, RowOutcome, RowResult};
@@ -66,6 +67,10 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
         .clone()
         .unwrap_or_else(|| default_path(&args.input, "validate-password"));
     crate::results::check_path(&args.input, &results_path)?;
+    RunFiles::new(g)
+        .input("the input file", &args.input)
+        .results(&results_path)
+        .check()?;
     let client = connect(g)?;
     let run = Arc::new(RowRun::start(
         "validate-password",
@@ -109,7 +114,8 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
 
     let width = headers.len();
     let rx = pipeline::read_rows(rdr, &args.input, |_, _| true);
-    let mut writer = ResultsWriter::create(&results_path, &headers)?;
+    let bom = g.bom || file.had_bom;
+    let mut writer = ResultsWriter::create(&results_path, &headers, bom)?;
     let (ended, tally) = run
         .rows_to_results(
             rx,

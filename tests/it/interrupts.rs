@@ -455,6 +455,51 @@ fn a_journal_in_use_is_refused_with_the_holders_pid() {
     assert_complete_and_ordered(&store.csv("out.csv"), 300);
 }
 
+/// A run that has not written yet has no journal, but the results file is still its: a
+/// second run on it is refused before any request, naming the first run's pid, and the first
+/// run leaves nothing behind when it ends.
+#[test]
+fn a_second_run_is_refused_before_any_request_even_before_the_first_write() {
+    // Every answer takes 2 s: the first run is still planning (its count is in flight).
+    let store = Store::new(SandboxConfig {
+        latency_ms: 2000,
+        ..config()
+    });
+    store.write("new.csv", &new_customers_csv(5, "early"));
+    let args = ["import", "new.csv", "--results", "out.csv"];
+    let first = spawn(&store, &args, None);
+    wait_for("the first run's first request", 30, || {
+        store.sb.counters().total >= 1
+    });
+    assert!(
+        !store.path("out.csv.journal").exists(),
+        "no journal before a write"
+    );
+    let other = bc_customers::sandbox::Sandbox::spawn(SandboxConfig {
+        token: store.token.clone(),
+        store_hash: store.sb.store_hash().to_string(),
+        ..config()
+    })
+    .unwrap();
+    let child = spawn(&store, &args, Some(&other.base_url()));
+    let (status, stderr) = finish(child, 30);
+    assert_eq!(status, Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!("pid {}", first.id())),
+        "the holder is named: {stderr}"
+    );
+    assert_eq!(other.counters().total, 0, "refused before any request");
+    let (status, stderr) = finish(first, 60);
+    assert_eq!(status, Some(0), "{stderr}");
+    let mut left: Vec<String> = std::fs::read_dir(store.path("."))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("out.csv") || n.starts_with(".out.csv"))
+        .collect();
+    left.sort();
+    assert_eq!(left, ["out.csv"], "only the results file stays");
+}
+
 /// The journal's path is predictable: a symlink there is never followed, and a file that is
 /// not a journal is never truncated, replaced or removed, with or without --resume.
 #[test]

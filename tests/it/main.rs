@@ -12,6 +12,7 @@ mod hostile_store;
 mod import;
 mod input_files;
 mod interrupts;
+mod output_files;
 mod presets;
 mod proptests;
 mod reliability;

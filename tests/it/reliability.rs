@@ -159,13 +159,17 @@ fn resume_after_kill_9_reports_every_row_once_and_creates_none_twice() {
     assert_no_temp_files(&store);
 }
 
-/// After a kill the AtomicFile's temp file may remain (no destructor ran); it never has the
-/// results file's name, and the finished run replaces nothing with it.
+/// After a kill the OutputFile's temp file may remain (no destructor ran); it never has the
+/// results file's name, and the finished run replaces nothing with it. So may the run's lock
+/// file, unlocked once the process is gone (the next run takes it over and removes it).
 fn assert_no_temp_files_but_killed(store: &Store) {
     for e in std::fs::read_dir(store.dir.path()).unwrap() {
         let name = e.unwrap().file_name().to_string_lossy().into_owned();
         assert!(
-            name == "in.csv" || name == "out.csv.journal" || name.ends_with(".tmp"),
+            name == "in.csv"
+                || name == "out.csv.journal"
+                || name == "out.csv.journal.lock"
+                || name.ends_with(".tmp"),
             "unexpected file {name}"
         );
     }
