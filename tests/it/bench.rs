@@ -72,11 +72,13 @@ fn bench_quick_runs_every_workload_and_reports_each() {
     let export = by_name("export");
     assert!(export["requests"].as_u64().unwrap() * 100 < export["rows"].as_u64().unwrap() * 2);
     // So does the V3 export, its addresses included: a page per 250 customers, the groups
-    // listing, and no request per customer.
+    // listing, and no request per customer. Ranges read at once may run past the last id
+    // (up to concurrency - 1 = 7 of them, how many depends on timing: 12 requests for 2,000
+    // rows were seen), so the bound allows those.
     let v3 = by_name("export-v3");
     let (rows, requests) = (
         v3["rows"].as_u64().unwrap(),
         v3["requests"].as_u64().unwrap(),
     );
-    assert!(requests <= rows / 250 + 3, "{v3}");
+    assert!(requests <= rows / 250 + 3 + 7, "{v3}");
 }

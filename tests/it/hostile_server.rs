@@ -288,6 +288,13 @@ impl Outcome {
     }
 }
 
+/// `VmHWM` of a running process, in KiB (None once it has exited).
+fn vm_hwm_kib(pid: libc::pid_t) -> Option<i64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
 /// Run `cmd`, killing it after `limit` (a stalled run fails the test instead of hanging it),
 /// and measure its peak memory.
 pub fn run_bounded(mut cmd: Command, limit: Duration) -> Outcome {
@@ -312,14 +319,24 @@ pub fn run_bounded(mut cmd: Command, limit: Duration) -> Outcome {
         s
     });
     let done = Arc::new(AtomicBool::new(false));
+    // Peak memory from the child's own VmHWM (the high-water mark of the program after exec),
+    // sampled while it runs: wait4's ru_maxrss also counted the test process's pages that the
+    // child had before its exec, and read 100-230 MiB for a run that reads 4 KiB once the
+    // test binary itself had grown (the whole suite at once). VmHWM only rises, so the last
+    // sample is the peak but for the few ms before exit.
+    let peak_kib = Arc::new(std::sync::atomic::AtomicI64::new(0));
     let killer = {
         let done = done.clone();
+        let peak_kib = peak_kib.clone();
         std::thread::spawn(move || {
             while started.elapsed() < limit {
                 if done.load(Ordering::SeqCst) {
                     return false;
                 }
-                std::thread::sleep(Duration::from_millis(20));
+                if let Some(kib) = vm_hwm_kib(pid) {
+                    peak_kib.fetch_max(kib, Ordering::SeqCst);
+                }
+                std::thread::sleep(Duration::from_millis(2));
             }
             // Only this child, by its own pid.
             unsafe { libc::kill(pid, libc::SIGKILL) };
@@ -340,7 +357,7 @@ pub fn run_bounded(mut cmd: Command, limit: Duration) -> Outcome {
         },
         stdout: String::from_utf8_lossy(&out_reader.join().unwrap()).into_owned(),
         stderr: String::from_utf8_lossy(&err_reader.join().unwrap()).into_owned(),
-        max_rss_kib: usage.ru_maxrss,
+        max_rss_kib: peak_kib.load(Ordering::SeqCst),
     };
     // The child was reaped by wait4; forget it without waiting again.
     std::mem::forget(child);
