@@ -608,44 +608,28 @@ fn pagination(total: usize, count: usize, page: usize, limit: usize, q: &Query) 
 
 // ---- cursors ----
 
-const BASE64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
 /// `{"id":N}` in unpadded base64, the shape of SPEC3's cursor examples (§4:
 /// `eyJpZCI6MjA0fQ` = `{"id":204}`).
 fn encode_cursor(id: u64) -> String {
-    let bytes = format!("{{\"id\":{id}}}").into_bytes();
-    let mut out = String::new();
-    for chunk in bytes.chunks(3) {
-        let n = chunk
-            .iter()
-            .enumerate()
-            .fold(0u32, |n, (i, b)| n | (u32::from(*b) << (16 - 8 * i)));
-        for i in 0..=chunk.len() {
-            out.push(BASE64[(n >> (18 - 6 * i) & 63) as usize] as char);
-        }
-    }
-    out
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD_NO_PAD.encode(format!("{{\"id\":{id}}}"))
 }
 
 fn decode_cursor(cursor: &str) -> Option<u64> {
-    let mut bits = 0u32;
-    let mut nbits = 0;
-    let mut bytes = Vec::new();
-    for c in cursor.trim_end_matches('=').bytes() {
-        // Both alphabets: a client may send the URL-safe form.
-        let c = match c {
-            b'-' => b'+',
-            b'_' => b'/',
+    use base64::Engine as _;
+    // Both alphabets, padded or not: a client may send the URL-safe form.
+    let standard: String = cursor
+        .trim_end_matches('=')
+        .chars()
+        .map(|c| match c {
+            '-' => '+',
+            '_' => '/',
             c => c,
-        };
-        let value = BASE64.iter().position(|b| *b == c)? as u32;
-        bits = bits << 6 | value;
-        nbits += 6;
-        if nbits >= 8 {
-            nbits -= 8;
-            bytes.push((bits >> nbits & 0xff) as u8);
-        }
-    }
+        })
+        .collect();
+    let bytes = base64::engine::general_purpose::STANDARD_NO_PAD
+        .decode(standard)
+        .ok()?;
     let v: Value = serde_json::from_slice(&bytes).ok()?;
     v.get("id")?.as_u64()
 }

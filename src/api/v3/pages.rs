@@ -398,8 +398,6 @@ pub struct Cursors {
     padded: bool,
 }
 
-const BASE64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
 impl Cursors {
     /// `Some` when `cursor` is exactly the cursor this codec makes for `last` (so decoding it
     /// gives `{"id":last}` and nothing else, and making it again gives the same text).
@@ -412,28 +410,17 @@ impl Cursors {
 
     /// The cursor for the customers after id `id`.
     pub fn after(&self, id: u64) -> String {
-        let bytes = format!("{{\"id\":{id}}}").into_bytes();
-        let mut out = String::new();
-        for chunk in bytes.chunks(3) {
-            let n = chunk
-                .iter()
-                .enumerate()
-                .fold(0u32, |n, (i, b)| n | (u32::from(*b) << (16 - 8 * i)));
-            for i in 0..=chunk.len() {
-                let c = BASE64[(n >> (18 - 6 * i) & 63) as usize];
-                out.push(match (self.url_safe, c) {
-                    (true, b'+') => '-',
-                    (true, b'/') => '_',
-                    (_, c) => char::from(c),
-                });
-            }
-            if self.padded {
-                for _ in chunk.len()..3 {
-                    out.push('=');
-                }
-            }
-        }
-        out
+        use base64::engine::general_purpose::{
+            STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD,
+        };
+        use base64::Engine as _;
+        let engine = match (self.url_safe, self.padded) {
+            (false, false) => &STANDARD_NO_PAD,
+            (false, true) => &STANDARD,
+            (true, false) => &URL_SAFE_NO_PAD,
+            (true, true) => &URL_SAFE,
+        };
+        engine.encode(format!("{{\"id\":{id}}}"))
     }
 }
 
