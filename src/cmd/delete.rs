@@ -19,7 +19,7 @@ use crate::api::{ApiError, Client};
 use crate::cli::GlobalArgs;
 use crate::cmd::connect;
 use crate::cmd::fatal_if_auth;
-use crate::cmd::targets::{precheck, Columns, Finder, Target};
+use crate::cmd::targets::{self, Columns, Finder, Target};
 use crate::exit::Exit;
 use crate::input::{Dialect, InputFile};
 use crate::outfile::RunFiles;
@@ -133,29 +133,25 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
         deleted: Mutex::new(Deleted::default()),
     });
 
-    let width = headers.len();
     let rx = pipeline::read_rows(rdr, &args.input, |_, _| true);
     let bom = g.bom || file.had_bom;
     let mut writer = ResultsWriter::create(&results_path, &headers, bom)?;
-    let (ended, tally) = run
-        .rows_to_results(
-            rx,
-            concurrency,
-            move |row| cols.keys(&row.record),
-            |row, _turn| {
-                let ctx = Arc::clone(&ctx);
-                async move {
-                    if let Some(out) = precheck(&row.record, width) {
-                        return Ok((row, out));
-                    }
-                    let out = process(&ctx, &row).await?;
-                    Ok((row, out))
-                }
-            },
-            &mut writer,
-            &progress,
-        )
-        .await?;
+    let (ended, tally) = targets::run_rows(
+        &run,
+        rx,
+        cols,
+        concurrency,
+        |row| {
+            let ctx = Arc::clone(&ctx);
+            async move {
+                let out = process(&ctx, &row).await?;
+                Ok((row, out))
+            }
+        },
+        &mut writer,
+        &progress,
+    )
+    .await?;
     progress.finish();
 
     let mut summary = Summary::new(

@@ -16,7 +16,7 @@ use tokio::sync::mpsc;
 use crate::api::pages::{self, Query};
 use crate::api::Client;
 use crate::cli::GlobalArgs;
-use crate::cmd::targets::{precheck, Columns, Finder, Known};
+use crate::cmd::targets::{self, Columns, Finder, Known};
 use crate::cmd::{connect, fatal_if_auth, parse_filters};
 use crate::exit::Exit;
 use crate::input::{Dialect, InputFile};
@@ -162,7 +162,6 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
         (Some((file, rdr, headers, cols)), _) => {
             notices.push(file.describe());
             let path = file.path.clone();
-            let width = headers.len();
             let finder = Arc::new(
                 run.stop
                     .guard(async {
@@ -178,26 +177,23 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
             let rx = pipeline::read_rows(rdr, &path, |_, _| true);
             let bom = g.bom || file.had_bom;
             let mut writer = ResultsWriter::create(&results_path, &headers, bom)?;
-            let (ended, tally) = run
-                .rows_to_results(
-                    rx,
-                    concurrency,
-                    move |row| cols.keys(&row.record),
-                    |row, _turn| {
-                        let ctx = Arc::clone(&ctx);
-                        let finder = Arc::clone(&finder);
-                        async move {
-                            if let Some(out) = precheck(&row.record, width) {
-                                return Ok((row, out));
-                            }
-                            let out = process_row(&ctx, &finder, &cols, &row).await?;
-                            Ok((row, out))
-                        }
-                    },
-                    &mut writer,
-                    &progress,
-                )
-                .await?;
+            let (ended, tally) = targets::run_rows(
+                &run,
+                rx,
+                cols,
+                concurrency,
+                |row| {
+                    let ctx = Arc::clone(&ctx);
+                    let finder = Arc::clone(&finder);
+                    async move {
+                        let out = process_row(&ctx, &finder, &cols, &row).await?;
+                        Ok((row, out))
+                    }
+                },
+                &mut writer,
+                &progress,
+            )
+            .await?;
             (ended, tally, writer)
         }
         (None, Some(query)) => {

@@ -27,6 +27,8 @@ pub struct Columns {
     pub email: Option<usize>,
     /// Only validate-password reads it; every command blanks it in the results file.
     pub password: Option<usize>,
+    /// The header's width: filled cells past it make the row fail (see [`precheck`]).
+    pub width: usize,
 }
 
 impl Columns {
@@ -51,6 +53,7 @@ impl Columns {
             id: find(&["id"]).or_else(own_customer_id),
             email: find(&["email"]),
             password: find(&["password"]),
+            width: headers.len(),
         };
         if cols.id.is_none() && cols.email.is_none() {
             bail!(
@@ -279,6 +282,38 @@ impl Finder {
             }
         }
     }
+}
+
+/// The row stage the three target commands share: each row of `rx` goes to `process`
+/// (rows naming one customer, by id or by email, one after another), except an empty or
+/// too-wide row, which [`precheck`] answers without a request; every outcome goes to the
+/// results file in input order.
+pub async fn run_rows<P, Fut>(
+    run: &crate::rows::RowRun,
+    rx: tokio::sync::mpsc::Receiver<anyhow::Result<pipeline::Row>>,
+    cols: Columns,
+    concurrency: usize,
+    process: P,
+    writer: &mut crate::results::ResultsWriter,
+    progress: &Progress,
+) -> anyhow::Result<(crate::pipeline::Ended, crate::report::Tally)>
+where
+    P: Fn(pipeline::Row) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<(pipeline::Row, crate::results::RowOutcome)>>,
+{
+    use futures::future::Either;
+    run.rows_to_results(
+        rx,
+        concurrency,
+        move |row| cols.keys(&row.record),
+        |row, _turn| match precheck(&row.record, cols.width) {
+            Some(out) => Either::Left(std::future::ready(Ok((row, out)))),
+            None => Either::Right(process(row)),
+        },
+        writer,
+        progress,
+    )
+    .await
 }
 
 /// The outcome of a row that names no customer because of the file itself: an empty row

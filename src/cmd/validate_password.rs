@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use crate::api::Client;
 use crate::cli::GlobalArgs;
-use crate::cmd::targets::{precheck, Columns, Finder};
+use crate::cmd::targets::{self, Columns, Finder};
 use crate::cmd::{connect, fatal_if_auth};
 use crate::exit::Exit;
 use crate::input::{Dialect, InputFile};
@@ -112,29 +112,25 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
         cols,
     });
 
-    let width = headers.len();
     let rx = pipeline::read_rows(rdr, &args.input, |_, _| true);
     let bom = g.bom || file.had_bom;
     let mut writer = ResultsWriter::create(&results_path, &headers, bom)?;
-    let (ended, tally) = run
-        .rows_to_results(
-            rx,
-            concurrency,
-            move |row| cols.keys(&row.record),
-            |row, _turn| {
-                let ctx = Arc::clone(&ctx);
-                async move {
-                    if let Some(out) = precheck(&row.record, width) {
-                        return Ok((row, out));
-                    }
-                    let out = process(&ctx, &row).await?;
-                    Ok((row, out))
-                }
-            },
-            &mut writer,
-            &progress,
-        )
-        .await?;
+    let (ended, tally) = targets::run_rows(
+        &run,
+        rx,
+        cols,
+        concurrency,
+        |row| {
+            let ctx = Arc::clone(&ctx);
+            async move {
+                let out = process(&ctx, &row).await?;
+                Ok((row, out))
+            }
+        },
+        &mut writer,
+        &progress,
+    )
+    .await?;
     progress.finish();
 
     let mut summary = Summary::new(

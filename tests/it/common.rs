@@ -196,3 +196,17 @@ pub fn new_customers_csv(n: usize, tag: &str) -> String {
     }
     s
 }
+
+/// The store's customer with this email (case-insensitive), if it has one.
+pub fn find_customer(store: &Store, email: &str) -> Option<serde_json::Value> {
+    store
+        .sb
+        .customers()
+        .into_iter()
+        .find(|c| c["email"].as_str().unwrap().eq_ignore_ascii_case(email))
+}
+
+/// The store's customer with this email; a test that expects it fails naming it.
+pub fn customer(store: &Store, email: &str) -> serde_json::Value {
+    find_customer(store, email).unwrap_or_else(|| panic!("no customer {email}"))
+}

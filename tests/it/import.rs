@@ -7,15 +7,6 @@ use crate::common::*;
 use bc_customers::sandbox::SandboxConfig;
 use serde_json::{json, Value};
 
-fn customer(store: &Store, email: &str) -> Value {
-    store
-        .sb
-        .customers()
-        .into_iter()
-        .find(|c| c["email"].as_str().unwrap().eq_ignore_ascii_case(email))
-        .unwrap_or_else(|| panic!("no customer {email}"))
-}
-
 fn id_of(c: &Value) -> u64 {
     c["id"].as_u64().unwrap()
 }

@@ -29,15 +29,6 @@ fn write_bytes(store: &Store, name: &str, bytes: &[u8]) {
     std::fs::write(store.path(name), bytes).unwrap();
 }
 
-fn customer(store: &Store, email: &str) -> Value {
-    store
-        .sb
-        .customers()
-        .into_iter()
-        .find(|c| c["email"].as_str().unwrap().eq_ignore_ascii_case(email))
-        .unwrap_or_else(|| panic!("no customer {email}"))
-}
-
 fn credit(c: &Value) -> f64 {
     match &c["store_credit"] {
         Value::String(s) => s.parse().unwrap(),

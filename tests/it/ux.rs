@@ -8,14 +8,6 @@ use crate::common::*;
 use bc_customers::sandbox::SandboxConfig;
 use serde_json::json;
 
-fn customer(store: &Store, email: &str) -> Option<serde_json::Value> {
-    store
-        .sb
-        .customers()
-        .into_iter()
-        .find(|c| c["email"].as_str().unwrap().eq_ignore_ascii_case(email))
-}
-
 /// Rewrite a CSV file with `edit` applied to each record (as column → value).
 fn edit_csv(path: &std::path::Path, edit: impl Fn(&mut HashMap<String, String>)) {
     let text = std::fs::read_to_string(path).unwrap();
@@ -66,7 +58,7 @@ fn an_address_without_a_phone_still_creates_the_customer_and_says_how_to_add_it(
         (&results[0], "camille.dubois@example.fr"),
         (&results[1], "martin.gomez@example.com.ar"),
     ] {
-        let c = customer(&store, email).unwrap_or_else(|| panic!("{email} was not created"));
+        let c = find_customer(&store, email).unwrap_or_else(|| panic!("{email} was not created"));
         let id = c["id"].as_u64().unwrap();
         assert_eq!(row["_customer_id"], id.to_string());
         assert!(store.sb.addresses(id).is_empty());
@@ -79,7 +71,7 @@ fn an_address_without_a_phone_still_creates_the_customer_and_says_how_to_add_it(
             "{m}"
         );
     }
-    let grace = customer(&store, "grace.kelly@example.com").unwrap();
+    let grace = find_customer(&store, "grace.kelly@example.com").unwrap();
     assert_eq!(store.sb.addresses(grace["id"].as_u64().unwrap()).len(), 1);
 
     // Fix the phone in the results file and retry: the address is added to the customer.
@@ -106,7 +98,7 @@ fn an_address_without_a_phone_still_creates_the_customer_and_says_how_to_add_it(
         "{:?}",
         retry[0]
     );
-    let camille = customer(&store, "camille.dubois@example.fr").unwrap();
+    let camille = find_customer(&store, "camille.dubois@example.fr").unwrap();
     let addrs = store.sb.addresses(camille["id"].as_u64().unwrap());
     assert_eq!(addrs.len(), 1);
     assert_eq!(addrs[0]["phone"], "+33 1 55 50 12 34");
@@ -133,7 +125,7 @@ fn an_incomplete_address_still_updates_the_customer() {
         "{r:?}"
     );
     assert_eq!(
-        customer(&store, "ann@example.com").unwrap()["last_name"],
+        find_customer(&store, "ann@example.com").unwrap()["last_name"],
         "Leigh"
     );
     assert!(store.sb.addresses(id).is_empty());
