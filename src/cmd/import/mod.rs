@@ -20,7 +20,7 @@ use std::sync::Arc;
 use anyhow::bail;
 
 use crate::api::Client;
-use crate::cli::GlobalArgs;
+
 use crate::cmd::{connect, fatal_if_auth, GroupBook};
 use crate::csvio::normalize_header;
 use crate::exit::Exit;
@@ -32,6 +32,7 @@ use crate::pipeline::{self, Ended, Window};
 use crate::report::{Progress, Summary, Tally};
 use crate::results::{default_path, ResultsWriter};
 use crate::rows::{check_resume, JournalSpec, RowRun};
+use crate::settings::Settings;
 
 use execute::{address_not_added, Importer, StoreCalls};
 pub use plan::{MatchBy, Mode};
@@ -132,7 +133,7 @@ impl EarlierResults {
 }
 
 /// Run `import`: check the file, plan, process every row, write the results and the summary.
-pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
+pub async fn run(g: &Settings, args: Args) -> anyhow::Result<Exit> {
     check_resume(args.resume, Some(&args.file), args.dry_run)?;
     // Everything about the file (and the mapping) is checked before the first request.
     let file = InputFile::open(&args.file, &args.dialect)?;
@@ -205,9 +206,10 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
         earlier: &earlier,
         args: &args,
     };
-    // Rows in flight: for now the request concurrency (one request per row at a time).
+    // Rows in flight, not requests: on V2 they are equal (a row sends one request at a
+    // time); a batching backend needs more rows waiting than requests (settings.rs).
     let (ended, counts) = rows
-        .process(rx, Window::new(concurrency), &mut writer)
+        .process(rx, Window::new(g.rows_in_flight), &mut writer)
         .await?;
     progress.finish();
 
