@@ -9,8 +9,10 @@
 //! Requests go through the one [`Client`] (same token, same quota and pacing as V2: §1.7);
 //! only the path root and the query encoding differ.
 
+pub mod batch;
 pub mod models;
 pub mod pages;
+pub mod write;
 
 use super::client::Client;
 use super::error::{ApiError, ErrorKind};
