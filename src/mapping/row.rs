@@ -27,6 +27,25 @@ pub struct RowData {
     /// customer is still created or updated: a customer is never refused because of its
     /// address; the caller reports the address as not added.
     pub address_problem: Option<String>,
+    /// `form_field:<name>` cells as `(name, value)`, read only when the backend writes form
+    /// fields ([`Capabilities::writable_form_fields`]); a blank cell is kept only under
+    /// `--blank clear` (as `""`).
+    pub form_fields: Vec<(String, String)>,
+    /// `accepts_marketing`, read only when the backend writes it (as form fields).
+    pub accepts_marketing: Option<bool>,
+}
+
+/// What the store's API can write, as the mapping needs to know it: the backend says
+/// (`api::store::Writer::capabilities`); the mapping does not name the backends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Capabilities {
+    /// Customers per write request (1 for one request per customer).
+    pub batch_size: usize,
+    /// `form_field:<name>` columns and `accepts_marketing` are written; otherwise they are
+    /// read-only columns, accepted and not sent.
+    pub writable_form_fields: bool,
+    /// A new customer's address goes in the create itself (no request of its own).
+    pub addresses_inline: bool,
 }
 
 /// An address the row wants the customer to have.
@@ -500,6 +519,9 @@ pub fn parse_row(
         }
         _ => {}
     }
+    if layout.writes_form_fields {
+        read_form_fields(layout, record, blank, &mut row)?;
+    }
     if layout.has_address() {
         match parse_address(layout, record, &row) {
             Ok(a) => row.address = a,
@@ -507,6 +529,33 @@ pub fn parse_row(
         }
     }
     Ok(row)
+}
+
+/// The form fields and marketing consent of a layout whose backend writes them.
+fn read_form_fields(
+    layout: &Layout,
+    record: &csv::StringRecord,
+    blank: Blank,
+    row: &mut RowData,
+) -> Result<(), String> {
+    let cell = |i: usize| layout.clean(record.get(i).unwrap_or("")).trim().to_string();
+    for (name, i) in &layout.form_fields {
+        let value = cell(*i);
+        if !value.is_empty() || blank == Blank::Clear {
+            row.form_fields.push((name.clone(), value));
+        }
+    }
+    if let Some(i) = layout.accepts_marketing {
+        let value = cell(i);
+        row.accepts_marketing = if value.is_empty() {
+            (blank == Blank::Clear).then_some(false)
+        } else {
+            Some(parse_bool(&value).ok_or_else(|| {
+                format!("accepts_marketing {value:?} is not a boolean (use true or false)")
+            })?)
+        };
+    }
+    Ok(())
 }
 
 fn parse_address(

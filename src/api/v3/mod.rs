@@ -10,6 +10,7 @@
 //! only the path root and the query encoding differ.
 
 pub mod batch;
+pub mod encode;
 pub mod models;
 pub mod pages;
 pub mod write;
