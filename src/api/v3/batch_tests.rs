@@ -419,3 +419,26 @@ async fn addresses_go_in_batches_and_a_duplicate_is_already_there() {
     }
     assert_eq!(route(&sb, "POST /v3/customers/addresses"), 1);
 }
+
+#[tokio::test]
+async fn a_thousand_concurrent_creates_leave_in_full_batches() {
+    let sb = sandbox(SandboxConfig {
+        latency_ms: 20,
+        ..SandboxConfig::default()
+    })
+    .await;
+    let b = default_batcher(&sb);
+    let started = std::time::Instant::now();
+    let results = create_all(&b, (0..1000).map(person).collect()).await;
+    let elapsed = started.elapsed();
+    assert!(results.iter().all(Result::is_ok));
+    assert_eq!(sb.customers().len(), 1000);
+    // 8 requests in flight, 10 customers each: every batch leaves full.
+    assert_eq!(route(&sb, "POST /v3/customers"), 100);
+    eprintln!(
+        "1000 creates, 20 ms latency, 8 in flight: {} requests in {:.2} s ({:.0} rows/s)",
+        route(&sb, "POST /v3/customers"),
+        elapsed.as_secs_f64(),
+        1000.0 / elapsed.as_secs_f64()
+    );
+}
