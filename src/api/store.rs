@@ -136,6 +136,28 @@ pub use super::v3::batch::AddressOutcome;
 pub use super::v3::write::WriteError;
 
 impl Writer {
+    /// The writer for `--api` (see [`crate::settings::Settings`]): V3 with up to `concurrency`
+    /// batches in flight (the request slots) and the before-send `hook`; V2 sends each item
+    /// as its own request (and has no hook: the caller marks each row itself).
+    pub fn for_api(
+        api: crate::settings::ApiVersion,
+        client: Client,
+        concurrency: usize,
+        hook: Option<v3::batch::BeforeSend>,
+    ) -> Writer {
+        match api {
+            crate::settings::ApiVersion::V2 => Writer::V2(client),
+            crate::settings::ApiVersion::V3 => Writer::v3(
+                client,
+                v3::batch::BatchConfig {
+                    in_flight: concurrency,
+                    ..v3::batch::BatchConfig::default()
+                },
+                hook,
+            ),
+        }
+    }
+
     /// The V3 writer: starts the batcher's tasks, so it must be called inside a Tokio runtime.
     /// `hook` runs before each request with its items' keys (see [`v3::batch::BeforeSend`]).
     pub fn v3(

@@ -57,10 +57,11 @@ async fn writer(api: &str) -> (Sandbox, Writer) {
         max_retries: 3,
     })
     .unwrap();
-    let w = match api {
-        "v2" => Writer::V2(client),
-        _ => Writer::v3(client, v3::batch::BatchConfig::default(), None),
+    let api = match api {
+        "v2" => crate::settings::ApiVersion::V2,
+        _ => crate::settings::ApiVersion::V3,
     };
+    let w = Writer::for_api(api, client, 4, None);
     (sb, w)
 }
 
