@@ -59,7 +59,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
     if cli.global.api == settings::ApiVersion::V3
         && matches!(
             cli.command,
-            Command::Import(_) | Command::SetGroup(_) | Command::Delete(_)
+            Command::SetGroup(_) | Command::Delete(_)
         )
     {
         let refused: anyhow::Error = exit::UsageError(format!(

@@ -184,13 +184,22 @@ impl Writer {
     ///
     /// [`Layout::for_capabilities`]: crate::mapping::columns::Layout::for_capabilities
     pub fn capabilities(&self) -> Capabilities {
-        match self {
-            Writer::V2(_) => Capabilities {
+        Writer::capabilities_of(match self {
+            Writer::V2(_) => crate::settings::ApiVersion::V2,
+            Writer::V3(_) => crate::settings::ApiVersion::V3,
+        })
+    }
+
+    /// [`Writer::capabilities`] before the writer exists (the input is checked before the
+    /// run connects).
+    pub fn capabilities_of(api: crate::settings::ApiVersion) -> Capabilities {
+        match api {
+            crate::settings::ApiVersion::V2 => Capabilities {
                 batch_size: 1,
                 writable_form_fields: false,
                 addresses_inline: false,
             },
-            Writer::V3(_) => Capabilities {
+            crate::settings::ApiVersion::V3 => Capabilities {
                 batch_size: v3::write::MAX_BATCH,
                 writable_form_fields: true,
                 addresses_inline: true,

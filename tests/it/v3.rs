@@ -320,7 +320,6 @@ fn the_writes_refuse_api_v3_before_any_request() {
     });
     store.write("in.csv", "email,first_name,last_name\na@example.com,A,B\n");
     for (name, args) in [
-        ("import", vec!["import", "in.csv", "--api", "v3"]),
         (
             "set-group",
             vec![
@@ -345,10 +344,13 @@ fn the_writes_refuse_api_v3_before_any_request() {
         assert!(!store.path("in.results.csv").exists(), "no results file");
     }
     // Through the environment too.
-    let run = store.run_with_env(&["import", "in.csv"], &[("BIGCOMMERCE_API_VERSION", "v3")]);
+    let run = store.run_with_env(
+        &["delete", "--input", "in.csv", "--yes"],
+        &[("BIGCOMMERCE_API_VERSION", "v3")],
+    );
     run.expect(2);
     assert!(
-        run.stderr.contains("--api v3 is not available for import"),
+        run.stderr.contains("--api v3 is not available for delete"),
         "{}",
         run.stderr
     );

@@ -20,6 +20,7 @@ pub mod encode;
 mod isolate;
 pub mod models;
 pub mod pages;
+pub mod read;
 pub mod write;
 
 use super::client::Client;

@@ -3,134 +3,36 @@
 //! group), asks [`plan::decide`], and either does what it says or, in a dry run, only
 //! reports it (a dry run is the plan with nothing executed).
 //!
-//! **The store seam.** Every store write of a row goes through [`StoreCalls`], one call per
-//! item and nothing else: `create_customer` (→ the new id), `update_customer`, `add_address`,
-//! `create_group`; and the reads `find_customer` and `addresses`. A row awaits each call's
-//! own answer, and nothing here depends on how the calls reach the store, so a batching
-//! backend can sit behind the same calls: the Customers V3 backend queues each call into a
-//! batch of up to 10 and answers each caller through a oneshot (bigcommerce-v3.md §20). The
-//! rows in flight (the pipeline's window) must then be at least the batch size per request
-//! slot, which is why the pipeline takes them separately from the request concurrency.
-//! Journal marks (`RowRun::before_write`) are taken here, before the call, per row.
+//! **The store seam.** Every store write of a row goes through [`StoreCalls`] (calls.rs), one
+//! call per item and nothing else: `create_customer` (→ the new id), `update_customer`,
+//! `add_address`, `create_group`; and the reads `find_customer` and `has_address`. A row
+//! awaits each call's own answer, and nothing here depends on how the calls reach the store:
+//! under `--api v3` the calls of all rows in flight are gathered into batches of up to 10
+//! (bigcommerce-v3.md §20), which is why the pipeline's window of rows in flight is larger
+//! than the request concurrency there. Journal marks (`RowRun::before_write`) are taken
+//! before each call; under V3 the batch's own hook marks every create of a request just
+//! before it is sent (lib: `import::batch_hook`), so a batch killed mid-flight is in doubt
+//! on resume, row by row.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use crate::api::reconcile::create_once;
-use crate::api::{ApiError, Client, Group};
+use crate::api::store::WriteError;
+use crate::api::ApiError;
 use crate::cmd::{fatal_if_auth, GroupBook};
-use crate::lookup::{self, CustomerIndex, Found};
+use crate::lookup::{CustomerIndex, Found};
 use crate::mapping::columns::{Field, Layout};
 use crate::mapping::row::{AddressData, RowData, Snapshot};
 use crate::pipeline::{self, Row, Turn};
 use crate::results::{RowOutcome, RowResult};
 use crate::rows::{Mark, RowRun};
 
+pub use super::calls::StoreCalls;
 use super::plan::{
     self, Action, AddressFact, CustomerRef, Decision, GroupRef, GroupStep, Intent, Known,
     RowSemantics,
 };
-
-/// The per-row store calls (see the module docs): one customer, one address, one group per
-/// call, each answered on its own.
-#[derive(Clone)]
-pub struct StoreCalls {
-    client: Client,
-    max_retries: u32,
-}
-
-/// A customer as the store holds it after a write: its email (the index's key) and fields.
-pub struct Stored {
-    pub email: String,
-    pub fields: Snapshot,
-}
-
-impl StoreCalls {
-    pub fn new(client: Client, max_retries: u32) -> StoreCalls {
-        StoreCalls {
-            client,
-            max_retries,
-        }
-    }
-
-    /// Create the customer; an ambiguous failure is reconciled by looking the email up before
-    /// sending again, so a lost answer never creates a customer twice.
-    pub async fn create_customer(
-        &self,
-        data: &RowData,
-        force_reset: bool,
-    ) -> Result<u64, ApiError> {
-        let body = data.create_payload(force_reset);
-        let email = data.email().unwrap_or_default();
-        let client = &self.client;
-        create_once(
-            client,
-            self.max_retries,
-            || async { client.create_customer(&body).await.map(|c| c.id) },
-            || async { Ok(client.find_customer_by_email(email).await?.map(|c| c.id)) },
-        )
-        .await
-    }
-
-    /// Send these fields of the row (and its password when `password`) to customer `id`.
-    pub async fn update_customer(
-        &self,
-        id: u64,
-        data: &RowData,
-        fields: &[Field],
-        password: bool,
-    ) -> Result<Stored, ApiError> {
-        let body = data.update_payload(fields, password);
-        let c = self.client.update_customer(id, &body).await?;
-        Ok(Stored {
-            fields: Snapshot::of(&c),
-            email: c.email,
-        })
-    }
-
-    /// Add the address to customer `id`; an ambiguous failure is reconciled by listing the
-    /// customer's addresses before sending again.
-    pub async fn add_address(&self, id: u64, addr: &AddressData) -> Result<(), ApiError> {
-        let body = addr.payload();
-        let client = &self.client;
-        create_once(
-            client,
-            self.max_retries,
-            || async { client.create_address(id, &body).await.map(|_| ()) },
-            || async {
-                let list = client.addresses(id).await?;
-                Ok(list.iter().any(|a| addr.matches(a)).then_some(()))
-            },
-        )
-        .await
-    }
-
-    /// Create a customer group (reconciled by name after an ambiguous failure).
-    pub async fn create_group(&self, name: &str) -> Result<Group, ApiError> {
-        crate::cmd::groups::create_reconciled(&self.client, name, self.max_retries).await
-    }
-
-    /// The store's customer by id, else by email.
-    pub async fn find_customer(
-        &self,
-        id: Option<u64>,
-        email: Option<&str>,
-    ) -> Result<Option<Stored>, ApiError> {
-        Ok(lookup::fetch(&self.client, id, email)
-            .await?
-            .map(|c| Stored {
-                fields: Snapshot::of(&c),
-                email: c.email,
-            }))
-    }
-
-    /// Does customer `id` have this address?
-    pub async fn has_address(&self, id: u64, addr: &AddressData) -> Result<bool, ApiError> {
-        let list = self.client.addresses(id).await?;
-        Ok(list.iter().any(|a| addr.matches(a)))
-    }
-}
 
 /// What this run knows of a customer's addresses, as [`AddressData::fingerprint`]s: all of
 /// them for a customer it created (`complete`: a later row for it needs no address read), or
@@ -288,14 +190,55 @@ impl Importer {
             interrupted_create: existing.is_some() && self.run.in_doubt(row.no),
         };
         let action = match self.decide(&intent, existing.as_ref()).await {
-            Ok(action) => action,
+            Ok(action) => self.with_extras(action, &data),
             Err(failed) => return failed,
         };
         if self.sem.dry_run {
             self.preview(row, &intent, existing.as_ref(), &action);
             return Ok(action.preview());
         }
-        self.apply(row, &intent, &action).await
+        self.apply(row, &intent, existing.as_ref(), &action).await
+    }
+
+    /// Form fields and `accepts_marketing` are not among the compared fields: where the
+    /// backend writes them (V3), a row that gives them is an update even when every compared
+    /// field is equal (the store's form field values are not read back to compare).
+    fn with_extras(&self, action: Action, data: &RowData) -> Action {
+        if !self.calls.writes_extras() || !crate::api::v3::encode::has_extras(data) {
+            return action;
+        }
+        match action {
+            Action::Unchanged { customer, resumed } => Action::Update {
+                customer,
+                fields: Vec::new(),
+                password: false,
+                address: false,
+                resumed,
+            },
+            other => other,
+        }
+    }
+
+    /// A write that failed: the row fails with the store's words, unless the run must stop
+    /// (credentials refused, a signal before the batch was sent, the journal unwritable).
+    fn write_failure(
+        &self,
+        row: &Row,
+        e: WriteError,
+        id: Option<u64>,
+        doing: &str,
+    ) -> anyhow::Result<RowOutcome> {
+        match e {
+            WriteError::Api(e) => self.run.row_failure(e, id, doing),
+            WriteError::Refused(m) => Ok(RowOutcome::failed(id, format!("{doing}: {m}"))),
+            WriteError::NotSent(m) => {
+                // The batch's hook refused to send: after a signal this says so (the row is
+                // abandoned, and done on resume); otherwise the journal could not be written.
+                self.run.before_write(row.no, Mark::None)?;
+                Err(anyhow::anyhow!("{doing}: the batch was not sent: {m}"))
+            }
+            WriteError::Stopped => Err(anyhow::anyhow!("{doing}: {}", WriteError::Stopped)),
+        }
     }
 
     /// Ask the planner, reading the customer's addresses first when it needs them. `Err`
@@ -495,6 +438,7 @@ impl Importer {
         &self,
         row: &Row,
         intent: &Intent<'_>,
+        existing: Option<&Known>,
         action: &Action,
     ) -> anyhow::Result<RowOutcome> {
         match action {
@@ -511,27 +455,46 @@ impl Importer {
                 let id = store_id(*customer)?;
                 // The first write of a run creates its journal (no mark: an update is idempotent).
                 self.run.before_write(0, Mark::None)?;
-                if !fields.is_empty() || *password {
+                let extras =
+                    self.calls.writes_extras() && crate::api::v3::encode::has_extras(intent.data);
+                if !fields.is_empty() || *password || extras {
                     match self
                         .calls
-                        .update_customer(id, intent.data, fields, *password)
+                        .update_customer(row.no, id, intent.data, fields, *password)
                         .await
                     {
-                        Ok(s) => self.view.lock().unwrap().index.remember(&s.email, s.fields),
+                        Ok(Some(s)) => self.view.lock().unwrap().index.remember(&s.email, s.fields),
+                        Ok(None) => self.remember_update(id, intent, existing),
                         Err(e) => {
-                            return self.run.row_failure(e, Some(id), "updating the customer")
+                            return self.write_failure(row, e, Some(id), "updating the customer")
                         }
                     }
                 }
                 if let (Some(addr), true) = (&intent.data.address, address) {
-                    if let Err(e) = self.calls.add_address(id, addr).await {
-                        return self.run.row_failure(e, Some(id), "adding the address");
+                    if let Err(e) = self.calls.add_address(row.no, id, addr).await {
+                        return self.write_failure(row, e, Some(id), "adding the address");
                     }
                     let mut view = self.view.lock().unwrap();
                     view.added_address(CustomerRef::Store(id), addr, false);
                 }
                 Ok(action.done(id))
             }
+        }
+    }
+
+    /// An update the store confirmed without showing the customer (a V3 batch): the run
+    /// knows the customer as it was with the row applied, as a dry run would.
+    fn remember_update(&self, id: u64, intent: &Intent<'_>, existing: Option<&Known>) {
+        let Some(known) = existing else { return };
+        let now = plan::after(known, intent);
+        let mut view = self.view.lock().unwrap();
+        let email = intent
+            .data
+            .email()
+            .map(str::to_string)
+            .or_else(|| view.index.email_of(id).map(str::to_string));
+        if let Some(email) = email {
+            view.index.remember(&email, Snapshot { id, ..now.fields });
         }
     }
 
@@ -542,12 +505,20 @@ impl Importer {
         action: &Action,
     ) -> anyhow::Result<RowOutcome> {
         let data = intent.data;
+        let inline = self.calls.addresses_inline();
         // Marked before the POST is sent, so a resumed run knows the create may have happened.
-        self.run.before_write(row.no, Mark::Creating)?;
+        // A batch's hook marks all of its rows together just before its request instead
+        // (a row waiting in a queue that a kill -9 ends was never sent).
+        let mark = if self.calls.batched() {
+            Mark::None
+        } else {
+            Mark::Creating
+        };
+        self.run.before_write(row.no, mark)?;
         let force = self.sem.force_password_reset;
-        let id = match self.calls.create_customer(data, force).await {
+        let id = match self.calls.create_customer(row.no, data, force).await {
             Ok(id) => id,
-            Err(e) => return self.run.row_failure(e, None, "creating the customer"),
+            Err(e) => return self.write_failure(row, e, None, "creating the customer"),
         };
         let customer = CustomerRef::Store(id);
         {
@@ -555,13 +526,15 @@ impl Importer {
             let email = data.email().unwrap_or_default();
             view.index
                 .remember(email, plan::created(customer, intent, &self.sem).fields);
-            view.know_created(customer, None);
+            // With the address nested in the create, the customer has exactly it now.
+            view.know_created(customer, data.address.as_ref().filter(|_| inline));
         }
-        if let Some(addr) = &data.address {
-            if let Err(e) = self.calls.add_address(id, addr).await {
+        if let (Some(addr), false) = (&data.address, inline) {
+            if let Err(e) = self.calls.add_address(row.no, id, addr).await {
                 // Whether the address exists is unknown now: later rows ask the store.
                 self.view.lock().unwrap().addresses.remove(&customer);
-                return self.run.row_failure(
+                return self.write_failure(
+                    row,
                     e,
                     Some(id),
                     "the customer was created but adding its address failed (run again to add it)",

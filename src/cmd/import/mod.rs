@@ -10,6 +10,7 @@
 //! and validated once), `plan` (pure: what a row does), `execute` (the only code that talks
 //! to the store for a row); this file holds the flags and the run's order of events.
 
+mod calls;
 mod execute;
 mod plan;
 mod prepare;
@@ -19,6 +20,11 @@ use std::sync::Arc;
 
 use anyhow::bail;
 
+use futures::StreamExt;
+
+use crate::api::store::{Reader, Writer};
+use crate::api::v3::batch::{BeforeSend, Op};
+use crate::api::v3::Filters;
 use crate::api::Client;
 
 use crate::cmd::{connect, fatal_if_auth, GroupBook};
@@ -31,8 +37,8 @@ use crate::outfile::RunFiles;
 use crate::pipeline::{self, Ended, Window};
 use crate::report::{Progress, Summary, Tally};
 use crate::results::{default_path, ResultsWriter};
-use crate::rows::{check_resume, JournalSpec, RowRun};
-use crate::settings::Settings;
+use crate::rows::{check_resume, JournalSpec, Mark, RowRun};
+use crate::settings::{ApiVersion, Settings};
 
 use execute::{address_not_added, Importer, StoreCalls};
 pub use plan::{MatchBy, Mode};
@@ -138,7 +144,8 @@ pub async fn run(g: &Settings, args: Args) -> anyhow::Result<Exit> {
     // Everything about the file (and the mapping) is checked before the first request.
     let file = InputFile::open(&args.file, &args.dialect)?;
     let rdr = file.reader()?;
-    let input = Arc::new(prepare::prepare_input(&args, file.headers.clone())?);
+    let caps = Writer::capabilities_of(g.api);
+    let input = Arc::new(prepare::prepare_input(&args, file.headers.clone(), &caps)?);
     let earlier = EarlierResults::locate(&input.headers);
     if args.only_failed && earlier.result.is_none() {
         bail!(
@@ -186,10 +193,16 @@ pub async fn run(g: &Settings, args: Args) -> anyhow::Result<Exit> {
     progress.set_total(file.records);
     let index = run
         .stop
-        .guard(plan_lookups(&client, file_rows, concurrency, &progress))
+        .guard(plan_lookups(g, &client, file_rows, concurrency, &progress))
         .await?;
     progress.planned();
-    let calls = StoreCalls::new(client.clone(), g.max_retries);
+    let writer = Writer::for_api(
+        g.api,
+        client.clone(),
+        concurrency,
+        Some(batch_hook(Arc::clone(&run))),
+    );
+    let calls = StoreCalls::new(client.clone(), g.max_retries, writer);
     let importer = Importer::new(Arc::clone(&run), calls, layout.clone(), sem, index, groups);
     if let Some(note) = &run.note {
         progress.note(note);
@@ -387,15 +400,34 @@ fn semantics(args: &Args, input: &Input) -> RowSemantics {
     }
 }
 
+/// The V3 batches' before-send hook: every create of a request is marked in the journal
+/// just before the POST (so `--resume` after a kill -9 mid-batch looks each of them up by
+/// email before creating it: never twice), and no request starts after a signal (the rows
+/// are then abandoned and done on resume).
+fn batch_hook(run: Arc<RowRun>) -> BeforeSend {
+    Arc::new(move |op, keys| {
+        if op != Op::Create {
+            return run.before_write(0, Mark::None);
+        }
+        keys.iter()
+            .try_for_each(|&no| run.before_write(no, Mark::Creating))
+    })
+}
+
 /// Choose how to find rows' customers with the fewest requests: nothing to find in an empty
 /// store; otherwise one lookup per row, or the whole store in pages of 250 when that is
-/// cheaper (see [`lookup::should_preload`]).
+/// cheaper (see [`lookup::should_preload`]). Under `--api v3` the store is read through V3's
+/// `GET /v3/customers` (its count, its cursor pages), as the writes will see it.
 async fn plan_lookups(
+    g: &Settings,
     client: &Client,
     file_rows: Option<u64>,
     concurrency: usize,
     progress: &Progress,
 ) -> anyhow::Result<CustomerIndex> {
+    if g.api == ApiVersion::V3 {
+        return plan_lookups_v3(client, file_rows, concurrency, progress).await;
+    }
     let store_count = client.count_customers(&[]).await.map_err(fatal_if_auth)?;
     Ok(if store_count == 0 {
         CustomerIndex::empty(true)
@@ -411,6 +443,40 @@ async fn plan_lookups(
     } else {
         CustomerIndex::empty(false)
     })
+}
+
+/// [`plan_lookups`] through Customers V3: the first page carries the count.
+async fn plan_lookups_v3(
+    client: &Client,
+    file_rows: Option<u64>,
+    concurrency: usize,
+    progress: &Progress,
+) -> anyhow::Result<CustomerIndex> {
+    let reader = Reader::V3(client.clone(), Filters::default());
+    let query = crate::api::pages::Query::default();
+    let start = reader.start(&query, false).await.map_err(fatal_if_auth)?;
+    let store_count = start.count;
+    if store_count == 0 {
+        return Ok(CustomerIndex::empty(true));
+    }
+    if !lookup::should_preload(file_rows, store_count) {
+        return Ok(CustomerIndex::empty(false));
+    }
+    progress.note(&format!(
+        "reading the store's {} through Customers V3 to plan the import",
+        crate::report::plural(store_count, "customer", "customers")
+    ));
+    progress.planning(start.page_requests + 1);
+    // Complete: a customer missing from every page is not in the store.
+    let mut index = CustomerIndex::empty(true);
+    let mut pages = reader.pages(query, start, concurrency);
+    while let Some(page) = pages.next().await {
+        for c in page.map_err(fatal_if_auth)?.customers {
+            index.remember(&c.email, crate::mapping::row::Snapshot::of(&c));
+        }
+        progress.page_read();
+    }
+    Ok(index)
 }
 
 // ---- `--resume`: the journal of finished rows (see `crate::rows` and `crate::journal`) ----

@@ -12,7 +12,7 @@ use crate::exit::UsageError;
 use crate::input::{is_empty_row, InputFile};
 use crate::mapping::columns::{closest_known, Field, Layout};
 use crate::mapping::presets::{BoundMapping, Mapping};
-use crate::mapping::row::{parse_row, Blank, RowData};
+use crate::mapping::row::{parse_row, Blank, Capabilities, RowData};
 use crate::pipeline;
 use crate::results::{RowOutcome, RowResult};
 
@@ -65,7 +65,13 @@ impl Input {
 
 /// Bind the mapping (if any) to the file's headers and check the columns, all before any
 /// request: unknown columns are fatal unless ignored, and a file must name its customers.
-pub fn prepare_input(args: &Args, headers: csv::StringRecord) -> anyhow::Result<Input> {
+/// `caps` are the backend's: where it writes form fields and `accepts_marketing` (V3), those
+/// columns are data; otherwise (V2) they are read-only columns, accepted and not sent.
+pub fn prepare_input(
+    args: &Args,
+    headers: csv::StringRecord,
+    caps: &Capabilities,
+) -> anyhow::Result<Input> {
     let mapping = match (&args.preset, &args.mapping) {
         // An unknown preset name is a bad flag value (exit 2), like any other.
         (Some(name), _) => Some(Mapping::preset(name).map_err(|e| UsageError(format!("{e:#}")))?),
@@ -102,7 +108,7 @@ pub fn prepare_input(args: &Args, headers: csv::StringRecord) -> anyhow::Result<
         }
         None => Layout::new(&headers),
     };
-    let mut layout = layout;
+    let mut layout = layout.for_capabilities(caps);
     layout.decimal_comma = args.decimal_comma;
     if args.match_by == MatchBy::Email {
         // The ids belong to another store, or to customers deleted since: not to be matched.

@@ -1,0 +1,160 @@
+//! The per-row store calls of an import, over either Customers API: one customer, one
+//! address, one group per call, each answered on its own (the seam `execute` drives).
+//!
+//! Under `--api v2` each call is its own request, as it always was. Under `--api v3` the
+//! writes go to the run's one [`Writer::V3`], which gathers the calls of all rows in flight
+//! into batches of up to 10 and answers each caller alone (api::v3::batch): a create carries
+//! its address nested (no request of its own), an existing customer's address goes through
+//! the address batches, and form fields and `accepts_marketing` are sent (V3 writes them).
+//! The reads (a customer by id or email, a customer's addresses) go through V3's `GET`, so a
+//! V3 run compares with what V3 shows. Groups stay on V2 (V3 has no groups API).
+
+use crate::api::store::{WriteError, Writer};
+use crate::api::{v3, ApiError, Client, Group};
+use crate::lookup;
+use crate::mapping::columns::Field;
+use crate::mapping::row::{AddressData, RowData, Snapshot};
+
+use crate::api::reconcile::create_once;
+
+/// The per-row store calls (see the module docs).
+#[derive(Clone)]
+pub struct StoreCalls {
+    client: Client,
+    max_retries: u32,
+    writer: Writer,
+}
+
+/// A customer as the store holds it after a write: its email (the index's key) and fields.
+pub struct Stored {
+    pub email: String,
+    pub fields: Snapshot,
+}
+
+impl StoreCalls {
+    pub fn new(client: Client, max_retries: u32, writer: Writer) -> StoreCalls {
+        StoreCalls {
+            client,
+            max_retries,
+            writer,
+        }
+    }
+
+    /// The writes are gathered into batches whose hook marks the journal (V3).
+    pub fn batched(&self) -> bool {
+        matches!(self.writer, Writer::V3(_))
+    }
+
+    /// The backend writes the row's address in the create itself.
+    pub fn addresses_inline(&self) -> bool {
+        self.writer.capabilities().addresses_inline
+    }
+
+    /// The backend writes form fields and `accepts_marketing`.
+    pub fn writes_extras(&self) -> bool {
+        self.writer.capabilities().writable_form_fields
+    }
+
+    /// Create the customer (`key`: the row number, for the V3 batch's journal mark); an
+    /// ambiguous failure is reconciled by looking the email up before sending again, so a
+    /// lost answer never creates a customer twice. Under V3 the row's address goes with it.
+    pub async fn create_customer(
+        &self,
+        key: u64,
+        data: &RowData,
+        force_reset: bool,
+    ) -> Result<u64, WriteError> {
+        if let Writer::V3(_) = &self.writer {
+            return self.writer.create(key, data, force_reset).await;
+        }
+        let body = data.create_payload(force_reset);
+        let email = data.email().unwrap_or_default();
+        let client = &self.client;
+        Ok(create_once(
+            client,
+            self.max_retries,
+            || async { client.create_customer(&body).await.map(|c| c.id) },
+            || async { Ok(client.find_customer_by_email(email).await?.map(|c| c.id)) },
+        )
+        .await?)
+    }
+
+    /// Send these fields of the row (and its password when `password`) to customer `id`.
+    /// V2 answers the customer as stored; a V3 batch answers only that it was written
+    /// (`None`: the caller knows what it sent).
+    pub async fn update_customer(
+        &self,
+        key: u64,
+        id: u64,
+        data: &RowData,
+        fields: &[Field],
+        password: bool,
+    ) -> Result<Option<Stored>, WriteError> {
+        if let Writer::V3(_) = &self.writer {
+            self.writer.update(key, id, data, fields, password).await?;
+            return Ok(None);
+        }
+        let body = data.update_payload(fields, password);
+        let c = self.client.update_customer(id, &body).await?;
+        Ok(Some(Stored {
+            fields: Snapshot::of(&c),
+            email: c.email,
+        }))
+    }
+
+    /// Add the address to customer `id`; an ambiguous failure is reconciled by listing the
+    /// customer's addresses before sending again (V3's address batches de-duplicate, so a
+    /// repeat there is harmless).
+    pub async fn add_address(
+        &self,
+        key: u64,
+        id: u64,
+        addr: &AddressData,
+    ) -> Result<(), WriteError> {
+        if let Writer::V3(_) = &self.writer {
+            return self.writer.add_address(key, id, addr).await.map(|_| ());
+        }
+        let body = addr.payload();
+        let client = &self.client;
+        Ok(create_once(
+            client,
+            self.max_retries,
+            || async { client.create_address(id, &body).await.map(|_| ()) },
+            || async {
+                let list = client.addresses(id).await?;
+                Ok(list.iter().any(|a| addr.matches(a)).then_some(()))
+            },
+        )
+        .await?)
+    }
+
+    /// Create a customer group (reconciled by name after an ambiguous failure).
+    pub async fn create_group(&self, name: &str) -> Result<Group, ApiError> {
+        crate::cmd::groups::create_reconciled(&self.client, name, self.max_retries).await
+    }
+
+    /// The store's customer by id, else by email.
+    pub async fn find_customer(
+        &self,
+        id: Option<u64>,
+        email: Option<&str>,
+    ) -> Result<Option<Stored>, ApiError> {
+        let found = match &self.writer {
+            Writer::V2(_) => lookup::fetch(&self.client, id, email).await?,
+            Writer::V3(_) => v3::read::find_customer(&self.client, id, email).await?,
+        };
+        Ok(found.map(|c| Stored {
+            fields: Snapshot::of(&c),
+            email: c.email,
+        }))
+    }
+
+    /// Does customer `id` have this address?
+    pub async fn has_address(&self, id: u64, addr: &AddressData) -> Result<bool, ApiError> {
+        let list = match &self.writer {
+            Writer::V2(_) => self.client.addresses(id).await?,
+            Writer::V3(_) => v3::read::addresses(&self.client, id).await?,
+        };
+        Ok(list.iter().any(|a| addr.matches(a)))
+    }
+}
