@@ -275,3 +275,156 @@ fn a_lost_batch_answer_after_commit_creates_no_customer_twice() {
         }
     }
 }
+
+/// Wait (bounded) until the store has answered `route` at least once, then a little more,
+/// so a change made now lands after the run's planning read and before its writes (the
+/// answer is held for the store's latency).
+fn after_planning(store: &Store, route: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while store.count(route) == 0 {
+        assert!(std::time::Instant::now() < deadline, "no {route}");
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(40));
+}
+
+/// Emails taken behind the run's back (after it read the store): only the store sees the
+/// duplicate. The batch's 422 names the first email only; those rows fail with the store's
+/// words, every other row is created exactly once.
+#[test]
+fn a_batch_poisoned_by_a_taken_email_fails_only_that_row() {
+    let store = Store::new(SandboxConfig {
+        seed: 20,
+        latency_ms: 300,
+        ..config()
+    });
+    store.write("in.csv", &new_customers_csv(30, "p"));
+    let child = store
+        .command(&["import", "in.csv", "--api", "v3"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    after_planning(&store, "GET /v3/customers");
+    // Rows 3 and 25: in different batches of 10.
+    for i in [2, 24] {
+        store.sb.insert_customer(serde_json::json!({
+            "email": format!("p{i}@example.com"), "first_name": "Taken", "last_name": "Already",
+        }));
+    }
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stderr));
+    let rows = store.csv("in.results.csv");
+    for (i, r) in rows.iter().enumerate() {
+        if i == 2 || i == 24 {
+            assert_eq!(r["_result"], "failed", "{r:?}");
+            assert!(r["_message"].contains("already in use"), "{r:?}");
+        } else {
+            assert_eq!(r["_result"], "created", "{r:?}");
+        }
+    }
+    let by = by_email(&store);
+    assert_eq!(store.sb.customers().len(), 20 + 30, "no customer twice");
+    assert_eq!(by[&"p2@example.com".to_string()]["first_name"], "Taken");
+    // k bad items in a batch cost k + 1 requests: 3 batches, 2 of them poisoned once.
+    let posts = store.count("POST /v3/customers");
+    assert!(posts <= 3 + 2 + 1, "{posts} POSTs");
+}
+
+/// A customer deleted behind the run's back: the update batch's 422 names its index; only
+/// that row fails, the others are updated.
+#[test]
+fn a_batch_poisoned_by_an_unknown_id_fails_only_that_row() {
+    let store = Store::new(SandboxConfig {
+        seed: 30,
+        latency_ms: 300,
+        ..config()
+    });
+    let mut csv = String::from("id,first_name\n");
+    for id in 1..=20 {
+        csv.push_str(&format!("{id},Renamed{id}\n"));
+    }
+    store.write("in.csv", &csv);
+    let child = store
+        .command(&["import", "in.csv", "--api", "v3"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    after_planning(&store, "GET /v3/customers");
+    assert!(store.sb.delete_customer(7));
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stderr));
+    let rows = store.csv("in.results.csv");
+    for (i, r) in rows.iter().enumerate() {
+        if i == 6 {
+            assert_eq!(r["_result"], "failed", "{r:?}");
+            assert!(r["_message"].contains("invalid customer ID"), "{r:?}");
+        } else {
+            assert_eq!(r["_result"], "updated", "{r:?}");
+        }
+    }
+    for c in store.sb.customers() {
+        let id = c["id"].as_u64().unwrap();
+        let want = if id <= 20 { format!("Renamed{id}") } else { c["first_name"].as_str().unwrap().to_string() };
+        assert_eq!(c["first_name"], want.as_str());
+    }
+    assert!(store.count("PUT /v3/customers") <= 2 + 1);
+}
+
+/// A schema error names a field, not a row: the batch is split until the bad row is alone;
+/// the other nine are created once.
+#[test]
+fn an_error_naming_no_row_splits_the_batch_until_the_bad_row_is_alone() {
+    let store = Store::empty();
+    let mut csv = String::from("email,first_name,last_name,company\n");
+    for i in 0..10 {
+        let company = if i == 6 { "C".repeat(300) } else { format!("Co{i}") };
+        csv.push_str(&format!("s{i}@example.com,F{i},L{i},{company}\n"));
+    }
+    store.write("in.csv", &csv);
+    store.run(&["import", "in.csv", "--api", "v3"]).expect(3);
+    let rows = store.csv("in.results.csv");
+    for (i, r) in rows.iter().enumerate() {
+        let want = if i == 6 { "failed" } else { "created" };
+        assert_eq!(r["_result"], want, "{r:?}");
+    }
+    assert!(rows[6]["_message"].contains("company"), "{:?}", rows[6]);
+    assert_eq!(store.sb.customers().len(), 9);
+    // Halving 10 down to the one: at most 2·log2(10) + 1 requests.
+    let posts = store.count("POST /v3/customers");
+    assert!((2..=9).contains(&posts), "{posts}");
+}
+
+/// What V2 cannot write: form fields and the marketing consent, written by V3 and read back
+/// by `export --api v3`; an existing customer's address goes through an address batch.
+#[test]
+fn v3_writes_form_fields_and_accepts_marketing_and_exports_them_back() {
+    let store = store_with_two(config());
+    store.write(
+        "in.csv",
+        "email,first_name,last_name,accepts_marketing,form_field:Shoe size,address_street_1,address_city,address_state,address_zip,address_country,address_phone\n\
+         ann@example.com,Ann,Lee,true,42,1 Elm St,Austin,Texas,78701,United States,555-0100\n\
+         zed@example.com,Zed,New,false,39,2 Oak St,Austin,Texas,78702,United States,555-0101\n",
+    );
+    let run = store.run(&["import", "in.csv", "--api", "v3"]);
+    run.expect(0);
+    assert!(!run.stderr.contains("read-only"), "{}", run.stderr);
+    let rows = store.csv("in.results.csv");
+    assert_eq!(results_of(&rows), ["updated", "created"]);
+    assert_eq!(store.count("POST /v3/customers/addresses"), 1, "Ann's address");
+    store.run(&["export", "--api", "v3", "-o", "out.csv"]).expect(0);
+    let out = store.csv("out.csv");
+    let row = |email: &str| out.iter().find(|r| r["email"] == email).unwrap().clone();
+    assert_eq!(row("ann@example.com")["accepts_marketing"], "true");
+    assert_eq!(row("ann@example.com")["form_field:Shoe size"], "42");
+    assert_eq!(row("zed@example.com")["accepts_marketing"], "false");
+    assert_eq!(row("zed@example.com")["form_field:Shoe size"], "39");
+    let ann = customer(&store, "ann@example.com")["id"].as_u64().unwrap();
+    assert_eq!(store.sb.addresses(ann).len(), 1);
+    // V2 keeps refusing them: read-only columns, not sent.
+    let v2 = store_with_two(config());
+    v2.write("in.csv", &store.read("in.csv"));
+    let run = v2.run(&["import", "in.csv", "--api", "v2"]);
+    assert!(run.stderr.contains("read-only"), "{}", run.stderr);
+}
