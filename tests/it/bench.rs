@@ -33,13 +33,17 @@ fn bench_quick_runs_every_workload_and_reports_each() {
             "export-v3",
             "upsert",
             "import-cpu",
-            "export-cpu"
+            "export-cpu",
+            "create-v3",
+            "create-v3-a",
+            "update-v3",
+            "invalid-v3"
         ]
     );
 
     let json: serde_json::Value = serde_json::from_str(&store.read("bench.json")).unwrap();
     let table = json.as_array().expect("a JSON array");
-    assert_eq!(table.len(), 7);
+    assert_eq!(table.len(), 11);
     let by_name = |n: &str| {
         table
             .iter()
