@@ -308,7 +308,7 @@ pub async fn run(g: &Settings, args: Args) -> anyhow::Result<Exit> {
     let ended = run
         .rows(
             rx,
-            concurrency,
+            g.rows_in_flight,
             move |row| {
                 if carried_from.is_some_and(|c| c.is_carried(&row.record)) {
                     return Vec::new();
