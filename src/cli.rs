@@ -1,4 +1,4 @@
-//! Command-line types (clap derive), and the [`Settings`] built from them once.
+//! Command-line types (clap derive), and the `Settings` built from them once.
 //!
 //! "Low args → high args": raw flags and environment are turned into validated settings
 //! before any I/O, so a typo fails fast with exit code 2. Nothing under `cmd` reads these
@@ -150,7 +150,7 @@ const NOT_FOR: &[(&str, &[&str])] = &[
     ("columns", &["rows_in_flight"]),
 ];
 
-/// The clap command of [`Cli`], with the flags of [`NOT_FOR`] hidden where they do nothing.
+/// The clap command of [`Cli`], with the flags of `NOT_FOR` hidden where they do nothing.
 pub fn command() -> clap::Command {
     let mut cmd = <Cli as clap::CommandFactory>::command();
     // Global flags are copied into the subcommands when the command is built, except where
@@ -167,7 +167,7 @@ pub fn command() -> clap::Command {
     cmd
 }
 
-/// Parse a command line (the program name first), refusing the flags of [`NOT_FOR`] given to
+/// Parse a command line (the program name first), refusing the flags of `NOT_FOR` given to
 /// a command they mean nothing to.
 pub fn parse_from<I, T>(args: I) -> Result<Cli, clap::Error>
 where
