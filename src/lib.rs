@@ -10,8 +10,8 @@
 //!   failed, 130/143 interrupted).
 //! - `cmd`: one file per subcommand (`import`, `export`, `count`, `groups`, `set_group`,
 //!   `delete`, `validate_password`, `columns`, `sandbox`, `demo`, `bench`), each
-//!   "`&Settings` + its `Args` → run"; `targets` is what set-group, delete and
-//!   validate-password share.
+//!   "`&Settings` + its `Args` → run" (`import/` is prepare → pure plan → execute);
+//!   `targets` is what set-group, delete and validate-password share.
 //! - [`api`] (pub: tests): the HTTP client (auth, pacing from rate-limit headers, retries),
 //!   typed errors, models, the V2 and V3 pagers.
 //! - [`mapping`] (pub: tests): canonical columns, row → payload and validation, presets,
