@@ -1,6 +1,9 @@
 //! Unit tests of `journal` (a child module, so private items stay reachable).
 
+use std::fs::OpenOptions;
+
 use super::*;
+use crate::results::RowResult;
 
 fn input(dir: &Path, text: &str) -> PathBuf {
     let p = dir.join("in.csv");
