@@ -1,5 +1,6 @@
 //! Unit tests of `input` (a child module, so private items stay reachable).
 
+use super::check::Verdict;
 use super::*;
 
 #[test]
