@@ -1,5 +1,6 @@
 //! Unit tests of `outfile` (a child module, so private items stay reachable).
 
+use super::temp::temp_pid;
 use super::*;
 
 #[test]
