@@ -18,6 +18,7 @@ const RULE_KEYS: &[&str] = &[
     "strict",
     "prefix",
     "split_name",
+    "split_on",
     "split_lines",
     "drop",
     "notice",
@@ -48,11 +49,13 @@ pub(super) fn parse_rule(header: &str, value: &Value, line: usize) -> Result<Rul
             });
         }
         Value::Table(table) => Entry(table),
-        other => return Err(format!(
+        other => {
+            return Err(format!(
             "expected an import column name (\"email\") or a table ({{ to = \"email\", ... }}), \
                  found {}",
             other.type_str()
-        )),
+        ))
+        }
     };
     table.check_keys()?;
 
