@@ -13,7 +13,7 @@ use super::super::store::{Address, AddressPatch, AddressType, Store};
 use super::body::{batch, form_fields, integer, path, text, upsert_fields};
 use super::list::lower;
 use super::query::Query;
-use super::render::{address_json, pagination};
+use super::render::{address_json, pagination, Page};
 use super::{invalid_filters, one_error, Handled, Op, Schema, V3BatchCommit};
 
 /// A well-formed address of a V3 write, in the store's (V2) terms.
@@ -279,12 +279,19 @@ pub(super) fn write_addresses(shared: &Shared, body: &[u8], op: Op) -> Handled {
         return Err(reply.committed(committed));
     }
     // Duplicates are absent from `data`, with 200 (§8).
-    let data: Vec<Value> = written
+    let data: Vec<_> = written
         .iter()
         .filter_map(|(customer_id, id)| store.address(*customer_id, *id))
         .map(|a| address_json(&store, a, true))
         .collect();
-    Ok(Reply::json(StatusCode::OK, &json!({"data": data, "meta": {}})).committed(committed))
+    Ok(Reply::json(
+        StatusCode::OK,
+        &Page {
+            data,
+            meta: json!({}),
+        },
+    )
+    .committed(committed))
 }
 
 /// §8: an update that would make the address identical to *another* address of the customer
@@ -355,17 +362,14 @@ pub(super) fn list_addresses(shared: &Shared, q: &Query) -> Handled {
     });
     let total = all.len();
     let skip = (page - 1).saturating_mul(limit);
-    let data: Vec<Value> = all
+    let data: Vec<_> = all
         .iter()
         .skip(skip)
         .take(limit)
         .map(|a| address_json(&store, a, formfields))
         .collect();
     let meta = json!({"pagination": pagination(total, data.len(), page, limit, q)});
-    Ok(Reply::json(
-        StatusCode::OK,
-        &json!({"data": data, "meta": meta}),
-    ))
+    Ok(Reply::json(StatusCode::OK, &Page { data, meta }))
 }
 
 pub(super) fn delete_addresses(shared: &Shared, q: &Query) -> Handled {

@@ -14,7 +14,7 @@ use super::body::{
     array, batch, boolean, form_fields, integer, object, required, text, upsert_fields,
 };
 use super::query::Includes;
-use super::render::customer_json;
+use super::render::{customer_json, Page};
 use super::{
     one_error, Handled, Op, Schema, V3BatchCommit, V3ReadOnly, V3StoreCredit, MAX_BATCH,
     MAX_NESTED_ADDRESSES,
@@ -365,10 +365,17 @@ pub(super) fn write_customers(shared: &Shared, body: &[u8], op: Op) -> Handled {
     if let Some(reply) = first_error {
         return Err(reply.committed(committed));
     }
-    let data: Vec<Value> = written
+    let data: Vec<_> = written
         .iter()
         .filter_map(|id| store.customer(*id))
         .map(|c| customer_json(&store, c, Includes::of_writes(), None))
         .collect();
-    Ok(Reply::json(StatusCode::OK, &json!({"data": data, "meta": {}})).committed(committed))
+    Ok(Reply::json(
+        StatusCode::OK,
+        &Page {
+            data,
+            meta: json!({}),
+        },
+    )
+    .committed(committed))
 }

@@ -4,13 +4,13 @@
 use std::collections::HashSet;
 
 use hyper::StatusCode;
-use serde_json::{json, Value};
+use serde_json::json;
 
 use super::super::handlers::Reply;
 use super::super::server::Shared;
 use super::super::store::{Customer, Store};
 use super::query::{Includes, Query};
-use super::render::{cursor_meta, customer_json, decode_cursor, pagination};
+use super::render::{cursor_meta, customer_json, decode_cursor, pagination, Page};
 use super::{invalid_filters, one_error, Handled, V3IdInOrder, V3UnfilteredDelete};
 
 /// The `GET /v3/customers` filters of §4 the sandbox serves.
@@ -178,66 +178,88 @@ pub(super) enum Sort {
     LastName,
 }
 
+/// `sort=field:asc|desc`: the SPEC3 enum (§4); there is no `id` sort. `(field, descending)`.
+fn parse_sort(q: &Query) -> Result<Option<(Sort, bool)>, Reply> {
+    let Some(s) = q.get("sort") else {
+        return Ok(None);
+    };
+    let (field, dir) = s.split_once(':').unwrap_or((s, "asc"));
+    let field = match field {
+        "date_created" => Sort::DateCreated,
+        "date_modified" => Sort::DateModified,
+        "last_name" => Sort::LastName,
+        _ => return Err(invalid_filters(&["sort"])),
+    };
+    match dir {
+        "asc" => Ok(Some((field, false))),
+        "desc" => Ok(Some((field, true))),
+        _ => Err(invalid_filters(&["sort"])),
+    }
+}
+
+fn parse_cursor(q: &Query, key: &str) -> Result<Option<u64>, Reply> {
+    match q.get(key) {
+        None => Ok(None),
+        Some(c) => decode_cursor(c)
+            .map(Some)
+            .ok_or_else(|| invalid_filters(&[key])),
+    }
+}
+
 pub(super) fn list_customers(shared: &Shared, q: &Query) -> Handled {
     q.only(CUSTOMER_LIST_PARAMS)?;
     let filter = CustomerFilter::parse(q)?;
     let inc = Includes::parse(q)?;
     let (page, limit) = q.paging()?;
-    let sort = match q.get("sort") {
-        None => None,
-        Some(s) => {
-            // The SPEC3 enum (§4); there is no `id` sort.
-            let (field, dir) = s.split_once(':').unwrap_or((s, "asc"));
-            let field = match field {
-                "date_created" => Sort::DateCreated,
-                "date_modified" => Sort::DateModified,
-                "last_name" => Sort::LastName,
-                _ => return Err(invalid_filters(&["sort"])),
-            };
-            match dir {
-                "asc" => Some((field, false)),
-                "desc" => Some((field, true)),
-                _ => return Err(invalid_filters(&["sort"])),
-            }
-        }
-    };
-    let cursor = |key: &str| match q.get(key) {
-        None => Ok(None),
-        Some(c) => decode_cursor(c)
-            .map(Some)
-            .ok_or_else(|| invalid_filters(&[key])),
-    };
-    let (after, before) = (cursor("after")?, cursor("before")?);
-    let limit_shown = shared.cfg.v3.include_addresses_limit;
+    let sort = parse_sort(q)?;
+    let (after, before) = (parse_cursor(q, "after")?, parse_cursor(q, "before")?);
+    let address_limit = shared.cfg.v3.include_addresses_limit;
     let store = shared.read_store();
-    let render = |list: &[&Customer]| -> Vec<Value> {
-        list.iter()
-            .map(|c| customer_json(&store, c, inc, limit_shown))
-            .collect()
-    };
-
-    if after.is_some() || before.is_some() {
+    let (items, meta) = if after.is_some() || before.is_some() {
         // Cursor paging walks by id and ignores `page` (SPEC3) and `sort` (whether they
         // combine is unverified, §17); only `cursor_pagination` comes back.
         let (items, more) = match (after, before) {
             (Some(a), _) => take_matching(store.customers_in(a + 1..), &filter, limit),
-            (None, Some(b)) => {
+            (None, b) => {
+                let b = b.expect("a cursor is present");
                 let (mut items, more) =
                     take_matching(store.customers_in(..b).rev(), &filter, limit);
                 items.reverse();
                 (items, more)
             }
-            (None, None) => unreachable!(),
         };
         let meta = json!({"cursor_pagination": cursor_meta(&items, limit, more, after.is_some())});
-        return Ok(Reply::json(
-            StatusCode::OK,
-            &json!({"data": render(&items), "meta": meta}),
-        ));
-    }
+        (items, meta)
+    } else {
+        let ascending = filter.ids.is_none() || shared.cfg.v3.id_in_order == V3IdInOrder::Ascending;
+        let (total, items) = select_page(&store, &filter, sort, ascending, page, limit);
+        let mut meta = json!({"pagination": pagination(total, items.len(), page, limit, q)});
+        // SPEC3: "Both pagination and cursor_pagination would be returned in the first page.
+        // Only pagination would be returned when page is greater than 1."
+        if page == 1 {
+            meta["cursor_pagination"] = cursor_meta(&items, limit, total > items.len(), true);
+        }
+        (items, meta)
+    };
+    let data: Vec<_> = items
+        .iter()
+        .map(|c| customer_json(&store, c, inc, address_limit))
+        .collect();
+    Ok(Reply::json(StatusCode::OK, &Page { data, meta }))
+}
 
+/// The total of matching customers and the `page`-th `limit` of them. `ascending`: by id
+/// (else in the order `id:in` lists them); then sorted as asked, stable.
+fn select_page<'s>(
+    store: &'s Store,
+    filter: &CustomerFilter,
+    sort: Option<(Sort, bool)>,
+    ascending: bool,
+    page: usize,
+    limit: usize,
+) -> (usize, Vec<&'s Customer>) {
     let skip = (page - 1).saturating_mul(limit);
-    let (total, items): (usize, Vec<&Customer>) = match (filter.candidates(&store), sort) {
+    match (filter.candidates(store), sort) {
         (None, None) if filter.is_empty() => {
             // Unfiltered: the total without a scan, the page from the id order.
             let items = store.all_customers().skip(skip).take(limit).collect();
@@ -262,11 +284,10 @@ pub(super) fn list_customers(shared: &Shared, q: &Query) -> Handled {
                     .filter(|c| filter.matches(c))
                     .collect(),
             };
-            if filter.ids.is_none() || shared.cfg.v3.id_in_order == V3IdInOrder::Ascending {
+            if ascending {
                 all.sort_by_key(|c| c.id);
             }
             if let Some((field, desc)) = sort {
-                // Stable, so ties keep id order.
                 all.sort_by(|a, b| {
                     let ord = match field {
                         Sort::DateCreated => a.date_created.cmp(&b.date_created),
@@ -283,17 +304,7 @@ pub(super) fn list_customers(shared: &Shared, q: &Query) -> Handled {
             let total = all.len();
             (total, all.into_iter().skip(skip).take(limit).collect())
         }
-    };
-    let mut meta = json!({"pagination": pagination(total, items.len(), page, limit, q)});
-    // SPEC3: "Both pagination and cursor_pagination would be returned in the first page.
-    // Only pagination would be returned when page is greater than 1."
-    if page == 1 {
-        meta["cursor_pagination"] = cursor_meta(&items, limit, total > items.len(), true);
     }
-    Ok(Reply::json(
-        StatusCode::OK,
-        &json!({"data": render(&items), "meta": meta}),
-    ))
 }
 
 /// Up to `limit` matching customers, and whether more follow.
