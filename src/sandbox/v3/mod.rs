@@ -110,7 +110,7 @@ impl Default for V3Options {
 }
 
 /// The rows of a 422 batch that are nevertheless written (the answer is 422 in every case).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum V3BatchCommit {
     /// All-or-nothing: the title "Create customers failed." and the absent `data` suggest
     /// validation before any write (§14). The default.
@@ -121,7 +121,7 @@ pub enum V3BatchCommit {
     AllValid,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum V3IdInOrder {
     /// Ascending id, whatever order `id:in` lists them in. The default.
     Ascending,
@@ -129,16 +129,18 @@ pub enum V3IdInOrder {
     Requested,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum V3UnfilteredDelete {
     /// SPEC3: "A query is required to delete customers. If not provided, a 204 is returned,
     /// with no changes to the data." The default.
+    #[value(name = "no-op")]
     NoOp204,
     /// A 422 naming the missing query, for stores that refuse it loudly.
+    #[value(name = "refuse")]
     Refuse422,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum V3ReadOnly {
     /// Dropped without a word, as docs PR #315's draft says of `origin_channel_id`. The default.
     Ignored,
@@ -147,7 +149,7 @@ pub enum V3ReadOnly {
     Rejected,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum V3StoreCredit {
     /// The balance becomes the sum of the amounts sent, like V2's `store_credit`. The default.
     Set,
