@@ -49,8 +49,12 @@ pub enum Workload {
     InvalidV3,
 }
 
+#[path = "bench_files.rs"]
+mod files;
 #[path = "bench_v3.rs"]
 mod v3;
+
+use files::{change_every_tenth, write_new_customers};
 
 /// Measure import and export throughput against an in-process sandbox store.
 #[derive(Debug, Clone, clap::Args)]
@@ -409,7 +413,7 @@ async fn run_workload(exe: &Path, dir: &Path, spec: &Spec) -> anyhow::Result<Mea
         }
         Workload::Create | Workload::Quota | Workload::ImportCpu => {
             let input = dir.join("new-customers.csv");
-            write_new_customers(&input, spec.rows)?;
+            write_new_customers(&input, spec.rows, false)?;
             sandbox.set_latency_ms(spec.latency_ms);
             let s = child
                 .run(&["import", &input.display().to_string(), "--mode", "create"])
@@ -566,64 +570,4 @@ fn vm_hwm_kib(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     line.split_whitespace().nth(1)?.parse().ok()
-}
-
-/// `n` new customers with the fields a create needs and a few more, as a migration would have.
-fn write_new_customers(path: &Path, n: u64) -> anyhow::Result<()> {
-    let mut wtr = csv::Writer::from_path(path)?;
-    wtr.write_record([
-        "email",
-        "first_name",
-        "last_name",
-        "company",
-        "phone",
-        "notes",
-    ])?;
-    for i in 1..=n {
-        wtr.write_record([
-            format!("bench.customer{i}@example.com").as_str(),
-            &format!("First{i}"),
-            &format!("Last{i}"),
-            &format!("Company {}", i % 97),
-            &format!("+1 555 {:07}", i),
-            "imported by bc-customers bench",
-        ])?;
-    }
-    wtr.flush()?;
-    Ok(())
-}
-
-/// Copy an export, changing `first_name` in every tenth row; returns how many rows changed.
-fn change_every_tenth(from: &Path, to: &Path) -> anyhow::Result<u64> {
-    let mut rdr = csv::Reader::from_path(from)?;
-    let headers = rdr.headers()?.clone();
-    let col = headers
-        .iter()
-        .position(|h| h == "first_name")
-        .context("the export has no first_name column")?;
-    let mut wtr = csv::Writer::from_path(to)?;
-    wtr.write_record(&headers)?;
-    let mut changed = 0;
-    for (i, rec) in rdr.records().enumerate() {
-        let rec = rec?;
-        if i % 10 == 0 {
-            let fields: Vec<String> = rec
-                .iter()
-                .enumerate()
-                .map(|(j, c)| {
-                    if j == col {
-                        format!("{c} Changed")
-                    } else {
-                        c.to_string()
-                    }
-                })
-                .collect();
-            wtr.write_record(&fields)?;
-            changed += 1;
-        } else {
-            wtr.write_record(&rec)?;
-        }
-    }
-    wtr.flush()?;
-    Ok(changed)
 }

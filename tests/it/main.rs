@@ -55,4 +55,6 @@ mod ux;
 // `--api v3` (export and count): the same files as V2, request counts, faults, a hostile V3
 // store, the writes refused, `BIGCOMMERCE_API_VERSION`.
 mod v3;
+// `import --api v3`: the same results as V2 (parametrised by `--api`), requests per batch,
+// poisoned batches, splits, lost answers, form fields written.
 mod v3_import;
