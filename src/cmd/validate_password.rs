@@ -10,7 +10,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::api::Client;
-use crate::cli::GlobalArgs;
 use crate::cmd::targets::{self, Columns, Finder};
 use crate::cmd::{connect, fatal_if_auth};
 use crate::exit::Exit;
@@ -20,6 +19,7 @@ use crate::pipeline::{self, Row};
 use crate::report::{Progress, Summary};
 use crate::results::{default_path, ResultsWriter, RowOutcome, RowResult};
 use crate::rows::{check_resume, JournalSpec, Mark, RowRun};
+use crate::settings::Settings;
 
 /// The most validations in flight at once (the endpoint's extra protection; see module docs).
 pub const MAX_CONCURRENT_VALIDATIONS: usize = 2;
@@ -50,7 +50,7 @@ struct Ctx {
 }
 
 /// Validate each row's password (at most two at a time), write the results file.
-pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
+pub async fn run(g: &Settings, args: Args) -> anyhow::Result<Exit> {
     check_resume(args.resume, Some(&args.input), false)?;
     let file = InputFile::open(&args.input, &args.dialect)?;
     let rdr = file.reader()?;

@@ -35,11 +35,11 @@ use futures::stream::{BoxStream, StreamExt};
 
 use crate::api::store::{Page, Reader, Start};
 use crate::api::{v3, ApiError, Client};
-use crate::cli::{ApiVersion, GlobalArgs};
 use crate::cmd::{connect, fatal_if_auth, parse_filters, GroupBook};
 use crate::exit::{usage, Exit};
 use crate::outfile::{OutputFile, RunFiles};
 use crate::report::{Progress, Summary};
+use crate::settings::{ApiVersion, Settings};
 
 pub use backup::expand_name;
 pub use dates::iso_date;
@@ -116,7 +116,7 @@ pub struct Args {
 
 /// Run the export; SIGINT or SIGTERM (a systemd stop, a cron timeout) ends it like any other
 /// failure: the temporary files are removed and the previous output stays as it was.
-pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
+pub async fn run(g: &Settings, args: Args) -> anyhow::Result<Exit> {
     tokio::select! {
         result = export(g, args) => result,
         signal = interrupted() => Err(anyhow::anyhow!(
@@ -150,7 +150,7 @@ async fn interrupted() -> &'static str {
     }
 }
 
-async fn export(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
+async fn export(g: &Settings, args: Args) -> anyhow::Result<Exit> {
     let started = Instant::now();
     let query = parse_filters(&args.filters, args.since.as_deref())?;
     let now = chrono::Utc::now();
@@ -255,7 +255,7 @@ impl Names {
     /// Expand and check the names: the flags that go together, the same-file checks against
     /// every other file of the run, and a directory that exists for each.
     fn check(
-        g: &GlobalArgs,
+        g: &Settings,
         args: &Args,
         now: chrono::DateTime<chrono::Utc>,
     ) -> anyhow::Result<Names> {
