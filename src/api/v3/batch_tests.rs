@@ -469,3 +469,33 @@ async fn a_duplicate_of_our_own_earlier_write_is_reconciled_whatever_the_keys() 
     assert_eq!(b.stats().reconciliations, 1);
     assert_eq!(route(&sb, "POST /v3/customers"), 3);
 }
+
+#[tokio::test]
+async fn a_store_with_a_lower_batch_limit_splits_on_413_and_still_writes_everything() {
+    // Addresses per request are undocumented (§8, §19.10): a store taking 3 answers 413 above.
+    let sb = sandbox(SandboxConfig {
+        v3: V3Options {
+            address_batch_limit: 3,
+            ..V3Options::default()
+        },
+        ..SandboxConfig::default()
+    })
+    .await;
+    let b = default_batcher(&sb);
+    let ids: Vec<u64> = create_all(&b, (0..10).map(person).collect())
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+    let address = json!({"first_name": "Ann", "last_name": "Lee", "address1": "1 Main St",
+        "city": "Austin", "state_or_province": "Texas", "postal_code": "78701", "country_code": "US"});
+    let calls = ids.iter().map(|&id| b.add_address(id, id, address.clone()));
+    let outcomes = futures::future::join_all(calls).await;
+    for (id, o) in ids.iter().zip(&outcomes) {
+        assert!(matches!(o, Ok(AddressOutcome::Added(_))), "{id}: {o:?}");
+        assert_eq!(sb.addresses(*id).len(), 1);
+    }
+    assert!(b.stats().splits >= 2);
+    // 10 → 5 + 5 → (2 + 3) + (2 + 3): 7 requests, 3 of them refused.
+    assert!(route(&sb, "POST /v3/customers/addresses") <= 7);
+}
