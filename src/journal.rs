@@ -218,10 +218,6 @@ impl Journal {
         Ok((journal, resumed))
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
     /// Record that record `no`'s create is about to be sent: this mark is what lets a
     /// resumed run tell "created by the interrupted run" from "existed before". It survives a
     /// kill at once (one `write`); it is fsynced with the batch, not alone: a power cut that

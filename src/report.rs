@@ -91,15 +91,6 @@ impl Tally {
     pub fn total(&self) -> u64 {
         self.counts.values().sum()
     }
-    /// The run's exit code: 3 when some rows are `invalid` or `failed`, else 0.
-    pub fn exit(&self) -> crate::exit::Exit {
-        if self.problems() > 0 {
-            crate::exit::Exit::RowsFailed
-        } else {
-            crate::exit::Exit::Ok
-        }
-    }
-
     pub fn problems(&self) -> u64 {
         self.counts
             .iter()

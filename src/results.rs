@@ -172,10 +172,6 @@ impl ResultsWriter {
         Ok(())
     }
 
-    pub fn path(&self) -> &Path {
-        self.wtr.get_ref().path()
-    }
-
     /// Flush and rename into place.
     pub fn finish(self) -> anyhow::Result<()> {
         let file = self

@@ -49,8 +49,10 @@ pub const COLUMNS: [&str; 16] = [
     "date_modified",
 ];
 
-/// The columns of the `--addresses` file: the customer, the address id, the address fields.
-pub const ADDRESS_COLUMNS: [&str; 15] = [
+/// The columns of the `--addresses` file: the customer, the address id, the address fields
+/// (the import's `mapping::columns::ADDRESS_COLUMNS` without their `address_` prefix, and
+/// `country_iso2`).
+pub const ADDRESSES_FILE_COLUMNS: [&str; 15] = [
     "customer_id",
     "customer_email",
     "address_id",
@@ -187,7 +189,7 @@ async fn export(g: &Settings, args: Args) -> anyhow::Result<Exit> {
                 sink.write_all(UTF8_BOM)?;
             }
             let mut w = csv::Writer::from_writer(sink);
-            w.write_record(ADDRESS_COLUMNS)?;
+            w.write_record(ADDRESSES_FILE_COLUMNS)?;
             Some(w)
         }
         None => None,
@@ -949,6 +951,7 @@ fn write_address_rows<W: Write>(
 }
 
 /// RFC-2822 from the API → ISO-8601 UTC; anything unparsable is passed through as sent.
+#[cfg(test)]
 pub fn iso_date(s: &str) -> String {
     let mut out = String::new();
     iso_date_into(s, &mut out);
