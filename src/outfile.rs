@@ -12,7 +12,7 @@
 //! - [`RunFiles`] checks a run's files before any request: two outputs naming the same file in
 //!   any spelling, or an output naming an input, is a usage error ([`OutputConflict`]).
 //! - Temporary files are named `.<name>.bc-customers-<pid>-<random>.tmp` and locked
-//!   (`flock`) while their run lives; `temp::sweep` removes those of killed runs from a directory
+//!   (`flock`) while their run lives; [`temp::sweep`] removes those of killed runs from a directory
 //!   the current run writes to, and never one a live run holds.
 
 mod conflicts;
