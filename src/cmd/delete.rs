@@ -140,7 +140,7 @@ pub async fn run(g: &Settings, args: Args) -> anyhow::Result<Exit> {
         &run,
         rx,
         cols,
-        concurrency,
+        g.rows_in_flight,
         |row| {
             let ctx = Arc::clone(&ctx);
             async move {

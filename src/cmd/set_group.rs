@@ -181,7 +181,7 @@ pub async fn run(g: &Settings, args: Args) -> anyhow::Result<Exit> {
                 &run,
                 rx,
                 cols,
-                concurrency,
+                g.rows_in_flight,
                 |row| {
                     let ctx = Arc::clone(&ctx);
                     let finder = Arc::clone(&finder);
@@ -213,7 +213,7 @@ pub async fn run(g: &Settings, args: Args) -> anyhow::Result<Exit> {
             let (ended, tally) = run
                 .rows_to_results(
                     rx,
-                    concurrency,
+                    g.rows_in_flight,
                     |row| vec![pipeline::id_key(row.record[0].parse().unwrap_or(0))],
                     |row, _turn| {
                         let ctx = Arc::clone(&ctx);

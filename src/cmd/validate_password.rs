@@ -3,7 +3,7 @@
 //!
 //! BigCommerce protects this endpoint with "special rate limiting" beyond the store quota
 //! (undocumented; the sandbox answers 429 above 10 concurrent validations), so at most
-//! [`MAX_CONCURRENT_VALIDATIONS`] rows are in flight whatever `--concurrency` says. Passwords
+//! [`MAX_CONCURRENT_VALIDATIONS`] rows are in flight whatever `--rows-in-flight` says. Passwords
 //! are sent only in the request body: never printed, and blanked in the results file.
 
 use std::path::PathBuf;
@@ -82,7 +82,7 @@ pub async fn run(g: &Settings, args: Args) -> anyhow::Result<Exit> {
         }),
         "standard input cannot be resumed",
     )?);
-    let concurrency = (g.concurrency as usize).min(MAX_CONCURRENT_VALIDATIONS);
+    let concurrency = g.rows_in_flight.min(MAX_CONCURRENT_VALIDATIONS);
     let progress = Progress::new(None, g.quiet, "rows");
     progress.watch(&client);
     if let Some(note) = &run.note {
@@ -141,7 +141,7 @@ pub async fn run(g: &Settings, args: Args) -> anyhow::Result<Exit> {
         client.stats(),
     );
     summary.notices.push(file.describe());
-    if (g.concurrency as usize) > MAX_CONCURRENT_VALIDATIONS {
+    if g.rows_in_flight > MAX_CONCURRENT_VALIDATIONS {
         summary.notices.push(format!(
             "validations ran at most {MAX_CONCURRENT_VALIDATIONS} at a time (the endpoint has its own rate limits)"
         ));

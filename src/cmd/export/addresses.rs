@@ -9,7 +9,7 @@ use anyhow::Context;
 use futures::StreamExt;
 
 use super::sink::Sink;
-use super::ADDRESS_COLUMNS;
+use super::ADDRESSES_FILE_COLUMNS;
 use crate::api::{Address, Client, Customer};
 use crate::cmd::fatal_if_auth;
 use crate::csvio::neutralise;
@@ -26,7 +26,7 @@ pub(super) fn create(path: &Path, bom: bool) -> anyhow::Result<csv::Writer<Sink>
         sink.write_all(UTF8_BOM)?;
     }
     let mut w = csv::Writer::from_writer(sink);
-    w.write_record(ADDRESS_COLUMNS)?;
+    w.write_record(ADDRESSES_FILE_COLUMNS)?;
     Ok(w)
 }
 

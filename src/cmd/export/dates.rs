@@ -2,6 +2,7 @@
 //! file carries (`2018-01-10T21:02:23Z`), with a fast path for the shape the API always sends.
 
 /// RFC-2822 from the API → ISO-8601 UTC; anything unparsable is passed through as sent.
+#[cfg(test)]
 pub fn iso_date(s: &str) -> String {
     let mut out = String::new();
     iso_date_into(s, &mut out);

@@ -42,7 +42,6 @@ use crate::report::{Progress, Summary};
 use crate::settings::{ApiVersion, Settings};
 
 pub use backup::expand_name;
-pub use dates::iso_date;
 pub use sink::Sink;
 
 use complete::{check_complete, Changes, CLOCK_MARGIN_MINUTES};
@@ -68,8 +67,10 @@ pub const COLUMNS: [&str; 16] = [
     "date_modified",
 ];
 
-/// The columns of the `--addresses` file: the customer, the address id, the address fields.
-pub const ADDRESS_COLUMNS: [&str; 15] = [
+/// The columns of the `--addresses` file: the customer, the address id, the address fields
+/// (the import's `mapping::columns::ADDRESS_COLUMNS` without their `address_` prefix, and
+/// `country_iso2`).
+pub const ADDRESSES_FILE_COLUMNS: [&str; 15] = [
     "customer_id",
     "customer_email",
     "address_id",
