@@ -67,7 +67,9 @@ pub const COLUMNS: [&str; 16] = [
     "date_modified",
 ];
 
-/// The columns of the `--addresses` file: the customer, the address id, the address fields.
+/// The columns of the `--addresses` file: the customer, the address id, the address fields
+/// (the import's `mapping::columns::ADDRESS_COLUMNS` without their `address_` prefix, and
+/// `country_iso2`).
 pub const ADDRESSES_FILE_COLUMNS: [&str; 15] = [
     "customer_id",
     "customer_email",
