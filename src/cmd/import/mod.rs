@@ -40,9 +40,9 @@ use crate::results::{default_path, ResultsWriter};
 use crate::rows::{check_resume, JournalSpec, Mark, RowRun};
 use crate::settings::{ApiVersion, Settings};
 
-use execute::{address_not_added, Importer, StoreCalls};
+use execute::{Importer, StoreCalls};
+use plan::{address_not_added, Reading, RowSemantics};
 pub use plan::{MatchBy, Mode};
-use plan::{Reading, RowSemantics};
 use prepare::{Carried, FirstRows, Input, Item, Note, Work};
 
 /// The reference a user fixing a file needs, at the end of `import --help`.
