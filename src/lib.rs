@@ -64,10 +64,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
     // The writes have no V3 backend yet: refused before any request or file is touched,
     // rather than run on V2 under a flag that says V3.
     if cli.global.api == settings::ApiVersion::V3
-        && matches!(
-            cli.command,
-            Command::SetGroup(_) | Command::Delete(_)
-        )
+        && matches!(cli.command, Command::SetGroup(_) | Command::Delete(_))
     {
         let refused: anyhow::Error = exit::UsageError(format!(
             "--api v3 is not available for {name} yet; use --api v2"

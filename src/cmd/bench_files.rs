@@ -10,7 +10,14 @@ use anyhow::Context;
 /// have; with `addresses`, one address each.
 pub fn write_new_customers(path: &Path, n: u64, addresses: bool) -> anyhow::Result<()> {
     let mut wtr = csv::Writer::from_path(path)?;
-    let mut header = vec!["email", "first_name", "last_name", "company", "phone", "notes"];
+    let mut header = vec![
+        "email",
+        "first_name",
+        "last_name",
+        "company",
+        "phone",
+        "notes",
+    ];
     if addresses {
         header.extend([
             "address_street_1",

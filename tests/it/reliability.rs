@@ -140,7 +140,10 @@ fn resume_after_kill_9(api: &str) {
     );
     if api == "v3" {
         // The rows left over, in batches of up to 10 (plus re-sends of a batch cut short).
-        assert!((posts as usize) <= (n - finished_before) / 10 + 8 * 5, "{posts}");
+        assert!(
+            (posts as usize) <= (n - finished_before) / 10 + 8 * 5,
+            "{posts}"
+        );
     }
     eprintln!(
         "resume {api}: kills={kills} finished_before={finished_before} posts_on_resume={posts} note={:?}",

@@ -54,17 +54,28 @@ fn v3_creates_100_customers_with_addresses_in_about_10_requests() {
     store.run(&["import", "in.csv", "--api", "v3"]).expect(0);
     let results = store.csv("in.results.csv");
     assert_eq!(results.len(), 100);
-    assert!(results.iter().all(|r| r["_result"] == "created"), "{results:?}");
+    assert!(
+        results.iter().all(|r| r["_result"] == "created"),
+        "{results:?}"
+    );
     let c = store.sb.counters();
     let posts = store.count("POST /v3/customers");
-    assert!((10..=12).contains(&posts), "{posts} POSTs: {:?}", c.by_route);
+    assert!(
+        (10..=12).contains(&posts),
+        "{posts} POSTs: {:?}",
+        c.by_route
+    );
     assert_eq!(c.writes, posts, "no other write: {:?}", c.by_route);
     let customers = store.sb.customers();
     assert_eq!(customers.len(), 100);
     for c in &customers {
         let id = c["id"].as_u64().unwrap();
         let addrs = store.sb.addresses(id);
-        assert_eq!(addrs.len(), 1, "customer {id}: its address, nested in the create");
+        assert_eq!(
+            addrs.len(),
+            1,
+            "customer {id}: its address, nested in the create"
+        );
     }
     // Every row's customer id is the store's customer of its email.
     let store_ids = by_email(&store);
@@ -104,17 +115,33 @@ fn both_apis_give_the_same_results_for_create_update_upsert_and_dry_run() {
         (
             vec![],
             3,
-            vec!["unchanged", "updated", "created", "invalid", "updated", "created"],
+            vec![
+                "unchanged",
+                "updated",
+                "created",
+                "invalid",
+                "updated",
+                "created",
+            ],
         ),
         (
             vec!["--mode", "create"],
             3,
-            vec!["failed", "failed", "created", "invalid", "failed", "created"],
+            vec![
+                "failed", "failed", "created", "invalid", "failed", "created",
+            ],
         ),
         (
             vec!["--mode", "update"],
             3,
-            vec!["unchanged", "updated", "failed", "invalid", "failed", "failed"],
+            vec![
+                "unchanged",
+                "updated",
+                "failed",
+                "invalid",
+                "failed",
+                "failed",
+            ],
         ),
         (
             vec!["--dry-run"],
@@ -141,7 +168,11 @@ fn both_apis_give_the_same_results_for_create_update_upsert_and_dry_run() {
             let rows = store.csv("in.results.csv");
             assert_eq!(results_of(&rows), want, "{api} {flags:?}: {rows:?}");
             if flags.contains(&"--dry-run") {
-                assert_eq!(store.sb.counters().writes, 0, "{api}: a dry run sends no write");
+                assert_eq!(
+                    store.sb.counters().writes,
+                    0,
+                    "{api}: a dry run sends no write"
+                );
             }
             let mut state: Vec<(String, String)> = store
                 .sb
@@ -168,7 +199,10 @@ fn both_apis_give_the_same_results_for_create_update_upsert_and_dry_run() {
             }
             files.push((text, state));
         }
-        assert_eq!(files[0].0, files[1].0, "{flags:?}: the results files differ");
+        assert_eq!(
+            files[0].0, files[1].0,
+            "{flags:?}: the results files differ"
+        );
         assert_eq!(files[0].1, files[1].1, "{flags:?}: the stores differ");
     }
 }
@@ -211,7 +245,12 @@ fn both_apis_apply_rows_of_one_customer_in_file_order() {
                 .sb
                 .customers()
                 .iter()
-                .filter(|c| c["email"].as_str().unwrap().eq_ignore_ascii_case("dup@example.com"))
+                .filter(|c| {
+                    c["email"]
+                        .as_str()
+                        .unwrap()
+                        .eq_ignore_ascii_case("dup@example.com")
+                })
                 .count();
             assert_eq!(dups, 1, "{api} seed {seed}: one customer");
         }
@@ -234,20 +273,34 @@ fn both_apis_create_every_row_exactly_once_under_faults() {
         store.write("in.csv", &customers_with_addresses(n, "f"));
         store
             .run(&with_api(
-                &["import", "in.csv", "--concurrency", "4", "--max-retries", "8"],
+                &[
+                    "import",
+                    "in.csv",
+                    "--concurrency",
+                    "4",
+                    "--max-retries",
+                    "8",
+                ],
                 api,
             ))
             .expect(0);
         let rows = store.csv("in.results.csv");
         assert_eq!(rows.len(), n);
-        assert!(rows.iter().all(|r| r["_result"] == "created"), "{api}: {rows:?}");
+        assert!(
+            rows.iter().all(|r| r["_result"] == "created"),
+            "{api}: {rows:?}"
+        );
         let by = by_email(&store);
         assert_eq!(by.len(), n, "{api}: one customer per row");
         assert_eq!(store.sb.customers().len(), n, "{api}: none twice");
         for r in &rows {
             let c = &by[&r["email"]];
             assert_eq!(r["_customer_id"], c["id"].to_string(), "{api}");
-            assert_eq!(store.sb.addresses(c["id"].as_u64().unwrap()).len(), 1, "{api}");
+            assert_eq!(
+                store.sb.addresses(c["id"].as_u64().unwrap()).len(),
+                1,
+                "{api}"
+            );
         }
     }
 }
@@ -264,14 +317,21 @@ fn a_lost_batch_answer_after_commit_creates_no_customer_twice() {
         store.write("in.csv", &new_customers_csv(40, "l"));
         store.run(&with_api(&["import", "in.csv"], api)).expect(0);
         let rows = store.csv("in.results.csv");
-        assert!(rows.iter().all(|r| r["_result"] == "created"), "{api}: {rows:?}");
+        assert!(
+            rows.iter().all(|r| r["_result"] == "created"),
+            "{api}: {rows:?}"
+        );
         assert_eq!(store.sb.customers().len(), 40, "{api}");
         let by = by_email(&store);
         for r in &rows {
             assert_eq!(r["_customer_id"], by[&r["email"]]["id"].to_string());
         }
         if api == "v3" {
-            assert!(create_requests(&store) <= 8, "{:?}", store.sb.counters().by_route);
+            assert!(
+                create_requests(&store) <= 8,
+                "{:?}",
+                store.sb.counters().by_route
+            );
         }
     }
 }
@@ -313,7 +373,12 @@ fn a_batch_poisoned_by_a_taken_email_fails_only_that_row() {
         }));
     }
     let out = child.wait_with_output().unwrap();
-    assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let rows = store.csv("in.results.csv");
     for (i, r) in rows.iter().enumerate() {
         if i == 2 || i == 24 {
@@ -354,7 +419,12 @@ fn a_batch_poisoned_by_an_unknown_id_fails_only_that_row() {
     after_planning(&store, "GET /v3/customers");
     assert!(store.sb.delete_customer(7));
     let out = child.wait_with_output().unwrap();
-    assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let rows = store.csv("in.results.csv");
     for (i, r) in rows.iter().enumerate() {
         if i == 6 {
@@ -366,7 +436,11 @@ fn a_batch_poisoned_by_an_unknown_id_fails_only_that_row() {
     }
     for c in store.sb.customers() {
         let id = c["id"].as_u64().unwrap();
-        let want = if id <= 20 { format!("Renamed{id}") } else { c["first_name"].as_str().unwrap().to_string() };
+        let want = if id <= 20 {
+            format!("Renamed{id}")
+        } else {
+            c["first_name"].as_str().unwrap().to_string()
+        };
         assert_eq!(c["first_name"], want.as_str());
     }
     assert!(store.count("PUT /v3/customers") <= 2 + 1);
@@ -379,7 +453,11 @@ fn an_error_naming_no_row_splits_the_batch_until_the_bad_row_is_alone() {
     let store = Store::empty();
     let mut csv = String::from("email,first_name,last_name,company\n");
     for i in 0..10 {
-        let company = if i == 6 { "C".repeat(300) } else { format!("Co{i}") };
+        let company = if i == 6 {
+            "C".repeat(300)
+        } else {
+            format!("Co{i}")
+        };
         csv.push_str(&format!("s{i}@example.com,F{i},L{i},{company}\n"));
     }
     store.write("in.csv", &csv);
@@ -412,8 +490,14 @@ fn v3_writes_form_fields_and_accepts_marketing_and_exports_them_back() {
     assert!(!run.stderr.contains("read-only"), "{}", run.stderr);
     let rows = store.csv("in.results.csv");
     assert_eq!(results_of(&rows), ["updated", "created"]);
-    assert_eq!(store.count("POST /v3/customers/addresses"), 1, "Ann's address");
-    store.run(&["export", "--api", "v3", "-o", "out.csv"]).expect(0);
+    assert_eq!(
+        store.count("POST /v3/customers/addresses"),
+        1,
+        "Ann's address"
+    );
+    store
+        .run(&["export", "--api", "v3", "-o", "out.csv"])
+        .expect(0);
     let out = store.csv("out.csv");
     let row = |email: &str| out.iter().find(|r| r["email"] == email).unwrap().clone();
     assert_eq!(row("ann@example.com")["accepts_marketing"], "true");
