@@ -550,7 +550,8 @@ impl ChildRun<'_> {
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         };
-        if !status.success() && !(failed_rows && status.code() == Some(3)) {
+        let expected = status.success() || (failed_rows && status.code() == Some(3));
+        if !expected {
             let text = std::fs::read_to_string(&stderr_path).unwrap_or_default();
             bail!(
                 "bc-customers {} exited with {status}:\n{}",
