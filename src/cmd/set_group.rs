@@ -9,22 +9,18 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use futures::StreamExt;
-use reqwest::Method;
-use tokio::sync::mpsc;
-
-use crate::api::pages::{self, Query};
+use crate::api::pages;
 use crate::api::Client;
 use crate::cli::GlobalArgs;
-use crate::cmd::targets::{self, Columns, Finder, Known};
+use crate::cmd::targets::{self, locate, FileRun, Finder, Known, Located, Spec};
 use crate::cmd::{connect, fatal_if_auth, parse_filters};
 use crate::exit::Exit;
-use crate::input::{Dialect, InputFile};
+use crate::input::Dialect;
 use crate::outfile::RunFiles;
-use crate::pipeline::{self, Row};
+use crate::pipeline::Row;
 use crate::report::{Progress, Summary};
 use crate::results::{default_path, ResultsWriter, RowOutcome, RowResult};
-use crate::rows::{check_resume, JournalSpec, Mark, RowRun};
+use crate::rows::{check_resume, Mark, RowRun};
 
 /// Move customers into a customer group.
 #[derive(Debug, Clone, clap::Args)]
@@ -85,159 +81,130 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
     // Everything the user typed is checked before the first request. Neither source is
     // refused here rather than by clap, whose message would name one of them and, with the
     // connection set in the environment, list --store-hash and --api-url as if required.
-    if args.input.is_none() && args.filters.is_empty() {
-        return crate::exit::usage(
-            "set-group needs the customers to move: --input FILE (a CSV with an id or email column) or --filter KEY=VALUE (every customer matching it, e.g. customer_group_id=2)",
-        );
-    }
-    check_resume(args.resume, args.input.as_deref(), args.dry_run)?;
-    let query = if args.input.is_none() {
-        Some(parse_filters(&args.filters, None)?)
-    } else {
-        None
-    };
-    let input = match &args.input {
-        Some(path) => {
-            let file = InputFile::open(path, &args.dialect)?;
-            let rdr = file.reader()?;
-            let headers = file.headers.clone();
-            let cols = Columns::locate(&headers, path)?;
-            Some((file, rdr, headers, cols))
+    let Some(input) = &args.input else {
+        if args.filters.is_empty() {
+            return crate::exit::usage(
+                "set-group needs the customers to move: --input FILE (a CSV with an id or email column) or --filter KEY=VALUE (every customer matching it, e.g. customer_group_id=2)",
+            );
         }
-        None => None,
+        return by_filter(g, &args).await;
     };
-    let results_path = args.results.clone().unwrap_or_else(|| match &args.input {
-        Some(p) => default_path(p, "set-group"),
-        None => default_path(Path::new("-"), "set-group"),
-    });
-    crate::results::check_path(
-        args.input.as_deref().unwrap_or(Path::new("-")),
-        &results_path,
-    )?;
-    let mut files = RunFiles::new(g).results(&results_path);
-    if let Some(p) = &args.input {
-        files = files.input("the input file", p);
-    }
-    files.check()?;
-    let client = connect(g)?;
-    // The group is part of what a row means: resuming with another --group would mix runs.
-    let journal = match &args.input {
-        Some(path) if !args.dry_run && path.as_os_str() != "-" => Some(JournalSpec {
-            input: path,
-            results: &results_path,
-            options: format!(
-                "set-group --group {:?} {}",
-                args.group.trim(),
-                args.dialect.journal_key()
-            ),
+    let job = FileRun::open(
+        g,
+        Spec {
+            command: "set-group",
+            input,
+            results: args.results.as_deref(),
+            dialect: &args.dialect,
+            // The group is part of what a row means: resuming with another --group would mix runs.
+            options: format!("--group {:?} ", args.group.trim()),
             resume: args.resume,
-        }),
-        _ => None,
-    };
-    let run = Arc::new(RowRun::start(
-        "set-group",
-        journal,
-        match (&args.input, args.dry_run) {
-            (_, true) => "a dry run sends no write",
-            (None, _) => "with --filter, the customers already moved no longer match",
-            (Some(_), _) => "standard input cannot be resumed",
+            dry_run: args.dry_run.then_some("a dry run sends no write"),
+            needs_password: false,
+            unit: "customers",
         },
-    )?);
-    let concurrency = g.concurrency as usize;
+    )?;
+    let group = job
+        .run
+        .stop
+        .guard(resolve_group(&job.client, &args.group))
+        .await?;
+    let finder = Arc::new(job.finder(g, true).await?);
+    let ctx = Arc::new(Ctx {
+        run: Arc::clone(&job.run),
+        client: job.client.clone(),
+        group,
+        dry_run: args.dry_run,
+    });
+    let cols = job.cols;
+    let process = |row: Row| {
+        let (ctx, finder) = (Arc::clone(&ctx), Arc::clone(&finder));
+        async move {
+            let out = match cols.target(&row.record) {
+                Err(m) => RowOutcome::invalid(m),
+                Ok(target) => match locate(&ctx.run, &finder, &target).await? {
+                    Located::Found(known) => change(&ctx, Some(&finder), row.no, &known).await?,
+                    Located::Missing => RowOutcome::failed(None, target.not_found()),
+                    Located::Answered(out) => out,
+                },
+            };
+            Ok((row, out))
+        }
+    };
+    let mut notices = vec![format!(
+        "target group: {}",
+        ctx.group.describe(ctx.group.id)
+    )];
+    if finder.is_preloaded() {
+        notices.push("read the store in pages instead of one lookup per row".into());
+    }
+    job.rows(
+        g,
+        g.concurrency as usize,
+        process,
+        |_| notices,
+        args.dry_run,
+    )
+    .await
+}
+
+/// `--filter`: every customer matching the filters, read by the pager while the writes run.
+async fn by_filter(g: &GlobalArgs, args: &Args) -> anyhow::Result<Exit> {
+    check_resume(args.resume, None, args.dry_run)?;
+    let query = parse_filters(&args.filters, None)?;
+    let results_path = args
+        .results
+        .clone()
+        .unwrap_or_else(|| default_path(Path::new("-"), "set-group"));
+    crate::results::check_path(Path::new("-"), &results_path)?;
+    RunFiles::new(g).results(&results_path).check()?;
+    let client = connect(g)?;
+    let no_resume = match args.dry_run {
+        true => "a dry run sends no write",
+        false => "with --filter, the customers already moved no longer match",
+    };
+    let run = Arc::new(RowRun::start("set-group", None, no_resume)?);
     let group = run.stop.guard(resolve_group(&client, &args.group)).await?;
     let progress = Progress::new(None, g.quiet, "customers");
     progress.watch(&client);
-    if let Some(note) = &run.note {
-        progress.note(note);
-    }
-    let mut notices = Vec::new();
-
+    let count = run
+        .stop
+        .guard(async {
+            Ok(pages::plan(&client, &query)
+                .await
+                .map_err(fatal_if_auth)?
+                .count)
+        })
+        .await?;
+    progress.set_total(count);
+    let concurrency = g.concurrency as usize;
+    let rx = targets::filter_rows(client.clone(), query, count, concurrency);
+    let headers = csv::StringRecord::from(vec!["id", "email"]);
+    let mut writer = ResultsWriter::create(&results_path, &headers, g.bom)?;
     let ctx = Arc::new(Ctx {
         run: Arc::clone(&run),
         client: client.clone(),
         group,
         dry_run: args.dry_run,
     });
-    let (ended, tally, writer) = match (input, query) {
-        (Some((file, rdr, headers, cols)), _) => {
-            notices.push(file.describe());
-            let path = file.path.clone();
-            let finder = Arc::new(
-                run.stop
-                    .guard(async {
-                        Finder::plan(&client, file.records, concurrency, &progress, true)
-                            .await
-                            .map_err(fatal_if_auth)
-                    })
-                    .await?,
-            );
-            if finder.is_preloaded() {
-                notices.push("read the store in pages instead of one lookup per row".into());
-            }
-            let rx = pipeline::read_rows(rdr, &path, |_, _| true);
-            let bom = g.bom || file.had_bom;
-            let mut writer = ResultsWriter::create(&results_path, &headers, bom)?;
-            let (ended, tally) = targets::run_rows(
-                &run,
-                rx,
-                cols,
-                concurrency,
-                |row| {
-                    let ctx = Arc::clone(&ctx);
-                    let finder = Arc::clone(&finder);
-                    async move {
-                        let out = process_row(&ctx, &finder, &cols, &row).await?;
-                        Ok((row, out))
-                    }
-                },
-                &mut writer,
-                &progress,
-            )
-            .await?;
-            (ended, tally, writer)
-        }
-        (None, Some(query)) => {
-            let count = run
-                .stop
-                .guard(async {
-                    Ok(pages::plan(&client, &query)
-                        .await
-                        .map_err(fatal_if_auth)?
-                        .count)
-                })
-                .await?;
-            progress.set_total(count);
-            let rx = matching_rows(client.clone(), query, count, concurrency);
-            let headers = csv::StringRecord::from(vec!["id", "email"]);
-            let mut writer = ResultsWriter::create(&results_path, &headers, g.bom)?;
-            let (ended, tally) = run
-                .rows_to_results(
-                    rx,
-                    concurrency,
-                    |row| vec![pipeline::id_key(row.record[0].parse().unwrap_or(0))],
-                    |row, _turn| {
-                        let ctx = Arc::clone(&ctx);
-                        async move {
-                            let known = Known {
-                                id: row.record[0].parse()?,
-                                email: row.record[1].to_string(),
-                                group: row.record[2].parse()?,
-                            };
-                            let out = change(&ctx, row.no, &known).await?;
-                            Ok((row, out))
-                        }
-                    },
-                    &mut writer,
-                    &progress,
-                )
-                .await?;
-            (ended, tally, writer)
-        }
-        (None, None) => unreachable!("checked above: --input or --filter"),
-    };
+    let (ended, tally) = run
+        .rows_to_results(
+            rx,
+            concurrency,
+            |row| vec![crate::pipeline::id_key(row.record[0].parse().unwrap_or(0))],
+            |row, _turn| {
+                let ctx = Arc::clone(&ctx);
+                async move {
+                    let known = targets::known_of_filter_row(&row)?;
+                    let out = change(&ctx, None, row.no, &known).await?;
+                    Ok((row, out))
+                }
+            },
+            &mut writer,
+            &progress,
+        )
+        .await?;
     progress.finish();
-
-    notices.extend(progress.quota_notice());
     let mut summary = Summary::new(
         "set-group",
         tally.total(),
@@ -245,11 +212,11 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
         run.started,
         client.stats(),
     );
-    notices.insert(
-        0,
-        format!("target group: {}", ctx.group.describe(ctx.group.id)),
-    );
-    summary.notices = notices;
+    summary.notices.push(format!(
+        "target group: {}",
+        ctx.group.describe(ctx.group.id)
+    ));
+    summary.notices.extend(progress.quota_notice());
     summary.dry_run = args.dry_run;
     summary.results_file = Some(results_path.display().to_string());
     run.end(ended, writer, summary, g.quiet, g.summary_json.as_deref())
@@ -301,75 +268,13 @@ async fn resolve_group(client: &Client, spec: &str) -> anyhow::Result<TargetGrou
     }
 }
 
-/// The customers matching the filters, as pipeline rows `[id, email, group]` in ascending id,
-/// read by the pager while the writes run.
-fn matching_rows(
-    client: Client,
-    query: Query,
-    count: u64,
-    concurrency: usize,
-) -> mpsc::Receiver<anyhow::Result<Row>> {
-    let (tx, rx) = mpsc::channel(512);
-    tokio::spawn(async move {
-        let mut stream = pages::customer_pages(client, query, count, concurrency);
-        let mut seq = 0u64;
-        while let Some(page) = stream.next().await {
-            match page {
-                Ok(customers) => {
-                    for c in customers {
-                        let record = csv::StringRecord::from(vec![
-                            c.id.to_string(),
-                            c.email,
-                            c.customer_group_id.to_string(),
-                        ]);
-                        let row = Row {
-                            no: seq + 1,
-                            seq,
-                            record,
-                        };
-                        seq += 1;
-                        if tx.send(Ok(row)).await.is_err() {
-                            return;
-                        }
-                    }
-                }
-                Err(e) => {
-                    let _ = tx.send(Err(fatal_if_auth(e))).await;
-                    return;
-                }
-            }
-        }
-    });
-    rx
-}
-
-async fn process_row(
-    ctx: &Ctx,
-    finder: &Finder,
-    cols: &Columns,
-    row: &Row,
-) -> anyhow::Result<RowOutcome> {
-    let target = match cols.target(&row.record) {
-        Ok(t) => t,
-        Err(m) => return Ok(RowOutcome::invalid(m)),
-    };
-    let known = match finder.find(&target).await {
-        Ok(Some(k)) => k,
-        Ok(None) => return Ok(RowOutcome::failed(None, target.not_found())),
-        Err(e) => return ctx.run.row_failure(e, target.id, "looking the customer up"),
-    };
-    if let Some(m) = target.mismatch(&known) {
-        return Ok(RowOutcome::failed(Some(known.id), m));
-    }
-    let out = change(ctx, row.no, &known).await?;
-    if out.result == RowResult::Updated {
-        finder.set_group(known.id, ctx.group.id);
-    }
-    Ok(out)
-}
-
 /// One customer (record `no`): nothing to do, would change, or `PUT {"customer_group_id": N}`.
-async fn change(ctx: &Ctx, no: u64, known: &Known) -> anyhow::Result<RowOutcome> {
+async fn change(
+    ctx: &Ctx,
+    finder: Option<&Finder>,
+    no: u64,
+    known: &Known,
+) -> anyhow::Result<RowOutcome> {
     let to = ctx.group.id;
     if known.group == to && ctx.run.in_doubt(no) {
         // The interrupted run sent this row's PUT (its journal mark) and did not see the answer.
@@ -402,20 +307,13 @@ async fn change(ctx: &Ctx, no: u64, known: &Known) -> anyhow::Result<RowOutcome>
         ));
     }
     ctx.run.before_write(no, Mark::Sending)?;
-    let body = serde_json::json!({ "customer_group_id": to });
-    // Setting a group is idempotent, so the client may repeat it after a lost response.
-    match ctx
-        .client
-        .send(
-            Method::PUT,
-            &format!("/customers/{}", known.id),
-            &[],
-            Some(&body),
-            true,
-        )
-        .await
-    {
-        Ok(_) => Ok(RowOutcome::new(RowResult::Updated, Some(known.id), message)),
+    match ctx.client.set_customer_group(known.id, to).await {
+        Ok(()) => {
+            if let Some(f) = finder {
+                f.set_group(known.id, to);
+            }
+            Ok(RowOutcome::new(RowResult::Updated, Some(known.id), message))
+        }
         Err(e) if e.is_not_found() => Ok(RowOutcome::failed(
             Some(known.id),
             format!("no customer with id {} (deleted meanwhile)", known.id),

@@ -1,23 +1,294 @@
 //! Input files that name existing customers by `id` or `email` (set-group, delete,
-//! validate-password): the columns, each row's target, and finding it in the store cheaply.
+//! validate-password): the columns, each row's target, and the run the three commands share
+//! from the input file to the summary ([`FileRun`]).
 //!
-//! Finding follows `lookup`'s plan: one lookup per row when the file is small next to the
-//! store, otherwise one read of the whole store in pages of 250 into a small directory (id →
-//! email and group), which costs a share of a page per row instead of a request per row.
+//! Finding a row's customer is `lookup`'s [`Finder`]: one lookup per row when the file is
+//! small next to the store, otherwise one read of the whole store in pages of 250, which
+//! costs a share of a page per row instead of a request per row.
 
-use std::collections::HashMap;
-use std::path::Path;
-use std::sync::Mutex;
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::bail;
 use futures::StreamExt;
+use tokio::sync::mpsc;
 
 use crate::api::pages::{self, Query};
-use crate::api::{ApiError, Client, Customer};
+use crate::api::Client;
+use crate::cli::GlobalArgs;
+use crate::cmd::{connect, fatal_if_auth};
 use crate::csvio::{normalize_header, unneutralise};
-use crate::lookup;
-use crate::pipeline;
-use crate::report::Progress;
+use crate::exit::Exit;
+use crate::input::{CsvReader, Dialect, InputFile};
+pub use crate::lookup::{Finder, Known};
+use crate::outfile::RunFiles;
+use crate::pipeline::{self, Ended, Row};
+use crate::report::{Progress, Summary, Tally};
+use crate::results::{default_path, ResultsWriter, RowOutcome};
+use crate::rows::{check_resume, JournalSpec, RowRun};
+
+/// What a command's `--input` run is, for [`FileRun::open`].
+pub struct Spec<'a> {
+    pub command: &'static str,
+    pub input: &'a Path,
+    pub results: Option<&'a Path>,
+    pub dialect: &'a Dialect,
+    /// The options that change what a row means (the journal's fingerprint, after the
+    /// command's name and the dialect).
+    pub options: String,
+    pub resume: bool,
+    /// The run sends no write (no journal); the reason, for the interrupt message.
+    pub dry_run: Option<&'static str>,
+    /// The file must have a password column (validate-password).
+    pub needs_password: bool,
+    /// What the progress bar counts.
+    pub unit: &'static str,
+}
+
+/// One run of a command over an input file, from the checks before the first request to the
+/// summary: the three commands differ only in what they do with a row.
+pub struct FileRun {
+    pub run: Arc<RowRun>,
+    pub client: Client,
+    pub cols: Columns,
+    pub progress: Progress,
+    pub file: InputFile,
+    rdr: CsvReader,
+    results: PathBuf,
+}
+
+impl FileRun {
+    /// Everything about the files is checked before the first request (the results path,
+    /// outputs clashing with inputs, the journal and its lock), then the client is built.
+    pub fn open(g: &GlobalArgs, spec: Spec<'_>) -> anyhow::Result<FileRun> {
+        check_resume(spec.resume, Some(spec.input), spec.dry_run.is_some())?;
+        let file = InputFile::open(spec.input, spec.dialect)?;
+        let rdr = file.reader()?;
+        let cols = Columns::locate(&file.headers, spec.input)?;
+        if spec.needs_password && cols.password.is_none() {
+            bail!(
+                "{}: the file needs a password column (and an id or email column)",
+                spec.input.display()
+            );
+        }
+        let results = spec
+            .results
+            .map_or_else(|| default_path(spec.input, spec.command), Path::to_path_buf);
+        crate::results::check_path(spec.input, &results)?;
+        RunFiles::new(g)
+            .input("the input file", spec.input)
+            .results(&results)
+            .check()?;
+        let client = connect(g)?;
+        // A dry run writes nothing, and stdin cannot be read again: no journal.
+        let stdin = spec.input.as_os_str() == "-";
+        let journal = (spec.dry_run.is_none() && !stdin).then(|| JournalSpec {
+            input: spec.input,
+            results: &results,
+            options: format!(
+                "{} {}{}",
+                spec.command,
+                spec.options,
+                spec.dialect.journal_key()
+            ),
+            resume: spec.resume,
+        });
+        let no_resume = spec.dry_run.unwrap_or("standard input cannot be resumed");
+        let run = Arc::new(RowRun::start(spec.command, journal, no_resume)?);
+        let progress = Progress::new(None, g.quiet, spec.unit);
+        progress.watch(&client);
+        if let Some(note) = &run.note {
+            progress.note(note);
+        }
+        Ok(FileRun {
+            run,
+            client,
+            cols,
+            progress,
+            file,
+            rdr,
+            results,
+        })
+    }
+
+    /// The run's [`Finder`] (see [`Finder::plan`]); stopped by a signal while planning.
+    pub async fn finder(&self, g: &GlobalArgs, rows_need_lookups: bool) -> anyhow::Result<Finder> {
+        self.run
+            .stop
+            .guard(async {
+                Finder::plan(
+                    &self.client,
+                    self.file.records,
+                    g.concurrency as usize,
+                    &self.progress,
+                    rows_need_lookups,
+                )
+                .await
+                .map_err(fatal_if_auth)
+            })
+            .await
+    }
+
+    /// Every row through `process` (see [`run_rows`]), `concurrency` at a time, then the
+    /// summary (with the file's description first and `notices` after it) and the end of
+    /// the run.
+    pub async fn rows<P, Fut>(
+        self,
+        g: &GlobalArgs,
+        concurrency: usize,
+        process: P,
+        notices: impl FnOnce(&Tally) -> Vec<String>,
+        dry_run: bool,
+    ) -> anyhow::Result<Exit>
+    where
+        P: Fn(Row) -> Fut,
+        Fut: std::future::Future<Output = anyhow::Result<(Row, RowOutcome)>>,
+    {
+        let FileRun {
+            run,
+            client,
+            cols,
+            progress,
+            file,
+            rdr,
+            results,
+        } = self;
+        let rx = pipeline::read_rows(rdr, &file.path, |_, _| true);
+        let bom = g.bom || file.had_bom;
+        let mut writer = ResultsWriter::create(&results, &file.headers, bom)?;
+        let (ended, tally) =
+            run_rows(&run, rx, cols, concurrency, process, &mut writer, &progress).await?;
+        progress.finish();
+        let mut summary = Summary::new(
+            run.command,
+            tally.total(),
+            Some(&tally),
+            run.started,
+            client.stats(),
+        );
+        summary.notices.push(file.describe());
+        summary.notices.extend(notices(&tally));
+        summary.notices.extend(progress.quota_notice());
+        summary.dry_run = dry_run;
+        summary.results_file = Some(results.display().to_string());
+        run.end(ended, writer, summary, g.quiet, g.summary_json.as_deref())
+    }
+}
+
+/// What [`locate`] made of a row's target.
+pub enum Located {
+    Found(Known),
+    /// No such customer (in the store, or any more: a row of this run may have deleted it).
+    Missing,
+    /// The row's outcome without a customer: the lookup failed, or the file's id and email
+    /// name two customers.
+    Answered(RowOutcome),
+}
+
+/// Find the customer a row names, checking that its id and email (when both are filled)
+/// name the same one. Errors are fatal for the run (see `RowRun::row_failure`).
+pub async fn locate(run: &RowRun, finder: &Finder, target: &Target) -> anyhow::Result<Located> {
+    let known = match finder.find(target.id, target.email.as_deref()).await {
+        Ok(Some(k)) => k,
+        Ok(None) => return Ok(Located::Missing),
+        Err(e) => {
+            let out = run.row_failure(e, target.id, "looking the customer up")?;
+            return Ok(Located::Answered(out));
+        }
+    };
+    Ok(match target.mismatch(&known) {
+        Some(m) => Located::Answered(RowOutcome::failed(Some(known.id), m)),
+        None => Located::Found(known),
+    })
+}
+
+/// The customers rows of this run have claimed (deleted, or would delete), by id and email:
+/// two rows naming one customer differently (an id here, an email there) run concurrently,
+/// and only the first to claim it acts on it.
+#[derive(Default)]
+pub struct Claims(std::sync::Mutex<(HashSet<u64>, HashSet<String>)>);
+
+impl Claims {
+    /// Claim customer `id` (with its email); false when an earlier row already did.
+    pub fn claim(&self, id: u64, email: Option<&str>) -> bool {
+        let mut c = self.0.lock().unwrap();
+        if !c.0.insert(id) {
+            return false;
+        }
+        if let Some(e) = email {
+            c.1.insert(e.to_lowercase());
+        }
+        true
+    }
+
+    /// The write did not happen: a later row for this customer may try again.
+    pub fn release(&self, id: u64) {
+        self.0.lock().unwrap().0.remove(&id);
+    }
+
+    /// Whether the target is a claimed customer: `Some(id)` when named by a claimed id,
+    /// `Some(None)` when named only by a claimed email.
+    pub fn claimed(&self, target: &Target) -> Option<Option<u64>> {
+        let c = self.0.lock().unwrap();
+        let id_hit = target.id.filter(|id| c.0.contains(id));
+        let email_hit = target
+            .email
+            .as_ref()
+            .is_some_and(|e| c.1.contains(&e.to_lowercase()));
+        (id_hit.is_some() || (target.id.is_none() && email_hit)).then_some(id_hit)
+    }
+}
+
+/// The customers matching `query`, as pipeline rows `[id, email, group]` in ascending id,
+/// read by the pager while the writes run (set-group's `--filter`).
+pub fn filter_rows(
+    client: Client,
+    query: Query,
+    count: u64,
+    concurrency: usize,
+) -> mpsc::Receiver<anyhow::Result<Row>> {
+    let (tx, rx) = mpsc::channel(512);
+    tokio::spawn(async move {
+        let mut stream = pages::customer_pages(client, query, count, concurrency);
+        let mut seq = 0u64;
+        while let Some(page) = stream.next().await {
+            let customers = match page {
+                Ok(customers) => customers,
+                Err(e) => {
+                    let _ = tx.send(Err(fatal_if_auth(e))).await;
+                    return;
+                }
+            };
+            for c in customers {
+                let record = csv::StringRecord::from(vec![
+                    c.id.to_string(),
+                    c.email,
+                    c.customer_group_id.to_string(),
+                ]);
+                let row = Row {
+                    no: seq + 1,
+                    seq,
+                    record,
+                };
+                seq += 1;
+                if tx.send(Ok(row)).await.is_err() {
+                    return;
+                }
+            }
+        }
+    });
+    rx
+}
+
+/// The customer of a [`filter_rows`] row.
+pub fn known_of_filter_row(row: &Row) -> anyhow::Result<Known> {
+    Ok(Known {
+        id: row.record[0].parse()?,
+        email: row.record[1].to_string(),
+        group: row.record[2].parse()?,
+    })
+}
 
 /// Where the naming columns are in the input.
 #[derive(Debug, Clone, Copy)]
@@ -149,157 +420,22 @@ impl Target {
     }
 }
 
-/// What these commands need to know about a store customer.
-#[derive(Debug, Clone)]
-pub struct Known {
-    pub id: u64,
-    pub email: String,
-    /// `customer_group_id` (0 = no group).
-    pub group: u64,
-}
-
-impl Known {
-    /// The chaining keys of the customer found (see `pipeline::Chains`).
-    pub fn keys(&self) -> Vec<String> {
-        vec![pipeline::id_key(self.id), pipeline::email_key(&self.email)]
-    }
-
-    pub fn of(c: &Customer) -> Known {
-        Known {
-            id: c.id,
-            email: c.email.clone(),
-            group: c.customer_group_id,
-        }
-    }
-}
-
-/// Finds rows' customers: in a preloaded directory of the whole store, or one request each.
-pub struct Finder {
-    client: Client,
-    /// `Some` when the whole store was read: a miss there means "no such customer".
-    directory: Option<Mutex<Directory>>,
-}
-
-#[derive(Default)]
-struct Directory {
-    by_id: HashMap<u64, (String, u64)>,
-    by_email: HashMap<String, u64>,
-}
-
-impl Finder {
-    /// Choose the plan from the file's size and the store's (one count request), and preload
-    /// the store when that is cheaper than a lookup per row. `rows_need_lookups = false`
-    /// (every row names its customer by id and the command can act on an id alone) never
-    /// preloads: there is nothing to look up.
-    pub async fn plan(
-        client: &Client,
-        file_rows: u64,
-        concurrency: usize,
-        progress: &Progress,
-        rows_need_lookups: bool,
-    ) -> Result<Finder, ApiError> {
-        // The whole-file check counted the records (stdin too: it is spooled first).
-        progress.set_total(file_rows);
-        let file_rows = Some(file_rows);
-        if !rows_need_lookups {
-            return Ok(Finder {
-                client: client.clone(),
-                directory: None,
-            });
-        }
-        let store_count = client.count_customers(&[]).await?;
-        if store_count > 0 && !lookup::should_preload(file_rows, store_count) {
-            return Ok(Finder {
-                client: client.clone(),
-                directory: None,
-            });
-        }
-        if store_count > 0 {
-            progress.note(&format!(
-                "reading the store's {} in pages of 250 (cheaper than one lookup per row)",
-                crate::report::plural(store_count, "customer", "customers")
-            ));
-        }
-        let mut dir = Directory::default();
-        progress.planning(store_count.div_ceil(pages::PAGE).max(1));
-        let mut stream =
-            pages::customer_pages(client.clone(), Query::default(), store_count, concurrency);
-        while let Some(page) = stream.next().await {
-            for c in page? {
-                dir.by_email.insert(c.email.to_lowercase(), c.id);
-                dir.by_id.insert(c.id, (c.email, c.customer_group_id));
-            }
-            progress.page_read();
-        }
-        progress.planned();
-        Ok(Finder {
-            client: client.clone(),
-            directory: Some(Mutex::new(dir)),
-        })
-    }
-
-    /// True when the store was read in pages (no per-row lookups).
-    pub fn is_preloaded(&self) -> bool {
-        self.directory.is_some()
-    }
-
-    /// The store customer a row names, if any.
-    pub async fn find(&self, t: &Target) -> Result<Option<Known>, ApiError> {
-        if let Some(dir) = &self.directory {
-            let dir = dir.lock().unwrap();
-            let id = match (t.id, &t.email) {
-                (Some(id), _) => Some(id),
-                (None, Some(e)) => dir.by_email.get(&e.to_lowercase()).copied(),
-                (None, None) => None,
-            };
-            return Ok(id.and_then(|id| {
-                dir.by_id.get(&id).map(|(email, group)| Known {
-                    id,
-                    email: email.clone(),
-                    group: *group,
-                })
-            }));
-        }
-        let c = lookup::fetch(&self.client, t.id, t.email.as_deref()).await?;
-        Ok(c.as_ref().map(Known::of))
-    }
-
-    /// Record a change this run made (a later row about the same customer sees it).
-    pub fn set_group(&self, id: u64, group: u64) {
-        if let Some(dir) = &self.directory {
-            if let Some(entry) = dir.lock().unwrap().by_id.get_mut(&id) {
-                entry.1 = group;
-            }
-        }
-    }
-
-    /// Record a deletion this run made.
-    pub fn forget(&self, id: u64) {
-        if let Some(dir) = &self.directory {
-            let mut dir = dir.lock().unwrap();
-            if let Some((email, _)) = dir.by_id.remove(&id) {
-                dir.by_email.remove(&email.to_lowercase());
-            }
-        }
-    }
-}
-
 /// The row stage the three target commands share: each row of `rx` goes to `process`
 /// (rows naming one customer, by id or by email, one after another), except an empty or
 /// too-wide row, which [`precheck`] answers without a request; every outcome goes to the
 /// results file in input order.
 pub async fn run_rows<P, Fut>(
-    run: &crate::rows::RowRun,
-    rx: tokio::sync::mpsc::Receiver<anyhow::Result<pipeline::Row>>,
+    run: &RowRun,
+    rx: tokio::sync::mpsc::Receiver<anyhow::Result<Row>>,
     cols: Columns,
     concurrency: usize,
     process: P,
-    writer: &mut crate::results::ResultsWriter,
+    writer: &mut ResultsWriter,
     progress: &Progress,
-) -> anyhow::Result<(crate::pipeline::Ended, crate::report::Tally)>
+) -> anyhow::Result<(Ended, Tally)>
 where
-    P: Fn(pipeline::Row) -> Fut,
-    Fut: std::future::Future<Output = anyhow::Result<(pipeline::Row, crate::results::RowOutcome)>>,
+    P: Fn(Row) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<(Row, RowOutcome)>>,
 {
     use futures::future::Either;
     run.rows_to_results(
