@@ -6,21 +6,19 @@
 //! pager, and `--input` reads the whole store in pages when that is cheaper than one lookup per
 //! row (see `targets::Finder`).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
-use crate::api::pages;
 use crate::api::Client;
 use crate::cli::GlobalArgs;
-use crate::cmd::targets::{self, locate, FileRun, Finder, Known, Located, Spec};
-use crate::cmd::{connect, fatal_if_auth, parse_filters};
+use crate::cmd::targets::filter::FilterRun;
+use crate::cmd::targets::group::{resolve_group, TargetGroup};
+use crate::cmd::targets::{locate, FileRun, Finder, Known, Located, Spec};
 use crate::exit::Exit;
 use crate::input::Dialect;
-use crate::outfile::RunFiles;
 use crate::pipeline::Row;
-use crate::report::{Progress, Summary};
-use crate::results::{default_path, ResultsWriter, RowOutcome, RowResult};
-use crate::rows::{check_resume, Mark, RowRun};
+use crate::results::{RowOutcome, RowResult};
+use crate::rows::{Mark, RowRun};
 
 /// Move customers into a customer group.
 #[derive(Debug, Clone, clap::Args)]
@@ -50,23 +48,6 @@ pub struct Args {
     pub resume: bool,
     #[command(flatten)]
     pub dialect: Dialect,
-}
-
-/// The resolved target group.
-#[derive(Debug, Clone)]
-struct TargetGroup {
-    id: u64,
-    names: std::collections::HashMap<u64, String>,
-}
-
-impl TargetGroup {
-    fn describe(&self, id: u64) -> String {
-        match (id, self.names.get(&id)) {
-            (0, _) => "no group (0)".into(),
-            (_, Some(name)) => format!("{name} ({id})"),
-            (_, None) => format!("group {id}"),
-        }
-    }
 }
 
 struct Ctx {
@@ -150,122 +131,31 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
 
 /// `--filter`: every customer matching the filters, read by the pager while the writes run.
 async fn by_filter(g: &GlobalArgs, args: &Args) -> anyhow::Result<Exit> {
-    check_resume(args.resume, None, args.dry_run)?;
-    let query = parse_filters(&args.filters, None)?;
-    let results_path = args
-        .results
-        .clone()
-        .unwrap_or_else(|| default_path(Path::new("-"), "set-group"));
-    crate::results::check_path(Path::new("-"), &results_path)?;
-    RunFiles::new(g).results(&results_path).check()?;
-    let client = connect(g)?;
-    let no_resume = match args.dry_run {
-        true => "a dry run sends no write",
-        false => "with --filter, the customers already moved no longer match",
-    };
-    let run = Arc::new(RowRun::start("set-group", None, no_resume)?);
-    let group = run.stop.guard(resolve_group(&client, &args.group)).await?;
-    let progress = Progress::new(None, g.quiet, "customers");
-    progress.watch(&client);
-    let count = run
+    let job = FilterRun::open(
+        g,
+        "set-group",
+        &args.filters,
+        args.results.as_deref(),
+        args.resume,
+        args.dry_run,
+    )?;
+    let group = job
+        .run
         .stop
-        .guard(async {
-            Ok(pages::plan(&client, &query)
-                .await
-                .map_err(fatal_if_auth)?
-                .count)
-        })
+        .guard(resolve_group(&job.client, &args.group))
         .await?;
-    progress.set_total(count);
-    let concurrency = g.concurrency as usize;
-    let rx = targets::filter_rows(client.clone(), query, count, concurrency);
-    let headers = csv::StringRecord::from(vec!["id", "email"]);
-    let mut writer = ResultsWriter::create(&results_path, &headers, g.bom)?;
+    let notices = vec![format!("target group: {}", group.describe(group.id))];
     let ctx = Arc::new(Ctx {
-        run: Arc::clone(&run),
-        client: client.clone(),
+        run: Arc::clone(&job.run),
+        client: job.client.clone(),
         group,
         dry_run: args.dry_run,
     });
-    let (ended, tally) = run
-        .rows_to_results(
-            rx,
-            concurrency,
-            |row| vec![crate::pipeline::id_key(row.record[0].parse().unwrap_or(0))],
-            |row, _turn| {
-                let ctx = Arc::clone(&ctx);
-                async move {
-                    let known = targets::known_of_filter_row(&row)?;
-                    let out = change(&ctx, None, row.no, &known).await?;
-                    Ok((row, out))
-                }
-            },
-            &mut writer,
-            &progress,
-        )
-        .await?;
-    progress.finish();
-    let mut summary = Summary::new(
-        "set-group",
-        tally.total(),
-        Some(&tally),
-        run.started,
-        client.stats(),
-    );
-    summary.notices.push(format!(
-        "target group: {}",
-        ctx.group.describe(ctx.group.id)
-    ));
-    summary.notices.extend(progress.quota_notice());
-    summary.dry_run = args.dry_run;
-    summary.results_file = Some(results_path.display().to_string());
-    run.end(ended, writer, summary, g.quiet, g.summary_json.as_deref())
-}
-
-/// Find the group by id or case-insensitive name, once per run. Unknown → a fatal error that
-/// lists the store's groups.
-async fn resolve_group(client: &Client, spec: &str) -> anyhow::Result<TargetGroup> {
-    let spec = spec.trim();
-    if spec.is_empty() {
-        return crate::exit::usage("--group is empty: give a group id or name");
-    }
-    let groups = match client.groups().await {
-        Ok(g) => g,
-        Err(e) if e.status() == Some(404) => {
-            anyhow::bail!("this store's plan has no customer groups ({})", e.message())
-        }
-        // 403 on /customer_groups alone means a plan without groups, or a token without the
-        // Customers scope; say both.
-        Err(e) if e.status() == Some(403) => anyhow::bail!(
-            "{e}: this store's plan has no customer groups, or the token lacks the Customers scope"
-        ),
-        Err(e) => return Err(fatal_if_auth(e)),
+    let work = |no: u64, known: Known| {
+        let ctx = Arc::clone(&ctx);
+        async move { change(&ctx, None, no, &known).await }
     };
-    let names = groups.iter().map(|g| (g.id, g.name.clone())).collect();
-    let by_id = spec
-        .parse::<u64>()
-        .ok()
-        .filter(|id| *id == 0 || groups.iter().any(|g| g.id == *id));
-    // A name wins over an id only when no group has that id (a group may be named "2024").
-    let id = by_id.or_else(|| {
-        groups
-            .iter()
-            .find(|g| g.name.trim().eq_ignore_ascii_case(spec))
-            .map(|g| g.id)
-    });
-    match id {
-        Some(id) => Ok(TargetGroup { id, names }),
-        None => {
-            let list: Vec<String> = groups
-                .iter()
-                .map(|g| format!("{} {:?}", g.id, g.name))
-                .collect();
-            anyhow::bail!(
-                "no customer group {spec:?} in this store; its groups are: {} (or 0 for no group; create one with `bc-customers groups create NAME`)",
-                if list.is_empty() { "none".to_string() } else { list.join(", ") }
-            )
-        }
-    }
+    job.rows(g, work, notices, args.dry_run).await
 }
 
 /// One customer (record `no`): nothing to do, would change, or `PUT {"customer_group_id": N}`.
@@ -276,29 +166,10 @@ async fn change(
     known: &Known,
 ) -> anyhow::Result<RowOutcome> {
     let to = ctx.group.id;
-    if known.group == to && ctx.run.in_doubt(no) {
-        // The interrupted run sent this row's PUT (its journal mark) and did not see the answer.
-        return Ok(RowOutcome::new(
-            RowResult::Updated,
-            Some(known.id),
-            format!(
-                "moved to {} by the interrupted run (confirmed on resume)",
-                ctx.group.describe(to)
-            ),
-        ));
-    }
-    if known.group == to {
-        return Ok(RowOutcome::new(
-            RowResult::Unchanged,
-            Some(known.id),
-            format!("already in {}", ctx.group.describe(to)),
-        ));
-    }
-    let message = format!(
-        "{} → {}",
-        ctx.group.describe(known.group),
-        ctx.group.describe(to)
-    );
+    let message = match ctx.group.change(known, ctx.run.in_doubt(no)) {
+        Ok(message) => message,
+        Err(done) => return Ok(done),
+    };
     if ctx.dry_run {
         return Ok(RowOutcome::new(
             RowResult::WouldUpdate,
