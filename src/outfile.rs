@@ -419,7 +419,7 @@ pub struct RunFiles {
 impl RunFiles {
     /// The files every command has: the `--token-file` it reads and the `--summary-json` it
     /// writes.
-    pub fn new(g: &crate::cli::GlobalArgs) -> RunFiles {
+    pub fn new(g: &crate::settings::Settings) -> RunFiles {
         let mut files = RunFiles::default();
         if let Some(p) = &g.token_file {
             files = files.input("the --token-file", p);

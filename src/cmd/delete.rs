@@ -12,13 +12,13 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::api::Deleted;
-use crate::cli::GlobalArgs;
 use crate::cmd::targets::{locate, Claims, Columns, FileRun, Finder, Located, Spec, Target};
 use crate::exit::Exit;
 use crate::input::Dialect;
 use crate::pipeline::Row;
 use crate::results::{RowOutcome, RowResult};
 use crate::rows::{Mark, RowRun};
+use crate::settings::Settings;
 
 /// Delete the customers named in a CSV.
 #[derive(Debug, Clone, clap::Args)]
@@ -53,7 +53,7 @@ struct Ctx {
 }
 
 /// Find each row's customer, delete it (only with `--yes`), write the results file.
-pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
+pub async fn run(g: &Settings, args: Args) -> anyhow::Result<Exit> {
     let job = FileRun::open(
         g,
         Spec {
@@ -90,7 +90,7 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
         true => Vec::new(),
         false => vec!["nothing was deleted: pass --yes to delete the would_delete rows".into()],
     };
-    job.rows(g, g.concurrency as usize, process, notices, !args.yes)
+    job.rows(g, g.rows_in_flight, process, notices, !args.yes)
         .await
 }
 

@@ -22,12 +22,12 @@ use futures::StreamExt;
 use crate::api::pages::{self};
 use crate::api::store::Reader;
 use crate::api::{v3, Address, Client, Customer};
-use crate::cli::{ApiVersion, GlobalArgs};
 use crate::cmd::{connect, fatal_if_auth, parse_filters, GroupBook};
 use crate::csvio::neutralise;
 use crate::exit::{usage, Exit};
 use crate::outfile::{OutputFile, RunFiles, UTF8_BOM};
 use crate::report::{Progress, Summary};
+use crate::settings::{ApiVersion, Settings};
 
 /// The fixed columns, in the documented order; `form_field:<name>` columns follow.
 pub const COLUMNS: [&str; 16] = [
@@ -97,7 +97,7 @@ pub struct Args {
 
 /// Run the export; SIGINT or SIGTERM (a systemd stop, a cron timeout) ends it like any other
 /// failure: the temporary files are removed and the previous output stays as it was.
-pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
+pub async fn run(g: &Settings, args: Args) -> anyhow::Result<Exit> {
     tokio::select! {
         result = export(g, args) => result,
         signal = interrupted() => Err(anyhow::anyhow!(
@@ -131,7 +131,7 @@ async fn interrupted() -> &'static str {
     }
 }
 
-async fn export(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
+async fn export(g: &Settings, args: Args) -> anyhow::Result<Exit> {
     let started = Instant::now();
     let query = parse_filters(&args.filters, args.since.as_deref())?;
     let now = chrono::Utc::now();

@@ -15,7 +15,6 @@ use anyhow::{bail, Context};
 
 use crate::api::reconcile::create_once;
 use crate::api::{ApiError, Client};
-use crate::cli::GlobalArgs;
 use crate::cmd::{connect, fatal_if_auth, GroupBook};
 use crate::csvio::normalize_header;
 use crate::exit::{Exit, UsageError};
@@ -29,6 +28,7 @@ use crate::pipeline::{self, Row, Turn};
 use crate::report::{Progress, Summary, Tally};
 use crate::results::{default_path, ResultsWriter, RowOutcome, RowResult};
 use crate::rows::{check_resume, JournalSpec, Mark, RowRun};
+use crate::settings::Settings;
 
 /// What to do with a row's customer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -205,7 +205,7 @@ struct KnownAddresses {
 }
 
 /// Run `import`: check the file, plan, process every row, write the results and the summary.
-pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
+pub async fn run(g: &Settings, args: Args) -> anyhow::Result<Exit> {
     check_resume(args.resume, Some(&args.file), args.dry_run)?;
     // Everything about the file (and the mapping) is checked before the first request.
     let file = InputFile::open(&args.file, &args.dialect)?;

@@ -10,7 +10,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::api::Client;
-use crate::cli::GlobalArgs;
 use crate::cmd::targets::filter::FilterRun;
 use crate::cmd::targets::group::{resolve_group, TargetGroup};
 use crate::cmd::targets::{locate, FileRun, Finder, Known, Located, Spec};
@@ -19,6 +18,7 @@ use crate::input::Dialect;
 use crate::pipeline::Row;
 use crate::results::{RowOutcome, RowResult};
 use crate::rows::{Mark, RowRun};
+use crate::settings::Settings;
 
 /// Move customers into a customer group.
 #[derive(Debug, Clone, clap::Args)]
@@ -58,7 +58,7 @@ struct Ctx {
 }
 
 /// Resolve the group, find the customers, change those not in it, write the results file.
-pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
+pub async fn run(g: &Settings, args: Args) -> anyhow::Result<Exit> {
     // Everything the user typed is checked before the first request. Neither source is
     // refused here rather than by clap, whose message would name one of them and, with the
     // connection set in the environment, list --store-hash and --api-url as if required.
@@ -119,18 +119,12 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
     if finder.is_preloaded() {
         notices.push("read the store in pages instead of one lookup per row".into());
     }
-    job.rows(
-        g,
-        g.concurrency as usize,
-        process,
-        |_| notices,
-        args.dry_run,
-    )
-    .await
+    job.rows(g, g.rows_in_flight, process, |_| notices, args.dry_run)
+        .await
 }
 
 /// `--filter`: every customer matching the filters, read by the pager while the writes run.
-async fn by_filter(g: &GlobalArgs, args: &Args) -> anyhow::Result<Exit> {
+async fn by_filter(g: &Settings, args: &Args) -> anyhow::Result<Exit> {
     let job = FilterRun::open(
         g,
         "set-group",

@@ -10,13 +10,13 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::api::Client;
-use crate::cli::GlobalArgs;
 use crate::cmd::targets::{locate, Columns, FileRun, Finder, Located, Spec};
 use crate::exit::Exit;
 use crate::input::Dialect;
 use crate::pipeline::Row;
 use crate::results::{RowOutcome, RowResult};
 use crate::rows::{Mark, RowRun};
+use crate::settings::Settings;
 
 /// The most validations in flight at once (the endpoint's extra protection; see module docs).
 pub const MAX_CONCURRENT_VALIDATIONS: usize = 2;
@@ -47,7 +47,7 @@ struct Ctx {
 }
 
 /// Validate each row's password (at most two at a time), write the results file.
-pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
+pub async fn run(g: &Settings, args: Args) -> anyhow::Result<Exit> {
     let job = FileRun::open(
         g,
         Spec {
@@ -80,7 +80,7 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
             Ok((row, out))
         }
     };
-    let capped = (g.concurrency as usize) > MAX_CONCURRENT_VALIDATIONS;
+    let capped = g.rows_in_flight > MAX_CONCURRENT_VALIDATIONS;
     let notices = |_: &_| {
         match capped {
         true => vec![format!(
@@ -89,7 +89,7 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
         false => Vec::new(),
     }
     };
-    let concurrency = (g.concurrency as usize).min(MAX_CONCURRENT_VALIDATIONS);
+    let concurrency = g.rows_in_flight.min(MAX_CONCURRENT_VALIDATIONS);
     job.rows(g, concurrency, process, notices, false).await
 }
 

@@ -11,13 +11,13 @@ use tokio::sync::mpsc;
 use super::Known;
 use crate::api::pages::{self, Query};
 use crate::api::Client;
-use crate::cli::GlobalArgs;
 use crate::cmd::{connect, fatal_if_auth, parse_filters};
 use crate::exit::Exit;
 use crate::pipeline::Row;
 use crate::report::{Progress, Summary};
 use crate::results::{default_path, ResultsWriter, RowOutcome};
 use crate::rows::{check_resume, RowRun};
+use crate::settings::Settings;
 
 /// One run over the customers matching `--filter` (no journal: running the same command
 /// again continues the job, since the customers already done no longer match or are
@@ -32,7 +32,7 @@ pub struct FilterRun {
 impl FilterRun {
     /// Check the filters and the results path (before any request), build the client.
     pub fn open(
-        g: &GlobalArgs,
+        g: &Settings,
         command: &'static str,
         filters: &[String],
         results: Option<&Path>,
@@ -63,7 +63,7 @@ impl FilterRun {
     /// what the page said of it) as the pager reads them; the summary gets `notices` and the end of the run.
     pub async fn rows<W, Fut>(
         self,
-        g: &GlobalArgs,
+        g: &Settings,
         work: W,
         notices: Vec<String>,
         dry_run: bool,
@@ -90,14 +90,13 @@ impl FilterRun {
             })
             .await?;
         progress.set_total(count);
-        let concurrency = g.concurrency as usize;
-        let rx = filter_rows(client.clone(), query, count, concurrency);
+        let rx = filter_rows(client.clone(), query, count, g.concurrency as usize);
         let headers = csv::StringRecord::from(vec!["id", "email"]);
         let mut writer = ResultsWriter::create(&results, &headers, g.bom)?;
         let (ended, tally) = run
             .rows_to_results(
                 rx,
-                concurrency,
+                g.rows_in_flight,
                 |row| vec![crate::pipeline::id_key(row.record[0].parse().unwrap_or(0))],
                 |row, _turn| {
                     let known = known_of_filter_row(&row);

@@ -9,7 +9,6 @@ use anyhow::bail;
 
 use super::{Columns, Finder, Known, Target};
 use crate::api::Client;
-use crate::cli::GlobalArgs;
 use crate::cmd::{connect, fatal_if_auth};
 use crate::exit::Exit;
 use crate::input::{CsvReader, Dialect, InputFile};
@@ -18,6 +17,7 @@ use crate::pipeline::{self, Ended, Row};
 use crate::report::{Progress, Summary, Tally};
 use crate::results::{default_path, ResultsWriter, RowOutcome};
 use crate::rows::{check_resume, JournalSpec, RowRun};
+use crate::settings::Settings;
 
 /// What a command's `--input` run is, for [`FileRun::open`].
 pub struct Spec<'a> {
@@ -52,7 +52,7 @@ pub struct FileRun {
 impl FileRun {
     /// Everything about the files is checked before the first request (the results path,
     /// outputs clashing with inputs, the journal and its lock), then the client is built.
-    pub fn open(g: &GlobalArgs, spec: Spec<'_>) -> anyhow::Result<FileRun> {
+    pub fn open(g: &Settings, spec: Spec<'_>) -> anyhow::Result<FileRun> {
         check_resume(spec.resume, Some(spec.input), spec.dry_run.is_some())?;
         let file = InputFile::open(spec.input, spec.dialect)?;
         let rdr = file.reader()?;
@@ -104,7 +104,7 @@ impl FileRun {
     }
 
     /// The run's [`Finder`] (see [`Finder::plan`]); stopped by a signal while planning.
-    pub async fn finder(&self, g: &GlobalArgs, rows_need_lookups: bool) -> anyhow::Result<Finder> {
+    pub async fn finder(&self, g: &Settings, rows_need_lookups: bool) -> anyhow::Result<Finder> {
         self.run
             .stop
             .guard(async {
@@ -126,7 +126,7 @@ impl FileRun {
     /// the run.
     pub async fn rows<P, Fut>(
         self,
-        g: &GlobalArgs,
+        g: &Settings,
         concurrency: usize,
         process: P,
         notices: impl FnOnce(&Tally) -> Vec<String>,
