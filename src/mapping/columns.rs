@@ -180,6 +180,12 @@ pub struct Layout {
     pub address: [Option<usize>; 11],
     /// Read-only columns present (said once in the summary).
     pub read_only: Vec<String>,
+    /// `form_field:<name>` columns: `(name, index)`, the name as the header spells it.
+    pub form_fields: Vec<(String, usize)>,
+    pub accepts_marketing: Option<usize>,
+    /// The backend writes form fields and `accepts_marketing` (see
+    /// [`Layout::for_capabilities`]); otherwise they are read-only columns.
+    pub writes_form_fields: bool,
     /// Unknown columns (fatal unless `--ignore-unknown-columns`).
     pub unknown: Vec<String>,
     /// The header that gives `force_password_reset` (it may be `reset_pass_on_login`), for
@@ -215,12 +221,36 @@ impl Layout {
                 Column::Password => layout.password = Some(i),
                 Column::PasswordConfirmation => layout.password_confirmation = Some(i),
                 Column::Address(k) => layout.address[k] = Some(i),
-                Column::ReadOnly => layout.read_only.push(h.trim().to_string()),
+                Column::ReadOnly => {
+                    let name = h.trim().trim_start_matches('\u{feff}');
+                    let normal = normalize_header(h);
+                    if normal.starts_with("form_field:") {
+                        let field = name.split_once(':').map_or("", |(_, f)| f.trim());
+                        let field = field.to_string();
+                        layout.form_fields.push((field, i));
+                    } else if normal == "accepts_marketing" {
+                        layout.accepts_marketing = layout.accepts_marketing.or(Some(i));
+                    }
+                    layout.read_only.push(h.trim().to_string());
+                }
                 Column::Ignored => {}
                 Column::Unknown => layout.unknown.push(h.trim().to_string()),
             }
         }
         layout
+    }
+
+    /// The layout for a backend with `caps`: where form fields and `accepts_marketing` are
+    /// writable (Customers V3), they are data, not read-only columns (V2 cannot write them).
+    pub fn for_capabilities(mut self, caps: &super::row::Capabilities) -> Layout {
+        if caps.writable_form_fields {
+            self.writes_form_fields = true;
+            self.read_only.retain(|h| {
+                let n = normalize_header(h);
+                !n.starts_with("form_field:") && n != "accepts_marketing"
+            });
+        }
+        self
     }
 
     /// A cell as data: without the export's formula-neutralising `'`, unless verbatim.
