@@ -246,11 +246,6 @@ impl Client {
         }
     }
 
-    /// The `--max-retries` budget: repeats of one request after a fault (429s aside).
-    pub fn max_retries(&self) -> u32 {
-        self.inner.max_retries
-    }
-
     /// Count a re-send that a caller made itself (a create repeated after reconciling).
     pub fn count_retry(&self) {
         self.inner.stats.retries.fetch_add(1, Ordering::Relaxed);

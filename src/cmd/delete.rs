@@ -1,24 +1,27 @@
-//! `delete --input FILE --yes`: delete the customers a CSV names, one `DELETE /customers/{id}`
-//! each, with a results file. Without `--yes` it only reports what it would delete.
+//! `delete --input FILE --yes`: delete the customers a CSV names, with a results file; one
+//! `DELETE /v2/customers/{id}` each, or under `--api v3` batches of `DELETE
+//! /v3/customers?id:in=…`. Without `--yes` it only reports what it would delete.
 //!
-//! The collection `DELETE /customers` deletes every customer of the store; the client has no
-//! method for it and this command never builds that path. A DELETE whose answer was lost may
-//! have happened: when its retry meets 404, the customer is gone because of us, so the row is
-//! `deleted` (a 404 on the first attempt is "no customer with id …"). Likewise after a kill:
-//! each DELETE is marked in the journal before it is sent, so `--resume` reports a customer
-//! found gone as this row's `deleted`, not `failed`.
+//! Neither collection delete is ever sent (V2's `DELETE /customers` deletes every customer;
+//! V3's without `id:in` names none): the client has no method for V2's, and the V3 batcher
+//! refuses an empty id list. A DELETE whose answer was lost may have happened: when its
+//! retry meets 404 (V2), the customer is gone because of us, so the row is `deleted` (a 404
+//! on the first attempt is "no customer with id …"). Likewise after a kill: each DELETE (each
+//! V3 batch, all its rows) is marked in the journal before it is sent, so `--resume` reports
+//! a customer found gone as this row's `deleted`, not `failed`.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::api::Deleted;
+use crate::cmd::targets::run::{write_failure, Writes};
 use crate::cmd::targets::{locate, Claims, Columns, FileRun, Finder, Located, Spec, Target};
 use crate::exit::Exit;
 use crate::input::Dialect;
 use crate::pipeline::Row;
 use crate::results::{RowOutcome, RowResult};
-use crate::rows::{Mark, RowRun};
-use crate::settings::Settings;
+use crate::rows::RowRun;
+use crate::settings::{ApiVersion, Settings};
 
 /// Delete the customers named in a CSV.
 #[derive(Debug, Clone, clap::Args)]
@@ -44,7 +47,7 @@ pub struct Args {
 
 struct Ctx {
     run: Arc<RowRun>,
-    client: crate::api::Client,
+    writes: Writes,
     finder: Finder,
     cols: Columns,
     yes: bool,
@@ -68,12 +71,16 @@ pub async fn run(g: &Settings, args: Args) -> anyhow::Result<Exit> {
             unit: "rows",
         },
     )?;
-    // With --yes and ids only, each row is one DELETE and needs no lookup (a 404 says the
-    // customer does not exist); emails, or an id to check against an email, need one.
-    let finder = job.finder(g, !args.yes || job.cols.email.is_some()).await?;
+    // With --yes and ids only, each V2 row is one DELETE and needs no lookup (a 404 says the
+    // customer does not exist); emails, or an id to check against an email, need one, and so
+    // does every V3 row (its DELETE answers 204 for an unknown id too).
+    let v3 = g.api == ApiVersion::V3;
+    let finder = job
+        .finder(g, !args.yes || job.cols.email.is_some() || v3)
+        .await?;
     let ctx = Arc::new(Ctx {
         run: Arc::clone(&job.run),
-        client: job.client.clone(),
+        writes: Writes::new(g, &job.client, &job.run),
         finder,
         cols: job.cols,
         yes: args.yes,
@@ -105,7 +112,8 @@ async fn process(ctx: &Ctx, row: &Row) -> anyhow::Result<RowOutcome> {
     // With --yes, a file of ids only goes straight to its DELETEs. When the file has an email
     // column, every row is looked up first, so that a later row naming the same customer by
     // email is recognised as already deleted (as in the dry run) rather than "not found".
-    let direct = ctx.yes && ctx.cols.email.is_none() && !ctx.finder.is_preloaded();
+    let direct =
+        ctx.yes && ctx.cols.email.is_none() && !ctx.finder.is_preloaded() && !ctx.writes.batched();
     let (id, email) = match (direct, target.id) {
         (true, Some(id)) => (id, None),
         _ => match locate(&ctx.run, &ctx.finder, &target).await? {
@@ -141,8 +149,7 @@ async fn process(ctx: &Ctx, row: &Row) -> anyhow::Result<RowOutcome> {
             email.unwrap_or_default(),
         ));
     }
-    ctx.run.before_write(row.no, Mark::Sending)?;
-    let message = match ctx.client.delete_customer(id).await {
+    let message = match ctx.writes.delete(row.no, id).await? {
         Ok(Deleted::Yes) => String::new(),
         Ok(Deleted::AnswerLost) => {
             "the store's answer was lost and the retry found the customer gone: deleted by this run"
@@ -155,7 +162,7 @@ async fn process(ctx: &Ctx, row: &Row) -> anyhow::Result<RowOutcome> {
         }
         Err(e) => {
             ctx.deleted.release(id);
-            return ctx.run.row_failure(e, Some(id), "deleting the customer");
+            return write_failure(&ctx.run, e, id, "deleting the customer");
         }
     };
     ctx.finder.forget(id);

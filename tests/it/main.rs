@@ -18,3 +18,4 @@ mod proptests;
 mod reliability;
 mod ux;
 mod v3;
+mod v3_targets;

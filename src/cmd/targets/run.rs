@@ -8,15 +8,18 @@ use std::sync::Arc;
 use anyhow::bail;
 
 use super::{Columns, Finder, Known, Target};
-use crate::api::Client;
+use crate::api::store::{WriteError, Writer};
+use crate::api::{Client, Deleted};
 use crate::cmd::{connect, fatal_if_auth};
 use crate::exit::Exit;
 use crate::input::{CsvReader, Dialect, InputFile};
+use crate::interrupt::Abandoned;
 use crate::outfile::RunFiles;
 use crate::pipeline::{self, Ended, Row};
 use crate::report::{Progress, Summary, Tally};
 use crate::results::{default_path, ResultsWriter, RowOutcome};
-use crate::rows::{check_resume, JournalSpec, RowRun};
+use crate::rows::{check_resume, JournalSpec, Mark, RowRun};
+use crate::settings::ApiVersion;
 use crate::settings::Settings;
 
 /// What a command's `--input` run is, for [`FileRun::open`].
@@ -164,6 +167,99 @@ impl FileRun {
         summary.dry_run = dry_run;
         summary.results_file = Some(results.display().to_string());
         run.end(ended, writer, summary, g.quiet, g.summary_json.as_deref())
+    }
+}
+
+/// The run's writes: under V2 one request per row, which the row marks in the journal just
+/// before it is sent; under V3 through the batcher (`api::v3::batch`), whose before-send
+/// hook marks every row of a batch `sending` before that batch's request, so a run killed
+/// mid-batch leaves each of its rows in doubt, checked by `--resume`.
+pub struct Writes {
+    writer: Writer,
+    run: Arc<RowRun>,
+}
+
+impl Writes {
+    /// The writer for the run's `--api`. Under V3 it starts the batcher's tasks (call it
+    /// inside the runtime, after the run started), with the requests in flight as its slots.
+    pub fn new(g: &Settings, client: &Client, run: &Arc<RowRun>) -> Writes {
+        let hook = (g.api == ApiVersion::V3).then(|| {
+            let run = Arc::clone(run);
+            let hook: crate::api::v3::batch::BeforeSend = Arc::new(move |_op, rows: &[u64]| {
+                rows.iter()
+                    .try_for_each(|&no| run.before_write(no, Mark::Sending))
+            });
+            hook
+        });
+        Writes {
+            writer: Writer::for_api(g.api, client.clone(), g.concurrency as usize, hook),
+            run: Arc::clone(run),
+        }
+    }
+
+    /// True when writes are batched (V3): a `DELETE ?id:in=` of an id the store does not
+    /// have answers 204 like any other (reference/bigcommerce-v3.md §7), so a delete must
+    /// look its customer up first to report "no customer with id …".
+    pub fn batched(&self) -> bool {
+        matches!(self.writer, Writer::V3(_))
+    }
+
+    /// Put customer `id` in `group` for record `no`. The outer error ends the row's work (a
+    /// signal before the write was sent, or a journal that cannot be written).
+    pub async fn set_group(
+        &self,
+        no: u64,
+        id: u64,
+        group: u64,
+    ) -> anyhow::Result<Result<(), WriteError>> {
+        self.before(no)?;
+        let result = self.writer.set_group(no, id, group).await;
+        self.after(result)
+    }
+
+    /// Delete customer `id` for record `no` (see [`Writes::set_group`] for the outer error).
+    pub async fn delete(&self, no: u64, id: u64) -> anyhow::Result<Result<Deleted, WriteError>> {
+        self.before(no)?;
+        let result = self.writer.delete(no, id).await;
+        self.after(result)
+    }
+
+    fn before(&self, no: u64) -> anyhow::Result<()> {
+        match self.writer {
+            Writer::V2(_) => self.run.before_write(no, Mark::Sending),
+            // Marked by the hook, with the rest of the row's batch.
+            Writer::V3(_) => Ok(()),
+        }
+    }
+
+    /// A batch the hook refused was not sent: after a signal the row stops (a resumed run
+    /// does it), otherwise the journal failed, which is fatal.
+    fn after<T>(&self, result: Result<T, WriteError>) -> anyhow::Result<Result<T, WriteError>> {
+        match result {
+            Err(WriteError::NotSent(_)) if self.run.stop.signal().is_some() => {
+                Err(Abandoned.into())
+            }
+            Err(WriteError::NotSent(why)) => {
+                anyhow::bail!("the journal could not record a write: {why}")
+            }
+            Err(WriteError::Stopped) => anyhow::bail!("{}", WriteError::Stopped),
+            other => Ok(other),
+        }
+    }
+}
+
+/// A failed write as the row's outcome: the store's refusal fails the row; what
+/// `RowRun::row_failure` finds fatal (credentials, a redirect, an unreachable store) ends
+/// the run.
+pub fn write_failure(
+    run: &RowRun,
+    e: WriteError,
+    id: u64,
+    doing: &str,
+) -> anyhow::Result<RowOutcome> {
+    match e {
+        WriteError::Api(e) => run.row_failure(e, Some(id), doing),
+        other => Ok(RowOutcome::failed(Some(id), other.message())),
     }
 }
 
