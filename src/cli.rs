@@ -1,4 +1,4 @@
-//! Command-line types (clap derive), and the [`Settings`] built from them once.
+//! Command-line types (clap derive), and the `Settings` built from them once.
 //!
 //! "Low args → high args": raw flags and environment are turned into validated settings
 //! before any I/O, so a typo fails fast with exit code 2. Nothing under `cmd` reads these
@@ -42,9 +42,15 @@ pub struct GlobalArgs {
     /// API base URL.
     #[arg(long, global = true, env = "BIGCOMMERCE_API_URL", value_name = "URL")]
     pub api_url: Option<String>,
-    /// Maximum concurrent requests.
+    /// Requests in flight: the most the tool has sent and not yet had answered.
     #[arg(long, global = true, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub concurrency: u16,
+    /// Rows in flight in import, set-group, delete and validate-password: rows being looked
+    /// up or written at once. Default: --concurrency with --api v2 (a row's requests go one
+    /// after another), ten times --concurrency with --api v3 (a request writes up to ten
+    /// customers, so ten rows must be waiting per request slot).
+    #[arg(long, global = true, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1000))]
+    pub rows_in_flight: Option<u16>,
     /// Request timeout in seconds.
     #[arg(long, global = true, value_name = "SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=600))]
     pub timeout: u64,
@@ -76,7 +82,7 @@ pub struct GlobalArgs {
     /// Start every CSV the tool writes (export files, results files, `groups list`) with a
     /// UTF-8 byte-order mark, which Excel needs to show accents. A results file gets one
     /// anyway when its input had one.
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = "Output")]
     pub bom: bool,
 }
 
@@ -108,7 +114,7 @@ pub enum Command {
 
 /// Connection flags that mean nothing to a command: `sandbox` is the store rather than a
 /// client of one, `bench` starts its own stores and clients with settings of its own, `demo`
-/// talks to the store it starts. They are hidden from its help, and refused on its command
+/// talks to the store it starts, and the commands that process no rows have no rows in flight. They are hidden from its help, and refused on its command
 /// line (the environment is not refused: it is often still set from a sandbox).
 const NOT_FOR: &[(&str, &[&str])] = &[
     (
@@ -121,6 +127,7 @@ const NOT_FOR: &[(&str, &[&str])] = &[
             "timeout",
             "max_retries",
             "api",
+            "rows_in_flight",
         ],
     ),
     (
@@ -133,12 +140,17 @@ const NOT_FOR: &[(&str, &[&str])] = &[
             "timeout",
             "max_retries",
             "api",
+            "rows_in_flight",
         ],
     ),
     ("demo", &["store_hash", "token_file", "api_url", "api"]),
+    ("export", &["rows_in_flight"]),
+    ("count", &["rows_in_flight"]),
+    ("groups", &["rows_in_flight"]),
+    ("columns", &["rows_in_flight"]),
 ];
 
-/// The clap command of [`Cli`], with the flags of [`NOT_FOR`] hidden where they do nothing.
+/// The clap command of [`Cli`], with the flags of `NOT_FOR` hidden where they do nothing.
 pub fn command() -> clap::Command {
     let mut cmd = <Cli as clap::CommandFactory>::command();
     // Global flags are copied into the subcommands when the command is built, except where
@@ -155,7 +167,7 @@ pub fn command() -> clap::Command {
     cmd
 }
 
-/// Parse a command line (the program name first), refusing the flags of [`NOT_FOR`] given to
+/// Parse a command line (the program name first), refusing the flags of `NOT_FOR` given to
 /// a command they mean nothing to.
 pub fn parse_from<I, T>(args: I) -> Result<Cli, clap::Error>
 where
@@ -169,7 +181,9 @@ where
         for (_, ids) in NOT_FOR.iter().filter(|(n, _)| *n == sub) {
             for id in *ids {
                 if matches.value_source(id) == Some(clap::parser::ValueSource::CommandLine) {
-                    let why = if sub == "demo" {
+                    let why = if *id == "rows_in_flight" && !matches!(sub, "sandbox" | "bench") {
+                        "it sizes the row commands (import, set-group, delete, validate-password)"
+                    } else if sub == "demo" {
                         "demo talks to the sandbox store it starts itself"
                     } else if sub == "sandbox" {
                         "the sandbox is a store, not a client of one"
@@ -196,7 +210,11 @@ impl GlobalArgs {
             connection: None,
             api: self.api,
             concurrency: self.concurrency,
-            rows_in_flight: settings::rows_in_flight(self.api, self.concurrency, None)?,
+            rows_in_flight: settings::rows_in_flight(
+                self.api,
+                self.concurrency,
+                self.rows_in_flight,
+            ),
             timeout: Duration::from_secs(self.timeout),
             max_retries: self.max_retries,
             quiet: self.quiet,

@@ -1,43 +1,50 @@
-//! bc-customers: import and export BigCommerce customers as CSV through the Customers V2 API.
+//! bc-customers: import and export BigCommerce customers as CSV through the Customers V2 API
+//! (and V3 for export and count).
 //!
-//! Module map:
-//! - [`cli`]: clap types, turned once into [`settings::Settings`].
-//! - [`settings`]: the run's validated settings (connection, API version, requests and rows in
+//! Module map (`pub` only where the binary or the integration tests use it):
+//! - [`cli`] (pub: `main`): clap types; turned once into `settings::Settings` by [`run`].
+//!   It imports the commands' `Args`; nothing under `cmd` imports it.
+//! - `settings`: the run's validated settings (connection, API version, requests and rows in
 //!   flight, retries, output preferences), built before any I/O; every command reads them.
-//! - [`exit`]: the documented exit codes (0 ok, 1 fatal, 2 usage, 3 some rows failed).
-//! - [`cmd`]: one file per subcommand (`import`, `export`, `count`, `groups`, `set_group`,
-//!   `delete`, `validate_password`, `columns`, `sandbox`, `demo`, `bench`), each "args → run".
-//! - [`api`]: the HTTP client (auth, pacing from rate-limit headers, retries), typed errors, models.
-//! - [`mapping`]: canonical columns, row → payload and validation, presets, countries.
-//! - [`input`]: input files: encoding, delimiter, header matching, the whole-file check.
-//! - [`csvio`]: formula neutralisation.
-//! - [`outfile`]: output files (atomic replace of regular files, devices and pipes written in
+//! - [`exit`] (pub: `main`): the documented exit codes (0 ok, 1 fatal, 2 usage, 3 some rows
+//!   failed, 130/143 interrupted).
+//! - `cmd`: one file per subcommand (`import`, `export`, `count`, `groups`, `set_group`,
+//!   `delete`, `validate_password`, `columns`, `sandbox`, `demo`, `bench`), each
+//!   "`&Settings` + its `Args` → run" (`import/` is prepare → pure plan → execute);
+//!   `targets` is what set-group, delete and validate-password share.
+//! - [`api`] (pub: tests): the HTTP client (auth, pacing from rate-limit headers, retries),
+//!   typed errors, models, the V2 and V3 pagers.
+//! - [`mapping`] (pub: tests): canonical columns, row → payload and validation, presets,
+//!   countries.
+//! - `input`: input files: encoding, delimiter, header matching, the whole-file check.
+//! - [`csvio`] (pub: tests): formula neutralisation.
+//! - `outfile`: output files (atomic replace of regular files, devices and pipes written in
 //!   place, same-file checks, temporary files of killed runs removed).
-//! - [`pipeline`]: reader thread → bounded channel → one concurrent stage → ordered sink.
-//! - [`lookup`]: finding a row's store customer (per-row lookups or a preloaded index).
-//! - [`journal`]: the durable record of finished rows behind `--resume`.
-//! - [`rows`]: what the row commands share: journal lifecycle, interrupts, failure policy.
-//! - [`interrupt`]: SIGINT/SIGTERM for the row commands.
-//! - [`results`]: the results file (`_row,_result,_customer_id,_message` + input columns).
-//! - [`report`]: progress bar and the end-of-run summary (stderr and `--summary-json`).
-//! - [`sandbox`]: the fake store used by tests, `demo`, `bench` and rehearsals.
+//! - `pipeline`: reader thread → bounded channel → one concurrent stage → ordered sink.
+//! - `lookup`: finding a row's store customer (per-row lookups or a preloaded index).
+//! - `journal`: the durable record of finished rows behind `--resume`.
+//! - `rows`: what the row commands share: journal lifecycle, interrupts, failure policy.
+//! - `interrupt`: SIGINT/SIGTERM for the row commands.
+//! - `results`: the results file (`_row,_result,_customer_id,_message` + input columns).
+//! - `report`: progress bar and the end-of-run summary (stderr and `--summary-json`).
+//! - [`sandbox`] (pub: tests): the fake store used by tests, `demo`, `bench` and rehearsals.
 pub mod api;
 pub mod cli;
-pub mod cmd;
+pub(crate) mod cmd;
 pub mod csvio;
 pub mod exit;
-pub mod input;
-pub mod interrupt;
-pub mod journal;
-pub mod lookup;
+pub(crate) mod input;
+pub(crate) mod interrupt;
+pub(crate) mod journal;
+pub(crate) mod lookup;
 pub mod mapping;
-pub mod outfile;
-pub mod pipeline;
-pub mod report;
-pub mod results;
-pub mod rows;
+pub(crate) mod outfile;
+pub(crate) mod pipeline;
+pub(crate) mod report;
+pub(crate) mod results;
+pub(crate) mod rows;
 pub mod sandbox;
-pub mod settings;
+pub(crate) mod settings;
 
 use cli::{Cli, Command};
 use exit::Exit;

@@ -49,14 +49,6 @@ pub struct Known {
 }
 
 impl Known {
-    /// The chaining keys of the customer found (see `pipeline::Chains`).
-    pub fn keys(&self) -> Vec<String> {
-        vec![
-            crate::pipeline::id_key(self.id),
-            crate::pipeline::email_key(&self.email),
-        ]
-    }
-
     pub fn of(c: &Customer) -> Known {
         Known {
             id: c.id,
@@ -139,10 +131,6 @@ impl<S: Entry> CustomerIndex<S> {
 
     pub fn is_complete(&self) -> bool {
         self.complete
-    }
-
-    pub fn len(&self) -> usize {
-        self.by_id.len()
     }
 
     pub fn is_empty(&self) -> bool {

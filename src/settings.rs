@@ -123,24 +123,12 @@ impl Settings {
 }
 
 /// Rows in flight: `given` (`--rows-in-flight`) when set, otherwise derived from the requests
-/// in flight and the backend. Fewer rows than request slots would leave slots idle, so a
-/// smaller number is refused.
-pub fn rows_in_flight(
-    api: ApiVersion,
-    requests: u16,
-    given: Option<usize>,
-) -> Result<usize, UsageError> {
-    let requests = requests.max(1) as usize;
-    match given {
-        Some(0) => Err(UsageError("--rows-in-flight must be at least 1".into())),
-        Some(n) if n < requests => Err(UsageError(format!(
-            "--rows-in-flight {n} is below --concurrency {requests}: request slots would stay idle"
-        ))),
-        Some(n) => Ok(n),
-        None => Ok(match api {
-            ApiVersion::V2 => requests,
-            ApiVersion::V3 => requests * V3_ROWS_PER_REQUEST,
-        }),
+/// in flight and the backend.
+pub fn rows_in_flight(api: ApiVersion, requests: u16, given: Option<u16>) -> usize {
+    match (given, api) {
+        (Some(n), _) => n.max(1) as usize,
+        (None, ApiVersion::V2) => requests.max(1) as usize,
+        (None, ApiVersion::V3) => requests.max(1) as usize * V3_ROWS_PER_REQUEST,
     }
 }
 

@@ -79,7 +79,7 @@ fn put_field(body: &mut Map<String, Value>, auth: &mut Map<String, Value>, f: Fi
 impl Snapshot {
     /// What the store holds for `c`, hashed as [`RowData::changes`] compares it.
     pub fn of(c: &Customer) -> Snapshot {
-        let mut hashes = [0u64; 11];
+        let mut hashes = [0u64; Field::COUNT];
         for f in Field::ALL {
             let v = match f {
                 Field::Email => c.email.clone(),

@@ -15,7 +15,7 @@ use super::countries;
 #[derive(Debug, Clone, Default)]
 pub struct RowData {
     pub id: Option<u64>,
-    pub values: [Option<String>; 11],
+    pub values: [Option<String>; Field::COUNT],
     /// A `customer_group` name still to resolve (used only when `customer_group_id` is blank).
     pub group_name: Option<String>,
     pub password: Option<String>,
@@ -123,7 +123,7 @@ impl RowData {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Snapshot {
     pub id: u64,
-    pub hashes: [u64; 11],
+    pub hashes: [u64; Field::COUNT],
 }
 
 impl Snapshot {
@@ -151,7 +151,7 @@ impl Snapshot {
     pub fn empty(id: u64) -> Snapshot {
         let mut s = Snapshot {
             id,
-            hashes: [0; 11],
+            hashes: [0; Field::COUNT],
         };
         for f in Field::ALL {
             let empty = match f {
@@ -482,7 +482,7 @@ fn parse_address(
             .map(|i| layout.clean(record.get(i).unwrap_or("")).trim().to_string())
             .unwrap_or_default()
     };
-    let cells: Vec<String> = (0..11).map(cell).collect();
+    let cells: Vec<String> = (0..layout.address.len()).map(cell).collect();
     // address_type alone does not make an address.
     if cells[..10].iter().all(String::is_empty) {
         return Ok(None);

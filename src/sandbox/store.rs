@@ -687,6 +687,11 @@ impl Store {
         self.customers.get_mut(&id)
     }
 
+    /// The seed of the derived seeded values (form fields).
+    pub fn salt(&self) -> u64 {
+        self.salt
+    }
+
     /// A customer's form fields as `(name, value)` pairs, seeded ones derived.
     pub fn form_fields_of(&self, c: &Customer) -> Vec<(String, Value)> {
         match &c.form_fields {

@@ -22,7 +22,7 @@ use anyhow::bail;
 use crate::csvio::{normalize_header, unneutralise};
 pub use crate::lookup::{Finder, Known};
 use crate::pipeline;
-pub use run::{locate, run_rows, Claims, FileRun, Located, Spec};
+pub use run::{locate, Claims, FileRun, Located, Spec};
 
 /// Where the naming columns are in the input.
 #[derive(Debug, Clone, Copy)]
