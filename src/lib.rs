@@ -61,14 +61,9 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
         .build()?;
     let name = command_name(&cli.command);
     let summary_json = cli.global.summary_json.clone();
-    // The writes have no V3 backend yet: refused before any request or file is touched,
-    // rather than run on V2 under a flag that says V3.
-    if cli.global.api == settings::ApiVersion::V3
-        && matches!(
-            cli.command,
-            Command::Import(_) | Command::SetGroup(_) | Command::Delete(_)
-        )
-    {
+    // Import has no V3 backend yet: refused before any request or file is touched, rather
+    // than run on V2 under a flag that says V3.
+    if cli.global.api == settings::ApiVersion::V3 && matches!(cli.command, Command::Import(_)) {
         let refused: anyhow::Error = exit::UsageError(format!(
             "--api v3 is not available for {name} yet; use --api v2"
         ))

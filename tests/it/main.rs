@@ -55,3 +55,4 @@ mod ux;
 // `--api v3` (export and count): the same files as V2, request counts, faults, a hostile V3
 // store, the writes refused, `BIGCOMMERCE_API_VERSION`.
 mod v3;
+mod v3_targets;
