@@ -16,5 +16,6 @@ mod output_files;
 mod presets;
 mod proptests;
 mod reliability;
+mod sandbox_cmd;
 mod ux;
 mod v3;
