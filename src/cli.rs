@@ -1,17 +1,16 @@
-//! Command-line types (clap derive) and the connection settings built from them once.
+//! Command-line types (clap derive), and the `Settings` built from them once.
 //!
-//! "Low args → high args": raw flags and environment are turned into a validated
-//! [`Connection`] before any I/O, so a typo fails fast with exit code 2.
+//! "Low args → high args": raw flags and environment are turned into validated settings
+//! before any I/O, so a typo fails fast with exit code 2. Nothing under `cmd` reads these
+//! types but the commands' own `Args`.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 
-use crate::api::client::{Connection, Secret};
 use crate::cmd;
-use crate::exit::UsageError;
+use crate::settings::{self, ApiVersion, Settings, StoreFlags};
 
 /// Import and export BigCommerce customers as CSV through the store's REST API (Customers V2).
 #[derive(Debug, Parser)]
@@ -43,9 +42,15 @@ pub struct GlobalArgs {
     /// API base URL.
     #[arg(long, global = true, env = "BIGCOMMERCE_API_URL", value_name = "URL")]
     pub api_url: Option<String>,
-    /// Maximum concurrent requests.
+    /// Requests in flight: the most the tool has sent and not yet had answered.
     #[arg(long, global = true, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub concurrency: u16,
+    /// Rows in flight in import, set-group, delete and validate-password: rows being looked
+    /// up or written at once. Default: --concurrency with --api v2 (a row's requests go one
+    /// after another), ten times --concurrency with --api v3 (a request writes up to ten
+    /// customers, so ten rows must be waiting per request slot).
+    #[arg(long, global = true, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1000))]
+    pub rows_in_flight: Option<u16>,
     /// Request timeout in seconds.
     #[arg(long, global = true, value_name = "SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=600))]
     pub timeout: u64,
@@ -81,16 +86,6 @@ pub struct GlobalArgs {
     pub bom: bool,
 }
 
-/// Which BigCommerce Customers API a command uses (`--api`, `BIGCOMMERCE_API_VERSION`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
-pub enum ApiVersion {
-    /// Customers V2 (`/v2/customers`): every command.
-    #[default]
-    V2,
-    /// Customers V3 (`/v3/customers`): export (addresses at no extra request) and count.
-    V3,
-}
-
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Create or update customers from a CSV file.
@@ -119,7 +114,7 @@ pub enum Command {
 
 /// Connection flags that mean nothing to a command: `sandbox` is the store rather than a
 /// client of one, `bench` starts its own stores and clients with settings of its own, `demo`
-/// talks to the store it starts. They are hidden from its help, and refused on its command
+/// talks to the store it starts, and the commands that process no rows have no rows in flight. They are hidden from its help, and refused on its command
 /// line (the environment is not refused: it is often still set from a sandbox).
 const NOT_FOR: &[(&str, &[&str])] = &[
     (
@@ -132,6 +127,7 @@ const NOT_FOR: &[(&str, &[&str])] = &[
             "timeout",
             "max_retries",
             "api",
+            "rows_in_flight",
         ],
     ),
     (
@@ -144,12 +140,17 @@ const NOT_FOR: &[(&str, &[&str])] = &[
             "timeout",
             "max_retries",
             "api",
+            "rows_in_flight",
         ],
     ),
     ("demo", &["store_hash", "token_file", "api_url", "api"]),
+    ("export", &["rows_in_flight"]),
+    ("count", &["rows_in_flight"]),
+    ("groups", &["rows_in_flight"]),
+    ("columns", &["rows_in_flight"]),
 ];
 
-/// The clap command of [`Cli`], with the flags of [`NOT_FOR`] hidden where they do nothing.
+/// The clap command of [`Cli`], with the flags of `NOT_FOR` hidden where they do nothing.
 pub fn command() -> clap::Command {
     let mut cmd = <Cli as clap::CommandFactory>::command();
     // Global flags are copied into the subcommands when the command is built, except where
@@ -166,7 +167,7 @@ pub fn command() -> clap::Command {
     cmd
 }
 
-/// Parse a command line (the program name first), refusing the flags of [`NOT_FOR`] given to
+/// Parse a command line (the program name first), refusing the flags of `NOT_FOR` given to
 /// a command they mean nothing to.
 pub fn parse_from<I, T>(args: I) -> Result<Cli, clap::Error>
 where
@@ -180,7 +181,9 @@ where
         for (_, ids) in NOT_FOR.iter().filter(|(n, _)| *n == sub) {
             for id in *ids {
                 if matches.value_source(id) == Some(clap::parser::ValueSource::CommandLine) {
-                    let why = if sub == "demo" {
+                    let why = if *id == "rows_in_flight" && !matches!(sub, "sandbox" | "bench") {
+                        "it sizes the row commands (import, set-group, delete, validate-password)"
+                    } else if sub == "demo" {
                         "demo talks to the sandbox store it starts itself"
                     } else if sub == "sandbox" {
                         "the sandbox is a store, not a client of one"
@@ -199,100 +202,36 @@ where
 }
 
 impl GlobalArgs {
-    /// Build the validated connection settings (flags win over environment).
-    pub fn connection(&self) -> anyhow::Result<Connection> {
-        let store_hash = match &self.store_hash {
-            Some(h) if !h.trim().is_empty() => h.clone(),
-            _ => {
-                return Err(UsageError(
-                    "no store hash: pass --store-hash HASH or set BIGCOMMERCE_STORE_HASH".into(),
-                )
-                .into())
-            }
-        };
-        let store_hash =
-            Connection::check_store_hash(&store_hash).map_err(|e| UsageError(format!("{e:#}")))?;
-        let api_url = self
-            .api_url
-            .clone()
-            .filter(|u| !u.trim().is_empty())
-            .unwrap_or_else(|| "https://api.bigcommerce.com".into());
-        let api_url =
-            Connection::check_api_url(&api_url).map_err(|e| UsageError(format!("{e:#}")))?;
-        let token = self.token()?;
-        Ok(Connection {
-            api_url,
-            store_hash,
-            token,
-            concurrency: self.concurrency as usize,
+    /// The run's validated settings (flags win over environment). `needs_store`: the
+    /// command talks to the store named by the flags, whose connection is checked here, before
+    /// any request or file (a token file is read).
+    pub fn settings(&self, needs_store: bool) -> anyhow::Result<Settings> {
+        let mut settings = Settings {
+            connection: None,
+            api: self.api,
+            concurrency: self.concurrency,
+            rows_in_flight: settings::rows_in_flight(
+                self.api,
+                self.concurrency,
+                self.rows_in_flight,
+            ),
             timeout: Duration::from_secs(self.timeout),
             max_retries: self.max_retries,
-        })
-    }
-
-    fn token(&self) -> anyhow::Result<Secret> {
-        if let Some(path) = &self.token_file {
-            let text = read_token_file(path)?;
-            warn_if_readable_by_others(path, self.quiet);
-            // Old Notepad saves a UTF-8 BOM first; it is no part of any token.
-            let token = text.trim_start_matches('\u{feff}').trim().to_string();
-            if token.is_empty() {
-                anyhow::bail!("the token file {} is empty", path.display());
-            }
-            return Ok(Secret::new(token));
+            quiet: self.quiet,
+            verbose: self.verbose,
+            summary_json: self.summary_json.clone(),
+            bom: self.bom,
+            token_file: None,
+        };
+        if needs_store {
+            let store = StoreFlags {
+                store_hash: self.store_hash.clone(),
+                api_url: self.api_url.clone(),
+                token_file: self.token_file.clone(),
+            };
+            settings.connection = Some(settings.connection_to(&store)?);
+            settings.token_file = store.token_file;
         }
-        match std::env::var("BIGCOMMERCE_ACCESS_TOKEN") {
-            Ok(t) if !t.trim().is_empty() => Ok(Secret::new(t.trim().to_string())),
-            _ => Err(UsageError(
-                "no access token: pass --token-file FILE or set BIGCOMMERCE_ACCESS_TOKEN".into(),
-            )
-            .into()),
-        }
+        Ok(settings)
     }
 }
-
-/// A token is tens of characters; a file far bigger is the wrong file (or `/dev/zero`), and
-/// is refused after reading at most this much rather than read to its end.
-const MAX_TOKEN_FILE: u64 = 4 << 10;
-
-fn read_token_file(path: &std::path::Path) -> anyhow::Result<String> {
-    use std::io::Read;
-    let reading = || format!("reading the token file {}", path.display());
-    let file = std::fs::File::open(path).with_context(reading)?;
-    let mut bytes = Vec::new();
-    file.take(MAX_TOKEN_FILE + 1)
-        .read_to_end(&mut bytes)
-        .with_context(reading)?;
-    if bytes.len() as u64 > MAX_TOKEN_FILE {
-        anyhow::bail!(
-            "the token file {} is larger than {} KiB: it should hold only the access token",
-            path.display(),
-            MAX_TOKEN_FILE >> 10
-        );
-    }
-    String::from_utf8(bytes).map_err(|_| {
-        anyhow::anyhow!(
-            "the token file {} is not text (UTF-8): it should hold only the access token",
-            path.display()
-        )
-    })
-}
-
-#[cfg(unix)]
-fn warn_if_readable_by_others(path: &std::path::Path, quiet: bool) {
-    use std::os::unix::fs::PermissionsExt;
-    if let Ok(meta) = std::fs::metadata(path) {
-        let mode = meta.permissions().mode();
-        if mode & 0o077 != 0 && !quiet {
-            eprintln!(
-                "warning: the token file {} is readable by group or others (mode {:o}); run: chmod 600 {}",
-                path.display(),
-                mode & 0o777,
-                path.display()
-            );
-        }
-    }
-}
-
-#[cfg(not(unix))]
-fn warn_if_readable_by_others(_path: &std::path::Path, _quiet: bool) {}

@@ -38,7 +38,7 @@ impl Exit {
 pub struct UsageError(pub String);
 
 /// Is this error a usage error (exit 2)? Either kind: a [`UsageError`], or two files of the run
-/// that clash ([`crate::outfile::OutputConflict`]).
+/// that clash (`outfile::OutputConflict`).
 pub fn is_usage(err: &anyhow::Error) -> bool {
     err.chain()
         .any(|c| c.is::<UsageError>() || c.is::<crate::outfile::OutputConflict>())

@@ -16,32 +16,23 @@
 //! held in memory. Windows-1252 is ASCII-compatible, so the check can parse the CSV structure
 //! on the raw bytes and decide between UTF-8 and Windows-1252 in the same pass.
 
+mod check;
+mod delimiter;
+mod encoding;
+mod header;
+
 use std::io::{self, BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
-use encoding_rs::{UTF_16BE, UTF_16LE, WINDOWS_1252};
-use encoding_rs_io::DecodeReaderBytesBuilder;
 
-/// `--encoding`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
-pub enum EncodingArg {
-    /// UTF-8 (with or without a BOM), UTF-16 with a BOM, else Windows-1252.
-    #[default]
-    Auto,
-    /// UTF-8, with or without a BOM; a byte that is not UTF-8 is an error.
-    #[value(name = "utf-8", alias = "utf8")]
-    Utf8,
-    /// What Excel on Windows saves as "CSV (Comma delimited)" in Western Europe and America.
-    #[value(name = "windows-1252", alias = "cp1252")]
-    Windows1252,
-    /// Read as Windows-1252, its superset (as the WHATWG Encoding Standard and browsers do).
-    #[value(name = "latin-1", alias = "latin1", alias = "iso-8859-1")]
-    Latin1,
-    /// UTF-16; a BOM says which byte order, little-endian (Excel's "Unicode Text") without one.
-    #[value(name = "utf-16", alias = "utf16")]
-    Utf16,
-}
+pub use delimiter::{sniff_delimiter, DelimiterArg};
+pub use encoding::{Encoding, EncodingArg};
+pub use header::normalize_header;
+
+use check::check_records;
+use delimiter::{delimiter_name, parse_delimiter};
+use encoding::sniff_bom;
 
 /// How the input files of a row command are read (flattened into each command's flags).
 #[derive(Debug, Clone, Default, clap::Args)]
@@ -65,66 +56,6 @@ impl Dialect {
             self.encoding,
             self.delimiter.0.map(char::from)
         )
-    }
-}
-
-/// `--delimiter`: `None` = auto.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct DelimiterArg(pub Option<u8>);
-
-fn parse_delimiter(s: &str) -> Result<DelimiterArg, String> {
-    match s {
-        "auto" => Ok(DelimiterArg(None)),
-        "," | "comma" => Ok(DelimiterArg(Some(b','))),
-        ";" | "semicolon" => Ok(DelimiterArg(Some(b';'))),
-        "tab" | "\t" | "\\t" => Ok(DelimiterArg(Some(b'\t'))),
-        "|" | "pipe" => Ok(DelimiterArg(Some(b'|'))),
-        other => Err(format!(
-            "{other:?} is not a delimiter the tool reads: use auto, ',', ';', tab or '|'"
-        )),
-    }
-}
-
-/// The delimiters `auto` chooses from, in the order that wins a tie.
-const CANDIDATES: [u8; 4] = [b',', b';', b'\t', b'|'];
-
-/// The encoding a file is read in, once settled.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Encoding {
-    Utf8,
-    Windows1252,
-    Utf16Le,
-    Utf16Be,
-}
-
-impl Encoding {
-    pub fn name(self) -> &'static str {
-        match self {
-            Encoding::Utf8 => "UTF-8",
-            Encoding::Windows1252 => "Windows-1252",
-            Encoding::Utf16Le => "UTF-16LE",
-            Encoding::Utf16Be => "UTF-16BE",
-        }
-    }
-}
-
-/// A byte-order mark at the start of the (decompressed) file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Bom {
-    Utf8,
-    Utf16Le,
-    Utf16Be,
-}
-
-fn sniff_bom(head: &[u8]) -> Option<Bom> {
-    if head.starts_with(&[0xef, 0xbb, 0xbf]) {
-        Some(Bom::Utf8)
-    } else if head.starts_with(&[0xff, 0xfe]) {
-        Some(Bom::Utf16Le)
-    } else if head.starts_with(&[0xfe, 0xff]) {
-        Some(Bom::Utf16Be)
-    } else {
-        None
     }
 }
 
@@ -186,23 +117,7 @@ impl InputFile {
         let shown = path.display().to_string();
         let (head, _) = open_stream(&source, &shown)?;
         let bom = sniff_bom(&head);
-        let (encoding, reason) = match (bom, dialect.encoding) {
-            // A byte-order mark is unambiguous, and wins over the flag (as in the WHATWG
-            // decode algorithm): "ÿþ" is never how a real CSV starts.
-            (Some(Bom::Utf16Le), _) => (Some(Encoding::Utf16Le), "by its byte-order mark"),
-            (Some(Bom::Utf16Be), _) => (Some(Encoding::Utf16Be), "by its byte-order mark"),
-            (Some(Bom::Utf8), _) => (Some(Encoding::Utf8), "by its byte-order mark"),
-            (None, EncodingArg::Utf16) => (Some(Encoding::Utf16Le), "as --encoding says"),
-            (None, EncodingArg::Utf8) => (Some(Encoding::Utf8), "as --encoding says"),
-            (None, EncodingArg::Windows1252) => (Some(Encoding::Windows1252), "as --encoding says"),
-            // WHATWG maps the latin-1 labels to Windows-1252: it differs only in 0x80-0x9F,
-            // which Latin-1 leaves to control characters no CSV means.
-            (None, EncodingArg::Latin1) => (
-                Some(Encoding::Windows1252),
-                "--encoding latin-1, read as its superset Windows-1252",
-            ),
-            (None, EncodingArg::Auto) => (None, ""),
-        };
+        let (encoding, reason) = encoding::settle(bom, dialect.encoding);
         // NULs in the header line: UTF-16 without a BOM (a NUL in a cell is just data).
         let first_line = head.split(|&b| b == b'\n').next().unwrap_or_default();
         if encoding.is_none() && first_line.contains(&0) {
@@ -233,33 +148,7 @@ impl InputFile {
         };
         let verdict = check_records(stream, file.delimiter, &shown)?;
         file.records = verdict.records;
-        let validates_utf8 = file.encoding == Encoding::Utf8;
-        if let (true, Some(bad)) = (validates_utf8, &verdict.first_invalid_utf8) {
-            match (encoding, &verdict.first_utf8_text) {
-                (None, None) => {
-                    file.encoding = Encoding::Windows1252;
-                    file.encoding_reason = "the file is not valid UTF-8";
-                }
-                (None, Some(good)) => bail!(
-                    "{shown}: the file mixes encodings: line {} is UTF-8 but line {}, column {:?} is not (save the file again in one encoding, or pass --encoding windows-1252 to read it all as Windows-1252)",
-                    good,
-                    bad.line,
-                    bad.column(&verdict.header_names)
-                ),
-                (Some(_), _) => bail!(
-                    "{shown} line {}, column {:?}: not valid UTF-8, although {}: the file is in another encoding; pass --encoding windows-1252 (or leave --encoding at auto), or save it as CSV UTF-8",
-                    bad.line,
-                    bad.column(&verdict.header_names),
-                    if bom == Some(Bom::Utf8) {
-                        "the file starts with a UTF-8 byte-order mark"
-                    } else {
-                        "--encoding utf-8 says so"
-                    }
-                ),
-            }
-        } else if encoding.is_none() {
-            file.encoding_reason = "the file is valid UTF-8";
-        }
+        file.settle_utf8(encoding, bom, &verdict)?;
         let mut rdr = file.raw_reader()?;
         file.headers = rdr
             .headers()
@@ -310,136 +199,6 @@ impl InputFile {
             .delimiter(self.delimiter)
             .from_reader(stream))
     }
-
-    /// The file, decompressed, and (with `transcode`) decoded to UTF-8. A UTF-8 BOM stays in
-    /// the stream (header matching ignores it); a UTF-16 one is dropped by the decoder.
-    /// Either way `had_bom` remembers it.
-    fn decoded_stream(&self, transcode: bool) -> anyhow::Result<Box<dyn Read + Send>> {
-        let shown = self.path.display().to_string();
-        let (_, stream) = open_stream(&self.source, &shown)?;
-        let encoding = match (transcode, self.encoding) {
-            (false, _) | (true, Encoding::Utf8) => return Ok(stream),
-            (true, Encoding::Windows1252) => WINDOWS_1252,
-            (true, Encoding::Utf16Le) => UTF_16LE,
-            (true, Encoding::Utf16Be) => UTF_16BE,
-        };
-        Ok(Box::new(BufReader::with_capacity(
-            256 * 1024,
-            DecodeReaderBytesBuilder::new()
-                .encoding(Some(encoding))
-                .bom_override(true)
-                .strip_bom(true)
-                .build(stream),
-        )))
-    }
-
-    fn check_header(&self) -> anyhow::Result<()> {
-        let shown = self.path.display();
-        let headers = &self.headers;
-        if headers.is_empty()
-            || headers
-                .iter()
-                .all(|h| h.trim().trim_start_matches('\u{feff}').is_empty())
-        {
-            bail!("{shown}: the file is empty (no header row)");
-        }
-        if headers.len() == 1 {
-            let h = &headers[0];
-            if let Some(&other) = CANDIDATES
-                .iter()
-                .find(|&&c| c != self.delimiter && h.as_bytes().contains(&c))
-            {
-                // Auto takes the delimiter the header uses, so this is (nearly always) a flag.
-                bail!(
-                    "{shown}: the header is a single column {:?} with the delimiter {}, but it contains {}: pass --delimiter {} (or leave --delimiter at auto)",
-                    crate::csvio::truncate(h, 80),
-                    delimiter_name(self.delimiter),
-                    delimiter_name(other),
-                    delimiter_name(other),
-                );
-            }
-        }
-        let mut seen = std::collections::HashMap::new();
-        for h in headers.iter() {
-            let n = normalize_header(h);
-            if n.is_empty() || n.starts_with('_') {
-                continue;
-            }
-            let h = h.trim_start_matches('\u{feff}').trim();
-            match seen.insert(n, h) {
-                Some(first) if first == h => {
-                    bail!("{shown}: the column {h:?} appears twice in the header")
-                }
-                Some(first) => bail!(
-                    "{shown}: the column {first:?} appears twice in the header, also as {h:?} (headers match ignoring case and _, - and spaces): keep one"
-                ),
-                None => {}
-            }
-        }
-        Ok(())
-    }
-
-    /// "Customers export 2024" on line 1 and the column names on line 2: say so, instead of
-    /// calling the title an unknown column.
-    fn check_title_line(&self, mut rdr: csv::Reader<Box<dyn Read + Send>>) -> anyhow::Result<()> {
-        let filled = |r: &csv::StringRecord| r.iter().filter(|c| !c.trim().is_empty()).count();
-        if filled(&self.headers) != 1 {
-            return Ok(());
-        }
-        let title = self
-            .headers
-            .iter()
-            .find(|c| !c.trim().is_empty())
-            .unwrap_or("")
-            .trim_start_matches('\u{feff}')
-            .trim();
-        if is_column_name(title) {
-            return Ok(());
-        }
-        let mut record = csv::StringRecord::new();
-        for _ in 0..5 {
-            match rdr.read_record(&mut record) {
-                Ok(true) => {}
-                _ => return Ok(()),
-            }
-            match filled(&record) {
-                0 | 1 => continue,
-                _ => {
-                    let line = record.position().map_or(2, |p| p.line());
-                    let names: Vec<String> = record
-                        .iter()
-                        .filter(|c| !c.trim().is_empty())
-                        .take(4)
-                        .map(|c| format!("{:?}", c.trim()))
-                        .collect();
-                    bail!(
-                        "{}: line 1 ({:?}) is not a header but a title: the column names seem to start on line {line} ({}, ...). Delete the line(s) above the header and run again",
-                        self.path.display(),
-                        crate::csvio::truncate(title, 60),
-                        names.join(", ")
-                    );
-                }
-            }
-        }
-        Ok(())
-    }
-}
-
-/// A delimiter as `--delimiter` spells it: `tab`, `';'`.
-fn delimiter_name(d: u8) -> String {
-    match d {
-        b'\t' => "tab".to_string(),
-        d => format!("'{}'", d as char),
-    }
-}
-
-/// A known column name of some row command (a one-column file of emails is no title).
-fn is_column_name(h: &str) -> bool {
-    let n = normalize_header(h);
-    !matches!(
-        crate::mapping::columns::classify(h),
-        crate::mapping::columns::Column::Unknown
-    ) || n == "customer_id"
 }
 
 /// Copy stdin to a private temporary file (mode 600, removed when the run ends), so that it
@@ -488,192 +247,6 @@ fn peek(
     Ok((head, rest))
 }
 
-/// The delimiter the header line uses most (outside quotes), `,` when it uses none. A line
-/// with none of them (a title above the header) gives way to the next line that has one.
-pub fn sniff_delimiter(head: &[u8]) -> u8 {
-    let text = head.strip_prefix(&[0xef, 0xbb, 0xbf]).unwrap_or(head);
-    let mut counts = [0usize; CANDIDATES.len()];
-    let mut in_quotes = false;
-    let mut lines = 0;
-    let mut line_start = 0;
-    for (at, &b) in text.iter().enumerate() {
-        match b {
-            b'"' => in_quotes = !in_quotes,
-            b'\n' | b'\r' if !in_quotes => {
-                if counts.iter().any(|&n| n > 0) {
-                    break;
-                }
-                // A one-column file ("email") is comma-separated; only a title line gives
-                // way to the lines below it.
-                let line = String::from_utf8_lossy(&text[line_start..at]);
-                if is_column_name(line.trim_matches('"')) {
-                    break;
-                }
-                line_start = at + 1;
-                lines += 1;
-                if lines >= 10 {
-                    break;
-                }
-            }
-            _ if !in_quotes => {
-                if let Some(i) = CANDIDATES.iter().position(|&c| c == b) {
-                    counts[i] += 1;
-                }
-            }
-            _ => {}
-        }
-    }
-    let best = (0..CANDIDATES.len())
-        .rev()
-        .max_by_key(|&i| counts[i])
-        .filter(|&i| counts[i] > 0);
-    best.map_or(b',', |i| CANDIDATES[i])
-}
-
-/// Where a field is: the line of its first byte and its column.
-#[derive(Debug)]
-struct Spot {
-    line: u64,
-    field: usize,
-}
-
-impl Spot {
-    fn column(&self, names: &[String]) -> String {
-        names
-            .get(self.field)
-            .cloned()
-            .unwrap_or_else(|| format!("field {} (beyond the header)", self.field + 1))
-    }
-}
-
-#[derive(Debug)]
-struct UnclosedQuote {
-    line: u64,
-    field: usize,
-    fields: usize,
-}
-
-/// What the whole-file check found.
-#[derive(Debug, Default)]
-struct Verdict {
-    header_names: Vec<String>,
-    records: u64,
-    /// The first field that is not UTF-8.
-    first_invalid_utf8: Option<Spot>,
-    /// The first line with non-ASCII text that is valid UTF-8.
-    first_utf8_text: Option<u64>,
-    unclosed_quote: Option<UnclosedQuote>,
-}
-
-/// Read every record of `stream` as bytes: count them, find the first non-UTF-8 field and the
-/// first UTF-8 text (to tell Windows-1252 from UTF-8), and a quote that swallows lines.
-fn check_records(
-    stream: Box<dyn Read + Send>,
-    delimiter: u8,
-    shown: &str,
-) -> anyhow::Result<Verdict> {
-    let mut rdr = csv::ReaderBuilder::new()
-        .flexible(true)
-        .has_headers(false)
-        .delimiter(delimiter)
-        .from_reader(stream);
-    let mut verdict = Verdict::default();
-    let mut record = csv::ByteRecord::new();
-    let mut width = 0;
-    let mut first = true;
-    loop {
-        match rdr.read_byte_record(&mut record) {
-            Ok(false) => break,
-            Ok(true) => {}
-            Err(e) => return Err(describe_csv_error(&e, Path::new(shown))),
-        }
-        let start = record.position().map_or(1, |p| p.line());
-        let mut line = start;
-        for (i, field) in record.iter().enumerate() {
-            match std::str::from_utf8(field) {
-                Ok(_) => {
-                    if verdict.first_utf8_text.is_none() && !field.is_ascii() {
-                        verdict.first_utf8_text = Some(line);
-                    }
-                }
-                Err(e) => {
-                    if verdict.first_invalid_utf8.is_none() {
-                        let before = &field[..e.valid_up_to()];
-                        let at = line + before.iter().filter(|&&b| b == b'\n').count() as u64;
-                        verdict.first_invalid_utf8 = Some(Spot { line: at, field: i });
-                    }
-                }
-            }
-            line += field.iter().filter(|&&b| b == b'\n').count() as u64;
-        }
-        if first {
-            first = false;
-            width = record.len();
-            verdict.header_names = record
-                .iter()
-                .map(|h| {
-                    String::from_utf8_lossy(h)
-                        .trim_start_matches('\u{feff}')
-                        .trim()
-                        .to_string()
-                })
-                .collect();
-            continue;
-        }
-        verdict.records += 1;
-        let filled = (0..record.len())
-            .rev()
-            .find(|&i| !record[i].trim_ascii().is_empty())
-            .map_or(0, |i| i + 1);
-        if verdict.unclosed_quote.is_none() && (filled > width || record.len() < width) {
-            if let Some(field) = record
-                .iter()
-                .position(|f| f.contains(&b'\n') || f.contains(&b'\r'))
-            {
-                verdict.unclosed_quote = Some(UnclosedQuote {
-                    line: start,
-                    field,
-                    fields: filled.max(record.len().min(width)),
-                });
-            }
-        }
-    }
-    Ok(verdict)
-}
-
-/// Header matching ignores case, surrounding spaces, a UTF-8 BOM, and the difference between
-/// `_`, `-` and spaces (`First Name` = `first_name` = `first-name`): each run of them inside
-/// a name is one `_`. A leading `_` (the results file's own `_row`, Magento's `_website`)
-/// stays, so those columns are still told apart.
-pub fn normalize_header(h: &str) -> String {
-    let h = h.trim_start_matches('\u{feff}').trim().to_lowercase();
-    let mut out = String::with_capacity(h.len());
-    let mut chars = h.chars().peekable();
-    if chars.peek() == Some(&'_') {
-        out.push('_');
-        while chars.peek().is_some_and(|c| is_separator(*c)) {
-            chars.next();
-        }
-    }
-    let mut pending = false;
-    for c in chars {
-        if is_separator(c) {
-            pending = true;
-        } else {
-            if pending && !out.is_empty() && !out.ends_with('_') {
-                out.push('_');
-            }
-            pending = false;
-            out.push(c);
-        }
-    }
-    out
-}
-
-fn is_separator(c: char) -> bool {
-    c == '_' || c == '-' || c.is_whitespace()
-}
-
 /// Turn a csv error into a message with the line number a person can go to.
 pub fn describe_csv_error(e: &csv::Error, path: &Path) -> anyhow::Error {
     let line = e.position().map(|p| p.line());
@@ -718,84 +291,4 @@ pub fn ragged_message(record: &csv::StringRecord, width: usize) -> Option<String
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn headers_match_across_separators() {
-        assert_eq!(normalize_header(" First Name "), "first_name");
-        assert_eq!(normalize_header("first-name"), "first_name");
-        assert_eq!(normalize_header("FIRST__NAME"), "first_name");
-        assert_eq!(normalize_header("\u{feff}Email"), "email");
-        assert_eq!(normalize_header("_row"), "_row");
-        assert_eq!(normalize_header("_address_street"), "_address_street");
-        assert_eq!(normalize_header("Address Line 1 - 1"), "address_line_1_1");
-        assert_eq!(normalize_header("E-mail"), "e_mail");
-        assert_eq!(normalize_header(""), "");
-    }
-
-    #[test]
-    fn delimiter_is_sniffed_from_the_header_line() {
-        assert_eq!(sniff_delimiter(b"email,first_name\na;b\n"), b',');
-        assert_eq!(
-            sniff_delimiter(b"email;first_name;last_name\n1,2;3\n"),
-            b';'
-        );
-        assert_eq!(sniff_delimiter(b"\xef\xbb\xbfemail\tfirst_name\n"), b'\t');
-        assert_eq!(sniff_delimiter(b"email|first_name\n"), b'|');
-        // Quoted delimiters do not count.
-        assert_eq!(sniff_delimiter(b"\"a,b,c\";x;y\n"), b';');
-        // A title line without delimiters gives way to the header below it.
-        assert_eq!(
-            sniff_delimiter(b"Customers export 2024\nemail;name\n"),
-            b';'
-        );
-        assert_eq!(sniff_delimiter(b"email\na@b.co\n"), b',');
-        // One column: the cells below are not asked (a ';' in an email list is data).
-        assert_eq!(sniff_delimiter(b"email\nx;y@b.co\n"), b',');
-    }
-
-    fn verdict(bytes: &'static [u8]) -> Verdict {
-        check_records(Box::new(bytes), b',', "x.csv").unwrap()
-    }
-
-    #[test]
-    fn the_check_counts_lines_as_an_editor_does() {
-        // A two-line cell on lines 2-3, then a Windows-1252 "é" on line 5.
-        let v = verdict(b"email,notes\na@b.co,\"one\ntwo\"\nc@d.co,x\ne@f.co,Ren\xe9\n");
-        assert_eq!(v.records, 3);
-        let bad = v.first_invalid_utf8.unwrap();
-        assert_eq!((bad.line, bad.field), (5, 1));
-        assert_eq!(bad.column(&v.header_names), "notes");
-        assert!(v.first_utf8_text.is_none() && v.unclosed_quote.is_none());
-        // A byte inside a multi-line cell is on the line where it is.
-        let bad = verdict(b"a,b\n1,\"x\ny\nz\xff\"\n")
-            .first_invalid_utf8
-            .unwrap();
-        assert_eq!(bad.line, 4);
-        // Valid UTF-8 text is noticed (to refuse files that mix encodings).
-        assert_eq!(
-            verdict("a,b\n1,2\n3,Zoë\n".as_bytes()).first_utf8_text,
-            Some(3)
-        );
-    }
-
-    #[test]
-    fn an_unclosed_quote_is_found_where_it_opens() {
-        let v = verdict(b"email,first,last\na@b.co,A,B\nc@d.co,\"C,D\ne@f.co,E,F\n");
-        let q = v.unclosed_quote.unwrap();
-        assert_eq!((q.line, q.field), (3, 1));
-        // A multi-line cell in a row of the right width is ordinary data.
-        assert!(verdict(b"a,b\n1,\"x\ny\"\n").unclosed_quote.is_none());
-        // Empty cells past the header (Excel's leftovers) are not a wrong width.
-        assert!(verdict(b"a,b\n1,\"x\ny\",,,\n").unclosed_quote.is_none());
-    }
-
-    #[test]
-    fn delimiter_flag_values() {
-        assert_eq!(parse_delimiter("tab").unwrap(), DelimiterArg(Some(b'\t')));
-        assert_eq!(parse_delimiter(";").unwrap(), DelimiterArg(Some(b';')));
-        assert_eq!(parse_delimiter("auto").unwrap(), DelimiterArg(None));
-        assert!(parse_delimiter(":").is_err());
-    }
-}
+mod tests;

@@ -104,6 +104,7 @@ impl Interrupt {
     }
 
     /// An interrupt that never fires (unit tests of the pipeline).
+    #[cfg(test)]
     pub fn never() -> Arc<Interrupt> {
         let (tx, rx) = watch::channel(Received::default());
         Arc::new(Interrupt {

@@ -30,204 +30,31 @@
 //! journal's path that is not a journal (its first line is not ours) is never truncated,
 //! replaced or removed: the run refuses to start.
 
-use std::collections::{HashMap, HashSet};
-use std::fs::{File, OpenOptions};
+mod format;
+mod lock;
+mod sync;
+
+use std::fs::File;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Condvar, Mutex};
-use std::time::{Duration, UNIX_EPOCH};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use anyhow::{bail, Context};
-use serde::{Deserialize, Serialize};
 
-use crate::results::{RowOutcome, RowResult};
+use crate::results::RowOutcome;
+
+pub use format::{records_anything, Fingerprint, Resumed};
+pub use lock::RunLock;
+
+use format::{Entry, Head, MAGIC, VERSION};
+use lock::{in_use, open_journal, try_lock};
+use sync::Syncer;
 
 /// Sync the journal to disk at least every this many lines…
 pub const SYNC_EVERY_ROWS: u32 = 50;
 /// …or this often, whichever comes first.
 pub const SYNC_EVERY: Duration = Duration::from_millis(200);
-
-const MAGIC: &str = "bc-customers import journal";
-const VERSION: u32 = 1;
-
-/// What identifies an import run: the input file and the options that change what a row means.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Fingerprint {
-    /// The input path as given, made absolute.
-    pub input: String,
-    pub size: u64,
-    /// Modification time, ns since the Unix epoch (0 when the platform has none).
-    pub mtime_ns: u128,
-    /// FNV-1a 64 of the first 64 KiB (header and first rows), as hex.
-    pub head_hash: String,
-    /// `--mode`, `--only-failed` and the mapping, as the command line spelled them.
-    pub options: String,
-}
-
-impl Fingerprint {
-    /// Fingerprint `input` (a real file: stdin cannot be resumed) with `options`.
-    pub fn of(input: &Path, options: &str) -> anyhow::Result<Fingerprint> {
-        let meta = std::fs::metadata(input)
-            .with_context(|| format!("reading the metadata of {}", input.display()))?;
-        let mtime_ns = meta
-            .modified()
-            .ok()
-            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-            .map(|d| d.as_nanos())
-            .unwrap_or(0);
-        let mut head = Vec::with_capacity(64 * 1024);
-        File::open(input)
-            .with_context(|| format!("opening {}", input.display()))?
-            .take(64 * 1024)
-            .read_to_end(&mut head)
-            .with_context(|| format!("reading {}", input.display()))?;
-        let abs = std::path::absolute(input).unwrap_or_else(|_| input.to_path_buf());
-        Ok(Fingerprint {
-            input: abs.display().to_string(),
-            size: meta.len(),
-            mtime_ns,
-            head_hash: format!("{:016x}", fnv1a(&head)),
-            options: options.to_string(),
-        })
-    }
-
-    /// Why a journal written for `self` cannot be resumed with `now`, if it cannot.
-    fn mismatch(&self, now: &Fingerprint) -> Option<String> {
-        if self.input != now.input {
-            return Some(format!(
-                "it was written for the input {}, not {}",
-                self.input, now.input
-            ));
-        }
-        if self.options != now.options {
-            return Some(format!(
-                "it was written with the options [{}], not [{}]",
-                self.options, now.options
-            ));
-        }
-        if self.size != now.size || self.head_hash != now.head_hash || self.mtime_ns != now.mtime_ns
-        {
-            return Some(format!(
-                "{} changed since the interrupted run (size, content or modification time)",
-                now.input
-            ));
-        }
-        None
-    }
-}
-/// FNV-1a 64: tiny, stable across Rust versions (std's hasher is not), good enough to tell
-/// two files apart; the path, size and mtime carry the rest.
-fn fnv1a(bytes: &[u8]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for &b in bytes {
-        h ^= b as u64;
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    h
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-struct Head {
-    journal: String,
-    version: u32,
-    fingerprint: Fingerprint,
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(untagged)]
-enum Entry {
-    Owner {
-        pid: u32,
-    },
-    Sending {
-        sending: u64,
-    },
-    Done {
-        no: u64,
-        result: RowResult,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        id: Option<u64>,
-        #[serde(default, skip_serializing_if = "String::is_empty")]
-        message: String,
-    },
-    Creating {
-        creating: u64,
-    },
-}
-
-/// What an interrupted run left: finished rows, and rows whose write (a create, a delete, a
-/// group change) was sent and may have happened.
-#[derive(Debug, Default)]
-pub struct Resumed {
-    pub finished: HashMap<u64, RowOutcome>,
-    pub creating: HashSet<u64>,
-}
-
-impl Resumed {
-    /// The outcome of record `no`, when the interrupted run finished it.
-    pub fn outcome(&self, no: u64) -> Option<&RowOutcome> {
-        self.finished.get(&no)
-    }
-
-    /// True when record `no`'s create (or, for set-group and delete, its write) was sent and
-    /// its outcome never recorded.
-    pub fn maybe_created(&self, no: u64) -> bool {
-        self.creating.contains(&no) && !self.finished.contains_key(&no)
-    }
-
-    /// How many rows are in that doubt.
-    pub fn in_doubt(&self) -> usize {
-        self.creating
-            .iter()
-            .filter(|n| !self.finished.contains_key(n))
-            .count()
-    }
-}
-
-/// Fsyncs the journal off the workers' path: a background thread syncs every
-/// [`SYNC_EVERY_ROWS`] lines, or [`SYNC_EVERY`] after a line, whichever comes first. Syncing
-/// inline blocked a runtime worker and every other row's append behind the lock: 1,100–1,650
-/// rows/s against the sandbox versus ~2,050 without a journal (debug build, shared machine);
-/// off the path, the difference is within that machine's noise.
-#[derive(Default)]
-struct Syncer {
-    state: Mutex<SyncState>,
-    wake: Condvar,
-}
-
-#[derive(Default)]
-struct SyncState {
-    unsynced: u32,
-    stop: bool,
-    /// A failed fsync, reported by the next append.
-    failed: Option<String>,
-}
-
-impl Syncer {
-    fn run(&self, file: File) {
-        loop {
-            let mut s = self.state.lock().unwrap();
-            let mut waited_since_line = false;
-            while !s.stop && s.unsynced < SYNC_EVERY_ROWS && !(waited_since_line && s.unsynced > 0)
-            {
-                let (guard, timeout) = self.wake.wait_timeout(s, SYNC_EVERY).unwrap();
-                s = guard;
-                waited_since_line = timeout.timed_out();
-            }
-            let (pending, stop) = (s.unsynced, s.stop);
-            s.unsynced = 0;
-            drop(s);
-            if pending > 0 {
-                if let Err(e) = file.sync_data() {
-                    self.state.lock().unwrap().failed = Some(e.to_string());
-                }
-            }
-            if stop {
-                return;
-            }
-        }
-    }
-}
 
 /// An open journal, appended to by every worker.
 pub struct Journal {
@@ -254,167 +81,6 @@ pub enum Found {
     /// A journal of another input or other options (or an empty file, a journal whose first
     /// write was cut off): replaced at this run's first write. `why` says how it differs.
     Other { file: File, why: String },
-}
-
-/// Open the journal at `path` without following a symlink, as a file to append to.
-fn open_journal(path: &Path, create_new: bool) -> std::io::Result<File> {
-    let mut opts = OpenOptions::new();
-    opts.read(true).append(true);
-    if create_new {
-        opts.create_new(true);
-    }
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        // Private like the results file: its lines carry customer ids and row messages.
-        opts.mode(0o600).custom_flags(libc::O_NOFOLLOW);
-    }
-    opts.open(path)
-}
-
-/// Take the journal's lock without waiting: false when another process holds it.
-///
-/// `flock` through `libc` (already a dependency) rather than `fs4`/`fd-lock`: one call, no new
-/// crate. It locks the open file description, so the sync thread's clone of the file shares the
-/// lock, and the kernel drops it when the process dies (a `kill -9` never leaves a stale lock).
-#[cfg(unix)]
-fn try_lock(file: &File) -> std::io::Result<bool> {
-    use std::os::unix::io::AsRawFd;
-    // SAFETY: flock on a file descriptor we own; no memory is involved.
-    if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
-        return Ok(true);
-    }
-    let e = std::io::Error::last_os_error();
-    if e.raw_os_error() == Some(libc::EWOULDBLOCK) {
-        Ok(false)
-    } else {
-        Err(e)
-    }
-}
-
-#[cfg(not(unix))]
-fn try_lock(_file: &File) -> std::io::Result<bool> {
-    Ok(true)
-}
-
-/// The results file's lock, held from the start of a run to its end: a second run on the same
-/// results file is refused before it sends any request, even while the first run is still
-/// planning and has no journal yet (the journal itself exists only once a write was sent, so a
-/// run refused at its first request leaves nothing to resume). `<journal>.lock` holds the
-/// holder's pid; it is removed when the run ends, and one left by a `kill -9` is not locked
-/// (the kernel drops a dead process's `flock`), so the next run simply takes it over.
-pub struct RunLock {
-    path: PathBuf,
-    _file: File,
-}
-
-impl RunLock {
-    /// Take the lock for `journal` (the journal path the run would use), or say who holds it.
-    pub fn take(journal: &Path) -> anyhow::Result<RunLock> {
-        let mut name = journal.as_os_str().to_owned();
-        name.push(".lock");
-        let path = PathBuf::from(name);
-        // A few tries: a holder that ends between our open and our lock removes the file, and
-        // a lock on an unlinked file would guard nothing.
-        for _ in 0..5 {
-            let file = match open_lock(&path) {
-                Ok(file) => file,
-                Err(e) if e.raw_os_error() == Some(libc::ELOOP) => anyhow::bail!(
-                    "{} is a symbolic link: refusing to follow it (the lock of a run's results file is never a link)",
-                    path.display()
-                ),
-                Err(e) => {
-                    return Err(e).with_context(|| format!("opening {}", path.display()));
-                }
-            };
-            if !file.metadata()?.is_file() {
-                anyhow::bail!(
-                    "{} is not a regular file: refusing to use it as the run's lock",
-                    path.display()
-                );
-            }
-            if !try_lock(&file).with_context(|| format!("locking {}", path.display()))? {
-                let mut text = Vec::new();
-                (&file).take(4096).read_to_end(&mut text)?;
-                return Err(in_use(&path, &text));
-            }
-            if !same_file(&file, &path) {
-                continue;
-            }
-            file.set_len(0)?;
-            (&file).write_all(
-                format!("{}\n", serde_json::json!({ "pid": std::process::id() })).as_bytes(),
-            )?;
-            return Ok(RunLock { path, _file: file });
-        }
-        anyhow::bail!("{}: could not take the run's lock", path.display())
-    }
-}
-
-impl Drop for RunLock {
-    fn drop(&mut self) {
-        // Removed while still locked: a run waiting on it sees the file gone and makes anew.
-        let _ = std::fs::remove_file(&self.path);
-    }
-}
-
-/// Open (or create, private) the lock file without following a symlink.
-fn open_lock(path: &Path) -> std::io::Result<File> {
-    let mut opts = OpenOptions::new();
-    opts.read(true).write(true).create(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600).custom_flags(libc::O_NOFOLLOW);
-    }
-    opts.open(path)
-}
-
-/// Does `path` still name the file we hold open (not unlinked or replaced since)?
-#[cfg(unix)]
-fn same_file(file: &File, path: &Path) -> bool {
-    use std::os::unix::fs::MetadataExt;
-    match (file.metadata(), std::fs::symlink_metadata(path)) {
-        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
-        _ => false,
-    }
-}
-
-#[cfg(not(unix))]
-fn same_file(_file: &File, _path: &Path) -> bool {
-    true
-}
-
-/// The pid in the last `{"pid":P}` line: the process that took the journal last.
-fn holder_pid(text: &[u8]) -> Option<u32> {
-    text.rsplit(|&b| b == b'\n').find_map(|l| {
-        match serde_json::from_slice::<Entry>(l.trim_ascii()).ok()? {
-            Entry::Owner { pid } => Some(pid),
-            _ => None,
-        }
-    })
-}
-
-/// True when a journal's text records a finished row or a write in doubt (not only its head
-/// and owners): then starting over would throw something away.
-pub fn records_anything(text: &[u8]) -> bool {
-    text.split(|&b| b == b'\n').skip(1).any(|l| {
-        matches!(
-            serde_json::from_slice::<Entry>(l.trim_ascii()),
-            Ok(Entry::Done { .. } | Entry::Creating { .. } | Entry::Sending { .. })
-        )
-    })
-}
-
-fn in_use(path: &Path, text: &[u8]) -> anyhow::Error {
-    let who = match holder_pid(text) {
-        Some(pid) => format!("another bc-customers run (pid {pid})"),
-        None => "another bc-customers run".into(),
-    };
-    anyhow::anyhow!(
-        "{} is in use by {who}: two runs on the same results file would mix their records. Wait for it to end (or stop it), or choose another --results",
-        path.display()
-    )
 }
 
 /// Look at the journal path before the run sends anything: refuse a symlink, a file that is
@@ -541,50 +207,7 @@ impl Journal {
     /// Continue the journal of an interrupted run (found by [`inspect`] as [`Found::Same`]):
     /// read what it recorded, cut a torn last line, and keep appending to it.
     pub fn resume(path: &Path, file: File, text: &[u8]) -> anyhow::Result<(Journal, Resumed)> {
-        let mut lines = text.split_inclusive(|&b| b == b'\n').peekable();
-        lines.next(); // the head, checked by `inspect`
-        let mut resumed = Resumed::default();
-        let mut line_no = 1;
-        // Bytes up to the end of the last whole entry; a torn tail after it is cut off.
-        let mut valid_end = text.len() - lines.clone().map(<[u8]>::len).sum::<usize>();
-        while let Some(line) = lines.next() {
-            line_no += 1;
-            let whole = line.ends_with(b"\n");
-            let body = line.trim_ascii();
-            if body.is_empty() {
-                valid_end += line.len();
-                continue;
-            }
-            match serde_json::from_slice::<Entry>(body) {
-                Ok(entry) if whole => {
-                    valid_end += line.len();
-                    match entry {
-                        Entry::Done {
-                            no,
-                            result,
-                            id,
-                            message,
-                        } => {
-                            resumed
-                                .finished
-                                .insert(no, RowOutcome::new(result, id, message));
-                        }
-                        Entry::Creating { creating: no } | Entry::Sending { sending: no } => {
-                            resumed.creating.insert(no);
-                        }
-                        Entry::Owner { .. } => {}
-                    }
-                }
-                // A kill can cut the last line short; anything else is damage we must not guess past.
-                _ if lines.peek().is_none() => {}
-                // Only the last line can lack its newline, and that one was handled above.
-                Ok(_) => {}
-                Err(e) => bail!(
-                    "the journal {} is damaged at line {line_no} ({e}); delete it and run without --resume",
-                    path.display()
-                ),
-            }
-        }
+        let (resumed, valid_end) = format::read_entries(path, text)?;
         file.set_len(valid_end as u64)
             .and_then(|_| file.sync_all())
             .with_context(|| format!("writing the journal {}", path.display()))?;
@@ -593,10 +216,6 @@ impl Journal {
             pid: std::process::id(),
         })?;
         Ok((journal, resumed))
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.path
     }
 
     /// Record that record `no`'s create is about to be sent: this mark is what lets a
@@ -692,112 +311,4 @@ impl Drop for Journal {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn input(dir: &Path, text: &str) -> PathBuf {
-        let p = dir.join("in.csv");
-        std::fs::write(&p, text).unwrap();
-        p
-    }
-
-    fn resume(jp: &Path, fp: &Fingerprint) -> anyhow::Result<(Journal, Resumed)> {
-        match inspect(jp, fp)? {
-            Found::Same { file, text } => Journal::resume(jp, file, &text),
-            Found::Other { why, .. } => anyhow::bail!("cannot resume: {why}"),
-            Found::Nothing => anyhow::bail!("no journal"),
-        }
-    }
-
-    #[test]
-    fn round_trip_and_torn_last_line() {
-        let dir = tempfile::tempdir().unwrap();
-        let inp = input(dir.path(), "email\na@x.com\n");
-        let fp = Fingerprint::of(&inp, "upsert").unwrap();
-        let jp = path_for(&dir.path().join("r.csv"));
-        assert!(jp.ends_with("r.csv.journal"));
-        assert!(matches!(inspect(&jp, &fp).unwrap(), Found::Nothing));
-        let j = Journal::start(&jp, None, &fp).unwrap();
-        assert!(!records_anything(&std::fs::read(&jp).unwrap()));
-        j.creating(1).unwrap();
-        assert!(records_anything(&std::fs::read(&jp).unwrap()));
-        j.sending(2).unwrap();
-        j.finished(
-            1,
-            &RowOutcome::new(RowResult::Created, Some(7), "with an address"),
-        )
-        .unwrap();
-        drop(j);
-        // A crash mid-line.
-        OpenOptions::new()
-            .append(true)
-            .open(&jp)
-            .unwrap()
-            .write_all(b"{\"no\":3,\"res")
-            .unwrap();
-        let (j, r) = resume(&jp, &fp).unwrap();
-        assert_eq!(r.outcome(1).unwrap().customer_id, Some(7));
-        assert!(r.outcome(3).is_none());
-        assert!(!r.maybe_created(1), "finished rows are not in doubt");
-        assert!(r.maybe_created(2));
-        assert_eq!(r.in_doubt(), 1);
-        j.finished(2, &RowOutcome::invalid("x")).unwrap();
-        drop(j);
-        let (j, r) = resume(&jp, &fp).unwrap();
-        assert_eq!(r.outcome(2).unwrap().result, RowResult::Invalid);
-        j.remove().unwrap();
-        assert!(!jp.exists());
-    }
-
-    #[test]
-    fn another_input_or_options_is_refused() {
-        let dir = tempfile::tempdir().unwrap();
-        let inp = input(dir.path(), "email\na@x.com\n");
-        let jp = dir.path().join("r.journal");
-        drop(Journal::start(&jp, None, &Fingerprint::of(&inp, "upsert").unwrap()).unwrap());
-        let e = resume(&jp, &Fingerprint::of(&inp, "create").unwrap())
-            .err()
-            .unwrap();
-        assert!(format!("{e:#}").contains("options"), "{e:#}");
-        std::fs::write(&inp, "email\nb@x.com\n").unwrap();
-        let e = resume(&jp, &Fingerprint::of(&inp, "upsert").unwrap())
-            .err()
-            .unwrap();
-        assert!(format!("{e:#}").contains("changed"), "{e:#}");
-        std::fs::write(&jp, "garbage\n").unwrap();
-        let e = inspect(&jp, &Fingerprint::of(&inp, "upsert").unwrap())
-            .err()
-            .unwrap();
-        assert!(format!("{e:#}").contains("not a bc-customers"), "{e:#}");
-        assert_eq!(std::fs::read_to_string(&jp).unwrap(), "garbage\n");
-    }
-
-    #[cfg(unix)]
-    #[test]
-    fn a_held_journal_names_its_holder_and_a_symlink_is_never_followed() {
-        let dir = tempfile::tempdir().unwrap();
-        let inp = input(dir.path(), "email\na@x.com\n");
-        let fp = Fingerprint::of(&inp, "upsert").unwrap();
-        let jp = dir.path().join("r.journal");
-        let held = Journal::start(&jp, None, &fp).unwrap();
-        // flock locks are per open file: a second open in this process conflicts like another
-        // process would.
-        let e = inspect(&jp, &fp).err().unwrap();
-        assert!(
-            format!("{e:#}").contains(&format!("pid {}", std::process::id())),
-            "{e:#}"
-        );
-        drop(held);
-        assert!(matches!(inspect(&jp, &fp).unwrap(), Found::Same { .. }));
-
-        let victim = dir.path().join("victim.txt");
-        std::fs::write(&victim, "precious\n").unwrap();
-        let link = dir.path().join("l.journal");
-        std::os::unix::fs::symlink(&victim, &link).unwrap();
-        let e = inspect(&link, &fp).err().unwrap();
-        assert!(format!("{e:#}").contains("symbolic link"), "{e:#}");
-        // Even a link that appears between the check and the create is not followed.
-        assert!(Journal::start(&link, None, &fp).is_err());
-        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious\n");
-    }
-}
+mod tests;

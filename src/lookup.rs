@@ -70,18 +70,6 @@ impl CustomerIndex {
         Ok(idx)
     }
 
-    pub fn is_complete(&self) -> bool {
-        self.complete
-    }
-
-    pub fn len(&self) -> usize {
-        self.by_id.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.by_id.is_empty()
-    }
-
     /// Look up locally; `None` means "ask the store".
     pub fn get(&self, id: Option<u64>, email: Option<&str>) -> Option<Found> {
         let hit = match (id, email) {
@@ -122,13 +110,6 @@ impl CustomerIndex {
         }
         self.remember(email, snap.clone());
         snap
-    }
-
-    /// Forget a customer (deleted).
-    pub fn forget(&mut self, id: u64) {
-        if let Some((_, email)) = self.by_id.remove(&id) {
-            self.by_email.remove(&email);
-        }
     }
 
     pub fn email_of(&self, id: u64) -> Option<&str> {

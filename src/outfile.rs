@@ -15,25 +15,23 @@
 //!   (`flock`) while their run lives; [`sweep`] removes those of killed runs from a directory
 //!   the current run writes to, and never one a live run holds.
 
-use std::collections::HashSet;
+mod conflicts;
+mod temp;
+
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
-use std::time::{Duration, SystemTime};
 
 use anyhow::Context;
+
+pub use conflicts::{OutputConflict, RunFiles};
+pub use temp::{sweep, temp_file_in};
 
 /// What every CSV starts with under `--bom` (what Excel needs to read UTF-8 as UTF-8).
 pub const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
 
 /// Symlink hops followed before giving up (the kernel's own limit is 40).
 const MAX_LINKS: usize = 40;
-
-/// An unlocked temporary file whose pid is alive is another program's pid by now (a live run
-/// holds its lock) or a run in the instant between creating and locking it: it is only
-/// removed once it is this old.
-const STALE_AGE: Duration = Duration::from_secs(3600);
 
 /// What writing to a path means.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -112,7 +110,7 @@ fn descriptor_spelling(_p: &Path) -> Option<i32> {
 
 /// A new handle on inherited descriptor `fd` (closing it leaves `fd` open).
 #[cfg(unix)]
-fn dup_descriptor(fd: i32) -> io::Result<File> {
+pub(super) fn dup_descriptor(fd: i32) -> io::Result<File> {
     use std::os::fd::BorrowedFd;
     // SAFETY: F_GETFD only asks whether `fd` is open; borrow_raw is sound only for an open
     // descriptor, which the check establishes, and the borrow ends with this function.
@@ -125,7 +123,7 @@ fn dup_descriptor(fd: i32) -> io::Result<File> {
 }
 
 #[cfg(not(unix))]
-fn dup_descriptor(fd: i32) -> io::Result<File> {
+pub(super) fn dup_descriptor(fd: i32) -> io::Result<File> {
     Err(io::Error::other(format!(
         "descriptor {fd} cannot be reopened"
     )))
@@ -285,337 +283,12 @@ fn start_writeback(file: &File) {
 fn start_writeback(_file: &File) {}
 
 /// The directory a file is in (`.` for a bare name).
-fn parent_dir(p: &Path) -> PathBuf {
+pub(super) fn parent_dir(p: &Path) -> PathBuf {
     match p.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),
     }
 }
 
-/// A temporary file in `dir` named `.<label>.bc-customers-<pid>-<random>.tmp`, locked for
-/// as long as it is open (the lock goes with the process, even on `kill -9`). Temporary files
-/// that killed runs left in `dir` are removed first.
-pub fn temp_file_in(dir: &Path, label: &str) -> anyhow::Result<tempfile::NamedTempFile> {
-    sweep(dir);
-    let tmp = tempfile::Builder::new()
-        .prefix(&format!(".{label}.{TEMP_MARK}{}-", std::process::id()))
-        .suffix(".tmp")
-        .rand_bytes(6)
-        .tempfile_in(dir)
-        .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
-    // A filesystem without locks (some network mounts) still has the pid to go by.
-    let _ = tmp.as_file().try_lock();
-    Ok(tmp)
-}
-
-const TEMP_MARK: &str = "bc-customers-";
-
-/// The pid in a temporary file name of ours (`.<label>.bc-customers-<pid>-<random>.tmp`).
-fn temp_pid(name: &str) -> Option<u32> {
-    let stem = name.strip_prefix('.')?.strip_suffix(".tmp")?;
-    let (_, tail) = stem.rsplit_once('.')?;
-    let (pid, random) = tail.strip_prefix(TEMP_MARK)?.split_once('-')?;
-    (!random.is_empty() && random.bytes().all(|b| b.is_ascii_alphanumeric()))
-        .then(|| pid.parse().ok())
-        .flatten()
-}
-
-/// Remove the temporary files that killed runs of this tool left in `dir` (once per directory
-/// per process). A file is left alone while a live run holds its lock, or while its pid is
-/// alive and it is younger than [`STALE_AGE`]. Returns how many were removed.
-pub fn sweep(dir: &Path) -> usize {
-    static SWEPT: Mutex<Option<HashSet<PathBuf>>> = Mutex::new(None);
-    let key = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
-    if !SWEPT
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .get_or_insert_with(HashSet::new)
-        .insert(key)
-    {
-        return 0;
-    }
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return 0;
-    };
-    let mut removed = 0;
-    for entry in entries.flatten() {
-        let name = entry.file_name();
-        let Some(pid) = name.to_str().and_then(temp_pid) else {
-            continue;
-        };
-        let path = entry.path();
-        if is_stale(&path, pid) && std::fs::remove_file(&path).is_ok() {
-            removed += 1;
-        }
-    }
-    removed
-}
-
-fn is_stale(path: &Path, pid: u32) -> bool {
-    // Only plain files: a symlink or a directory with such a name is not ours.
-    let Ok(meta) = std::fs::symlink_metadata(path) else {
-        return false;
-    };
-    if !meta.is_file() {
-        return false;
-    }
-    let old = meta
-        .modified()
-        .ok()
-        .and_then(|m| SystemTime::now().duration_since(m).ok())
-        .is_some_and(|age| age > STALE_AGE);
-    let Ok(file) = File::open(path) else {
-        return false;
-    };
-    // The lock (if taken) is held until `file` is dropped, after the removal.
-    match file.try_lock() {
-        Ok(()) => !pid_alive(pid) || old,
-        Err(std::fs::TryLockError::WouldBlock) => false,
-        // Locks unsupported here: the pid and the age must both say the run is gone.
-        Err(std::fs::TryLockError::Error(_)) => !pid_alive(pid) && old,
-    }
-}
-
-#[cfg(unix)]
-fn pid_alive(pid: u32) -> bool {
-    let Ok(pid) = libc::pid_t::try_from(pid) else {
-        return false;
-    };
-    if pid <= 0 {
-        return false;
-    }
-    // SAFETY: signal 0 sends nothing; it only asks whether the process exists.
-    let rc = unsafe { libc::kill(pid, 0) };
-    rc == 0 || io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
-}
-
-#[cfg(not(unix))]
-fn pid_alive(_pid: u32) -> bool {
-    true
-}
-
-/// Two outputs of one run naming the same file, or an output naming an input: a usage error
-/// (exit 2), found before any request.
-#[derive(Debug, thiserror::Error)]
-#[error("{message}")]
-pub struct OutputConflict {
-    pub message: String,
-    /// `--summary-json` is one of the two: the failure document must not be written there
-    /// either (it would overwrite the very file the check protects).
-    pub summary_at_stake: bool,
-}
-
-const SUMMARY: &str = "--summary-json";
-
-/// The files one run reads and writes, checked together by [`RunFiles::check`].
-#[derive(Debug, Default)]
-pub struct RunFiles {
-    inputs: Vec<(String, PathBuf)>,
-    outputs: Vec<(String, PathBuf)>,
-    /// Checked after the command's own outputs, so that a message names those first.
-    summary: Option<PathBuf>,
-}
-
-impl RunFiles {
-    /// The files every command has: the `--token-file` it reads and the `--summary-json` it
-    /// writes.
-    pub fn new(g: &crate::cli::GlobalArgs) -> RunFiles {
-        let mut files = RunFiles::default();
-        if let Some(p) = &g.token_file {
-            files = files.input("the --token-file", p);
-        }
-        files.summary = g.summary_json.clone();
-        files
-    }
-
-    /// A file the run reads (`-`: standard input).
-    pub fn input(mut self, what: &str, path: &Path) -> RunFiles {
-        self.inputs.push((what.to_string(), path.to_path_buf()));
-        self
-    }
-
-    /// A file the run writes (`-`: standard output).
-    pub fn output(mut self, what: &str, path: &Path) -> RunFiles {
-        self.outputs.push((what.to_string(), path.to_path_buf()));
-        self
-    }
-
-    /// The results file and the journal kept beside it (`<results>.journal`).
-    pub fn results(self, path: &Path) -> RunFiles {
-        self.output("the results file", path).output(
-            "the results file's journal",
-            &crate::journal::path_for(path),
-        )
-    }
-
-    /// Refuse two outputs naming one file, or an output naming an input. Character devices
-    /// are exempt: `/dev/null` or a terminal has no content to destroy.
-    pub fn check(&self) -> anyhow::Result<()> {
-        let summary = self
-            .summary
-            .iter()
-            .map(|p| (SUMMARY.to_string(), p.clone()));
-        let all: Vec<(String, PathBuf)> = self.outputs.iter().cloned().chain(summary).collect();
-        let outputs: Vec<_> = all
-            .iter()
-            .map(|(what, p)| (what, p, identity(p, 1)))
-            .collect();
-        for (i, (what, path, id)) in outputs.iter().enumerate() {
-            let Some(id) = id else { continue };
-            if let Some((first, first_path, _)) =
-                outputs[..i].iter().find(|(_, _, o)| o.as_ref() == Some(id))
-            {
-                return Err(OutputConflict {
-                    message: format!(
-                        "{first} {} and {what} {} are the same file: one would overwrite the other; give each output a different file name",
-                        shown(first_path, "standard output"),
-                        shown(path, "standard output")
-                    ),
-                    summary_at_stake: [first.as_str(), what.as_str()].contains(&SUMMARY),
-                }
-                .into());
-            }
-            for (in_what, in_path) in &self.inputs {
-                if identity(in_path, 0).as_ref() == Some(id) {
-                    return Err(OutputConflict {
-                        message: format!(
-                            "{what} {} is {in_what} ({}): it would be overwritten; choose another name",
-                            shown(path, "standard output"),
-                            shown(in_path, "standard input")
-                        ),
-                        summary_at_stake: what.as_str() == SUMMARY,
-                    }
-                    .into());
-                }
-            }
-        }
-        Ok(())
-    }
-}
-
-/// A path for a message, `-` said in words.
-fn shown(path: &Path, dash: &str) -> String {
-    if path.as_os_str() == "-" {
-        format!("- ({dash})")
-    } else {
-        path.display().to_string()
-    }
-}
-
-/// What makes two spellings one file: the inode of an existing file, else the canonical path
-/// it would be created at.
-#[derive(Debug, PartialEq, Eq)]
-enum Identity {
-    Inode { dev: u64, ino: u64 },
-    Name(PathBuf),
-}
-
-/// `path`'s identity; `-` is descriptor `dash` (0 for inputs, 1 for outputs). None for a
-/// character device (nothing to overwrite) or what cannot be looked at (opening it will say
-/// why).
-fn identity(path: &Path, dash: i32) -> Option<Identity> {
-    if path.as_os_str() == "-" {
-        return descriptor_identity(dash);
-    }
-    match Target::of(path).ok()? {
-        Target::Descriptor(fd) => descriptor_identity(fd),
-        Target::File(p) | Target::Special(p) => match std::fs::metadata(&p) {
-            Ok(m) => inode(&m),
-            Err(_) => {
-                let dir = std::fs::canonicalize(parent_dir(&p)).ok()?;
-                Some(Identity::Name(dir.join(p.file_name()?)))
-            }
-        },
-    }
-}
-
-#[cfg(unix)]
-fn descriptor_identity(fd: i32) -> Option<Identity> {
-    inode(&dup_descriptor(fd).ok()?.metadata().ok()?)
-}
-
-#[cfg(not(unix))]
-fn descriptor_identity(_fd: i32) -> Option<Identity> {
-    None
-}
-
-#[cfg(unix)]
-fn inode(m: &std::fs::Metadata) -> Option<Identity> {
-    use std::os::unix::fs::{FileTypeExt, MetadataExt};
-    (!m.file_type().is_char_device()).then(|| Identity::Inode {
-        dev: m.dev(),
-        ino: m.ino(),
-    })
-}
-
-#[cfg(not(unix))]
-fn inode(_m: &std::fs::Metadata) -> Option<Identity> {
-    None
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn replaced_file_leaves_nothing_on_drop() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("out.csv");
-        std::fs::write(&path, "old").unwrap();
-        {
-            let mut f = OutputFile::create(&path).unwrap();
-            f.write_all(b"new").unwrap();
-        }
-        assert_eq!(std::fs::read_to_string(&path).unwrap(), "old");
-        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
-        let mut f = OutputFile::create(&path).unwrap();
-        f.write_all(b"new").unwrap();
-        f.commit().unwrap();
-        assert_eq!(std::fs::read_to_string(&path).unwrap(), "new");
-    }
-
-    #[test]
-    fn temp_names_carry_the_pid() {
-        assert_eq!(temp_pid(".out.csv.bc-customers-123-aB9xYz.tmp"), Some(123));
-        assert_eq!(temp_pid(".a.b.bc-customers-7-x.tmp"), Some(7));
-        assert_eq!(temp_pid(".out.csv.bc-customers-123-.tmp"), None);
-        assert_eq!(temp_pid(".out.csv.XyZ123.tmp"), None);
-        assert_eq!(temp_pid("out.csv.bc-customers-123-abc.tmp"), None);
-        assert_eq!(temp_pid(".out.csv.bc-customers-x1-abc.tmp"), None);
-        let dir = tempfile::tempdir().unwrap();
-        let tmp = temp_file_in(dir.path(), "out.csv").unwrap();
-        let name = tmp
-            .path()
-            .file_name()
-            .unwrap()
-            .to_str()
-            .unwrap()
-            .to_string();
-        assert_eq!(temp_pid(&name), Some(std::process::id()), "{name}");
-    }
-
-    #[cfg(unix)]
-    #[test]
-    fn descriptors_and_devices_are_not_replaced() {
-        assert_eq!(
-            Target::of(Path::new("/dev/stdout")).unwrap(),
-            Target::Descriptor(1)
-        );
-        assert_eq!(
-            Target::of(Path::new("/dev/fd/2")).unwrap(),
-            Target::Descriptor(2)
-        );
-        assert!(matches!(
-            Target::of(Path::new("/dev/null")).unwrap(),
-            Target::Special(_)
-        ));
-        let dir = tempfile::tempdir().unwrap();
-        let link = dir.path().join("link");
-        std::os::unix::fs::symlink("target.csv", &link).unwrap();
-        assert_eq!(
-            Target::of(&link).unwrap(),
-            Target::File(dir.path().join("target.csv"))
-        );
-        assert!(Target::of(dir.path()).is_err());
-    }
-}
+mod tests;

@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 
 use futures::future::{FutureExt, Shared};
 use futures::StreamExt;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
 
 use crate::csvio::{describe_csv_error, CsvReader};
 use crate::interrupt::{Abandoned, Interrupt, Signal};
@@ -169,26 +169,61 @@ pub enum Ended {
     Interrupted(Signal),
 }
 
-/// Run `work` over every row with at most `concurrency` rows in flight; `keys_of` names the
-/// customer a row is about (rows sharing a key run one after another, in file order; see
-/// [`Chains`]); `sink` receives every row and its outcome in input order. `work` returning
-/// `Err` is fatal: the run stops and the error is returned, except [`Abandoned`] (a row a
-/// signal stopped before it sent anything), which is dropped. After a signal no row is
-/// started; the rows in flight finish and reach the sink, unless a second signal abandons them.
-pub async fn run<T, W, Fut, S>(
+/// How many rows a run holds at once. `rows_in_flight` rows are worked on at the same time
+/// (a batching backend needs at least its batch size of rows waiting per request slot, so
+/// this is not the HTTP concurrency); at most [`Window::rows`] rows are between being read
+/// and reaching the sink, which bounds the reorder buffer behind a slow row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    pub rows_in_flight: usize,
+}
+
+/// Rows that may wait in the reorder buffer, per row in flight: enough that rows of ordinary
+/// latency never wait for the window, few enough that a row stuck in its retries (backoff up
+/// to 10 s) holds back a few hundred finished rows, not everything read meanwhile.
+const REORDER_SLACK: usize = 4;
+
+impl Window {
+    pub fn new(rows_in_flight: usize) -> Window {
+        Window {
+            rows_in_flight: rows_in_flight.max(1),
+        }
+    }
+
+    /// Rows between entering the run and reaching the sink, at most.
+    pub fn rows(self) -> usize {
+        self.rows_in_flight * REORDER_SLACK
+    }
+}
+
+/// Run every row through `prepare` (once, in input order: what it makes of the row is the
+/// row's item), then `work`, with at most `window.rows_in_flight` rows worked on at once;
+/// `keys_of` names the customer an item is about (rows sharing a key run one after another,
+/// in file order; see [`Chains`]); `sink` receives every row and its outcome in input order.
+/// A row takes one of [`Window::rows`] places as it enters and gives it back when the sink
+/// has it, so a slow row holds back at most that many rows (back-pressure on the reader)
+/// instead of an unbounded reorder buffer. `work` returning `Err` is fatal: the run stops
+/// and the error is returned, except [`Abandoned`] (a row a signal stopped before it sent
+/// anything), which is dropped. After a signal no row is started; the rows in flight finish
+/// and reach the sink, unless a second signal abandons them.
+pub async fn run<I, T, P, K, W, Fut, S>(
     mut rows: mpsc::Receiver<anyhow::Result<Row>>,
-    concurrency: usize,
+    window: Window,
     stop: &Interrupt,
-    keys_of: impl Fn(&Row) -> Vec<String>,
+    mut prepare: P,
+    keys_of: K,
     work: W,
     mut sink: S,
 ) -> anyhow::Result<Ended>
 where
-    W: Fn(Row, Turn) -> Fut,
+    P: FnMut(&Row) -> I,
+    K: Fn(&I) -> Vec<String>,
+    W: Fn(Row, I, Turn) -> Fut,
     Fut: Future<Output = anyhow::Result<(Row, T)>>,
     S: FnMut(Row, T) -> anyhow::Result<()>,
 {
     let chains = Arc::new(Chains::default());
+    let places = Arc::new(Semaphore::new(window.rows()));
     let (fatal_tx, mut fatal_rx) = mpsc::channel::<anyhow::Error>(1);
     let source = futures::stream::poll_fn(move |cx| rows.poll_recv(cx)).take_until(stop.first());
     let work = &work;
@@ -205,8 +240,16 @@ where
                 }
             }
         })
-        .map(|row| {
-            let keys = keys_of(&row);
+        .then(|row| {
+            let places = Arc::clone(&places);
+            async move {
+                let place = places.acquire_owned().await.expect("never closed");
+                (row, place)
+            }
+        })
+        .map(|(row, place)| {
+            let item = prepare(&row);
+            let keys = keys_of(&item);
             let (done_tx, done_rx) = oneshot::channel::<()>();
             let done = done_rx.shared();
             let prev = chains.enter(row.seq, &keys, &done);
@@ -220,17 +263,17 @@ where
                 }
                 let seq = row.seq;
                 let chains = Arc::clone(&turn.chains);
-                let out = work(row, turn).await;
+                let out = work(row, item, turn).await;
                 chains.leave(seq, &keys);
                 let _ = done_tx.send(());
-                out
+                out.map(|done| (done, place))
             }
         })
-        .buffer_unordered(concurrency.max(1));
+        .buffer_unordered(window.rows_in_flight);
     futures::pin_mut!(stream);
     let second = stop.second();
     futures::pin_mut!(second);
-    let mut pending: BTreeMap<u64, (Row, T)> = BTreeMap::new();
+    let mut pending: BTreeMap<u64, ((Row, T), OwnedSemaphorePermit)> = BTreeMap::new();
     let mut next = 0u64;
     loop {
         let result = tokio::select! {
@@ -242,15 +285,16 @@ where
                 None => break,
             },
         };
-        let (row, out) = match result {
+        let (done, place) = match result {
             Ok(done) => done,
             // Stopped by a signal before it sent anything: not an outcome, and the run is
             // ending anyway (the results file is not written after an interrupt).
             Err(e) if e.is::<Abandoned>() => continue,
             Err(e) => return Err(e),
         };
-        pending.insert(row.seq, (row, out));
-        while let Some((row, out)) = pending.remove(&next) {
+        pending.insert(done.0.seq, (done, place));
+        // The place is given back once the sink has the row.
+        while let Some(((row, out), _place)) = pending.remove(&next) {
             sink(row, out)?;
             next += 1;
         }
@@ -295,10 +339,11 @@ mod tests {
         let mut seen = Vec::new();
         let ended = run(
             rows_of(keys),
-            8,
+            Window::new(8),
             &Interrupt::never(),
             |row| vec![row.record[0].to_string()],
-            |row, _turn| {
+            |keys| keys.clone(),
+            |row, _keys, _turn| {
                 let active = Arc::clone(&active);
                 async move {
                     let k = row.record[0].to_string();
@@ -330,10 +375,11 @@ mod tests {
             let order: Arc<Mutex<Vec<u64>>> = Default::default();
             run(
                 rows_of(vec!["#7", "a@x", "#8", "b@x"]),
-                4,
+                Window::new(4),
                 &Interrupt::never(),
                 |row| vec![row.record[0].to_string()],
-                |row, turn| {
+                |keys| keys.clone(),
+                |row, _keys, turn| {
                     let order = Arc::clone(&order);
                     async move {
                         let resolved = match &row.record[0] {
@@ -359,5 +405,71 @@ mod tests {
             let pos = |n| order.iter().position(|&x| x == n).unwrap();
             assert!(pos(1) < pos(2) && pos(3) < pos(4), "{order:?}");
         }
+    }
+
+    /// Row 0 is slow; every other row is instant. The rows read, prepared and not yet written
+    /// never exceed the window (the reorder buffer is bounded), all rows still arrive in order,
+    /// and the prepared item reaches the row's work (prepare ran once per row).
+    #[tokio::test]
+    async fn the_reorder_buffer_stays_bounded_behind_a_slow_row() {
+        let window = Window::new(4);
+        let n = 200usize;
+        let prepared = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let written = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let peak = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let (tx, rx) = mpsc::channel(16);
+        tokio::spawn(async move {
+            for i in 0..n as u64 {
+                let mut rec = csv::StringRecord::new();
+                rec.push_field(&format!("k{i}"));
+                let row = Row {
+                    no: i + 1,
+                    seq: i,
+                    record: rec,
+                };
+                if tx.send(Ok(row)).await.is_err() {
+                    return;
+                }
+            }
+        });
+        let mut seen = Vec::new();
+        let ended = run(
+            rx,
+            window,
+            &Interrupt::never(),
+            |row| {
+                let ahead = prepared.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1
+                    - written.load(std::sync::atomic::Ordering::SeqCst);
+                peak.fetch_max(ahead, std::sync::atomic::Ordering::SeqCst);
+                row.seq * 10
+            },
+            |_| Vec::new(),
+            |row, item, _turn| async move {
+                if row.seq == 0 {
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                assert_eq!(item, row.seq * 10, "the item prepared for this row");
+                Ok((row, item))
+            },
+            |row, item| {
+                written.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                seen.push((row.seq, item));
+                Ok(())
+            },
+        )
+        .await
+        .unwrap();
+        assert_eq!(ended, Ended::Complete);
+        assert_eq!(prepared.load(std::sync::atomic::Ordering::SeqCst), n);
+        let expected: Vec<(u64, u64)> = (0..n as u64).map(|s| (s, s * 10)).collect();
+        assert_eq!(seen, expected);
+        let peak = peak.load(std::sync::atomic::Ordering::SeqCst);
+        assert!(
+            peak <= window.rows(),
+            "{peak} rows were held at once behind the slow row; the window is {}",
+            window.rows()
+        );
+        // The slow row did hold rows back: the window filled up (not a test that cannot fail).
+        assert_eq!(peak, window.rows());
     }
 }

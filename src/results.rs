@@ -172,10 +172,6 @@ impl ResultsWriter {
         Ok(())
     }
 
-    pub fn path(&self) -> &Path {
-        self.wtr.get_ref().path()
-    }
-
     /// Flush and rename into place.
     pub fn finish(self) -> anyhow::Result<()> {
         let file = self
@@ -239,25 +235,4 @@ pub fn default_path(input: &Path, command: &str) -> std::path::PathBuf {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn secrets_are_recognised() {
-        assert!(is_secret_column("password"));
-        assert!(is_secret_column(" Password_Confirmation "));
-        assert!(!is_secret_column("force_password_reset"));
-        assert!(!is_secret_column("email"));
-    }
-
-    #[test]
-    fn result_names_round_trip() {
-        for r in [
-            RowResult::Created,
-            RowResult::WouldCreate,
-            RowResult::Invalid,
-        ] {
-            assert_eq!(RowResult::parse(r.as_str()), Some(r));
-        }
-    }
-}
+mod tests;

@@ -34,7 +34,7 @@ use crate::cmd::{fatal_if_auth, AuthRefused};
 use crate::exit::{usage, Exit};
 use crate::interrupt::{Abandoned, Interrupt};
 use crate::journal::{self, Fingerprint, Found, Journal, Resumed, RunLock};
-use crate::pipeline::{self, Ended, Row, Turn};
+use crate::pipeline::{self, Ended, Row, Turn, Window};
 use crate::report::{Summary, Tally};
 use crate::results::{ResultsWriter, RowOutcome, RowResult};
 
@@ -331,32 +331,64 @@ impl RowRun {
         ))
     }
 
-    /// Run the rows through the pipeline (see [`pipeline::run`]): rows the interrupted run
-    /// finished are not sent again, every outcome is journaled as it finishes, and a fatal
-    /// error says how to continue.
+    /// Run the rows through the pipeline (see [`pipeline::run`]) with `concurrency` rows in
+    /// flight, each row's keys named by `keys_of`: [`RowRun::rows_prepared`] for commands
+    /// whose rows need no preparing.
     pub async fn rows<W, Fut, S>(
         &self,
         rx: mpsc::Receiver<anyhow::Result<Row>>,
         concurrency: usize,
         keys_of: impl Fn(&Row) -> Vec<String>,
         work: W,
-        sink: S,
+        mut sink: S,
     ) -> anyhow::Result<Ended>
     where
         W: Fn(Row, Turn) -> Fut,
         Fut: Future<Output = anyhow::Result<(Row, RowOutcome)>>,
         S: FnMut(Row, RowOutcome) -> anyhow::Result<()>,
     {
+        self.rows_prepared(
+            rx,
+            Window::new(concurrency),
+            |row| ((), keys_of(row)),
+            |keys: &Vec<String>| keys.clone(),
+            |row, _, turn| work(row, turn),
+            |row, (), out| sink(row, out),
+        )
+        .await
+    }
+
+    /// Run the rows through the pipeline (see [`pipeline::run`]): `prepare` makes each row's
+    /// note (for the sink) and item (for `work`) once, in order; rows the interrupted run finished are not sent again (their item
+    /// is not used), every outcome is journaled as it finishes, and a fatal error says how to
+    /// continue.
+    pub async fn rows_prepared<N, I, P, K, W, Fut, S>(
+        &self,
+        rx: mpsc::Receiver<anyhow::Result<Row>>,
+        window: Window,
+        prepare: P,
+        keys_of: K,
+        work: W,
+        mut sink: S,
+    ) -> anyhow::Result<Ended>
+    where
+        P: FnMut(&Row) -> (N, I),
+        K: Fn(&I) -> Vec<String>,
+        W: Fn(Row, I, Turn) -> Fut,
+        Fut: Future<Output = anyhow::Result<(Row, RowOutcome)>>,
+        S: FnMut(Row, N, RowOutcome) -> anyhow::Result<()>,
+    {
         let work = &work;
         pipeline::run(
             rx,
-            concurrency,
+            window,
             &self.stop,
-            keys_of,
-            |row, turn| async move {
+            prepare,
+            |(_, item): &(N, I)| keys_of(item),
+            |row, (note, item), turn| async move {
                 if let Some(out) = self.recovered(row.no) {
                     self.rows_done.fetch_add(1, Ordering::Relaxed);
-                    return Ok((row, out));
+                    return Ok((row, (note, out)));
                 }
                 // A row that was waiting for an earlier row about its customer when the
                 // signal came does not start.
@@ -365,7 +397,7 @@ impl RowRun {
                 }
                 let no = row.no;
                 let silent_before = self.silent_total.load(Ordering::Relaxed);
-                let (row, out) = work(row, turn).await?;
+                let (row, out) = work(row, item, turn).await?;
                 if out.result != RowResult::Failed {
                     self.silent_rows.store(0, Ordering::Relaxed);
                     self.finished(no, &out)?;
@@ -377,9 +409,9 @@ impl RowRun {
                 // row's silence be counted meanwhile, a row that failed for another reason is
                 // merely tried again, and fails again.
                 self.rows_done.fetch_add(1, Ordering::Relaxed);
-                Ok((row, out))
+                Ok((row, (note, out)))
             },
-            sink,
+            |row, (note, out)| sink(row, note, out),
         )
         .await
         .map_err(|e| self.fatal(e))

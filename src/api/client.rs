@@ -277,13 +277,32 @@ impl Client {
     /// the form encoder behind [`Client::send`] would not leave alone. Errors name the route
     /// as `GET /v3/customers`.
     pub async fn get_v3(&self, path: &str, encoded_query: &str) -> Result<Reply, ApiError> {
-        let what = format!("GET /v3{}", route_of(path));
+        self.send_v3(Method::GET, path, encoded_query, None, true)
+            .await
+    }
+
+    /// Any V3 request, encoded as [`Client::get_v3`] encodes it, with the same retries,
+    /// pacing and scrubbing as [`Client::send`] (the V3 batch writes: `api::v3::write`).
+    pub async fn send_v3(
+        &self,
+        method: Method,
+        path: &str,
+        encoded_query: &str,
+        body: Option<&Value>,
+        idempotent: bool,
+    ) -> Result<Reply, ApiError> {
+        let what = format!("{method} /v3{}", route_of(path));
         let mut url = format!("{}{}", self.inner.root_v3, path);
         if !encoded_query.is_empty() {
             url.push('?');
             url.push_str(encoded_query);
         }
-        self.send_to(Method::GET, url, what, &[], None, true).await
+        self.send_to(method, url, what, &[], body, idempotent).await
+    }
+
+    /// `--max-retries`: how often a failed request is sent again.
+    pub fn max_retries(&self) -> u32 {
+        self.inner.max_retries
     }
 
     /// Decode a big 2xx body on the blocking pool (see [`Client::get_list`] for why), a small

@@ -11,6 +11,7 @@ pub mod pages;
 pub mod rate;
 pub mod reconcile;
 pub mod store;
+pub mod v2_encode;
 pub mod v3;
 
 pub use client::{Client, ClientStats, Connection};

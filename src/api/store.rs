@@ -1,4 +1,4 @@
-//! The store seam for reads: one [`Reader`] over either Customers API, yielding the same
+//! The store seam: [`Reader`] for reads, [`Writer`] for writes (at the end). One [`Reader`] over either Customers API, yielding the same
 //! [`Page`]s of V2-shaped customers (and addresses), so `export` writes the same bytes from
 //! either backend (reviews/architecture-review.md §8: backends as an enum chosen once from
 //! the settings, no dyn; a V3 gap is a compile error in the match).
@@ -8,7 +8,10 @@ use futures::stream::{BoxStream, StreamExt};
 use super::client::Client;
 use super::error::ApiError;
 use super::pages::{self, Query};
+use super::reconcile;
 use super::v3;
+use crate::mapping::columns::Field;
+use crate::mapping::row::{AddressData, Capabilities, RowData};
 
 pub use super::v3::pages::Page;
 
@@ -115,3 +118,197 @@ impl Reader {
         }
     }
 }
+
+/// The store seam for writes: one [`Writer`] over either Customers API, taking the mapping's
+/// neutral rows ([`RowData`], [`AddressData`]) one item at a time with one result per item,
+/// so a row engine drives both alike. V3 gathers the items into batches behind these calls
+/// ([`v3::batch`]); V2 sends one request per item. Both create exactly once: an ambiguous
+/// create is looked up by email before it is sent again.
+#[derive(Clone)]
+pub enum Writer {
+    /// `/v2/customers…`: one request per write (reference/bigcommerce-api.md).
+    V2(Client),
+    /// `/v3/customers…` through the batcher.
+    V3(v3::batch::Batcher),
+}
+
+pub use super::v3::batch::AddressOutcome;
+pub use super::v3::write::WriteError;
+
+impl Writer {
+    /// The writer for `--api` (see [`crate::settings::Settings`]): V3 with up to `concurrency`
+    /// batches in flight (the request slots) and the before-send `hook`; V2 sends each item
+    /// as its own request (and has no hook: the caller marks each row itself).
+    pub fn for_api(
+        api: crate::settings::ApiVersion,
+        client: Client,
+        concurrency: usize,
+        hook: Option<v3::batch::BeforeSend>,
+    ) -> Writer {
+        match api {
+            crate::settings::ApiVersion::V2 => Writer::V2(client),
+            crate::settings::ApiVersion::V3 => Writer::v3(
+                client,
+                v3::batch::BatchConfig {
+                    in_flight: concurrency,
+                    ..v3::batch::BatchConfig::default()
+                },
+                hook,
+            ),
+        }
+    }
+
+    /// The V3 writer: starts the batcher's tasks, so it must be called inside a Tokio runtime.
+    /// `hook` runs before each request with its items' keys (see [`v3::batch::BeforeSend`]).
+    pub fn v3(
+        client: Client,
+        config: v3::batch::BatchConfig,
+        hook: Option<v3::batch::BeforeSend>,
+    ) -> Writer {
+        let batcher = v3::batch::Batcher::new(v3::write::Writes::new(client), config);
+        Writer::V3(match hook {
+            Some(hook) => batcher.with_before_send(hook),
+            None => batcher,
+        })
+    }
+
+    pub fn client(&self) -> &Client {
+        match self {
+            Writer::V2(c) => c,
+            Writer::V3(b) => b.writes().client(),
+        }
+    }
+
+    /// What this backend writes, for the mapping ([`Layout::for_capabilities`]) and the
+    /// executor (rows in flight per request slot; an address request after a create or not).
+    ///
+    /// [`Layout::for_capabilities`]: crate::mapping::columns::Layout::for_capabilities
+    pub fn capabilities(&self) -> Capabilities {
+        match self {
+            Writer::V2(_) => Capabilities {
+                batch_size: 1,
+                writable_form_fields: false,
+                addresses_inline: false,
+            },
+            Writer::V3(_) => Capabilities {
+                batch_size: v3::write::MAX_BATCH,
+                writable_form_fields: true,
+                addresses_inline: true,
+            },
+        }
+    }
+
+    /// Create the row's customer; its id. With [`Capabilities::addresses_inline`] the row's
+    /// address is created with it; otherwise the caller adds it with [`Writer::add_address`].
+    /// `key` names the item to the V3 hook (a row number).
+    pub async fn create(
+        &self,
+        key: u64,
+        row: &RowData,
+        force_reset: bool,
+    ) -> Result<u64, WriteError> {
+        match self {
+            Writer::V2(client) => {
+                let body = row.create_payload(force_reset);
+                let email = row.email().unwrap_or_default().to_string();
+                let created = reconcile::create_once(
+                    client,
+                    client.max_retries(),
+                    || client.create_customer(&body),
+                    || client.find_customer_by_email(&email),
+                )
+                .await?;
+                Ok(created.id)
+            }
+            Writer::V3(b) => {
+                b.create(key, v3::encode::create_body(row, force_reset))
+                    .await
+            }
+        }
+    }
+
+    /// Update customer `id` with the row's `fields` (those that differ from the store), and
+    /// its password when `with_password`. Under V3 the row's form fields and marketing
+    /// consent go too.
+    pub async fn update(
+        &self,
+        key: u64,
+        id: u64,
+        row: &RowData,
+        fields: &[Field],
+        with_password: bool,
+    ) -> Result<(), WriteError> {
+        match self {
+            Writer::V2(client) => {
+                let body = row.update_payload(fields, with_password);
+                client.update_customer(id, &body).await?;
+                Ok(())
+            }
+            Writer::V3(b) => {
+                let body = v3::encode::update_body(row, fields, with_password);
+                b.update(key, id, body).await
+            }
+        }
+    }
+
+    /// Put customer `id` in group `group_id` (0: no group).
+    pub async fn set_group(&self, key: u64, id: u64, group_id: u64) -> Result<(), WriteError> {
+        match self {
+            Writer::V2(client) => {
+                let body = serde_json::json!({ "customer_group_id": group_id });
+                client.update_customer(id, &body).await?;
+                Ok(())
+            }
+            Writer::V3(b) => b.set_group(key, id, group_id).await,
+        }
+    }
+
+    /// Delete customer `id`. Neither arm can send a collection delete: V2 deletes by path
+    /// (`/customers/{id}`), V3 by a non-empty `id:in`.
+    pub async fn delete(&self, key: u64, id: u64) -> Result<(), WriteError> {
+        match self {
+            Writer::V2(client) => {
+                if id == 0 {
+                    return Err(WriteError::Refused("0 is not a customer id".into()));
+                }
+                Ok(client.delete_customer(id).await?)
+            }
+            Writer::V3(b) => b.delete(key, id).await,
+        }
+    }
+
+    /// Give customer `customer_id` the address `a`. V2 always creates it (the caller checks
+    /// the customer's addresses first); V3's store leaves out one the customer already has.
+    pub async fn add_address(
+        &self,
+        key: u64,
+        customer_id: u64,
+        a: &AddressData,
+    ) -> Result<AddressOutcome, WriteError> {
+        match self {
+            Writer::V2(client) => {
+                let body = a.payload();
+                let find = || async {
+                    let existing = client.addresses(customer_id).await?;
+                    Ok(existing.into_iter().find(|e| a.matches(e)))
+                };
+                let created = reconcile::create_once(
+                    client,
+                    client.max_retries(),
+                    || client.create_address(customer_id, &body),
+                    find,
+                )
+                .await?;
+                Ok(AddressOutcome::Added(created.id))
+            }
+            Writer::V3(b) => {
+                b.add_address(key, customer_id, v3::encode::address_body(a))
+                    .await
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "store_tests.rs"]
+mod tests;

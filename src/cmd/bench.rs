@@ -13,9 +13,9 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 
-use crate::cli::GlobalArgs;
 use crate::exit::Exit;
 use crate::sandbox::{Sandbox, SandboxConfig};
+use crate::settings::Settings;
 
 /// One benchmark workload.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -105,7 +105,7 @@ pub struct Measurement {
 
 /// Run the chosen workloads one after another and print the table (stdout) and, with
 /// `--json`, write it as JSON. Progress lines go to stderr unless `--quiet`.
-pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
+pub async fn run(g: &Settings, args: Args) -> anyhow::Result<Exit> {
     if !(args.scale > 0.0 && args.scale.is_finite()) {
         return crate::exit::usage("--scale must be a positive number");
     }

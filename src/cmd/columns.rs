@@ -122,4 +122,27 @@ mod tests {
             assert!(text.contains(c), "{c}");
         }
     }
+
+    /// The addresses file of `export` names the address fields as the import's address
+    /// columns do, less the `address_` prefix, in the same order (so one name means one
+    /// field, and a backup's addresses map back column for column).
+    #[test]
+    fn the_addresses_file_names_the_import_address_columns() {
+        use crate::cmd::export::ADDRESSES_FILE_COLUMNS;
+        use crate::mapping::columns::ADDRESS_COLUMNS;
+        let exported: Vec<&str> = ADDRESSES_FILE_COLUMNS
+            .iter()
+            .copied()
+            .filter(|c| !matches!(*c, "customer_id" | "customer_email" | "address_id"))
+            .filter(|c| *c != "country_iso2")
+            .collect();
+        let imported: Vec<&str> = ADDRESS_COLUMNS
+            .iter()
+            .map(|c| match *c {
+                "address_type" => "address_type",
+                c => c.strip_prefix("address_").unwrap(),
+            })
+            .collect();
+        assert_eq!(exported, imported);
+    }
 }

@@ -1,9 +1,9 @@
 //! `count`: print the number of customers (optionally filtered).
 
 use crate::api::v3;
-use crate::cli::{ApiVersion, GlobalArgs};
 use crate::cmd::{connect, fatal_if_auth, parse_filters};
 use crate::exit::Exit;
+use crate::settings::{ApiVersion, Settings};
 
 /// Print the number of customers.
 #[derive(Debug, Clone, clap::Args)]
@@ -20,7 +20,7 @@ pub struct Args {
 /// Validate the filters (usage error before any request), then one request: V2's
 /// `/customers/count`, or with `--api v3` the `meta.pagination.total` of a one-customer page
 /// with the filters under their V3 names (a filter V3 cannot express is a usage error).
-pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
+pub async fn run(g: &Settings, args: Args) -> anyhow::Result<Exit> {
     let q = parse_filters(&args.filters, args.since.as_deref())?;
     let v3 = match g.api {
         ApiVersion::V2 => None,

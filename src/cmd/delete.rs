@@ -16,7 +16,6 @@ use reqwest::Method;
 
 use crate::api::client::backoff;
 use crate::api::{ApiError, Client};
-use crate::cli::GlobalArgs;
 use crate::cmd::connect;
 use crate::cmd::fatal_if_auth;
 use crate::cmd::targets::{self, Columns, Finder, Target};
@@ -27,6 +26,7 @@ use crate::pipeline::{self, Row};
 use crate::report::{Progress, Summary};
 use crate::results::{default_path, ResultsWriter, RowOutcome, RowResult};
 use crate::rows::{check_resume, JournalSpec, Mark, RowRun};
+use crate::settings::Settings;
 
 /// Delete the customers named in a CSV.
 #[derive(Debug, Clone, clap::Args)]
@@ -68,7 +68,7 @@ struct Deleted {
 }
 
 /// Find each row's customer, delete it (only with `--yes`), write the results file.
-pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
+pub async fn run(g: &Settings, args: Args) -> anyhow::Result<Exit> {
     check_resume(args.resume, Some(&args.input), !args.yes)?;
     let file = InputFile::open(&args.input, &args.dialect)?;
     let rdr = file.reader()?;
@@ -140,7 +140,7 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
         &run,
         rx,
         cols,
-        concurrency,
+        g.rows_in_flight,
         |row| {
             let ctx = Arc::clone(&ctx);
             async move {

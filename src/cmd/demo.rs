@@ -8,10 +8,10 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
-use crate::cli::GlobalArgs;
 use crate::cmd::{export, import};
 use crate::exit::Exit;
 use crate::sandbox::{Sandbox, SandboxConfig};
+use crate::settings::{Settings, StoreFlags};
 
 /// The sample file, built into the binary so the demo runs from any directory.
 const SAMPLE: &str = include_str!("../../samples/customers.csv");
@@ -30,7 +30,7 @@ pub struct Args {
     pub latency_ms: u64,
 }
 
-pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
+pub async fn run(g: &Settings, args: Args) -> anyhow::Result<Exit> {
     std::fs::create_dir_all(&args.dir)
         .with_context(|| format!("creating {}", args.dir.display()))?;
     let dir = args.dir.canonicalize()?;
@@ -58,11 +58,11 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
     // The token goes in a private file, as a user would do it (there is no token flag).
     let token_file = dir.join("sandbox.token");
     crate::csvio::write_private(&token_file, sandbox.token())?;
-    let mut global = g.clone();
-    global.store_hash = Some(sandbox.store_hash().to_string());
-    global.api_url = Some(sandbox.base_url());
-    global.token_file = Some(token_file);
-    global.summary_json = None;
+    let global = g.for_store(&StoreFlags {
+        store_hash: Some(sandbox.store_hash().to_string()),
+        api_url: Some(sandbox.base_url()),
+        token_file: Some(token_file),
+    })?;
 
     let input = dir.join("customers.csv");
     std::fs::write(&input, SAMPLE)?;

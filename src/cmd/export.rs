@@ -22,12 +22,12 @@ use futures::StreamExt;
 use crate::api::pages::{self};
 use crate::api::store::Reader;
 use crate::api::{v3, Address, Client, Customer};
-use crate::cli::{ApiVersion, GlobalArgs};
 use crate::cmd::{connect, fatal_if_auth, parse_filters, GroupBook};
 use crate::csvio::neutralise;
 use crate::exit::{usage, Exit};
 use crate::outfile::{OutputFile, RunFiles, UTF8_BOM};
 use crate::report::{Progress, Summary};
+use crate::settings::{ApiVersion, Settings};
 
 /// The fixed columns, in the documented order; `form_field:<name>` columns follow.
 pub const COLUMNS: [&str; 16] = [
@@ -49,8 +49,10 @@ pub const COLUMNS: [&str; 16] = [
     "date_modified",
 ];
 
-/// The columns of the `--addresses` file: the customer, the address id, the address fields.
-pub const ADDRESS_COLUMNS: [&str; 15] = [
+/// The columns of the `--addresses` file: the customer, the address id, the address fields
+/// (the import's `mapping::columns::ADDRESS_COLUMNS` without their `address_` prefix, and
+/// `country_iso2`).
+pub const ADDRESSES_FILE_COLUMNS: [&str; 15] = [
     "customer_id",
     "customer_email",
     "address_id",
@@ -97,7 +99,7 @@ pub struct Args {
 
 /// Run the export; SIGINT or SIGTERM (a systemd stop, a cron timeout) ends it like any other
 /// failure: the temporary files are removed and the previous output stays as it was.
-pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
+pub async fn run(g: &Settings, args: Args) -> anyhow::Result<Exit> {
     tokio::select! {
         result = export(g, args) => result,
         signal = interrupted() => Err(anyhow::anyhow!(
@@ -131,7 +133,7 @@ async fn interrupted() -> &'static str {
     }
 }
 
-async fn export(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
+async fn export(g: &Settings, args: Args) -> anyhow::Result<Exit> {
     let started = Instant::now();
     let query = parse_filters(&args.filters, args.since.as_deref())?;
     let now = chrono::Utc::now();
@@ -187,7 +189,7 @@ async fn export(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
                 sink.write_all(UTF8_BOM)?;
             }
             let mut w = csv::Writer::from_writer(sink);
-            w.write_record(ADDRESS_COLUMNS)?;
+            w.write_record(ADDRESSES_FILE_COLUMNS)?;
             Some(w)
         }
         None => None,
@@ -949,6 +951,7 @@ fn write_address_rows<W: Write>(
 }
 
 /// RFC-2822 from the API → ISO-8601 UTC; anything unparsable is passed through as sent.
+#[cfg(test)]
 pub fn iso_date(s: &str) -> String {
     let mut out = String::new();
     iso_date_into(s, &mut out);

@@ -7,10 +7,10 @@
 
 use crate::api::reconcile::create_once;
 use crate::api::{ApiError, Client, Group};
-use crate::cli::GlobalArgs;
 use crate::cmd::{connect, fatal_for_groups, fatal_if_auth};
 use crate::csvio::neutralise;
 use crate::exit::Exit;
+use crate::settings::Settings;
 
 /// List or create customer groups.
 #[derive(Debug, Clone, clap::Args)]
@@ -30,7 +30,7 @@ pub enum Action {
     },
 }
 
-pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
+pub async fn run(g: &Settings, args: Args) -> anyhow::Result<Exit> {
     let client = connect(g)?;
     match args.action {
         Action::List => {

@@ -15,14 +15,11 @@ pub mod validate_password;
 use std::collections::HashMap;
 
 use crate::api::{ApiError, Client, Group};
-use crate::cli::GlobalArgs;
+use crate::settings::Settings;
 
-/// Build the client from the global settings (fails before any request on bad settings).
-pub fn connect(g: &GlobalArgs) -> anyhow::Result<Client> {
-    let conn = g.connection()?;
-    Ok(Client::new(&conn)?
-        .with_verbosity(g.verbose)
-        .with_quiet(g.quiet))
+/// The client for the run's store (its connection was validated when the settings were built).
+pub fn connect(g: &Settings) -> anyhow::Result<Client> {
+    g.client()
 }
 
 /// The store refused the credentials: fatal for the run. A type, so that the row engine can

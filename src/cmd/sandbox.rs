@@ -2,12 +2,12 @@
 
 use clap::builder::TypedValueParser as _;
 
-use crate::cli::GlobalArgs;
 use crate::exit::{usage, Exit};
 use crate::sandbox::{
     self, SandboxConfig, V3BatchCommit, V3IdInOrder, V3Options, V3ReadOnly, V3StoreCredit,
     V3UnfilteredDelete,
 };
+use crate::settings::Settings;
 
 /// Run a local fake BigCommerce store on 127.0.0.1.
 #[derive(Debug, Clone, clap::Args)]
@@ -152,7 +152,7 @@ impl Args {
     }
 }
 
-pub async fn run(_g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
+pub async fn run(_g: &Settings, args: Args) -> anyhow::Result<Exit> {
     let cfg = args.config()?;
     sandbox::run_forever(cfg, args.port).await?;
     Ok(Exit::Ok)

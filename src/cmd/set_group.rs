@@ -15,7 +15,6 @@ use tokio::sync::mpsc;
 
 use crate::api::pages::{self, Query};
 use crate::api::Client;
-use crate::cli::GlobalArgs;
 use crate::cmd::targets::{self, Columns, Finder, Known};
 use crate::cmd::{connect, fatal_if_auth, parse_filters};
 use crate::exit::Exit;
@@ -25,6 +24,7 @@ use crate::pipeline::{self, Row};
 use crate::report::{Progress, Summary};
 use crate::results::{default_path, ResultsWriter, RowOutcome, RowResult};
 use crate::rows::{check_resume, JournalSpec, Mark, RowRun};
+use crate::settings::Settings;
 
 /// Move customers into a customer group.
 #[derive(Debug, Clone, clap::Args)]
@@ -81,7 +81,7 @@ struct Ctx {
 }
 
 /// Resolve the group, find the customers, change those not in it, write the results file.
-pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
+pub async fn run(g: &Settings, args: Args) -> anyhow::Result<Exit> {
     // Everything the user typed is checked before the first request. Neither source is
     // refused here rather than by clap, whose message would name one of them and, with the
     // connection set in the environment, list --store-hash and --api-url as if required.
@@ -181,7 +181,7 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
                 &run,
                 rx,
                 cols,
-                concurrency,
+                g.rows_in_flight,
                 |row| {
                     let ctx = Arc::clone(&ctx);
                     let finder = Arc::clone(&finder);
@@ -213,7 +213,7 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
             let (ended, tally) = run
                 .rows_to_results(
                     rx,
-                    concurrency,
+                    g.rows_in_flight,
                     |row| vec![pipeline::id_key(row.record[0].parse().unwrap_or(0))],
                     |row, _turn| {
                         let ctx = Arc::clone(&ctx);

@@ -159,11 +159,6 @@ pub struct Known {
 }
 
 impl Known {
-    /// The chaining keys of the customer found (see `pipeline::Chains`).
-    pub fn keys(&self) -> Vec<String> {
-        vec![pipeline::id_key(self.id), pipeline::email_key(&self.email)]
-    }
-
     pub fn of(c: &Customer) -> Known {
         Known {
             id: c.id,

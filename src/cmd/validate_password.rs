@@ -3,14 +3,13 @@
 //!
 //! BigCommerce protects this endpoint with "special rate limiting" beyond the store quota
 //! (undocumented; the sandbox answers 429 above 10 concurrent validations), so at most
-//! [`MAX_CONCURRENT_VALIDATIONS`] rows are in flight whatever `--concurrency` says. Passwords
+//! [`MAX_CONCURRENT_VALIDATIONS`] rows are in flight whatever `--rows-in-flight` says. Passwords
 //! are sent only in the request body: never printed, and blanked in the results file.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::api::Client;
-use crate::cli::GlobalArgs;
 use crate::cmd::targets::{self, Columns, Finder};
 use crate::cmd::{connect, fatal_if_auth};
 use crate::exit::Exit;
@@ -20,6 +19,7 @@ use crate::pipeline::{self, Row};
 use crate::report::{Progress, Summary};
 use crate::results::{default_path, ResultsWriter, RowOutcome, RowResult};
 use crate::rows::{check_resume, JournalSpec, Mark, RowRun};
+use crate::settings::Settings;
 
 /// The most validations in flight at once (the endpoint's extra protection; see module docs).
 pub const MAX_CONCURRENT_VALIDATIONS: usize = 2;
@@ -50,7 +50,7 @@ struct Ctx {
 }
 
 /// Validate each row's password (at most two at a time), write the results file.
-pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
+pub async fn run(g: &Settings, args: Args) -> anyhow::Result<Exit> {
     check_resume(args.resume, Some(&args.input), false)?;
     let file = InputFile::open(&args.input, &args.dialect)?;
     let rdr = file.reader()?;
@@ -82,7 +82,7 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
         }),
         "standard input cannot be resumed",
     )?);
-    let concurrency = (g.concurrency as usize).min(MAX_CONCURRENT_VALIDATIONS);
+    let concurrency = g.rows_in_flight.min(MAX_CONCURRENT_VALIDATIONS);
     let progress = Progress::new(None, g.quiet, "rows");
     progress.watch(&client);
     if let Some(note) = &run.note {
@@ -141,7 +141,7 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<Exit> {
         client.stats(),
     );
     summary.notices.push(file.describe());
-    if (g.concurrency as usize) > MAX_CONCURRENT_VALIDATIONS {
+    if g.rows_in_flight > MAX_CONCURRENT_VALIDATIONS {
         summary.notices.push(format!(
             "validations ran at most {MAX_CONCURRENT_VALIDATIONS} at a time (the endpoint has its own rate limits)"
         ));

@@ -20,7 +20,14 @@ pub enum Field {
 }
 
 impl Field {
-    pub const ALL: [Field; 11] = [
+    /// How many fields there are: the length of every per-field array (`[_; Field::COUNT]`).
+    /// Discriminants count from 0, so this is the last variant's plus one: a variant added
+    /// after `ForceReset` must take its place here, and `ALL` must list it (both checked at
+    /// compile time below).
+    pub const COUNT: usize = Field::ForceReset as usize + 1;
+
+    /// Every field, in declaration order (`ALL[f.index()] == f`).
+    pub const ALL: [Field; Field::COUNT] = [
         Field::Email,
         Field::FirstName,
         Field::LastName,
@@ -55,6 +62,19 @@ impl Field {
         self as usize
     }
 }
+
+// `Field::ALL` holds each variant at its own index, so no field is missing, listed twice or
+// out of order (a per-field array indexed by `f.index()` then has a slot for every field).
+const _: () = {
+    let mut i = 0;
+    while i < Field::COUNT {
+        assert!(
+            Field::ALL[i] as usize == i,
+            "Field::ALL must list the variants in order"
+        );
+        i += 1;
+    }
+};
 
 /// The address columns, in the order `Layout::address` indexes them.
 pub const ADDRESS_COLUMNS: [&str; 11] = [
@@ -173,13 +193,19 @@ pub fn classify(header: &str) -> Column {
 #[derive(Debug, Clone, Default)]
 pub struct Layout {
     pub id: Option<usize>,
-    pub fields: [Option<usize>; 11],
+    pub fields: [Option<usize>; Field::COUNT],
     pub group_name: Option<usize>,
     pub password: Option<usize>,
     pub password_confirmation: Option<usize>,
-    pub address: [Option<usize>; 11],
+    pub address: [Option<usize>; ADDRESS_COLUMNS.len()],
     /// Read-only columns present (said once in the summary).
     pub read_only: Vec<String>,
+    /// `form_field:<name>` columns: `(name, index)`, the name as the header spells it.
+    pub form_fields: Vec<(String, usize)>,
+    pub accepts_marketing: Option<usize>,
+    /// The backend writes form fields and `accepts_marketing` (see
+    /// [`Layout::for_capabilities`]); otherwise they are read-only columns.
+    pub writes_form_fields: bool,
     /// Unknown columns (fatal unless `--ignore-unknown-columns`).
     pub unknown: Vec<String>,
     /// The header that gives `force_password_reset` (it may be `reset_pass_on_login`), for
@@ -215,12 +241,36 @@ impl Layout {
                 Column::Password => layout.password = Some(i),
                 Column::PasswordConfirmation => layout.password_confirmation = Some(i),
                 Column::Address(k) => layout.address[k] = Some(i),
-                Column::ReadOnly => layout.read_only.push(h.trim().to_string()),
+                Column::ReadOnly => {
+                    let name = h.trim().trim_start_matches('\u{feff}');
+                    let normal = normalize_header(h);
+                    if normal.starts_with("form_field:") {
+                        let field = name.split_once(':').map_or("", |(_, f)| f.trim());
+                        let field = field.to_string();
+                        layout.form_fields.push((field, i));
+                    } else if normal == "accepts_marketing" {
+                        layout.accepts_marketing = layout.accepts_marketing.or(Some(i));
+                    }
+                    layout.read_only.push(h.trim().to_string());
+                }
                 Column::Ignored => {}
                 Column::Unknown => layout.unknown.push(h.trim().to_string()),
             }
         }
         layout
+    }
+
+    /// The layout for a backend with `caps`: where form fields and `accepts_marketing` are
+    /// writable (Customers V3), they are data, not read-only columns (V2 cannot write them).
+    pub fn for_capabilities(mut self, caps: &super::row::Capabilities) -> Layout {
+        if caps.writable_form_fields {
+            self.writes_form_fields = true;
+            self.read_only.retain(|h| {
+                let n = normalize_header(h);
+                !n.starts_with("form_field:") && n != "accepts_marketing"
+            });
+        }
+        self
     }
 
     /// A cell as data: without the export's formula-neutralising `'`, unless verbatim.
@@ -285,39 +335,4 @@ fn levenshtein(a: &str, b: &str) -> usize {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn suggestions() {
-        assert_eq!(closest_known("Emial"), Some("email"));
-        assert_eq!(closest_known("first name"), Some("first_name"));
-        assert_eq!(closest_known("zzzzzzzzzzzz"), None);
-        assert_eq!(closest_known("Email Address"), Some("email"));
-        assert_eq!(closest_known("E-mail"), Some("email"));
-        assert_eq!(closest_known("Zip Code"), Some("address_zip"));
-        assert_eq!(closest_known("Country"), Some("address_country"));
-    }
-
-    #[test]
-    fn layout_of_an_export_header() {
-        let h = csv::StringRecord::from(vec![
-            "\u{feff}ID",
-            " Email ",
-            "customer_group_id",
-            "customer_group",
-            "reset_pass_on_login",
-            "date_created",
-            "form_field:Size",
-            "_row",
-            "bogus",
-        ]);
-        let l = Layout::new(&h);
-        assert_eq!(l.id, Some(0));
-        assert_eq!(l.fields[Field::Email.index()], Some(1));
-        assert_eq!(l.fields[Field::ForceReset.index()], Some(4));
-        assert_eq!(l.group_name, Some(3));
-        assert_eq!(l.read_only, vec!["date_created", "form_field:Size"]);
-        assert_eq!(l.unknown, vec!["bogus"]);
-    }
-}
+mod tests;

@@ -1,5 +1,6 @@
-//! One input row → what it asks of the store: validated values, a comparison with the
-//! store's current customer (to find `unchanged` rows), and the JSON payloads to send.
+//! One input row → what it asks of the store: validated values and a comparison with the
+//! store's current customer (to find `unchanged` rows), in no API's terms. The bodies each
+//! API sends are the backends' (`api::v2_encode`, `api::v3::encode`).
 //!
 //! Messages name the column, what was wrong and what is allowed, because a person fixes the
 //! row from the results file. They never contain a password.
@@ -7,17 +8,14 @@
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
 
-use serde_json::{json, Map, Value};
-
 use super::columns::{Field, Layout};
 use super::countries;
-use crate::api::{Address, Customer};
 
 /// The row's wishes. `values[f]` is `Some` when the row says something about field `f`.
 #[derive(Debug, Clone, Default)]
 pub struct RowData {
     pub id: Option<u64>,
-    pub values: [Option<String>; 11],
+    pub values: [Option<String>; Field::COUNT],
     /// A `customer_group` name still to resolve (used only when `customer_group_id` is blank).
     pub group_name: Option<String>,
     pub password: Option<String>,
@@ -27,6 +25,25 @@ pub struct RowData {
     /// customer is still created or updated: a customer is never refused because of its
     /// address; the caller reports the address as not added.
     pub address_problem: Option<String>,
+    /// `form_field:<name>` cells as `(name, value)`, read only when the backend writes form
+    /// fields ([`Capabilities::writable_form_fields`]); a blank cell is kept only under
+    /// `--blank clear` (as `""`).
+    pub form_fields: Vec<(String, String)>,
+    /// `accepts_marketing`, read only when the backend writes it (as form fields).
+    pub accepts_marketing: Option<bool>,
+}
+
+/// What the store's API can write, as the mapping needs to know it: the backend says
+/// (`api::store::Writer::capabilities`); the mapping does not name the backends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Capabilities {
+    /// Customers per write request (1 for one request per customer).
+    pub batch_size: usize,
+    /// `form_field:<name>` columns and `accepts_marketing` are written; otherwise they are
+    /// read-only columns, accepted and not sent.
+    pub writable_form_fields: bool,
+    /// A new customer's address goes in the create itself (no request of its own).
+    pub addresses_inline: bool,
 }
 
 /// An address the row wants the customer to have.
@@ -99,69 +116,6 @@ impl RowData {
             })
             .collect()
     }
-
-    /// The body of `PUT /customers/{id}` for these fields (plus a password when asked).
-    pub fn update_payload(&self, fields: &[Field], with_password: bool) -> Value {
-        let mut body = Map::new();
-        let mut auth = Map::new();
-        for f in fields {
-            if let Some(v) = self.get(*f) {
-                put_field(&mut body, &mut auth, *f, v);
-            }
-        }
-        if with_password {
-            self.put_password(&mut auth);
-        }
-        if !auth.is_empty() {
-            body.insert("_authentication".into(), Value::Object(auth));
-        }
-        Value::Object(body)
-    }
-
-    /// The body of `POST /customers`.
-    pub fn create_payload(&self, force_reset: bool) -> Value {
-        let mut body = Map::new();
-        let mut auth = Map::new();
-        for f in Field::ALL {
-            if let Some(v) = self.get(f) {
-                if !v.is_empty() {
-                    put_field(&mut body, &mut auth, f, v);
-                }
-            }
-        }
-        self.put_password(&mut auth);
-        if force_reset {
-            auth.insert("force_reset".into(), Value::Bool(true));
-        }
-        if !auth.is_empty() {
-            body.insert("_authentication".into(), Value::Object(auth));
-        }
-        Value::Object(body)
-    }
-
-    fn put_password(&self, auth: &mut Map<String, Value>) {
-        if let Some(p) = &self.password {
-            auth.insert("password".into(), Value::String(p.clone()));
-            if let Some(c) = &self.password_confirmation {
-                auth.insert("password_confirmation".into(), Value::String(c.clone()));
-            }
-        }
-    }
-}
-
-fn put_field(body: &mut Map<String, Value>, auth: &mut Map<String, Value>, f: Field, v: &str) {
-    match f {
-        Field::CustomerGroupId => {
-            body.insert(f.api_name().into(), json!(v.parse::<u64>().unwrap_or(0)));
-        }
-        // V2 reports `reset_pass_on_login`; the documented way to set it is `_authentication.force_reset`.
-        Field::ForceReset => {
-            auth.insert("force_reset".into(), Value::Bool(v == "true"));
-        }
-        _ => {
-            body.insert(f.api_name().into(), Value::String(v.to_string()));
-        }
-    }
 }
 
 /// What the store holds for a customer, compactly: the id and one hash per comparable field.
@@ -169,31 +123,10 @@ fn put_field(body: &mut Map<String, Value>, auth: &mut Map<String, Value>, f: Fi
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Snapshot {
     pub id: u64,
-    pub hashes: [u64; 11],
+    pub hashes: [u64; Field::COUNT],
 }
 
 impl Snapshot {
-    pub fn of(c: &Customer) -> Snapshot {
-        let mut hashes = [0u64; 11];
-        for f in Field::ALL {
-            let v = match f {
-                Field::Email => c.email.clone(),
-                Field::FirstName => c.first_name.clone(),
-                Field::LastName => c.last_name.clone(),
-                Field::Company => c.company.clone(),
-                Field::Phone => c.phone.clone(),
-                Field::StoreCredit => c.store_credit.clone(),
-                Field::CustomerGroupId => c.customer_group_id.to_string(),
-                Field::Notes => c.notes.clone(),
-                Field::TaxExemptCategory => c.tax_exempt_category.clone(),
-                Field::RegistrationIp => c.registration_ip_address.clone(),
-                Field::ForceReset => c.reset_pass_on_login.to_string(),
-            };
-            hashes[f.index()] = hash_value(f, &v);
-        }
-        Snapshot { id: c.id, hashes }
-    }
-
     /// The snapshot after `row` was applied to `self` (or created from nothing).
     pub fn apply(&self, row: &RowData) -> Snapshot {
         let mut s = self.clone();
@@ -218,7 +151,7 @@ impl Snapshot {
     pub fn empty(id: u64) -> Snapshot {
         let mut s = Snapshot {
             id,
-            hashes: [0; 11],
+            hashes: [0; Field::COUNT],
         };
         for f in Field::ALL {
             let empty = match f {
@@ -234,7 +167,7 @@ impl Snapshot {
 
 /// Values compare after normalising what the API changes on the way: email case, decimal
 /// formatting of store credit (`12.5` vs `"12.5000"`), surrounding spaces.
-fn hash_value(f: Field, v: &str) -> u64 {
+pub(crate) fn hash_value(f: Field, v: &str) -> u64 {
     let norm = match f {
         Field::Email => v.trim().to_lowercase(),
         Field::StoreCredit => normalise_decimal(v).unwrap_or_else(|| v.trim().to_string()),
@@ -500,6 +433,9 @@ pub fn parse_row(
         }
         _ => {}
     }
+    if layout.writes_form_fields {
+        read_form_fields(layout, record, blank, &mut row)?;
+    }
     if layout.has_address() {
         match parse_address(layout, record, &row) {
             Ok(a) => row.address = a,
@@ -507,6 +443,33 @@ pub fn parse_row(
         }
     }
     Ok(row)
+}
+
+/// The form fields and marketing consent of a layout whose backend writes them.
+fn read_form_fields(
+    layout: &Layout,
+    record: &csv::StringRecord,
+    blank: Blank,
+    row: &mut RowData,
+) -> Result<(), String> {
+    let cell = |i: usize| layout.clean(record.get(i).unwrap_or("")).trim().to_string();
+    for (name, i) in &layout.form_fields {
+        let value = cell(*i);
+        if !value.is_empty() || blank == Blank::Clear {
+            row.form_fields.push((name.clone(), value));
+        }
+    }
+    if let Some(i) = layout.accepts_marketing {
+        let value = cell(i);
+        row.accepts_marketing = if value.is_empty() {
+            (blank == Blank::Clear).then_some(false)
+        } else {
+            Some(parse_bool(&value).ok_or_else(|| {
+                format!("accepts_marketing {value:?} is not a boolean (use true or false)")
+            })?)
+        };
+    }
+    Ok(())
 }
 
 fn parse_address(
@@ -519,7 +482,7 @@ fn parse_address(
             .map(|i| layout.clean(record.get(i).unwrap_or("")).trim().to_string())
             .unwrap_or_default()
     };
-    let cells: Vec<String> = (0..11).map(cell).collect();
+    let cells: Vec<String> = (0..layout.address.len()).map(cell).collect();
     // address_type alone does not make an address.
     if cells[..10].iter().all(String::is_empty) {
         return Ok(None);
@@ -629,23 +592,6 @@ fn example_state(country: &str) -> &'static str {
 }
 
 impl AddressData {
-    /// Is `existing` the same address (ignoring case and surrounding spaces)?
-    pub fn matches(&self, existing: &Address) -> bool {
-        let eq = |a: &str, b: &str| a.trim().eq_ignore_ascii_case(b.trim());
-        eq(&self.first_name, &existing.first_name)
-            && eq(&self.last_name, &existing.last_name)
-            && eq(&self.company, &existing.company)
-            && eq(&self.street_1, &existing.street_1)
-            && eq(&self.street_2, &existing.street_2)
-            && eq(&self.city, &existing.city)
-            && eq(&self.state, &existing.state)
-            && eq(&self.zip, &existing.zip)
-            && (eq(&self.country, &existing.country)
-                || countries::country_code(&self.country)
-                    .is_some_and(|c| eq(c, &existing.country_iso2)))
-            && eq(&self.phone, &existing.phone)
-    }
-
     /// A hash of the address as [`AddressData::matches`] compares it (case and surrounding
     /// spaces ignored), to remember addresses this run added without keeping them.
     pub fn fingerprint(&self) -> u64 {
@@ -665,30 +611,6 @@ impl AddressData {
             part.trim().to_lowercase().hash(&mut h);
         }
         h.finish()
-    }
-
-    pub fn payload(&self) -> Value {
-        let mut body = json!({
-            "first_name": self.first_name,
-            "last_name": self.last_name,
-            "street_1": self.street_1,
-            "city": self.city,
-            "state": self.state,
-            "zip": self.zip,
-            "country": self.country,
-            "phone": self.phone,
-        });
-        let obj = body.as_object_mut().expect("object");
-        if !self.company.is_empty() {
-            obj.insert("company".into(), json!(self.company));
-        }
-        if !self.street_2.is_empty() {
-            obj.insert("street_2".into(), json!(self.street_2));
-        }
-        if !self.address_type.is_empty() {
-            obj.insert("address_type".into(), json!(self.address_type));
-        }
-        body
     }
 }
 
@@ -791,37 +713,6 @@ mod tests {
         assert!(parse_row(&l, &rec(&["a@b.com", "1"]), Blank::Keep)
             .unwrap_err()
             .contains("fields"));
-    }
-
-    #[test]
-    fn unchanged_when_equal_after_normalising() {
-        let l = layout(&[
-            "email",
-            "first_name",
-            "store_credit",
-            "customer_group_id",
-            "reset_pass_on_login",
-        ]);
-        let row = parse_row(
-            &l,
-            &csv::StringRecord::from(vec!["A@Example.com", "Ann", "'12.50", "2", "FALSE"]),
-            Blank::Keep,
-        )
-        .unwrap();
-        let c = Customer {
-            id: 7,
-            email: "a@example.com".into(),
-            first_name: "Ann".into(),
-            store_credit: "12.5000".into(),
-            customer_group_id: 2,
-            ..Customer::default()
-        };
-        assert!(row.changes(&Snapshot::of(&c)).is_empty());
-        let c2 = Customer {
-            first_name: "Anne".into(),
-            ..c
-        };
-        assert_eq!(row.changes(&Snapshot::of(&c2)), vec![Field::FirstName]);
     }
 
     #[test]

@@ -1,16 +1,26 @@
-//! The Customers V3 backend for reads (`--api v3`): filters in V3's names, the count, and the
-//! customer list walked by cursor with addresses embedded (reference/bigcommerce-v3.md §4, §17).
+//! The Customers V3 backend (`--api v3`): for reads, filters in V3's names, the count, and the
+//! customer list walked by cursor with addresses embedded (reference/bigcommerce-v3.md §4, §17);
+//! for writes, batches of up to 10 customers per request (§5–8, §14, §20).
 //!
 //! - [`models`]: serde types for what `GET /v3/customers` sends, turned into the same
 //!   [`Customer`](crate::api::Customer) and [`Address`](crate::api::Address) the V2 export
 //!   writes, so one CSV writer serves both APIs byte for byte.
 //! - [`pages`]: the export's walk over every matching customer, with the V2 pager's checks.
+//! - [`write`]: the write requests (`POST`/`PUT`/`DELETE /v3/customers`, address batches,
+//!   the `email:in` lookup) and the reading of a 422 into the items it names.
+//! - [`batch`]: per-item writes gathered into batches of ≤ 10, with per-item results
+//!   (`isolate` runs one batch: failure isolation and reconciliation).
+//! - [`encode`]: the mapping's rows as V3 bodies.
 //!
 //! Requests go through the one [`Client`] (same token, same quota and pacing as V2: §1.7);
 //! only the path root and the query encoding differ.
 
+pub mod batch;
+pub mod encode;
+mod isolate;
 pub mod models;
 pub mod pages;
+pub mod write;
 
 use super::client::Client;
 use super::error::{ApiError, ErrorKind};

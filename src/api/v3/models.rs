@@ -253,7 +253,9 @@ fn utc(date: String) -> String {
 /// A list, or nothing for `null`/`{}`/a scalar (PHP's empty-array quirk, as V2's models).
 /// Read straight from the parser, without a `serde_json::Value` in between: a page's `data`
 /// went through one at first, which tripled the client's CPU per page.
-fn lenient_list<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Vec<T>, D::Error> {
+pub(crate) fn lenient_list<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Vec<T>, D::Error> {
     struct List<T>(std::marker::PhantomData<T>);
     impl<'de, T: Deserialize<'de>> serde::de::Visitor<'de> for List<T> {
         type Value = Vec<T>;

@@ -1,0 +1,628 @@
+//! Carrying out one import row: the only code of the import that talks to the store for a
+//! row. It gathers what the planner needs (the row's customer, its addresses, the row's
+//! group), asks [`plan::decide`], and either does what it says or, in a dry run, only
+//! reports it (a dry run is the plan with nothing executed).
+//!
+//! **The store seam.** Every store write of a row goes through [`StoreCalls`], one call per
+//! item and nothing else: `create_customer` (→ the new id), `update_customer`, `add_address`,
+//! `create_group`; and the reads `find_customer` and `addresses`. A row awaits each call's
+//! own answer, and nothing here depends on how the calls reach the store, so a batching
+//! backend can sit behind the same calls: the Customers V3 backend queues each call into a
+//! batch of up to 10 and answers each caller through a oneshot (bigcommerce-v3.md §20). The
+//! rows in flight (the pipeline's window) must then be at least the batch size per request
+//! slot, which is why the pipeline takes them separately from the request concurrency.
+//! Journal marks (`RowRun::before_write`) are taken here, before the call, per row.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use crate::api::reconcile::create_once;
+use crate::api::{ApiError, Client, Group};
+use crate::cmd::{fatal_if_auth, GroupBook};
+use crate::lookup::{self, CustomerIndex, Found};
+use crate::mapping::columns::{Field, Layout};
+use crate::mapping::row::{AddressData, RowData, Snapshot};
+use crate::pipeline::{self, Row, Turn};
+use crate::results::{RowOutcome, RowResult};
+use crate::rows::{Mark, RowRun};
+
+use super::plan::{
+    self, Action, AddressFact, CustomerRef, Decision, GroupRef, GroupStep, Intent, Known,
+    RowSemantics,
+};
+
+/// The per-row store calls (see the module docs): one customer, one address, one group per
+/// call, each answered on its own.
+#[derive(Clone)]
+pub struct StoreCalls {
+    client: Client,
+    max_retries: u32,
+}
+
+/// A customer as the store holds it after a write: its email (the index's key) and fields.
+pub struct Stored {
+    pub email: String,
+    pub fields: Snapshot,
+}
+
+impl StoreCalls {
+    pub fn new(client: Client, max_retries: u32) -> StoreCalls {
+        StoreCalls {
+            client,
+            max_retries,
+        }
+    }
+
+    /// Create the customer; an ambiguous failure is reconciled by looking the email up before
+    /// sending again, so a lost answer never creates a customer twice.
+    pub async fn create_customer(
+        &self,
+        data: &RowData,
+        force_reset: bool,
+    ) -> Result<u64, ApiError> {
+        let body = data.create_payload(force_reset);
+        let email = data.email().unwrap_or_default();
+        let client = &self.client;
+        create_once(
+            client,
+            self.max_retries,
+            || async { client.create_customer(&body).await.map(|c| c.id) },
+            || async { Ok(client.find_customer_by_email(email).await?.map(|c| c.id)) },
+        )
+        .await
+    }
+
+    /// Send these fields of the row (and its password when `password`) to customer `id`.
+    pub async fn update_customer(
+        &self,
+        id: u64,
+        data: &RowData,
+        fields: &[Field],
+        password: bool,
+    ) -> Result<Stored, ApiError> {
+        let body = data.update_payload(fields, password);
+        let c = self.client.update_customer(id, &body).await?;
+        Ok(Stored {
+            fields: Snapshot::of(&c),
+            email: c.email,
+        })
+    }
+
+    /// Add the address to customer `id`; an ambiguous failure is reconciled by listing the
+    /// customer's addresses before sending again.
+    pub async fn add_address(&self, id: u64, addr: &AddressData) -> Result<(), ApiError> {
+        let body = addr.payload();
+        let client = &self.client;
+        create_once(
+            client,
+            self.max_retries,
+            || async { client.create_address(id, &body).await.map(|_| ()) },
+            || async {
+                let list = client.addresses(id).await?;
+                Ok(list.iter().any(|a| addr.matches(a)).then_some(()))
+            },
+        )
+        .await
+    }
+
+    /// Create a customer group (reconciled by name after an ambiguous failure).
+    pub async fn create_group(&self, name: &str) -> Result<Group, ApiError> {
+        crate::cmd::groups::create_reconciled(&self.client, name, self.max_retries).await
+    }
+
+    /// The store's customer by id, else by email.
+    pub async fn find_customer(
+        &self,
+        id: Option<u64>,
+        email: Option<&str>,
+    ) -> Result<Option<Stored>, ApiError> {
+        Ok(lookup::fetch(&self.client, id, email)
+            .await?
+            .map(|c| Stored {
+                fields: Snapshot::of(&c),
+                email: c.email,
+            }))
+    }
+
+    /// Does customer `id` have this address?
+    pub async fn has_address(&self, id: u64, addr: &AddressData) -> Result<bool, ApiError> {
+        let list = self.client.addresses(id).await?;
+        Ok(list.iter().any(|a| addr.matches(a)))
+    }
+}
+
+/// What this run knows of a customer's addresses, as [`AddressData::fingerprint`]s: all of
+/// them for a customer it created (`complete`: a later row for it needs no address read), or
+/// the ones a dry run would have added (which the store cannot show yet).
+#[derive(Default)]
+struct KnownAddresses {
+    complete: bool,
+    prints: Vec<u64>,
+}
+
+/// What the run knows of the store, with what its earlier rows did (or, in a dry run, would
+/// have done) to it.
+struct View {
+    index: CustomerIndex,
+    /// Customers earlier rows of this dry run would create, by lowercased email.
+    planned: HashMap<String, Known>,
+    /// Store customers an earlier row of this dry run would move into a group it would create.
+    planned_groups: HashMap<u64, String>,
+    addresses: HashMap<CustomerRef, KnownAddresses>,
+}
+
+impl View {
+    fn known(&self, snap: Snapshot) -> Known {
+        let planned_group = self.planned_groups.get(&snap.id).cloned();
+        Known {
+            planned_group,
+            ..Known::of_store(snap)
+        }
+    }
+
+    /// Look the row's customer up locally; `None` means "ask the store".
+    fn find(&self, data: &RowData) -> Option<Option<Known>> {
+        if data.id.is_none() {
+            if let Some(k) = data
+                .email()
+                .and_then(|e| self.planned.get(&e.to_lowercase()))
+            {
+                return Some(Some(k.clone()));
+            }
+        }
+        match self.index.get(data.id, data.email())? {
+            Found::Yes(s) => Some(Some(self.known(s))),
+            Found::No => Some(None),
+        }
+    }
+
+    fn address_fact(&self, customer: CustomerRef, addr: &AddressData) -> AddressFact {
+        match self.addresses.get(&customer) {
+            Some(k) if k.prints.contains(&addr.fingerprint()) => AddressFact::Has,
+            Some(k) if k.complete => AddressFact::Lacks,
+            _ => AddressFact::Unknown,
+        }
+    }
+
+    /// Remember an address this run added (or would add) to a customer. For a customer the
+    /// run did not create, only dry runs need this (a real run's next read shows it).
+    fn added_address(&mut self, customer: CustomerRef, addr: &AddressData, dry_run: bool) {
+        match self.addresses.get_mut(&customer) {
+            Some(k) => k.prints.push(addr.fingerprint()),
+            None if dry_run => {
+                let known = KnownAddresses {
+                    complete: false,
+                    prints: vec![addr.fingerprint()],
+                };
+                self.addresses.insert(customer, known);
+            }
+            None => {}
+        }
+    }
+
+    /// A customer this run created (or would create): it has exactly the row's address, if any.
+    fn know_created(&mut self, customer: CustomerRef, addr: Option<&AddressData>) {
+        let known = KnownAddresses {
+            complete: true,
+            prints: addr.map(AddressData::fingerprint).into_iter().collect(),
+        };
+        self.addresses.insert(customer, known);
+    }
+}
+
+/// Everything a row of this run needs, shared by the rows in flight.
+pub struct Importer {
+    run: Arc<RowRun>,
+    calls: StoreCalls,
+    layout: Layout,
+    sem: RowSemantics,
+    view: Mutex<View>,
+    /// Async: creating a missing group awaits while holding it, so two rows never create one
+    /// group twice.
+    groups: tokio::sync::Mutex<GroupBook>,
+    /// Groups this run created (or, in a dry run, would create), for the summary.
+    groups_created: Mutex<Vec<String>>,
+    password_not_applied: AtomicBool,
+}
+
+impl Importer {
+    pub fn new(
+        run: Arc<RowRun>,
+        calls: StoreCalls,
+        layout: Layout,
+        sem: RowSemantics,
+        index: CustomerIndex,
+        groups: GroupBook,
+    ) -> Importer {
+        Importer {
+            run,
+            calls,
+            layout,
+            sem,
+            view: Mutex::new(View {
+                index,
+                planned: HashMap::new(),
+                planned_groups: HashMap::new(),
+                addresses: HashMap::new(),
+            }),
+            groups: tokio::sync::Mutex::new(groups),
+            groups_created: Mutex::new(Vec::new()),
+            password_not_applied: AtomicBool::new(false),
+        }
+    }
+
+    /// True when a row's password was not applied to an existing customer.
+    pub fn password_not_applied(&self) -> bool {
+        self.password_not_applied.load(Ordering::Relaxed)
+    }
+
+    /// The groups this run created (or would create).
+    pub fn groups_created(&self) -> Vec<String> {
+        self.groups_created.lock().unwrap().clone()
+    }
+
+    /// One row, already validated into `data`: resolve its group, find its customer, plan,
+    /// and carry the plan out (or, in a dry run, report it).
+    pub async fn row(
+        &self,
+        row: &Row,
+        turn: &Turn,
+        mut data: RowData,
+    ) -> anyhow::Result<RowOutcome> {
+        if let Some(out) = plan::identity_problem(&data) {
+            return Ok(out);
+        }
+        let group = match self.resolve_group(row, &mut data).await? {
+            Ok(g) => g,
+            Err(m) => return Ok(RowOutcome::invalid(m)),
+        };
+        let existing = match self.find(&data).await {
+            Ok(Some(k)) => Some(self.after_earlier_rows(turn, &data, k).await),
+            Ok(None) => None,
+            Err(e) => return self.run.row_failure(e, data.id, "looking the customer up"),
+        };
+        let intent = Intent {
+            data: &data,
+            group: group.as_ref(),
+            interrupted_create: existing.is_some() && self.run.in_doubt(row.no),
+        };
+        let action = match self.decide(&intent, existing.as_ref()).await {
+            Ok(action) => action,
+            Err(failed) => return failed,
+        };
+        if self.sem.dry_run {
+            self.preview(row, &intent, existing.as_ref(), &action);
+            return Ok(action.preview());
+        }
+        self.apply(row, &intent, &action).await
+    }
+
+    /// Ask the planner, reading the customer's addresses first when it needs them. `Err`
+    /// carries the row's outcome when that read failed.
+    async fn decide(
+        &self,
+        intent: &Intent<'_>,
+        existing: Option<&Known>,
+    ) -> Result<Action, anyhow::Result<RowOutcome>> {
+        let fact = match (existing, &intent.data.address) {
+            (Some(k), Some(addr)) => self.view.lock().unwrap().address_fact(k.customer, addr),
+            _ => AddressFact::Unknown,
+        };
+        let mut decision = plan::decide(intent, existing, fact, &self.sem);
+        if let Decision::ReadAddresses {
+            customer,
+            password_not_applied,
+        } = decision
+        {
+            self.note_password(password_not_applied);
+            let addr = intent
+                .data
+                .address
+                .as_ref()
+                .expect("asked only for a row's address");
+            let fact = match self.calls.has_address(customer, addr).await {
+                Ok(true) => AddressFact::Has,
+                Ok(false) => AddressFact::Lacks,
+                Err(e) => {
+                    return Err(self.run.row_failure(
+                        e,
+                        Some(customer),
+                        "reading the customer's addresses",
+                    ))
+                }
+            };
+            decision = plan::decide(intent, existing, fact, &self.sem);
+        }
+        match decision {
+            Decision::Act {
+                action,
+                password_not_applied,
+            } => {
+                self.note_password(password_not_applied);
+                Ok(action)
+            }
+            Decision::ReadAddresses { .. } => unreachable!("the address fact is known now"),
+        }
+    }
+
+    fn note_password(&self, not_applied: bool) {
+        if not_applied {
+            self.password_not_applied.store(true, Ordering::Relaxed);
+        }
+    }
+
+    /// The row's customer, from what the run knows or else from the store.
+    async fn find(&self, data: &RowData) -> Result<Option<Known>, ApiError> {
+        if let Some(local) = self.view.lock().unwrap().find(data) {
+            return Ok(local);
+        }
+        let found = self.calls.find_customer(data.id, data.email()).await?;
+        Ok(found.map(|s| {
+            let mut view = self.view.lock().unwrap();
+            let snap = view.index.remember_fetched(&s.email, s.fields);
+            view.known(snap)
+        }))
+    }
+
+    /// Rows about one customer are applied in file order, however they name it: this row may
+    /// name customer C by email while an earlier row, still running, names it by id (their
+    /// keys differ, so the pipeline could not chain them before the lookup). Now that the row
+    /// knows its customer, wait for every earlier row about C; if there were any, what the
+    /// row read of C is older than what they did to it, so take what the run knows now (each
+    /// write of the run is remembered as it finishes).
+    async fn after_earlier_rows(&self, turn: &Turn, data: &RowData, known: Known) -> Known {
+        let keys: Vec<String> = match known.customer {
+            CustomerRef::Store(id) => {
+                let view = self.view.lock().unwrap();
+                std::iter::once(pipeline::id_key(id))
+                    .chain(view.index.email_of(id).map(pipeline::email_key))
+                    .collect()
+            }
+            CustomerRef::Planned(_) => data.email().map(pipeline::email_key).into_iter().collect(),
+        };
+        if !turn.wait_for(&keys).await {
+            return known;
+        }
+        let view = self.view.lock().unwrap();
+        match known.customer {
+            CustomerRef::Store(id) => match view.index.get(Some(id), None) {
+                Some(Found::Yes(now)) => view.known(now),
+                _ => known,
+            },
+            CustomerRef::Planned(_) => data
+                .email()
+                .and_then(|e| view.planned.get(&e.to_lowercase()).cloned())
+                .unwrap_or(known),
+        }
+    }
+
+    /// Resolve `customer_group` names and check group ids, against the one listing of this
+    /// run; a missing group is created (or, in a dry run, planned) when asked. The outer error
+    /// is fatal; the inner one makes the row invalid.
+    async fn resolve_group(
+        &self,
+        row: &Row,
+        data: &mut RowData,
+    ) -> anyhow::Result<Result<Option<GroupRef>, String>> {
+        let mut book = self.groups.lock().await;
+        let step = {
+            let planned = self.groups_created.lock().unwrap();
+            let planned: &[String] = if self.sem.dry_run { &planned } else { &[] };
+            plan::group_step(data, self.layout.has_groups(), &book, planned, &self.sem)
+        };
+        let group = match step {
+            GroupStep::Keep => return Ok(Ok(None)),
+            GroupStep::Refuse(m) => return Ok(Err(m)),
+            GroupStep::Use(g) => g,
+            GroupStep::Create(name) if self.sem.dry_run => {
+                // Nothing is created in a dry run; the row would get the new group.
+                self.groups_created.lock().unwrap().push(name.clone());
+                GroupRef::Planned(name)
+            }
+            GroupStep::Create(name) => {
+                // The book stays locked while the group is created, so rows naming the same
+                // new group (even at the same moment) create it once and the others find it.
+                self.run.before_write(row.no, Mark::None)?;
+                match self.calls.create_group(&name).await {
+                    Ok(g) => {
+                        book.add(&g);
+                        self.groups_created.lock().unwrap().push(g.name.clone());
+                        GroupRef::Id(g.id)
+                    }
+                    Err(e) if e.is_fatal() => return Err(fatal_if_auth(e)),
+                    Err(e) => {
+                        return Ok(Err(format!(
+                            "customer_group {name:?} could not be created: {}",
+                            e.message()
+                        )))
+                    }
+                }
+            }
+        };
+        if let GroupRef::Id(id) = &group {
+            data.values[Field::CustomerGroupId.index()] = Some(id.to_string());
+        }
+        Ok(Ok(Some(group)))
+    }
+
+    /// A dry run: remember what the row would have done, so later rows about the same
+    /// customer compare with it.
+    fn preview(&self, row: &Row, intent: &Intent, existing: Option<&Known>, action: &Action) {
+        let data = intent.data;
+        let mut view = self.view.lock().unwrap();
+        match (action, existing) {
+            (Action::Create { .. }, _) => {
+                let customer = CustomerRef::Planned(row.seq);
+                let email = data.email().unwrap_or_default().to_lowercase();
+                view.planned
+                    .insert(email, plan::created(customer, intent, &self.sem));
+                view.know_created(customer, data.address.as_ref());
+            }
+            (Action::Update { address, .. }, Some(known)) => {
+                if let (Some(addr), true) = (&data.address, address) {
+                    // A later row with this address must not "add" it a second time.
+                    view.added_address(known.customer, addr, true);
+                }
+                let now = plan::after(known, intent);
+                match known.customer {
+                    CustomerRef::Store(id) => {
+                        let email = data
+                            .email()
+                            .map(str::to_string)
+                            .or_else(|| view.index.email_of(id).map(str::to_string));
+                        match &now.planned_group {
+                            Some(g) => view.planned_groups.insert(id, g.clone()),
+                            None => view.planned_groups.remove(&id),
+                        };
+                        if let Some(email) = email {
+                            view.index.remember(&email, Snapshot { id, ..now.fields });
+                        }
+                    }
+                    CustomerRef::Planned(_) => {
+                        if let Some(email) = data.email() {
+                            view.planned.insert(email.to_lowercase(), now);
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// A real run: do what the plan says.
+    async fn apply(
+        &self,
+        row: &Row,
+        intent: &Intent<'_>,
+        action: &Action,
+    ) -> anyhow::Result<RowOutcome> {
+        match action {
+            Action::Refuse(out) => Ok(out.clone()),
+            Action::Create { .. } => self.create(row, intent, action).await,
+            Action::Unchanged { customer, .. } => Ok(action.done(store_id(*customer)?)),
+            Action::Update {
+                customer,
+                fields,
+                password,
+                address,
+                ..
+            } => {
+                let id = store_id(*customer)?;
+                // The first write of a run creates its journal (no mark: an update is idempotent).
+                self.run.before_write(0, Mark::None)?;
+                if !fields.is_empty() || *password {
+                    match self
+                        .calls
+                        .update_customer(id, intent.data, fields, *password)
+                        .await
+                    {
+                        Ok(s) => self.view.lock().unwrap().index.remember(&s.email, s.fields),
+                        Err(e) => {
+                            return self.run.row_failure(e, Some(id), "updating the customer")
+                        }
+                    }
+                }
+                if let (Some(addr), true) = (&intent.data.address, address) {
+                    if let Err(e) = self.calls.add_address(id, addr).await {
+                        return self.run.row_failure(e, Some(id), "adding the address");
+                    }
+                    let mut view = self.view.lock().unwrap();
+                    view.added_address(CustomerRef::Store(id), addr, false);
+                }
+                Ok(action.done(id))
+            }
+        }
+    }
+
+    async fn create(
+        &self,
+        row: &Row,
+        intent: &Intent<'_>,
+        action: &Action,
+    ) -> anyhow::Result<RowOutcome> {
+        let data = intent.data;
+        // Marked before the POST is sent, so a resumed run knows the create may have happened.
+        self.run.before_write(row.no, Mark::Creating)?;
+        let force = self.sem.force_password_reset;
+        let id = match self.calls.create_customer(data, force).await {
+            Ok(id) => id,
+            Err(e) => return self.run.row_failure(e, None, "creating the customer"),
+        };
+        let customer = CustomerRef::Store(id);
+        {
+            let mut view = self.view.lock().unwrap();
+            let email = data.email().unwrap_or_default();
+            view.index
+                .remember(email, plan::created(customer, intent, &self.sem).fields);
+            view.know_created(customer, None);
+        }
+        if let Some(addr) = &data.address {
+            if let Err(e) = self.calls.add_address(id, addr).await {
+                // Whether the address exists is unknown now: later rows ask the store.
+                self.view.lock().unwrap().addresses.remove(&customer);
+                return self.run.row_failure(
+                    e,
+                    Some(id),
+                    "the customer was created but adding its address failed (run again to add it)",
+                );
+            }
+            self.view
+                .lock()
+                .unwrap()
+                .added_address(customer, addr, false);
+        }
+        Ok(action.done(id))
+    }
+}
+
+/// A real run plans only store customers (planned ones exist only in dry runs).
+fn store_id(customer: CustomerRef) -> anyhow::Result<u64> {
+    customer.store_id().ok_or_else(|| {
+        anyhow::anyhow!("a real run planned a write to a customer it has not created")
+    })
+}
+
+/// A customer is never refused because of its address: the row did what it asks of the
+/// customer, and its result is `invalid` (with the customer's id) because its address was
+/// not added. `invalid` makes the run exit 3 and is what `--only-failed` picks up, so fixing
+/// the address cells in the results file and re-running adds the address to the customer.
+pub fn address_not_added(out: RowOutcome, problem: &str) -> RowOutcome {
+    let fix = "fix the address cells and run again with --only-failed to add it";
+    let detail = |m: &str| {
+        if m.is_empty() {
+            String::new()
+        } else {
+            format!(" ({m})")
+        }
+    };
+    let message = match out.result {
+        RowResult::Created => format!(
+            "customer created{}; address not added: {problem}; {fix}",
+            detail(&out.message)
+        ),
+        RowResult::Updated => format!(
+            "customer updated{}; address not added: {problem}; {fix}",
+            detail(&out.message)
+        ),
+        RowResult::Unchanged => format!("customer unchanged; address not added: {problem}; {fix}"),
+        RowResult::WouldCreate => {
+            format!("the customer would be created; its address would not be added: {problem}")
+        }
+        RowResult::WouldUpdate => format!(
+            "the customer would be updated{}; its address would not be added: {problem}",
+            detail(&out.message)
+        ),
+        // The row has a problem of its own; the address is mentioned after it.
+        _ => {
+            return RowOutcome {
+                message: format!(
+                    "{}; the address is not valid either: {problem}",
+                    out.message
+                ),
+                ..out
+            }
+        }
+    };
+    RowOutcome::new(RowResult::Invalid, out.customer_id, message)
+}
