@@ -82,7 +82,7 @@ pub struct GlobalArgs {
     /// Start every CSV the tool writes (export files, results files, `groups list`) with a
     /// UTF-8 byte-order mark, which Excel needs to show accents. A results file gets one
     /// anyway when its input had one.
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = "Output")]
     pub bom: bool,
 }
 

@@ -12,7 +12,7 @@
 //! - [`RunFiles`] checks a run's files before any request: two outputs naming the same file in
 //!   any spelling, or an output naming an input, is a usage error ([`OutputConflict`]).
 //! - Temporary files are named `.<name>.bc-customers-<pid>-<random>.tmp` and locked
-//!   (`flock`) while their run lives; [`sweep`] removes those of killed runs from a directory
+//!   (`flock`) while their run lives; [`temp::sweep`] removes those of killed runs from a directory
 //!   the current run writes to, and never one a live run holds.
 
 mod conflicts;
@@ -25,7 +25,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 
 pub use conflicts::{OutputConflict, RunFiles};
-pub use temp::{sweep, temp_file_in};
+pub use temp::temp_file_in;
 
 /// What every CSV starts with under `--bom` (what Excel needs to read UTF-8 as UTF-8).
 pub const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";

@@ -213,7 +213,7 @@ pub async fn run<I, T, P, K, W, Fut, S>(
     mut prepare: P,
     keys_of: K,
     work: W,
-    mut sink: S,
+    sink: S,
 ) -> anyhow::Result<Ended>
 where
     P: FnMut(&Row) -> I,
@@ -270,6 +270,26 @@ where
             }
         })
         .buffer_unordered(window.rows_in_flight);
+    in_order(stream, stop, sink).await?;
+    if let Ok(e) = fatal_rx.try_recv() {
+        return Err(e);
+    }
+    Ok(match stop.signal() {
+        Some(sig) => Ended::Interrupted(sig),
+        None => Ended::Complete,
+    })
+}
+
+/// Hand the finished rows to `sink` in input order, each giving its window place back once
+/// the sink has it. Ends when the rows run out or a second signal abandons the rows in flight.
+async fn in_order<T, S>(
+    stream: impl futures::Stream<Item = anyhow::Result<((Row, T), OwnedSemaphorePermit)>>,
+    stop: &Interrupt,
+    mut sink: S,
+) -> anyhow::Result<()>
+where
+    S: FnMut(Row, T) -> anyhow::Result<()>,
+{
     futures::pin_mut!(stream);
     let second = stop.second();
     futures::pin_mut!(second);
@@ -299,13 +319,7 @@ where
             next += 1;
         }
     }
-    if let Ok(e) = fatal_rx.try_recv() {
-        return Err(e);
-    }
-    Ok(match stop.signal() {
-        Some(sig) => Ended::Interrupted(sig),
-        None => Ended::Complete,
-    })
+    Ok(())
 }
 
 #[cfg(test)]

@@ -611,3 +611,43 @@ fn token_revoked_mid_import_is_fatal_then_resume_finishes_the_job() {
     assert_eq!(customers_by_email(&store).len(), 600);
     assert!(!journal.exists());
 }
+
+/// The options that change what a row means are the journal's fingerprint: resuming with one
+/// of them changed would mix two runs, so it is refused, the message shows the option in both
+/// runs, the journal is kept, and the same options then resume.
+#[test]
+fn resume_with_a_changed_option_is_refused_and_says_which() {
+    let store = Store::empty();
+    store.write("a.csv", &new_customers_csv(300, "a"));
+    store.sb.set_latency_ms(3);
+    let journal = store.path("out.csv.journal");
+    let args = ["import", "a.csv", "--results", "out.csv"];
+    assert!(run_and_kill(&store, &args, &journal, 20));
+    for (flag, value, before, after) in [
+        ("--blank", "clear", "blank=\"Keep\"", "blank=\"Clear\""),
+        ("--mode", "create", "mode=\"upsert\"", "mode=\"create\""),
+    ] {
+        let run = store.run(&[
+            "import",
+            "a.csv",
+            "--results",
+            "out.csv",
+            "--resume",
+            flag,
+            value,
+        ]);
+        run.expect(1);
+        assert!(
+            run.stderr.contains("cannot resume")
+                && run.stderr.contains("options")
+                && run.stderr.contains(before)
+                && run.stderr.contains(after),
+            "{}",
+            run.stderr
+        );
+        assert!(journal.exists(), "the journal is kept");
+    }
+    let run = store.run(&["import", "a.csv", "--results", "out.csv", "--resume"]);
+    run.expect(0);
+    assert_eq!(customers_by_email(&store).len(), 300);
+}

@@ -153,10 +153,13 @@ async fn create(shared: &Shared, mut items: Vec<Item>) -> Split {
         }
         if blame.by_email.iter().any(|&i| items[i].sent_before) {
             // "Already in use" for an email this run already sent: maybe our own write.
-            let named: HashSet<u64> = blame.all().map(|i| items[i].key).collect();
+            // Named by email, which is unique in a batch (the caller's keys need not be).
+            let named: HashSet<String> =
+                blame.all().filter_map(|i| items[i].email.clone()).collect();
             let rest = reconcile(shared, items, &err).await?;
-            let (failed, rest): (Vec<Item>, Vec<Item>) =
-                rest.into_iter().partition(|i| named.contains(&i.key));
+            let (failed, rest): (Vec<Item>, Vec<Item>) = rest
+                .into_iter()
+                .partition(|i| i.email.as_ref().is_some_and(|e| named.contains(e)));
             fail_all(failed, &err);
             items = rest;
             continue;

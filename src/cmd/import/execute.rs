@@ -24,7 +24,7 @@ use crate::lookup::{self, CustomerIndex, Found};
 use crate::mapping::columns::{Field, Layout};
 use crate::mapping::row::{AddressData, RowData, Snapshot};
 use crate::pipeline::{self, Row, Turn};
-use crate::results::{RowOutcome, RowResult};
+use crate::results::RowOutcome;
 use crate::rows::{Mark, RowRun};
 
 use super::plan::{
@@ -581,48 +581,4 @@ fn store_id(customer: CustomerRef) -> anyhow::Result<u64> {
     customer.store_id().ok_or_else(|| {
         anyhow::anyhow!("a real run planned a write to a customer it has not created")
     })
-}
-
-/// A customer is never refused because of its address: the row did what it asks of the
-/// customer, and its result is `invalid` (with the customer's id) because its address was
-/// not added. `invalid` makes the run exit 3 and is what `--only-failed` picks up, so fixing
-/// the address cells in the results file and re-running adds the address to the customer.
-pub fn address_not_added(out: RowOutcome, problem: &str) -> RowOutcome {
-    let fix = "fix the address cells and run again with --only-failed to add it";
-    let detail = |m: &str| {
-        if m.is_empty() {
-            String::new()
-        } else {
-            format!(" ({m})")
-        }
-    };
-    let message = match out.result {
-        RowResult::Created => format!(
-            "customer created{}; address not added: {problem}; {fix}",
-            detail(&out.message)
-        ),
-        RowResult::Updated => format!(
-            "customer updated{}; address not added: {problem}; {fix}",
-            detail(&out.message)
-        ),
-        RowResult::Unchanged => format!("customer unchanged; address not added: {problem}; {fix}"),
-        RowResult::WouldCreate => {
-            format!("the customer would be created; its address would not be added: {problem}")
-        }
-        RowResult::WouldUpdate => format!(
-            "the customer would be updated{}; its address would not be added: {problem}",
-            detail(&out.message)
-        ),
-        // The row has a problem of its own; the address is mentioned after it.
-        _ => {
-            return RowOutcome {
-                message: format!(
-                    "{}; the address is not valid either: {problem}",
-                    out.message
-                ),
-                ..out
-            }
-        }
-    };
-    RowOutcome::new(RowResult::Invalid, out.customer_id, message)
 }

@@ -34,9 +34,9 @@ use crate::results::{default_path, ResultsWriter};
 use crate::rows::{check_resume, JournalSpec, RowRun};
 use crate::settings::Settings;
 
-use execute::{address_not_added, Importer, StoreCalls};
+use execute::{Importer, StoreCalls};
+use plan::{address_not_added, Reading, RowSemantics};
 pub use plan::{MatchBy, Mode};
-use plan::{Reading, RowSemantics};
 use prepare::{Carried, FirstRows, Input, Item, Note, Work};
 
 /// The reference a user fixing a file needs, at the end of `import --help`.

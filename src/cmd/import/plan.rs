@@ -74,10 +74,16 @@ fn debug_name<T: std::fmt::Debug, S: serde::Serializer>(v: &T, s: S) -> Result<S
 }
 
 impl RowSemantics {
-    /// The journal's options: the command's name and this struct, serialised.
+    /// The journal's options: the command's name and this struct, serialised as
+    /// `key=value` words (values as JSON, so a path with a space stays one value), which is
+    /// what a refused `--resume` shows of the two runs' options.
     pub fn fingerprint(&self) -> String {
-        let json = serde_json::to_string(self).expect("plain data serialises");
-        format!("import {json}")
+        let value = serde_json::to_value(self).expect("plain data serialises");
+        let words: Vec<String> = match value {
+            serde_json::Value::Object(map) => map.iter().map(|(k, v)| format!("{k}={v}")).collect(),
+            other => vec![other.to_string()],
+        };
+        format!("import {}", words.join(" "))
     }
 }
 
@@ -527,6 +533,50 @@ pub fn group_step(
         ));
     }
     GroupStep::Create(name.trim().to_string())
+}
+
+/// A customer is never refused because of its address: the row did what it asks of the
+/// customer, and its result is `invalid` (with the customer's id) because its address was
+/// not added. `invalid` makes the run exit 3 and is what `--only-failed` picks up, so fixing
+/// the address cells in the results file and re-running adds the address to the customer.
+pub fn address_not_added(out: RowOutcome, problem: &str) -> RowOutcome {
+    let fix = "fix the address cells and run again with --only-failed to add it";
+    let detail = |m: &str| {
+        if m.is_empty() {
+            String::new()
+        } else {
+            format!(" ({m})")
+        }
+    };
+    let message = match out.result {
+        RowResult::Created => format!(
+            "customer created{}; address not added: {problem}; {fix}",
+            detail(&out.message)
+        ),
+        RowResult::Updated => format!(
+            "customer updated{}; address not added: {problem}; {fix}",
+            detail(&out.message)
+        ),
+        RowResult::Unchanged => format!("customer unchanged; address not added: {problem}; {fix}"),
+        RowResult::WouldCreate => {
+            format!("the customer would be created; its address would not be added: {problem}")
+        }
+        RowResult::WouldUpdate => format!(
+            "the customer would be updated{}; its address would not be added: {problem}",
+            detail(&out.message)
+        ),
+        // The row has a problem of its own; the address is mentioned after it.
+        _ => {
+            return RowOutcome {
+                message: format!(
+                    "{}; the address is not valid either: {problem}",
+                    out.message
+                ),
+                ..out
+            }
+        }
+    };
+    RowOutcome::new(RowResult::Invalid, out.customer_id, message)
 }
 
 #[cfg(test)]

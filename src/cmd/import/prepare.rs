@@ -114,37 +114,8 @@ pub fn prepare_input(args: &Args, headers: csv::StringRecord) -> anyhow::Result<
         );
     }
     if !layout.unknown.is_empty() && !args.ignore_unknown_columns {
-        // A file with 100,000 stray columns must not make a 100,000-name message.
-        let mut named: Vec<String> = layout
-            .unknown
-            .iter()
-            .take(10)
-            .map(|u| match closest_known(u) {
-                Some(k) => format!("{u:?} (did you mean {k:?}?)"),
-                None => format!("{u:?}"),
-            })
-            .collect();
-        if layout.unknown.len() > named.len() {
-            named.push(format!("and {} more", layout.unknown.len() - named.len()));
-        }
-        if let (None, Some((name, platform))) = (&bound, looks_like()) {
-            let theirs: Vec<String> = layout
-                .unknown
-                .iter()
-                .take(5)
-                .map(|u| format!("{u:?}"))
-                .collect();
-            bail!(
-                "{}: this looks like {platform} ({}, ... are its columns, not import columns): add --preset {name} (see docs/migrate-from-{name}.md)",
-                args.file.display(),
-                theirs.join(", ")
-            );
-        }
-        bail!(
-            "{}: unknown column(s) {}. Rename them to the import columns (`bc-customers columns` lists them), use --preset or --mapping for another platform's export, or pass --ignore-unknown-columns to import without them",
-            args.file.display(),
-            named.join(", ")
-        );
+        let platform = if bound.is_none() { looks_like() } else { None };
+        return Err(unknown_columns(&args.file, &layout.unknown, platform));
     }
     if layout.id.is_none() && !layout.has(Field::Email) {
         bail!(
@@ -163,6 +134,40 @@ pub fn prepare_input(args: &Args, headers: csv::StringRecord) -> anyhow::Result<
         secret,
         addresses_file,
     })
+}
+
+/// Columns the import does not know are fatal (unless ignored): name them, with the closest
+/// import column, or say which preset the file looks like it needs (`platform`).
+fn unknown_columns(
+    file: &std::path::Path,
+    unknown: &[String],
+    platform: Option<(&str, &str)>,
+) -> anyhow::Error {
+    // A file with 100,000 stray columns must not make a 100,000-name message.
+    let mut named: Vec<String> = unknown
+        .iter()
+        .take(10)
+        .map(|u| match closest_known(u) {
+            Some(k) => format!("{u:?} (did you mean {k:?}?)"),
+            None => format!("{u:?}"),
+        })
+        .collect();
+    if unknown.len() > named.len() {
+        named.push(format!("and {} more", unknown.len() - named.len()));
+    }
+    if let Some((name, platform)) = platform {
+        let theirs: Vec<String> = unknown.iter().take(5).map(|u| format!("{u:?}")).collect();
+        return anyhow::anyhow!(
+            "{}: this looks like {platform} ({}, ... are its columns, not import columns): add --preset {name} (see docs/migrate-from-{name}.md)",
+            file.display(),
+            theirs.join(", ")
+        );
+    }
+    anyhow::anyhow!(
+        "{}: unknown column(s) {}. Rename them to the import columns (`bc-customers columns` lists them), use --preset or --mapping for another platform's export, or pass --ignore-unknown-columns to import without them",
+        file.display(),
+        named.join(", ")
+    )
 }
 
 /// Is this the `--addresses` file of `export` (or a results file of one)? Its first columns

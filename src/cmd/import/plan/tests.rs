@@ -8,12 +8,13 @@ use crate::mapping::columns::Layout;
 use crate::mapping::row::parse_row;
 
 /// The columns every table row is written in (a blank cell is a blank CSV cell).
-const HEADERS: [&str; 11] = [
+const HEADERS: [&str; 12] = [
     "id",
     "email",
     "first_name",
     "last_name",
     "phone",
+    "company",
     "customer_group",
     "password",
     "address_street_1",
@@ -30,6 +31,7 @@ struct Cells {
     first: &'static str,
     last: &'static str,
     phone: &'static str,
+    company: &'static str,
     group: &'static str,
     password: &'static str,
     /// A complete address (in Germany: no state needed), or none.
@@ -42,6 +44,7 @@ const ANN: Cells = Cells {
     first: "Ann",
     last: "Lee",
     phone: "555",
+    company: "Acme",
     group: "",
     password: "",
     address: false,
@@ -57,7 +60,9 @@ fn data(c: Cells, blank: Blank) -> RowData {
     } else {
         [""; 4]
     };
-    let mut cells = vec![c.id, c.email, c.first, c.last, c.phone, c.group, c.password];
+    let mut cells = vec![
+        c.id, c.email, c.first, c.last, c.phone, c.company, c.group, c.password,
+    ];
     cells.extend(address);
     let d = parse_row(&layout(), &csv::StringRecord::from(cells), blank).expect("a valid row");
     assert_eq!(d.address.is_some(), c.address, "{:?}", d.address_problem);
@@ -1031,5 +1036,200 @@ fn every_option_that_changes_a_row_changes_the_fingerprint() {
         assert!(other.contains(name), "{name} is not named in {other}");
         seen.push(other);
     }
-    assert!(fp.starts_with("import {"), "{fp}");
+    assert!(fp.starts_with("import "), "{fp}");
+    assert!(fp.contains(" mode=\"upsert\""), "{fp}");
+    assert!(fp.contains(" dry_run=false"), "{fp}");
+}
+
+// ---- the whole product: every mode × blank × what the store has × passwords × addresses ×
+// groups × dry run, checked against the planner's promises one by one ----
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum GroupCase {
+    None,
+    /// The row names a group this dry run plans; the customer is already planned into it.
+    PlannedSame,
+    /// The row names a group this dry run plans; the customer is not in it.
+    PlannedNew,
+}
+
+struct Product {
+    mode: Mode,
+    blank: Blank,
+    existing: Existing,
+    password: bool,
+    update_passwords: bool,
+    address: Option<AddressFact>,
+    group: GroupCase,
+    dry_run: bool,
+}
+
+fn product() -> Vec<Product> {
+    let mut v = Vec::new();
+    for mode in [Create, Update, Upsert] {
+        for blank in [Blank::Keep, Blank::Clear] {
+            for existing in [Nothing, Store, Planned] {
+                for (password, update_passwords) in
+                    [(false, false), (false, true), (true, false), (true, true)]
+                {
+                    for address in [
+                        None,
+                        Some(AddressFact::Has),
+                        Some(AddressFact::Lacks),
+                        Some(AddressFact::Unknown),
+                    ] {
+                        for group in [
+                            GroupCase::None,
+                            GroupCase::PlannedSame,
+                            GroupCase::PlannedNew,
+                        ] {
+                            for dry_run in [false, true] {
+                                v.push(Product {
+                                    mode,
+                                    blank,
+                                    existing,
+                                    password,
+                                    update_passwords,
+                                    address,
+                                    group,
+                                    dry_run,
+                                });
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    v
+}
+
+#[test]
+fn every_combination_keeps_the_planners_promises() {
+    let all = product();
+    assert_eq!(all.len(), 3 * 2 * 3 * 4 * 4 * 3 * 2);
+    let vip = GroupRef::Planned("VIP".into());
+    for p in &all {
+        let name = format!(
+            "{:?} {:?} {:?} password={} update_passwords={} address={:?} group={:?} dry_run={}",
+            p.mode,
+            p.blank,
+            p.existing,
+            p.password,
+            p.update_passwords,
+            p.address,
+            p.group,
+            p.dry_run
+        );
+        // Ann's row with her company blank: under --blank clear that clears the company.
+        let cells = Cells {
+            company: "",
+            password: if p.password { "Secret99" } else { "" },
+            address: p.address.is_some(),
+            ..ANN
+        };
+        let d = data(cells, p.blank);
+        let mut s = sem(p.mode, p.dry_run);
+        s.blank = p.blank;
+        s.update_passwords = p.update_passwords;
+        let mut known = match p.existing {
+            Nothing => None,
+            Store => Some(ann_in_store()),
+            Planned => Some(ann_planned()),
+        };
+        if let (Some(k), GroupCase::PlannedSame) = (&mut known, p.group) {
+            k.planned_group = Some("vip".into());
+        }
+        let intent = Intent {
+            data: &d,
+            group: (p.group != GroupCase::None).then_some(&vip),
+            interrupted_create: false,
+        };
+        let fact = p.address.unwrap_or(AddressFact::Unknown);
+        let decision = decide(&intent, known.as_ref(), fact, &s);
+        let exists = known.is_some();
+        let updates = exists && p.mode != Create;
+        let pna = match &decision {
+            Decision::Act {
+                password_not_applied,
+                ..
+            }
+            | Decision::ReadAddresses {
+                password_not_applied,
+                ..
+            } => *password_not_applied,
+        };
+        // Passwords: sent only to existing customers with --update-passwords; otherwise said once.
+        assert_eq!(pna, updates && p.password && !p.update_passwords, "{name}");
+        // The store is asked for addresses only about a store customer the row would update.
+        let asks =
+            updates && matches!(p.existing, Store) && p.address == Some(AddressFact::Unknown);
+        assert_eq!(
+            matches!(decision, Decision::ReadAddresses { customer: 7, .. }),
+            asks,
+            "{name}"
+        );
+        let Decision::Act { action, .. } = decision else {
+            continue;
+        };
+        match (&action, exists, p.mode) {
+            (Action::Create { address }, false, Create | Upsert) => {
+                assert_eq!(*address, p.address.is_some(), "{name}");
+            }
+            (Action::Refuse(out), false, Update) | (Action::Refuse(out), true, Create) => {
+                let want = if p.dry_run {
+                    RowResult::Invalid
+                } else {
+                    RowResult::Failed
+                };
+                assert_eq!(out.result, want, "{name}");
+            }
+            (
+                Action::Update {
+                    customer,
+                    fields,
+                    password,
+                    address,
+                    resumed,
+                },
+                true,
+                Update | Upsert,
+            ) => {
+                assert!(!resumed, "{name}");
+                assert_eq!(*customer, known.as_ref().unwrap().customer, "{name}");
+                assert_eq!(*password, p.password && p.update_passwords, "{name}");
+                let wants_address = match p.address {
+                    Some(AddressFact::Lacks) => true,
+                    Some(AddressFact::Unknown) => matches!(p.existing, Planned),
+                    _ => false,
+                };
+                assert_eq!(*address, wants_address, "{name}");
+                let names: Vec<&str> = fields.iter().map(|f| f.api_name()).collect();
+                let mut want: Vec<&str> = Vec::new();
+                if p.blank == Blank::Clear {
+                    want.push("company");
+                }
+                if p.group == GroupCase::PlannedNew {
+                    want.push("customer_group_id");
+                }
+                assert_eq!(names, want, "{name}");
+                assert!(
+                    !fields.is_empty() || *password || *address,
+                    "{name}: an empty update"
+                );
+                let preview = action.preview();
+                assert_eq!(preview.customer_id, customer.store_id(), "{name}");
+            }
+            (Action::Unchanged { customer, .. }, true, Update | Upsert) => {
+                assert_eq!(*customer, known.as_ref().unwrap().customer, "{name}");
+                assert!(
+                    p.blank == Blank::Keep && p.group != GroupCase::PlannedNew,
+                    "{name}"
+                );
+                assert!(!(p.password && p.update_passwords), "{name}");
+                assert_ne!(p.address, Some(AddressFact::Lacks), "{name}");
+            }
+            (other, ..) => panic!("{name}: {other:?}"),
+        }
+    }
 }
