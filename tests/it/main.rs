@@ -46,6 +46,9 @@ mod presets;
 mod proptests;
 // `--resume` after `kill -9`, lost responses, chaos, rate-limit manners, atomic outputs.
 mod reliability;
+// `bc-customers sandbox` as its own process: the environment lines and every `--v3-*` switch
+// (the V3 reference's open questions) seen over HTTP.
+mod sandbox_cmd;
 // The run's settings: requests vs rows in flight, settings refused where they mean nothing,
 // the connection checked before any file.
 mod settings;
