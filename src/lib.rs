@@ -61,22 +61,6 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
         .build()?;
     let name = command_name(&cli.command);
     let summary_json = cli.global.summary_json.clone();
-    // The writes have no V3 backend yet: refused before any request or file is touched,
-    // rather than run on V2 under a flag that says V3.
-    if cli.global.api == settings::ApiVersion::V3
-        && matches!(cli.command, Command::SetGroup(_) | Command::Delete(_))
-    {
-        let refused: anyhow::Error = exit::UsageError(format!(
-            "--api v3 is not available for {name} yet; use --api v2"
-        ))
-        .into();
-        if let Some(path) = summary_json.as_deref() {
-            if let Err(write_err) = report::write_failure_json(path, name, Exit::Usage, &refused) {
-                eprintln!("warning: could not write {}: {write_err:#}", path.display());
-            }
-        }
-        return Err(refused);
-    }
     if cli.global.bom && !writes_csv(&cli.command) {
         return exit::usage(format!(
             "--bom is for the commands that write CSV; {name} writes none"

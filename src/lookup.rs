@@ -1,32 +1,94 @@
-//! Finding the store's customer for a row, with as few requests as the API allows.
+//! Finding the store's customer for a row, with as few requests as the API allows: the one
+//! implementation behind `import` and the commands that name customers (set-group, delete,
+//! validate-password).
 //!
 //! Two strategies, chosen per run from `/customers/count` and the file's row count:
 //! *per row* (one `GET /customers?email=` or `GET /customers/{id}` per row) when the file is
 //! small next to the store, or *preloaded* (read the whole store in pages of 250 into a compact
-//! index: an id and one hash per field per customer) when that costs fewer requests. Either
-//! way, what this run itself created or changed is remembered, so a second row for the same
+//! [`CustomerIndex`]) when that costs fewer requests; an empty store needs neither. Either
+//! way, what this run read, created or changed is remembered, so a second row for the same
 //! customer sees the first row's effect without asking the store again.
+//!
+//! What is kept per customer depends on the command ([`Entry`]): import keeps a
+//! [`Snapshot`] (an id and one hash per field), the other commands a [`Known`] (id, email,
+//! group).
 
 use std::collections::HashMap;
+use std::sync::Mutex;
 
 use futures::StreamExt;
 
 use crate::api::pages::{self, Query};
 use crate::api::{ApiError, Client, Customer};
 use crate::mapping::row::Snapshot;
+use crate::report::Progress;
+
+/// What the index keeps of one store customer.
+pub trait Entry: Clone {
+    fn of(c: &Customer) -> Self;
+    fn id(&self) -> u64;
+}
+
+impl Entry for Snapshot {
+    fn of(c: &Customer) -> Snapshot {
+        Snapshot::of(c)
+    }
+    fn id(&self) -> u64 {
+        self.id
+    }
+}
+
+/// What set-group, delete and validate-password need to know about a store customer.
+#[derive(Debug, Clone)]
+pub struct Known {
+    pub id: u64,
+    /// As the store spells it (messages quote it).
+    pub email: String,
+    /// `customer_group_id` (0 = no group).
+    pub group: u64,
+}
+
+impl Known {
+    pub fn of(c: &Customer) -> Known {
+        Known {
+            id: c.id,
+            email: c.email.clone(),
+            group: c.customer_group_id,
+        }
+    }
+}
+
+impl Entry for Known {
+    fn of(c: &Customer) -> Known {
+        Known::of(c)
+    }
+    fn id(&self) -> u64 {
+        self.id
+    }
+}
 
 /// What the index knows about a row's customer.
-pub enum Found {
-    Yes(Snapshot),
+pub enum Found<S = Snapshot> {
+    Yes(S),
     No,
 }
 
-#[derive(Default)]
-pub struct CustomerIndex {
-    /// True when every store customer was loaded: a miss means "no such customer".
+pub struct CustomerIndex<S = Snapshot> {
+    /// True when every store customer is known: a miss means "no such customer".
     complete: bool,
     by_email: HashMap<String, u64>,
-    by_id: HashMap<u64, (Snapshot, String)>,
+    /// The entry and its email, lowercased (the `by_email` key).
+    by_id: HashMap<u64, (S, String)>,
+}
+
+impl<S> Default for CustomerIndex<S> {
+    fn default() -> Self {
+        CustomerIndex {
+            complete: false,
+            by_email: HashMap::new(),
+            by_id: HashMap::new(),
+        }
+    }
 }
 
 /// Read the whole store when a page read per 250 customers is cheaper than one lookup per row.
@@ -38,9 +100,9 @@ pub fn should_preload(file_rows: Option<u64>, store_count: u64) -> bool {
     }
 }
 
-impl CustomerIndex {
+impl<S: Entry> CustomerIndex<S> {
     /// An index that knows nothing yet (per-row lookups) — or, for an empty store, everything.
-    pub fn empty(store_is_empty: bool) -> CustomerIndex {
+    pub fn empty(store_is_empty: bool) -> CustomerIndex<S> {
         CustomerIndex {
             complete: store_is_empty,
             ..Default::default()
@@ -54,24 +116,29 @@ impl CustomerIndex {
         count: u64,
         concurrency: usize,
         on_page: impl Fn(),
-    ) -> Result<CustomerIndex, ApiError> {
-        let mut idx = CustomerIndex {
-            complete: true,
-            ..Default::default()
-        };
+    ) -> Result<CustomerIndex<S>, ApiError> {
+        let mut idx = CustomerIndex::empty(true);
         let mut stream =
             pages::customer_pages(client.clone(), Query::default(), count, concurrency);
         while let Some(page) = stream.next().await {
             for c in page? {
-                idx.remember(&c.email, Snapshot::of(&c));
+                idx.remember(&c.email, S::of(&c));
             }
             on_page();
         }
         Ok(idx)
     }
 
+    pub fn is_complete(&self) -> bool {
+        self.complete
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_id.is_empty()
+    }
+
     /// Look up locally; `None` means "ask the store".
-    pub fn get(&self, id: Option<u64>, email: Option<&str>) -> Option<Found> {
+    pub fn get(&self, id: Option<u64>, email: Option<&str>) -> Option<Found<S>> {
         let hit = match (id, email) {
             (Some(id), _) => self.by_id.get(&id).map(|(s, _)| s.clone()),
             (None, Some(e)) => self
@@ -89,29 +156,45 @@ impl CustomerIndex {
     }
 
     /// Remember a customer as it is now in the store (after a read or a write of ours).
-    pub fn remember(&mut self, email: &str, snap: Snapshot) {
+    pub fn remember(&mut self, email: &str, entry: S) {
         let key = email.to_lowercase();
-        if let Some((_, old_email)) = self.by_id.get(&snap.id) {
+        let id = entry.id();
+        if let Some((_, old_email)) = self.by_id.get(&id) {
             if *old_email != key {
                 self.by_email.remove(old_email);
             }
         }
-        self.by_email.insert(key.clone(), snap.id);
-        self.by_id.insert(snap.id, (snap, key));
+        self.by_email.insert(key.clone(), id);
+        self.by_id.insert(id, (entry, key));
     }
 
     /// Remember a customer just read from the store, unless this run already knows it: then
     /// what it knows is at least as new (every write of this run is remembered as it
     /// finishes), while the read may have been answered before that write was applied.
     /// Returns what the run now knows of the customer.
-    pub fn remember_fetched(&mut self, email: &str, snap: Snapshot) -> Snapshot {
-        if let Some((known, _)) = self.by_id.get(&snap.id) {
+    pub fn remember_fetched(&mut self, email: &str, entry: S) -> S {
+        if let Some((known, _)) = self.by_id.get(&entry.id()) {
             return known.clone();
         }
-        self.remember(email, snap.clone());
-        snap
+        self.remember(email, entry.clone());
+        entry
     }
 
+    /// Change what is known of customer `id` (a write of this run), if it is known.
+    pub fn update(&mut self, id: u64, change: impl FnOnce(&mut S)) {
+        if let Some((entry, _)) = self.by_id.get_mut(&id) {
+            change(entry);
+        }
+    }
+
+    /// Forget a customer (deleted). A complete index then answers "no such customer".
+    pub fn forget(&mut self, id: u64) {
+        if let Some((_, email)) = self.by_id.remove(&id) {
+            self.by_email.remove(&email);
+        }
+    }
+
+    /// The customer's email, lowercased.
     pub fn email_of(&self, id: u64) -> Option<&str> {
         self.by_id.get(&id).map(|(_, e)| e.as_str())
     }
@@ -127,5 +210,153 @@ pub async fn fetch(
         (Some(id), _) => client.get_customer(id).await,
         (None, Some(e)) => client.find_customer_by_email(e).await,
         (None, None) => Ok(None),
+    }
+}
+
+/// Choose the plan for a file of `file_rows` rows (`None`: unknown) from the store's count
+/// (one request): an empty store is known without a read, a big file next to the store reads
+/// it in pages (saying so with `note`), otherwise each row is looked up when it comes.
+pub async fn plan<S: Entry>(
+    client: &Client,
+    file_rows: Option<u64>,
+    concurrency: usize,
+    progress: &Progress,
+    note: &str,
+) -> Result<CustomerIndex<S>, ApiError> {
+    let store_count = client.count_customers(&[]).await?;
+    if store_count == 0 {
+        return Ok(CustomerIndex::empty(true));
+    }
+    if !should_preload(file_rows, store_count) {
+        return Ok(CustomerIndex::empty(false));
+    }
+    progress.note(&format!(
+        "reading the store's {} in pages of 250 {note}",
+        crate::report::plural(store_count, "customer", "customers")
+    ));
+    progress.planning(store_count.div_ceil(pages::PAGE).max(1));
+    let index =
+        CustomerIndex::preload(client, store_count, concurrency, || progress.page_read()).await?;
+    progress.planned();
+    Ok(index)
+}
+
+/// Finds rows' customers for set-group, delete and validate-password: an index of what the
+/// run knows, and one request per row for what it does not.
+pub struct Finder {
+    client: Client,
+    index: Mutex<CustomerIndex<Known>>,
+    /// The store was read in pages (said in the summary).
+    preloaded: bool,
+}
+
+impl Finder {
+    /// Plan (see [`plan`]) for a file of `file_rows` records. `rows_need_lookups = false`
+    /// (every row names its customer by id and the command can act on an id alone) sends no
+    /// count and never preloads: there is nothing to look up.
+    pub async fn plan(
+        client: &Client,
+        file_rows: u64,
+        concurrency: usize,
+        progress: &Progress,
+        rows_need_lookups: bool,
+    ) -> Result<Finder, ApiError> {
+        // The whole-file check counted the records (stdin too: it is spooled first).
+        progress.set_total(file_rows);
+        let index = if rows_need_lookups {
+            plan(
+                client,
+                Some(file_rows),
+                concurrency,
+                progress,
+                "(cheaper than one lookup per row)",
+            )
+            .await?
+        } else {
+            CustomerIndex::empty(false)
+        };
+        Ok(Finder {
+            client: client.clone(),
+            preloaded: index.is_complete() && !index.is_empty(),
+            index: Mutex::new(index),
+        })
+    }
+
+    /// True when the store was read in pages (no per-row lookups).
+    pub fn is_preloaded(&self) -> bool {
+        self.preloaded
+    }
+
+    /// The store customer a row names (by its id when it has one, else its email), if any.
+    pub async fn find(
+        &self,
+        id: Option<u64>,
+        email: Option<&str>,
+    ) -> Result<Option<Known>, ApiError> {
+        if let Some(found) = self.index.lock().unwrap().get(id, email) {
+            return Ok(match found {
+                Found::Yes(k) => Some(k),
+                Found::No => None,
+            });
+        }
+        let c = fetch(&self.client, id, email).await?;
+        Ok(c.map(|c| {
+            self.index
+                .lock()
+                .unwrap()
+                .remember_fetched(&c.email, Known::of(&c))
+        }))
+    }
+
+    /// Record a group change this run made (a later row about the same customer sees it).
+    pub fn set_group(&self, id: u64, group: u64) {
+        self.index.lock().unwrap().update(id, |k| k.group = group);
+    }
+
+    /// Record a deletion this run made.
+    pub fn forget(&self, id: u64) {
+        self.index.lock().unwrap().forget(id);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn known(id: u64, email: &str, group: u64) -> Known {
+        Known {
+            id,
+            email: email.into(),
+            group,
+        }
+    }
+
+    #[test]
+    fn a_partial_index_asks_the_store_a_complete_one_answers_no() {
+        let mut idx: CustomerIndex<Known> = CustomerIndex::empty(false);
+        assert!(idx.get(Some(1), None).is_none());
+        idx.remember("A@x.co", known(1, "A@x.co", 0));
+        assert!(matches!(idx.get(None, Some("a@X.co")), Some(Found::Yes(k)) if k.id == 1));
+        idx.forget(1);
+        assert!(idx.get(None, Some("a@x.co")).is_none());
+        let mut all: CustomerIndex<Known> = CustomerIndex::empty(true);
+        all.remember("b@x.co", known(2, "b@x.co", 0));
+        all.forget(2);
+        assert!(matches!(all.get(Some(2), None), Some(Found::No)));
+        assert!(matches!(all.get(None, Some("b@x.co")), Some(Found::No)));
+    }
+
+    #[test]
+    fn what_the_run_wrote_wins_over_a_later_read() {
+        let mut idx: CustomerIndex<Known> = CustomerIndex::empty(false);
+        idx.remember("a@x.co", known(1, "a@x.co", 0));
+        idx.update(1, |k| k.group = 5);
+        // A read answered before the write was applied still says group 0.
+        let now = idx.remember_fetched("a@x.co", known(1, "a@x.co", 0));
+        assert_eq!(now.group, 5);
+        // An email change moves the email key.
+        idx.remember("new@x.co", known(1, "new@x.co", 5));
+        assert!(idx.get(None, Some("a@x.co")).is_none());
+        assert_eq!(idx.email_of(1), Some("new@x.co"));
     }
 }

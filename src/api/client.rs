@@ -668,12 +668,35 @@ impl Client {
         self.decode_record(&Method::PUT, &path, &reply.body, Some(body))
     }
 
-    /// DELETE one customer by id. There is deliberately no method for the collection
-    /// `DELETE /customers`: it deletes every customer of the store.
-    pub async fn delete_customer(&self, id: u64) -> Result<(), ApiError> {
-        self.send(Method::DELETE, &format!("/customers/{id}"), &[], None, true)
-            .await
-            .map(|_| ())
+    /// One `DELETE /customers/{id}`; an ambiguous failure comes back instead of being
+    /// repeated (see [`Client::delete_customer`] in `once`). There is deliberately no method
+    /// for the collection `DELETE /customers`: it deletes every customer of the store.
+    pub(super) async fn delete_customer_attempt(&self, id: u64) -> Result<(), ApiError> {
+        self.send(
+            Method::DELETE,
+            &format!("/customers/{id}"),
+            &[],
+            None,
+            false,
+        )
+        .await
+        .map(|_| ())
+    }
+
+    /// `PUT /customers/{id}` of `{"customer_group_id": group}` (0 = no group). Setting a
+    /// group is idempotent, so a lost answer is simply repeated; the answer's body is not
+    /// needed (nothing but the group changed).
+    pub async fn set_customer_group(&self, id: u64, group: u64) -> Result<(), ApiError> {
+        let body = serde_json::json!({ "customer_group_id": group });
+        self.send(
+            Method::PUT,
+            &format!("/customers/{id}"),
+            &[],
+            Some(&body),
+            true,
+        )
+        .await
+        .map(|_| ())
     }
 
     /// Every address of one customer (pages of 250).

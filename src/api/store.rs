@@ -7,6 +7,7 @@ use futures::stream::{BoxStream, StreamExt};
 
 use super::client::Client;
 use super::error::ApiError;
+use super::once::Deleted;
 use super::pages::{self, Query};
 use super::reconcile;
 use super::v3;
@@ -263,18 +264,16 @@ impl Writer {
     /// Put customer `id` in group `group_id` (0: no group).
     pub async fn set_group(&self, key: u64, id: u64, group_id: u64) -> Result<(), WriteError> {
         match self {
-            Writer::V2(client) => {
-                let body = serde_json::json!({ "customer_group_id": group_id });
-                client.update_customer(id, &body).await?;
-                Ok(())
-            }
+            Writer::V2(client) => Ok(client.set_customer_group(id, group_id).await?),
             Writer::V3(b) => b.set_group(key, id, group_id).await,
         }
     }
 
     /// Delete customer `id`. Neither arm can send a collection delete: V2 deletes by path
-    /// (`/customers/{id}`), V3 by a non-empty `id:in`.
-    pub async fn delete(&self, key: u64, id: u64) -> Result<(), WriteError> {
+    /// (`/customers/{id}`), V3 by a non-empty `id:in`. V2 tells a customer that was not there
+    /// ([`Deleted::NotFound`]) from one whose lost answer a repeat confirmed; V3 cannot (the
+    /// store ignores unknown ids, §7), so its callers look the customer up first.
+    pub async fn delete(&self, key: u64, id: u64) -> Result<Deleted, WriteError> {
         match self {
             Writer::V2(client) => {
                 if id == 0 {
@@ -282,7 +281,7 @@ impl Writer {
                 }
                 Ok(client.delete_customer(id).await?)
             }
-            Writer::V3(b) => b.delete(key, id).await,
+            Writer::V3(b) => b.delete(key, id).await.map(|()| Deleted::Yes),
         }
     }
 

@@ -5,7 +5,6 @@
 //! sending the create again. A run therefore never makes two groups, and a lost answer whose
 //! group did get created is a success.
 
-use crate::api::reconcile::create_once;
 use crate::api::{ApiError, Client, Group};
 use crate::cmd::{connect, fatal_for_groups, fatal_if_auth};
 use crate::csvio::neutralise;
@@ -68,7 +67,8 @@ pub async fn run(g: &Settings, args: Args) -> anyhow::Result<Exit> {
                     grp.id
                 );
             }
-            let grp = create_reconciled(&client, &name, g.max_retries)
+            let grp = client
+                .create_group_once(&name)
                 .await
                 .map_err(|e| match e.status() {
                     // Someone else created it between our check and our create.
@@ -87,23 +87,12 @@ pub async fn run(g: &Settings, args: Args) -> anyhow::Result<Exit> {
     }
 }
 
-/// `POST /customer_groups`, looking the name up after an ambiguous failure before sending it
-/// again (and after a 409 that follows one: our own lost create made the name taken).
+/// `POST /customer_groups` exactly once (see `api::once`), with the caller's repeat budget:
+/// kept for `cmd::import`, which still passes its own `--max-retries`.
 pub async fn create_reconciled(
     client: &Client,
     name: &str,
     max_retries: u32,
 ) -> Result<Group, ApiError> {
-    create_once(
-        client,
-        max_retries,
-        || client.create_group(name),
-        || async {
-            let groups = client.groups().await?;
-            Ok(groups
-                .into_iter()
-                .find(|g| g.name.trim().eq_ignore_ascii_case(name.trim())))
-        },
-    )
-    .await
+    crate::api::once::create_group_within(client, max_retries, name).await
 }

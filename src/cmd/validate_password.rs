@@ -3,22 +3,19 @@
 //!
 //! BigCommerce protects this endpoint with "special rate limiting" beyond the store quota
 //! (undocumented; the sandbox answers 429 above 10 concurrent validations), so at most
-//! [`MAX_CONCURRENT_VALIDATIONS`] rows are in flight whatever `--rows-in-flight` says. Passwords
+//! [`MAX_CONCURRENT_VALIDATIONS`] rows are in flight whatever `--concurrency` says. Passwords
 //! are sent only in the request body: never printed, and blanked in the results file.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::api::Client;
-use crate::cmd::targets::{self, Columns, Finder};
-use crate::cmd::{connect, fatal_if_auth};
+use crate::cmd::targets::{locate, Columns, FileRun, Finder, Located, Spec};
 use crate::exit::Exit;
-use crate::input::{Dialect, InputFile};
-use crate::outfile::RunFiles;
-use crate::pipeline::{self, Row};
-use crate::report::{Progress, Summary};
-use crate::results::{default_path, ResultsWriter, RowOutcome, RowResult};
-use crate::rows::{check_resume, JournalSpec, Mark, RowRun};
+use crate::input::Dialect;
+use crate::pipeline::Row;
+use crate::results::{RowOutcome, RowResult};
+use crate::rows::{Mark, RowRun};
 use crate::settings::Settings;
 
 /// The most validations in flight at once (the endpoint's extra protection; see module docs).
@@ -51,103 +48,49 @@ struct Ctx {
 
 /// Validate each row's password (at most two at a time), write the results file.
 pub async fn run(g: &Settings, args: Args) -> anyhow::Result<Exit> {
-    check_resume(args.resume, Some(&args.input), false)?;
-    let file = InputFile::open(&args.input, &args.dialect)?;
-    let rdr = file.reader()?;
-    let headers = file.headers.clone();
-    let cols = Columns::locate(&headers, &args.input)?;
-    if cols.password.is_none() {
-        anyhow::bail!(
-            "{}: the file needs a password column (and an id or email column)",
-            args.input.display()
-        );
-    }
-    let results_path = args
-        .results
-        .clone()
-        .unwrap_or_else(|| default_path(&args.input, "validate-password"));
-    crate::results::check_path(&args.input, &results_path)?;
-    RunFiles::new(g)
-        .input("the input file", &args.input)
-        .results(&results_path)
-        .check()?;
-    let client = connect(g)?;
-    let run = Arc::new(RowRun::start(
-        "validate-password",
-        (args.input.as_os_str() != "-").then(|| JournalSpec {
+    let job = FileRun::open(
+        g,
+        Spec {
+            command: "validate-password",
             input: &args.input,
-            results: &results_path,
-            options: format!("validate-password {}", args.dialect.journal_key()),
+            results: args.results.as_deref(),
+            dialect: &args.dialect,
+            options: String::new(),
             resume: args.resume,
-        }),
-        "standard input cannot be resumed",
-    )?);
-    let concurrency = g.rows_in_flight.min(MAX_CONCURRENT_VALIDATIONS);
-    let progress = Progress::new(None, g.quiet, "rows");
-    progress.watch(&client);
-    if let Some(note) = &run.note {
-        progress.note(note);
-    }
+            dry_run: None,
+            needs_password: true,
+            unit: "rows",
+        },
+    )?;
     // Rows with only an id validate directly; an email needs a lookup (to find the id, or to
     // check that it names the same customer as the id).
-    let rows_need_lookups = cols.id.is_none() || cols.email.is_some();
-    let finder = run
-        .stop
-        .guard(async {
-            Finder::plan(
-                &client,
-                file.records,
-                g.concurrency as usize,
-                &progress,
-                rows_need_lookups,
-            )
-            .await
-            .map_err(fatal_if_auth)
-        })
+    let finder = job
+        .finder(g, job.cols.id.is_none() || job.cols.email.is_some())
         .await?;
     let ctx = Arc::new(Ctx {
-        run: Arc::clone(&run),
-        client: client.clone(),
+        run: Arc::clone(&job.run),
+        client: job.client.clone(),
         finder,
-        cols,
+        cols: job.cols,
     });
-
-    let rx = pipeline::read_rows(rdr, &args.input, |_, _| true);
-    let bom = g.bom || file.had_bom;
-    let mut writer = ResultsWriter::create(&results_path, &headers, bom)?;
-    let (ended, tally) = targets::run_rows(
-        &run,
-        rx,
-        cols,
-        concurrency,
-        |row| {
-            let ctx = Arc::clone(&ctx);
-            async move {
-                let out = process(&ctx, &row).await?;
-                Ok((row, out))
-            }
-        },
-        &mut writer,
-        &progress,
-    )
-    .await?;
-    progress.finish();
-
-    let mut summary = Summary::new(
-        "validate-password",
-        tally.total(),
-        Some(&tally),
-        run.started,
-        client.stats(),
-    );
-    summary.notices.push(file.describe());
-    if g.rows_in_flight > MAX_CONCURRENT_VALIDATIONS {
-        summary.notices.push(format!(
+    let process = |row: Row| {
+        let ctx = Arc::clone(&ctx);
+        async move {
+            let out = process(&ctx, &row).await?;
+            Ok((row, out))
+        }
+    };
+    let capped = g.rows_in_flight > MAX_CONCURRENT_VALIDATIONS;
+    let notices = |_: &_| {
+        match capped {
+        true => vec![format!(
             "validations ran at most {MAX_CONCURRENT_VALIDATIONS} at a time (the endpoint has its own rate limits)"
-        ));
+        )],
+        false => Vec::new(),
     }
-    summary.results_file = Some(results_path.display().to_string());
-    run.end(ended, writer, summary, g.quiet, g.summary_json.as_deref())
+    };
+    let concurrency = g.rows_in_flight.min(MAX_CONCURRENT_VALIDATIONS);
+    job.rows(g, concurrency, process, notices, false).await
 }
 
 async fn process(ctx: &Ctx, row: &Row) -> anyhow::Result<RowOutcome> {
@@ -163,13 +106,10 @@ async fn process(ctx: &Ctx, row: &Row) -> anyhow::Result<RowOutcome> {
     // (as in set-group and delete): a stale file must not check someone else's password.
     let id = match (target.id, &target.email) {
         (Some(id), None) => id,
-        _ => match ctx.finder.find(&target).await {
-            Ok(Some(k)) => match target.mismatch(&k) {
-                Some(m) => return Ok(RowOutcome::failed(Some(k.id), m)),
-                None => k.id,
-            },
-            Ok(None) => return Ok(RowOutcome::failed(None, target.not_found())),
-            Err(e) => return ctx.run.row_failure(e, target.id, "looking the customer up"),
+        _ => match locate(&ctx.run, &ctx.finder, &target).await? {
+            Located::Found(k) => k.id,
+            Located::Missing => return Ok(RowOutcome::failed(None, target.not_found())),
+            Located::Answered(out) => return Ok(out),
         },
     };
     // Not a change to the store, but what the journal is for: a resumed run does not spend

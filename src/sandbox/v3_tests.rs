@@ -1206,3 +1206,207 @@ async fn post_and_address_limits_follow_the_switches() {
     assert_eq!(refused, 1);
     assert_eq!(api.sandbox.counters().v3_concurrency_rejected, 2);
 }
+
+/// Every V3 route: `(method, path, body)`, writes with a body that commits on a fresh store
+/// seeded with 3 customers (customer 1 has an address added by [`with_an_address`]).
+fn every_v3_route(address_id: u64) -> Vec<(Method, String, Option<Value>)> {
+    let mut address = us_address();
+    address["customer_id"] = json!(2);
+    vec![
+        (Method::GET, "/v3/customers".into(), None),
+        (
+            Method::POST,
+            "/v3/customers".into(),
+            Some(json!([customer(50)])),
+        ),
+        (
+            Method::PUT,
+            "/v3/customers".into(),
+            Some(json!([{"id": 1, "notes": "changed"}])),
+        ),
+        (Method::DELETE, "/v3/customers?id:in=3".into(), None),
+        (Method::GET, "/v3/customers/addresses".into(), None),
+        (
+            Method::POST,
+            "/v3/customers/addresses".into(),
+            Some(json!([address])),
+        ),
+        (
+            Method::PUT,
+            "/v3/customers/addresses".into(),
+            Some(json!([{"id": address_id, "city": "Dallas"}])),
+        ),
+        (
+            Method::DELETE,
+            format!("/v3/customers/addresses?id:in={address_id}"),
+            None,
+        ),
+        (
+            Method::POST,
+            "/v3/customers/validate-credentials".into(),
+            Some(json!({"email": "person50@example.com", "password": "x"})),
+        ),
+    ]
+}
+
+/// A store of 3 seeded customers plus one address of customer 1 with a known id.
+async fn with_an_address(api: &Api) -> u64 {
+    let mut address = us_address();
+    address["customer_id"] = json!(1);
+    address["address1"] = json!("77 Known St");
+    let body = json_of(api.post("/v3/customers/addresses", json!([address])).await).await;
+    body["data"][0]["id"].as_u64().expect("address id")
+}
+
+/// What a client can see of the store: every customer (V2 form) and every address.
+fn state(api: &Api) -> Vec<Value> {
+    let customers = api.sandbox.customers();
+    let mut all = customers.clone();
+    for c in &customers {
+        all.extend(api.sandbox.addresses(c["id"].as_u64().unwrap()));
+    }
+    all
+}
+
+#[tokio::test]
+async fn every_v3_route_gets_injected_5xx_and_drops_before_any_change() {
+    for (kind, rates) in [("5xx", (1.0, 0.0)), ("drop", (0.0, 1.0))] {
+        let api = Api::start(config(3, V3Options::default())).await;
+        let address_id = with_an_address(&api).await;
+        let before = state(&api);
+        api.sandbox.reset_counters();
+        api.sandbox.set_faults(rates.0, rates.1, 0.0);
+        let routes = every_v3_route(address_id);
+        for (method, path, body) in &routes {
+            let answer = api.try_send(method.clone(), path, body.clone()).await;
+            match kind {
+                "5xx" => assert!(
+                    answer.expect("an answer").status().is_server_error(),
+                    "{method} {path}"
+                ),
+                _ => assert!(answer.is_err(), "{method} {path}: dropped"),
+            }
+        }
+        assert_eq!(state(&api), before, "{kind}: nothing changed");
+        let counters = api.sandbox.counters();
+        let n = routes.len() as u64;
+        match kind {
+            "5xx" => assert_eq!(counters.injected_5xx, n),
+            _ => assert_eq!(counters.dropped, n),
+        }
+        assert_eq!(counters.writes_committed, 0);
+    }
+}
+
+#[tokio::test]
+async fn every_v3_write_can_lose_its_answer_after_the_commit() {
+    let api = Api::start(config(3, V3Options::default())).await;
+    let address_id = with_an_address(&api).await;
+    api.sandbox.reset_counters();
+    api.sandbox.set_faults(0.0, 0.0, 1.0);
+    let mut writes = 0;
+    for (method, path, body) in every_v3_route(address_id) {
+        let before = state(&api);
+        let answer = api.try_send(method.clone(), &path, body).await;
+        let commits = method != Method::GET && !path.ends_with("validate-credentials");
+        if commits {
+            writes += 1;
+            assert!(answer.is_err(), "{method} {path}: the answer is lost");
+            assert_ne!(
+                state(&api),
+                before,
+                "{method} {path}: but the change was made"
+            );
+        } else {
+            // Reads and a credentials check change nothing, so there is nothing to lose.
+            assert!(
+                answer.expect("answered").status().is_success(),
+                "{method} {path}"
+            );
+        }
+    }
+    api.sandbox.set_faults(0.0, 0.0, 0.0);
+    let counters = api.sandbox.counters();
+    assert_eq!(counters.lost_responses, writes);
+    assert_eq!(counters.writes_committed, writes);
+    assert_eq!(
+        api.data("/v3/customers?email:in=person50@example.com")
+            .await
+            .len(),
+        1
+    );
+    assert_eq!(
+        json_of(api.get("/v2/customers/1").await).await["notes"],
+        "changed"
+    );
+    assert_eq!(
+        api.get("/v2/customers/3").await.status(),
+        StatusCode::NOT_FOUND
+    );
+}
+
+#[tokio::test]
+async fn a_rejected_address_batch_writes_none_of_it() {
+    let api = Api::start(config(2, V3Options::default())).await;
+    let before = api.sandbox.addresses(1).len();
+    let mut good = us_address();
+    good["customer_id"] = json!(1);
+    good["address1"] = json!("5 New St");
+    let mut bad = good.clone();
+    bad["country_code"] = json!("ZZ");
+    let response = api
+        .post("/v3/customers/addresses", json!([good, bad]))
+        .await;
+    assert_eq!(
+        json_of(response).await,
+        body_422(
+            "Create customer addresses failed.",
+            "1.country_code",
+            "invalid country code ZZ"
+        )
+    );
+    assert_eq!(api.sandbox.addresses(1).len(), before, "all-or-nothing");
+    assert_eq!(api.sandbox.counters().writes_committed, 0);
+}
+
+#[tokio::test]
+async fn a_delete_with_a_bad_id_list_is_422_and_deletes_nothing() {
+    let api = Api::start(config(3, V3Options::default())).await;
+    for path in [
+        "/v3/customers?id:in=1,x",
+        "/v3/customers?id:in=1&email:in=a@b.co",
+    ] {
+        let response = api.delete(path).await;
+        assert_eq!(
+            response.status(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{path}"
+        );
+        assert_eq!(json_of(response).await["status"], 422);
+    }
+    assert_eq!(api.sandbox.customers().len(), 3);
+    let counters = api.sandbox.counters();
+    assert_eq!(counters.writes_committed, 0);
+    assert_eq!(counters.v3_unfiltered_deletes, 0, "these named ids");
+}
+
+#[tokio::test]
+async fn a_put_batch_naming_one_email_twice_is_refused_whole() {
+    let api = Api::start(config(3, V3Options::default())).await;
+    let before = api.sandbox.customers();
+    let response = api
+        .put(
+            "/v3/customers",
+            json!([{"id": 1, "email": "same@example.com"}, {"id": 2, "email": "SAME@example.com"}]),
+        )
+        .await;
+    assert_eq!(
+        json_of(response).await,
+        body_422(
+            "Update customers failed.",
+            ".customer_update",
+            "Error updating customers: email SAME@example.com already in use"
+        )
+    );
+    assert_eq!(api.sandbox.customers(), before);
+}

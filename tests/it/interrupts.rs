@@ -285,12 +285,15 @@ fn strs(v: &[String]) -> Vec<&str> {
 #[test]
 fn sigint_and_sigterm_stop_every_row_command_resumably() {
     let cases = [
-        ("import", libc::SIGINT, 130),
-        ("set-group", libc::SIGTERM, 143),
-        ("delete", libc::SIGINT, 130),
-        ("validate-password", libc::SIGTERM, 143),
+        ("import", "v2", libc::SIGINT, 130),
+        ("set-group", "v2", libc::SIGTERM, 143),
+        ("delete", "v2", libc::SIGINT, 130),
+        ("validate-password", "v2", libc::SIGTERM, 143),
+        // V3 batches: every row of a batch is marked before its request.
+        ("set-group", "v3", libc::SIGINT, 130),
+        ("delete", "v3", libc::SIGTERM, 143),
     ];
-    for (command, sig, code) in cases {
+    for (command, api, sig, code) in cases {
         let store = seeded(240, 15);
         let n = 200;
         let ids = ids(&store)[..n].to_vec();
@@ -298,6 +301,7 @@ fn sigint_and_sigterm_stop_every_row_command_resumably() {
         let journal = store.path(&format!("{}.journal", job.results));
         let mut args = strs(&job.args);
         args.extend(["--concurrency", "2", "--summary-json", "summary.json"]);
+        args.extend(["--api", api]);
         let child = spawn(&store, &args, None);
         wait_for("rows to finish", 30, || finished_lines(&journal) >= 20);
         // SAFETY: our own child, still running.

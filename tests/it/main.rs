@@ -46,6 +46,9 @@ mod presets;
 mod proptests;
 // `--resume` after `kill -9`, lost responses, chaos, rate-limit manners, atomic outputs.
 mod reliability;
+// `bc-customers sandbox` as its own process: the environment lines and every `--v3-*` switch
+// (the V3 reference's open questions) seen over HTTP.
+mod sandbox_cmd;
 // The run's settings: requests vs rows in flight, settings refused where they mean nothing,
 // the connection checked before any file.
 mod settings;
@@ -53,8 +56,9 @@ mod settings;
 // the address and `--only-failed` workflows behind them.
 mod ux;
 // `--api v3` (export and count): the same files as V2, request counts, faults, a hostile V3
-// store, the writes refused, `BIGCOMMERCE_API_VERSION`.
+// store, an unknown version refused, `BIGCOMMERCE_API_VERSION`.
 mod v3;
 // `import --api v3`: the same results as V2 (parametrised by `--api`), requests per batch,
 // poisoned batches, splits, lost answers, form fields written.
 mod v3_import;
+mod v3_targets;

@@ -1,8 +1,8 @@
 //! Issue 14: `--api v3` for `export` and `count`. The same store exported through both APIs
 //! gives the same files byte for byte (customers and addresses), at about one V3 request per
 //! 250 customers and none per customer for addresses; counts agree with and without filters;
-//! faults do not change the file; a hostile V3 store fails the export; the writes refuse
-//! `--api v3` before any request; `BIGCOMMERCE_API_VERSION` is honoured.
+//! faults do not change the file; a hostile V3 store fails the export; an unknown version is
+//! refused before any request; `BIGCOMMERCE_API_VERSION` is honoured (import included).
 
 use std::collections::HashMap;
 use std::process::{Command, Stdio};
@@ -313,55 +313,29 @@ fn a_v3_export_is_consistent_while_customers_change() {
 }
 
 #[test]
-fn the_writes_refuse_api_v3_before_any_request() {
+fn import_takes_api_v3_from_the_environment_and_an_unknown_version_is_refused() {
     let store = Store::new(SandboxConfig {
         seed: 5,
         ..config()
     });
     store.write("in.csv", "email,first_name,last_name\na@example.com,A,B\n");
-    for (name, args) in [
-        (
-            "set-group",
-            vec![
-                "--api",
-                "v3",
-                "set-group",
-                "--input",
-                "in.csv",
-                "--group",
-                "1",
-            ],
-        ),
-        (
-            "delete",
-            vec!["delete", "--input", "in.csv", "--yes", "--api", "v3"],
-        ),
-    ] {
-        let run = store.run(&args);
-        run.expect(2);
-        let want = format!("--api v3 is not available for {name} yet; use --api v2");
-        assert!(run.stderr.contains(&want), "{}", run.stderr);
-        assert!(!store.path("in.results.csv").exists(), "no results file");
-    }
-    // Through the environment too.
-    let run = store.run_with_env(
-        &["delete", "--input", "in.csv", "--yes"],
-        &[("BIGCOMMERCE_API_VERSION", "v3")],
-    );
-    run.expect(2);
-    assert!(
-        run.stderr.contains("--api v3 is not available for delete"),
-        "{}",
-        run.stderr
-    );
-    assert_eq!(store.sb.counters().total, 0, "no request at all");
-    assert_eq!(store.sb.customers().len(), 5);
-    // An unknown version is a usage error.
+    // An unknown version is a usage error, before any request.
     store.run(&["count", "--api", "v4"]).expect(2);
     store
         .run_with_env(&["count"], &[("BIGCOMMERCE_API_VERSION", "v9")])
         .expect(2);
+    store
+        .run_with_env(&["import", "in.csv"], &[("BIGCOMMERCE_API_VERSION", "v4")])
+        .expect(2);
     assert_eq!(store.sb.counters().total, 0);
+    assert!(!store.path("in.results.csv").exists(), "no results file");
+    // `import` through V3 when the environment says so: its create is a V3 batch.
+    store
+        .run_with_env(&["import", "in.csv"], &[("BIGCOMMERCE_API_VERSION", "v3")])
+        .expect(0);
+    assert_eq!(store.count("POST /v3/customers"), 1);
+    assert_eq!(store.count("POST /customers"), 0);
+    assert_eq!(store.sb.customers().len(), 6);
 }
 
 #[test]

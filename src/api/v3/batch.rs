@@ -347,10 +347,6 @@ async fn flusher(
 ) {
     let mut carry: Option<Item> = None;
     loop {
-        let slot = Arc::clone(&slots)
-            .acquire_owned()
-            .await
-            .expect("never closed");
         let first = match carry.take() {
             Some(item) => item,
             None => match rx.recv().await {
@@ -358,6 +354,13 @@ async fn flusher(
                 None => return,
             },
         };
+        // A slot is taken only once there is an item to send: the four flushers share the
+        // slots, and an idle one holding a slot while it waits would starve the others
+        // (with 2 slots, set-group's PUTs stopped after the first batch).
+        let slot = Arc::clone(&slots)
+            .acquire_owned()
+            .await
+            .expect("never closed");
         let mut seen: HashSet<String> = first.conflict_keys(op).into_iter().collect();
         let mut batch = vec![first];
         let deadline = tokio::time::Instant::now() + shared.config.linger;

@@ -1,0 +1,242 @@
+//! `set-group` and `delete` through Customers V3 (`--api v3`): batches of PUTs (at most 3 in
+//! flight) and filtered DELETEs (never one without `id:in`), the same results, journal and
+//! resume as V2. Groups stay on V2's `/customer_groups`.
+
+use std::collections::HashMap;
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use bc_customers::sandbox::SandboxConfig;
+
+use crate::common::{config, results_of, Store};
+use crate::hostile_server::{Action, Hostile};
+
+fn seeded(n: usize, latency_ms: u64) -> Store {
+    Store::new(SandboxConfig {
+        seed: n,
+        latency_ms,
+        ..config()
+    })
+}
+
+fn ids(store: &Store) -> Vec<u64> {
+    store
+        .sb
+        .customers()
+        .iter()
+        .map(|c| c["id"].as_u64().unwrap())
+        .collect()
+}
+
+fn ids_csv(ids: &[u64]) -> String {
+    let mut s = String::from("id\n");
+    for id in ids {
+        s.push_str(&format!("{id}\n"));
+    }
+    s
+}
+
+fn groups(store: &Store) -> HashMap<u64, u64> {
+    store
+        .sb
+        .customers()
+        .iter()
+        .map(|c| {
+            (
+                c["id"].as_u64().unwrap(),
+                c["customer_group_id"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// A delete of 25 ids through V3 sends DELETEs of `id:in` lists only (ten ids each: three
+/// requests), each naming only ids of the file; no DELETE without a filter ever reaches the
+/// store, not even for an empty file or a dry run.
+#[test]
+fn a_v3_delete_of_25_ids_sends_three_filtered_deletes_and_never_an_unfiltered_one() {
+    let store = seeded(60, 0);
+    let all = ids(&store);
+    let wanted: Vec<u64> = all[..25].to_vec();
+    let upstream = store.sb.addr();
+    let hostile = Hostile::start("127.0.0.1", Some(upstream), |_, _| Action::Forward);
+    store.write("gone.csv", &ids_csv(&wanted));
+    store.write("none.csv", "id\n");
+    let env = [("BIGCOMMERCE_API_URL", hostile.url())];
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    store
+        .run_with_env(&["delete", "--api", "v3", "--input", "gone.csv"], &env)
+        .expect(0);
+    store
+        .run_with_env(
+            &["delete", "--api", "v3", "--input", "none.csv", "--yes"],
+            &env,
+        )
+        .expect(0);
+    assert_eq!(
+        store.sb.customers().len(),
+        60,
+        "a dry run and an empty file delete nothing"
+    );
+    store
+        .run_with_env(
+            &["delete", "--api", "v3", "--input", "gone.csv", "--yes"],
+            &env,
+        )
+        .expect(0);
+    let rows = store.csv("gone.results.csv");
+    assert_eq!(results_of(&rows), vec!["deleted"; 25]);
+    let deletes: Vec<_> = hostile
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "DELETE")
+        .collect();
+    assert_eq!(deletes.len(), 3, "25 ids in batches of ten");
+    let mut named = Vec::new();
+    for d in &deletes {
+        assert!(d.path().ends_with("/v3/customers"), "{}", d.target);
+        let list = d
+            .query()
+            .strip_prefix("id:in=")
+            .unwrap_or_else(|| panic!("a DELETE without id:in: {}", d.target));
+        assert!(!list.is_empty() && !list.contains('&'), "{}", d.target);
+        named.extend(list.split(',').map(|id| id.parse::<u64>().unwrap()));
+    }
+    named.sort_unstable();
+    assert_eq!(named, wanted, "each id of the file once, no other");
+    assert_eq!(store.sb.counters().v3_unfiltered_deletes, 0);
+    assert_eq!(store.count("DELETE /customers/{id}"), 0, "no V2 delete");
+    let left = ids(&store);
+    assert_eq!(left, all[25..].to_vec());
+}
+
+/// A set-group of 30 customers through V3: PUTs of up to ten, never more than three in
+/// flight (the sandbox answers 429 above three, as BigCommerce documents), the group found
+/// through V2's `/customer_groups`.
+#[test]
+fn a_v3_set_group_of_30_rows_never_has_more_than_three_puts_in_flight() {
+    let store = seeded(80, 30);
+    let all = ids(&store);
+    let before = groups(&store);
+    let chosen: Vec<u64> = all
+        .iter()
+        .copied()
+        .filter(|id| before[id] != 3)
+        .take(30)
+        .collect();
+    assert_eq!(chosen.len(), 30);
+    store.write("move.csv", &ids_csv(&chosen));
+    store
+        .run(&[
+            "set-group",
+            "--api",
+            "v3",
+            "--group",
+            "vip",
+            "--input",
+            "move.csv",
+            "--concurrency",
+            "8",
+        ])
+        .expect(0);
+    let rows = store.csv("move.results.csv");
+    assert_eq!(results_of(&rows), vec!["updated"; 30]);
+    let after = groups(&store);
+    for id in &chosen {
+        assert_eq!(after[id], 3, "customer {id} is in vip");
+    }
+    let c = store.sb.counters();
+    assert_eq!(c.v3_concurrency_rejected, 0, "no PUT over the limit");
+    assert_eq!(c.rate_limited, 0);
+    assert!(c.v3_max_concurrent_puts <= 3, "{c:?}");
+    let puts = store.count("PUT /v3/customers");
+    assert!(
+        (3..=6).contains(&puts),
+        "30 rows in batches of up to ten: {puts} PUTs"
+    );
+    assert_eq!(store.count("PUT /customers/{id}"), 0, "no V2 write");
+    assert!(
+        store.count("GET /customer_groups") >= 1,
+        "groups stay on V2"
+    );
+}
+
+fn spawn(store: &Store, args: &[&str]) -> Child {
+    store
+        .command(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+fn finished_lines(path: &std::path::Path) -> usize {
+    std::fs::read_to_string(path)
+        .map(|t| t.lines().filter(|l| l.starts_with("{\"no\"")).count())
+        .unwrap_or(0)
+}
+
+/// `kill -9` in the middle of a V3 delete and of a V3 set-group (twice each), then
+/// `--resume`: every row is reported once, in file order, with the outcome of the job (the
+/// batches the killed runs sent without recording the answer included: the journal marked
+/// the whole batch before it was sent).
+#[test]
+fn killed_v3_runs_resume_with_every_row_done_exactly_once() {
+    for command in ["delete", "set-group"] {
+        let store = seeded(400, 20);
+        let all = ids(&store);
+        let before = groups(&store);
+        let chosen = &all[..300];
+        store.write("in.csv", &ids_csv(chosen));
+        let mut args = vec![command, "--api", "v3", "--input", "in.csv"];
+        args.extend(match command {
+            "delete" => vec!["--yes"],
+            _ => vec!["--group", "vip"],
+        });
+        args.extend(["--results", "out.csv", "--concurrency", "4", "--resume"]);
+        let journal = store.path("out.csv.journal");
+        for after in [40, 150] {
+            let mut child = spawn(&store, &args);
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while finished_lines(&journal) < after && child.try_wait().unwrap().is_none() {
+                assert!(Instant::now() < deadline, "{command}: no progress");
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            child.kill().unwrap(); // SIGKILL: nothing is cleaned up
+            child.wait().unwrap();
+        }
+        assert!(
+            journal.exists(),
+            "{command}: killed runs leave their journal"
+        );
+        store.sb.reset_counters();
+        let run = store.run(&args);
+        run.expect(0);
+        assert!(run.stderr.contains("resuming"), "{command}: {}", run.stderr);
+        let rows = store.csv("out.csv");
+        assert_eq!(rows.len(), 300, "{command}: one result per row");
+        for (i, (r, id)) in rows.iter().zip(chosen).enumerate() {
+            assert_eq!(r["_row"], (i + 1).to_string(), "{command}: file order");
+            assert_eq!(r["_customer_id"], id.to_string(), "{command}: {r:?}");
+            let want = match (command, before[id]) {
+                ("delete", _) => "deleted",
+                (_, 3) => "unchanged",
+                _ => "updated",
+            };
+            assert_eq!(r["_result"], want, "{command}: {r:?}");
+        }
+        match command {
+            "delete" => assert_eq!(ids(&store), all[300..].to_vec(), "deleted once each"),
+            _ => {
+                let after = groups(&store);
+                assert!(
+                    chosen.iter().all(|id| after[id] == 3),
+                    "every customer moved"
+                );
+            }
+        }
+        assert_eq!(store.sb.counters().v3_unfiltered_deletes, 0);
+        assert_eq!(store.sb.counters().v3_concurrency_rejected, 0);
+    }
+}
