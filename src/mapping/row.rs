@@ -370,30 +370,7 @@ pub fn parse_row(
             }
             continue;
         }
-        let value = match f {
-            Field::Email => {
-                if !valid_email(&value) {
-                    return Err(format!("email {value:?} is not a valid email address"));
-                }
-                value
-            }
-            Field::StoreCredit => {
-                let n = parse_amount(&value, layout.decimal_comma)
-                    .map_err(|why| format!("store_credit {value:?} {why}"))?;
-                if n.starts_with('-') {
-                    return Err(format!("store_credit {value:?} is negative; store credit must be 0 or more"));
-                }
-                n
-            }
-            Field::CustomerGroupId => value
-                .parse::<u64>()
-                .map_err(|_| format!("customer_group_id {value:?} is not a group id (a whole number; 0 = no group); use the customer_group column for a group name"))?
-                .to_string(),
-            Field::ForceReset => parse_bool(&value)
-                .ok_or_else(|| format!("{} {value:?} is not a boolean (use true or false)", layout.force_reset_header))?
-                .to_string(),
-            _ => value,
-        };
+        let value = check_value(layout, f, value)?;
         row.values[f.index()] = Some(value);
     }
     if let Some(name) = raw(layout.group_name)
@@ -443,6 +420,35 @@ pub fn parse_row(
         }
     }
     Ok(row)
+}
+
+/// Validate and normalise one filled cell of a typed field (email, store credit, group id,
+/// force-reset); other fields pass through as they are.
+fn check_value(layout: &Layout, f: Field, value: String) -> Result<String, String> {
+    Ok(match f {
+        Field::Email => {
+            if !valid_email(&value) {
+                return Err(format!("email {value:?} is not a valid email address"));
+            }
+            value
+        }
+        Field::StoreCredit => {
+            let n = parse_amount(&value, layout.decimal_comma)
+                .map_err(|why| format!("store_credit {value:?} {why}"))?;
+            if n.starts_with('-') {
+                return Err(format!("store_credit {value:?} is negative; store credit must be 0 or more"));
+            }
+            n
+        }
+        Field::CustomerGroupId => value
+            .parse::<u64>()
+            .map_err(|_| format!("customer_group_id {value:?} is not a group id (a whole number; 0 = no group); use the customer_group column for a group name"))?
+            .to_string(),
+        Field::ForceReset => parse_bool(&value)
+            .ok_or_else(|| format!("{} {value:?} is not a boolean (use true or false)", layout.force_reset_header))?
+            .to_string(),
+        _ => value,
+    })
 }
 
 /// The form fields and marketing consent of a layout whose backend writes them.

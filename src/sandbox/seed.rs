@@ -272,25 +272,9 @@ pub(crate) fn customers(
         let first = FIRST_NAMES[rng.usize(..FIRST_NAMES.len())];
         let last = LAST_NAMES[rng.usize(..LAST_NAMES.len())];
 
-        email.clear();
-        let shape = rng.u8(..4);
-        push_ascii_fold(&mut email, first);
-        email.push(match shape {
-            0 => '_',
-            1 => '-',
-            _ => '.',
-        });
-        push_ascii_fold(&mut email, last);
-        email.push_str(&id.to_string());
-        email.push('@');
-        email.push_str(DOMAINS[rng.usize(..DOMAINS.len())]);
-        // A few mixed-case emails, as people type them, to exercise case-insensitive matching.
-        let email_text = if id.is_multiple_of(23) {
-            capitalize_words(&email)
-        } else {
-            email.clone()
-        };
-
+        // The draws are made in a fixed order (email, dates, form fields, the other fields,
+        // addresses): the seeded store must stay the same for a given seed.
+        let email_text = seeded_email(&mut rng, &mut email, first, last, id);
         let created =
             FIRST_CREATED + (index as f64 * step) as i64 + rng.i64(0..=step.max(1.0) as i64);
         let modified = if rng.bool() {
@@ -298,24 +282,7 @@ pub(crate) fn customers(
         } else {
             created + rng.i64(0..=(LAST_CREATED - created).max(0))
         };
-
-        let mut mask: u16 = 0;
-        let position = index as f64 / count as f64;
-        for (i, (from, odds)) in FORM_FIELD_ODDS.iter().enumerate() {
-            if position >= *from && rng.f64() < *odds {
-                mask |= 1 << i;
-            }
-        }
-        let wants_fields = rng.f64() < 0.85;
-        if !wants_fields {
-            mask = 0;
-        } else if mask == 0 {
-            mask = 1;
-        }
-        if id == count as u64 {
-            // The last customer has every field, so each name appears at least once.
-            mask = (1 << FORM_FIELDS.len()) - 1;
-        }
+        let mask = seeded_form_fields(&mut rng, index, count);
 
         let company = if rng.f64() < 0.3 {
             Text::Borrowed(COMPANIES[rng.usize(..COMPANIES.len())])
@@ -350,42 +317,8 @@ pub(crate) fn customers(
         };
 
         if id.is_multiple_of(3) {
-            let kinds: &[AddressType] = if id.is_multiple_of(15) {
-                &[AddressType::Residential, AddressType::Commercial]
-            } else {
-                &[AddressType::Residential]
-            };
-            for &address_type in kinds {
-                let (city, state, zip, country) = LOCATIONS[rng.usize(..LOCATIONS.len())];
-                addresses.push(Address {
-                    id: addresses.len() as u64 + 1,
-                    customer_id: id,
-                    first_name: Text::Borrowed(first),
-                    last_name: Text::Borrowed(last),
-                    company: company.clone(),
-                    street_1: Text::Owned(format!(
-                        "{} {}",
-                        rng.u16(1..400),
-                        STREETS[rng.usize(..STREETS.len())]
-                    )),
-                    street_2: if rng.f64() < 0.2 {
-                        Text::Owned(format!("Apt {}", rng.u16(1..80)))
-                    } else {
-                        Text::Borrowed("")
-                    },
-                    city: Text::Borrowed(city),
-                    state: Text::Borrowed(state),
-                    zip: Text::Borrowed(zip),
-                    country: Text::Borrowed(country),
-                    country_iso2: countries::iso2_of(country),
-                    phone: if phone.is_empty() {
-                        Text::Owned(phone_number(&mut rng))
-                    } else {
-                        phone.clone()
-                    },
-                    address_type,
-                });
-            }
+            let owner = (id, first, last, &company, &phone);
+            seeded_addresses(&mut rng, &mut addresses, owner);
         }
 
         customers.push((
@@ -412,6 +345,102 @@ pub(crate) fn customers(
         ));
     }
     (customers, addresses)
+}
+
+/// The email of a seeded customer: `first.last42@domain`, with `_` or `-` now and then and a
+/// few in mixed case, as people type them (to exercise case-insensitive matching).
+fn seeded_email(
+    rng: &mut fastrand::Rng,
+    email: &mut String,
+    first: &str,
+    last: &str,
+    id: u64,
+) -> String {
+    email.clear();
+    let shape = rng.u8(..4);
+    push_ascii_fold(email, first);
+    email.push(match shape {
+        0 => '_',
+        1 => '-',
+        _ => '.',
+    });
+    push_ascii_fold(email, last);
+    email.push_str(&id.to_string());
+    email.push('@');
+    email.push_str(DOMAINS[rng.usize(..DOMAINS.len())]);
+    if id.is_multiple_of(23) {
+        capitalize_words(email)
+    } else {
+        email.clone()
+    }
+}
+
+/// Which of [`FORM_FIELDS`] the customer at `index` of `count` has (bit i = field i): later
+/// fields appear only in later customers; the last customer has every field.
+fn seeded_form_fields(rng: &mut fastrand::Rng, index: usize, count: usize) -> u16 {
+    let mut mask: u16 = 0;
+    let position = index as f64 / count as f64;
+    for (i, (from, odds)) in FORM_FIELD_ODDS.iter().enumerate() {
+        if position >= *from && rng.f64() < *odds {
+            mask |= 1 << i;
+        }
+    }
+    let wants_fields = rng.f64() < 0.85;
+    if !wants_fields {
+        mask = 0;
+    } else if mask == 0 {
+        mask = 1;
+    }
+    if index + 1 == count {
+        mask = (1 << FORM_FIELDS.len()) - 1;
+    }
+    mask
+}
+
+/// The addresses of a seeded customer (one, or two for every fifteenth id), numbered on from
+/// those already made. `owner`: id, first and last name, company, phone.
+fn seeded_addresses(
+    rng: &mut fastrand::Rng,
+    addresses: &mut Vec<Address>,
+    owner: (u64, &'static str, &'static str, &Text, &Text),
+) {
+    let (id, first, last, company, phone) = owner;
+    let kinds: &[AddressType] = if id.is_multiple_of(15) {
+        &[AddressType::Residential, AddressType::Commercial]
+    } else {
+        &[AddressType::Residential]
+    };
+    for &address_type in kinds {
+        let (city, state, zip, country) = LOCATIONS[rng.usize(..LOCATIONS.len())];
+        addresses.push(Address {
+            id: addresses.len() as u64 + 1,
+            customer_id: id,
+            first_name: Text::Borrowed(first),
+            last_name: Text::Borrowed(last),
+            company: company.clone(),
+            street_1: Text::Owned(format!(
+                "{} {}",
+                rng.u16(1..400),
+                STREETS[rng.usize(..STREETS.len())]
+            )),
+            street_2: if rng.f64() < 0.2 {
+                Text::Owned(format!("Apt {}", rng.u16(1..80)))
+            } else {
+                Text::Borrowed("")
+            },
+            city: Text::Borrowed(city),
+            state: Text::Borrowed(state),
+            zip: Text::Borrowed(zip),
+            country: Text::Borrowed(country),
+            country_iso2: countries::iso2_of(country),
+            phone: if phone.is_empty() {
+                Text::Owned(phone_number(rng))
+            } else {
+                phone.clone()
+            },
+            address_type,
+        });
+    }
 }
 
 fn phone_number(rng: &mut fastrand::Rng) -> String {

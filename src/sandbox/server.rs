@@ -329,74 +329,10 @@ async fn handle_now(
     let method = req.method().clone();
     let route = handlers::Route::parse(req.uri().path(), &shared.cfg.store_hash);
     let is_write = matches!(method, Method::POST | Method::PUT | Method::DELETE);
-    shared.count(|c| {
-        c.total += 1;
-        let template = route
-            .as_ref()
-            .map_or("(no route)", handlers::Route::template);
-        *c.by_route
-            .entry(format!("{method} {template}"))
-            .or_default() += 1;
-        if is_write {
-            c.writes += 1;
-        }
-        if method == Method::DELETE && matches!(route, Some(handlers::Route::Customers)) {
-            c.collection_deletes += 1;
-        }
-    });
-
-    // V3 routes answer in V3's error object (reference/bigcommerce-v3.md §15), V2 in its array.
-    let is_v3 = matches!(route, Some(handlers::Route::V3(_)));
-    let error = |status, message: &str| match is_v3 {
-        true => super::v3::error(status, message),
-        false => Reply::error(status, message),
-    };
+    count_request(&shared, &method, route.as_ref());
     let rate = shared.take_quota_unit();
-    if !shared.authorized(&req) {
-        shared.count(|c| c.unauthorized += 1);
-        let reply = error(
-            StatusCode::UNAUTHORIZED,
-            "The X-Auth-Token header is missing or the token is not valid.",
-        );
-        return Ok(respond(reply, rate, None, &shared.cfg));
-    }
-    if rate.is_some_and(|r| r.exhausted) {
-        shared.count(|c| c.rate_limited += 1);
-        let reply = error(
-            StatusCode::TOO_MANY_REQUESTS,
-            "You have exceeded your request quota.",
-        );
-        let retry_after = rate.map(|r| r.reset_ms.div_ceil(1000).max(1));
-        return Ok(respond(reply, rate, retry_after, &shared.cfg));
-    }
-    let validates = matches!(
-        route,
-        Some(handlers::Route::Validate(_))
-            | Some(handlers::Route::V3(super::v3::Route::ValidateCredentials))
-    );
-    slot.validation = if validates {
-        match ValidationSlot::take(&shared) {
-            Some(taken) => Some(taken),
-            None => {
-                shared.count(|c| c.rate_limited += 1);
-                let reply = error(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    "Too many concurrent password validation requests.",
-                );
-                return Ok(respond(reply, rate, Some(1), &shared.cfg));
-            }
-        }
-    } else {
-        None
-    };
-    if let Some(handlers::Route::V3(v3_route)) = route {
-        match super::v3::ConcurrencySlot::take(&shared, &method, v3_route) {
-            Ok(taken) => slot.v3 = taken,
-            Err(reply) => {
-                shared.count(|c| c.rate_limited += 1);
-                return Ok(respond(reply, rate, Some(1), &shared.cfg));
-            }
-        }
+    if let Some(refused) = admit(&shared, &req, &method, route, rate, slot) {
+        return Ok(refused);
     }
 
     *delayed = true;
@@ -449,6 +385,89 @@ async fn handle_now(
         }
     }
     Ok(respond(reply, rate, None, &shared.cfg))
+}
+
+/// Count one request: in total, by route template, as a write, as a collection delete.
+fn count_request(shared: &Shared, method: &Method, route: Option<&handlers::Route>) {
+    let is_write = matches!(*method, Method::POST | Method::PUT | Method::DELETE);
+    shared.count(|c| {
+        c.total += 1;
+        let template = route.map_or("(no route)", handlers::Route::template);
+        *c.by_route
+            .entry(format!("{method} {template}"))
+            .or_default() += 1;
+        if is_write {
+            c.writes += 1;
+        }
+        if *method == Method::DELETE && matches!(route, Some(handlers::Route::Customers)) {
+            c.collection_deletes += 1;
+        }
+    });
+}
+
+/// The checks that answer at once, before latency and faults: auth (401), quota (429), the
+/// password validation limit and the V3 concurrency limits (429). `Some` is the answer (the
+/// request goes no further), `None` admits it; the slots taken are held in `slot` until the
+/// request's answer leaves.
+fn admit<B>(
+    shared: &Arc<Shared>,
+    req: &Request<B>,
+    method: &Method,
+    route: Option<handlers::Route>,
+    rate: Option<RateState>,
+    slot: &mut Slots,
+) -> Option<Response<Body>> {
+    // V3 routes answer in V3's error object (reference/bigcommerce-v3.md §15), V2 in its array.
+    let is_v3 = matches!(route, Some(handlers::Route::V3(_)));
+    let error = |status, message: &str| match is_v3 {
+        true => super::v3::error(status, message),
+        false => Reply::error(status, message),
+    };
+    if !shared.authorized(req) {
+        shared.count(|c| c.unauthorized += 1);
+        let reply = error(
+            StatusCode::UNAUTHORIZED,
+            "The X-Auth-Token header is missing or the token is not valid.",
+        );
+        return Some(respond(reply, rate, None, &shared.cfg));
+    }
+    if rate.is_some_and(|r| r.exhausted) {
+        shared.count(|c| c.rate_limited += 1);
+        let reply = error(
+            StatusCode::TOO_MANY_REQUESTS,
+            "You have exceeded your request quota.",
+        );
+        let retry_after = rate.map(|r| r.reset_ms.div_ceil(1000).max(1));
+        return Some(respond(reply, rate, retry_after, &shared.cfg));
+    }
+    let validates = matches!(
+        route,
+        Some(handlers::Route::Validate(_))
+            | Some(handlers::Route::V3(super::v3::Route::ValidateCredentials))
+    );
+    if validates {
+        match ValidationSlot::take(shared) {
+            Some(taken) => slot.validation = Some(taken),
+            None => {
+                shared.count(|c| c.rate_limited += 1);
+                let reply = error(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "Too many concurrent password validation requests.",
+                );
+                return Some(respond(reply, rate, Some(1), &shared.cfg));
+            }
+        }
+    }
+    if let Some(handlers::Route::V3(v3_route)) = route {
+        match super::v3::ConcurrencySlot::take(shared, method, v3_route) {
+            Ok(taken) => slot.v3 = taken,
+            Err(reply) => {
+                shared.count(|c| c.rate_limited += 1);
+                return Some(respond(reply, rate, Some(1), &shared.cfg));
+            }
+        }
+    }
+    None
 }
 
 /// The concurrency slots a request holds until its answer leaves.
