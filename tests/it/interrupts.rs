@@ -320,9 +320,12 @@ fn sigint_and_sigterm_stop_every_row_command_resumably() {
         );
         let done = finished_lines(&journal);
         // A few rows more than at the signal (the rows in flight, and the rows that finished
-        // while the signal was delivered), far from all of them.
+        // while the signal was delivered), far from all of them. Under V3, 10 rows wait per
+        // request slot (20 rows in flight at --concurrency 2) and the pipeline's ordered
+        // window holds 4 x that, so up to 80 rows can be past their request at the signal.
+        let slack = if api == "v3" { 80 } else { 20 };
         assert!(
-            done >= at_signal && done <= at_signal + 20 && done < n,
+            done >= at_signal && done <= at_signal + slack && done < n,
             "{command}: the rows in flight finish, no other starts ({at_signal} → {done})"
         );
         let continue_with = stderr
