@@ -139,17 +139,20 @@ const MAX_COUNT: f64 = 9_007_199_254_740_992.0;
 fn strict_count<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
     use serde::de::Error;
     let v = Value::deserialize(d)?;
-    let n = match &v {
+    count_of(&v)
+        .ok_or_else(|| D::Error::custom(format!("the count {v} is not a number of customers")))
+}
+
+/// A count as either API sends it (a whole number, sometimes as a string, sometimes written
+/// as a float), or `None` when it is not a number of customers: negative, fractional, not
+/// finite or above 2^53. One rule for the V2 `/customers/count` and V3's `meta.pagination`.
+pub(crate) fn count_of(v: &Value) -> Option<u64> {
+    let f = match v {
         Value::Number(n) => n.as_u64().map(|n| n as f64).or_else(|| n.as_f64()),
         Value::String(s) => s.trim().parse::<u64>().ok().map(|n| n as f64),
         _ => None,
-    };
-    match n {
-        Some(f) if f.is_finite() && f >= 0.0 && f.fract() == 0.0 && f <= MAX_COUNT => Ok(f as u64),
-        _ => Err(D::Error::custom(format!(
-            "the count {v} is not a number of customers"
-        ))),
-    }
+    }?;
+    (f.is_finite() && f >= 0.0 && f.fract() == 0.0 && f <= MAX_COUNT).then_some(f as u64)
 }
 
 /// `POST /customers/{id}/validate` → `{"success": true}`; the docs' examples use `"true"`.

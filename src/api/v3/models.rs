@@ -64,14 +64,9 @@ pub struct AddressPage {
     pub data: Vec<V3Address>,
 }
 
+/// V3's `meta.pagination.total` under the same rule as V2's count.
 pub fn strict_count(v: &Value) -> Option<u64> {
-    const MAX: f64 = 9_007_199_254_740_992.0;
-    let f = match v {
-        Value::Number(n) => n.as_u64().map(|n| n as f64).or_else(|| n.as_f64()),
-        Value::String(s) => s.trim().parse::<u64>().ok().map(|n| n as f64),
-        _ => None,
-    }?;
-    (f.is_finite() && f >= 0.0 && f.fract() == 0.0 && f <= MAX).then_some(f as u64)
+    crate::api::models::count_of(v)
 }
 
 /// `customer_Full` (§4, §13.1), the fields the export writes.
