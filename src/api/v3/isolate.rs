@@ -84,6 +84,30 @@ fn take_out(items: Vec<Item>, positions: &[usize]) -> (Vec<Item>, Vec<Item>) {
     (named, rest)
 }
 
+/// What a failed batch request means for its items, the same for every kind of batch: a 413
+/// halves the batch (a store with a lower limit than 10 still gets everything), a 422 names
+/// the items it blames (possibly none), anything else fails every item.
+enum Triage {
+    Split,
+    FailAll,
+    Blamed(write::Blame),
+}
+
+fn triage(err: &WriteError, items: &[Item]) -> Triage {
+    if is_status(err, 413) && items.len() > 1 {
+        return Triage::Split;
+    }
+    if !is_status(err, 422) {
+        return Triage::FailAll;
+    }
+    let emails: Vec<Option<&str>> = items.iter().map(|i| i.email.as_deref()).collect();
+    Triage::Blamed(write::blame(
+        err.api().expect("a status"),
+        items.len(),
+        &emails,
+    ))
+}
+
 fn is_status(err: &WriteError, status: u16) -> bool {
     err.api().and_then(|e| e.status()) == Some(status)
 }
@@ -133,15 +157,14 @@ async fn create(shared: &Shared, mut items: Vec<Item>) -> Split {
             }
             continue;
         }
-        if is_status(&err, 413) && items.len() > 1 {
-            return split(items);
-        }
-        if !is_status(&err, 422) {
-            fail_all(items, &err);
-            return None;
-        }
-        let emails: Vec<Option<&str>> = items.iter().map(|i| i.email.as_deref()).collect();
-        let blame = write::blame(err.api().expect("a status"), items.len(), &emails);
+        let blame = match triage(&err, &items) {
+            Triage::Split => return split(items),
+            Triage::FailAll => {
+                fail_all(items, &err);
+                return None;
+            }
+            Triage::Blamed(blame) => blame,
+        };
         if blame.is_empty() {
             // A store that is not all-or-nothing may have written some: see `sent_before`.
             items.iter_mut().for_each(|i| i.sent_before = true);
@@ -253,15 +276,14 @@ async fn repeatable(shared: &Shared, op: Op, mut items: Vec<Item>) -> Split {
             }
             Err(err) => err,
         };
-        if is_status(&err, 413) && items.len() > 1 {
-            return split(items);
-        }
-        if !is_status(&err, 422) {
-            fail_all(items, &err);
-            return None;
-        }
-        let emails: Vec<Option<&str>> = items.iter().map(|i| i.email.as_deref()).collect();
-        let blame = write::blame(err.api().expect("a status"), items.len(), &emails);
+        let blame = match triage(&err, &items) {
+            Triage::Split => return split(items),
+            Triage::FailAll => {
+                fail_all(items, &err);
+                return None;
+            }
+            Triage::Blamed(blame) => blame,
+        };
         if blame.is_empty() {
             if items.len() == 1 {
                 fail_all(items, &err);
