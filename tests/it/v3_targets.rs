@@ -347,3 +347,81 @@ fn a_v3_delete_checks_its_ids_in_id_in_reads_and_answers_as_v2() {
         requests.iter().map(|r| &r.target).collect::<Vec<_>>()
     );
 }
+
+fn emails_csv(emails: &[String]) -> String {
+    let mut s = String::from("email\n");
+    for e in emails {
+        s.push_str(&format!("{e}\n"));
+    }
+    s
+}
+
+/// set-group, then delete, of a file naming 27 customers by email (25 in the store, some in
+/// another case, and 2 unknown) under `--api v3`: the emails are checked in `GET
+/// /v3/customers?email:in=` reads of up to ten (10 + 10 + 7: exactly three per command, plus
+/// one count), the store receives no V2 customer route (the group is still found through
+/// V2's `/customer_groups`), and both results files are V2's for the same store and file.
+#[test]
+fn v3_set_group_and_delete_by_email_look_up_through_v3_only_and_answer_as_v2() {
+    let v2 = seeded(200, 0);
+    let v3 = seeded(200, 0);
+    let mut emails: Vec<String> = v3.sb.customers()[..25]
+        .iter()
+        .map(|c| c["email"].as_str().unwrap().to_string())
+        .collect();
+    for e in emails.iter_mut().step_by(4) {
+        *e = e.to_uppercase();
+    }
+    emails.insert(3, "nobody-1@example.com".into());
+    emails.push("nobody-2@example.com".into());
+    for s in [&v2, &v3] {
+        s.write("who.csv", &emails_csv(&emails));
+    }
+    let hostile = Hostile::start("127.0.0.1", Some(v3.sb.addr()), |_, _| Action::Forward);
+    let env = [("BIGCOMMERCE_API_URL", hostile.url())];
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let set_group = ["set-group", "--group", "vip", "--input", "who.csv"];
+    let delete = ["delete", "--yes", "--input", "who.csv"];
+    for (command, args) in [("set-group", &set_group[..]), ("delete", &delete[..])] {
+        let name = format!("{command}.csv");
+        let before = hostile.requests().len();
+        let mut v2_args = args.to_vec();
+        v2_args.extend(["--results", &name]);
+        v2.run(&v2_args).expect(3);
+        let mut v3_args = v2_args.clone();
+        v3_args.extend(["--api", "v3"]);
+        v3.run_with_env(&v3_args, &env).expect(3);
+        let requests = hostile.requests()[before..].to_vec();
+        let v2_customer_routes: Vec<_> = requests
+            .iter()
+            .filter(|r| r.path().contains("/v2/customers"))
+            .map(|r| format!("{} {}", r.method, r.target))
+            .collect();
+        assert!(
+            v2_customer_routes.is_empty(),
+            "{command}: no V2 customer route under --api v3: {v2_customer_routes:?}"
+        );
+        let lookups = requests
+            .iter()
+            .filter(|r| r.method == "GET" && r.query().contains("email:in="))
+            .count();
+        assert_eq!(lookups, 3, "{command}: 27 emails in lists of up to ten");
+        let reads = requests
+            .iter()
+            .filter(|r| r.method == "GET" && r.path().ends_with("/v3/customers"))
+            .count();
+        assert_eq!(reads, 4, "{command}: the lookups and one count");
+        let (a, b) = (v3.read(&name), v2.read(&name));
+        assert_eq!(a, b, "{command}: the same results file as V2's");
+        let rows = v3.csv(&name);
+        assert_eq!(rows[3]["_message"], "no customer with email nobody-1@example.com");
+    }
+    assert!(
+        hostile
+            .requests()
+            .iter()
+            .any(|r| r.path().ends_with("/v2/customer_groups")),
+        "the group is found through V2"
+    );
+    assert_eq!(v3.sb.customers().len(), 175);
+}
