@@ -425,3 +425,110 @@ fn v3_set_group_and_delete_by_email_look_up_through_v3_only_and_answer_as_v2() {
     );
     assert_eq!(v3.sb.customers().len(), 175);
 }
+
+/// validate-password under `--api v3` checks each password with `POST
+/// /v3/customers/validate-credentials` (the customer's email and the password) after finding
+/// the customer through V3: valid, wrong, by email, unknown id, unknown email, empty cell;
+/// the results file and exit code are V2's for the same store and file, no V2 customer route
+/// is used, and neither `-vv` nor the results file shows a password, not even one a hostile
+/// store quotes back in its refusal (a 422 naming the password of row 7).
+#[test]
+fn v3_validate_password_checks_credentials_through_v3_and_never_shows_a_password() {
+    let v2 = seeded(8, 0);
+    let v3 = seeded(8, 0);
+    let email = |id: u64| {
+        v3.sb
+            .customers()
+            .iter()
+            .find(|c| c["id"].as_u64() == Some(id))
+            .map(|c| c["email"].as_str().unwrap().to_string())
+            .unwrap()
+    };
+    let (p1, p2, p4) = (
+        v3.sb.password_of(1).unwrap(),
+        v3.sb.password_of(2).unwrap(),
+        v3.sb.password_of(4).unwrap(),
+    );
+    assert_eq!(v2.sb.password_of(1).unwrap(), p1, "twin stores");
+    let wrong = "WrongPass-9f3a1c";
+    let mut csv = String::from("id,email,password\n");
+    csv.push_str(&format!("1,,{p1}\n"));
+    csv.push_str(&format!("2,,{wrong}\n"));
+    csv.push_str(&format!(",{},{p2}\n", email(2).to_uppercase()));
+    csv.push_str(&format!("404,,{p1}\n"));
+    csv.push_str(&format!(",nobody@example.com,{p1}\n"));
+    csv.push_str("3,,\n");
+    csv.push_str(&format!("4,{},{p4}\n", email(4)));
+    for s in [&v2, &v3] {
+        s.write("check.csv", &csv);
+    }
+    let v2_run = v2.run(&["validate-password", "--input", "check.csv"]);
+    v2_run.expect(3);
+    let hostile = Hostile::start("127.0.0.1", Some(v3.sb.addr()), |_, _| Action::Forward);
+    let env = [("BIGCOMMERCE_API_URL", hostile.url())];
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let args = [
+        "validate-password",
+        "--api",
+        "v3",
+        "--input",
+        "check.csv",
+        "-vv",
+    ];
+    let run = v3.run_with_env(&args, &env);
+    run.expect(3);
+    assert_eq!(
+        v3.read("check.results.csv"),
+        v2.read("check.results.csv"),
+        "the same results file as V2's"
+    );
+    let rows = v3.csv("check.results.csv");
+    assert_eq!(
+        results_of(&rows),
+        ["valid", "invalid", "valid", "failed", "failed", "failed", "valid"]
+    );
+    let requests = hostile.requests();
+    let checks: Vec<_> = requests
+        .iter()
+        .filter(|r| r.method == "POST")
+        .inspect(|r| assert!(r.path().ends_with("/v3/customers/validate-credentials")))
+        .collect();
+    assert_eq!(checks.len(), 4, "one check per row with a customer and a password");
+    let v2_customer_routes: Vec<_> = requests
+        .iter()
+        .filter(|r| r.path().contains("/v2/"))
+        .map(|r| r.target.clone())
+        .collect();
+    assert!(v2_customer_routes.is_empty(), "{v2_customer_routes:?}");
+    assert!(
+        run.stderr.contains("validate-credentials"),
+        "-vv logs the requests: {}",
+        run.stderr
+    );
+    for secret in [p1.as_str(), p2.as_str(), p4.as_str(), wrong] {
+        assert!(!v3.read("check.results.csv").contains(secret));
+        assert!(!run.stderr.contains(secret) && !run.stdout.contains(secret));
+    }
+
+    // A store quoting the password back in its refusal: the row fails, the words are shown
+    // without the password.
+    let quoted = p4.clone();
+    let echo = Hostile::start("127.0.0.1", Some(v3.sb.addr()), move |r, _| {
+        let body = String::from_utf8_lossy(&r.body);
+        if r.method == "POST" && body.contains(quoted.as_str()) {
+            let text = format!(r#"{{"status":422,"title":"password {quoted} is too weak"}}"#);
+            return Action::Raw(crate::hostile_server::json(422, &text));
+        }
+        Action::Forward
+    });
+    let env = [("BIGCOMMERCE_API_URL", echo.url())];
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let run = v3.run_with_env(&args, &env);
+    run.expect(3);
+    let rows = v3.csv("check.results.csv");
+    assert_eq!(rows[6]["_result"], "failed", "{:?}", rows[6]);
+    assert!(rows[6]["_message"].contains("422"), "{:?}", rows[6]);
+    for text in [v3.read("check.results.csv"), run.stderr.clone(), run.stdout.clone()] {
+        assert!(!text.contains(p4.as_str()), "the quoted password leaked: {text}");
+    }
+}
