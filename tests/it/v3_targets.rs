@@ -532,3 +532,39 @@ fn v3_validate_password_checks_credentials_through_v3_and_never_shows_a_password
         assert!(!text.contains(p4.as_str()), "the quoted password leaked: {text}");
     }
 }
+
+/// `set-group --filter` under `--api v3` reads the matching customers from `/v3/customers`
+/// (no V2 customer route; the group still through V2's `/customer_groups`) and writes V2's
+/// results file for the same store.
+#[test]
+fn v3_set_group_by_filter_reads_through_v3_and_answers_as_v2() {
+    let v2 = seeded(120, 0);
+    let v3 = seeded(120, 0);
+    let args = [
+        "set-group",
+        "--group",
+        "vip",
+        "--filter",
+        "customer_group_id=2",
+        "--results",
+        "moved.csv",
+    ];
+    v2.run(&args).expect(0);
+    let hostile = Hostile::start("127.0.0.1", Some(v3.sb.addr()), |_, _| Action::Forward);
+    let env = [("BIGCOMMERCE_API_URL", hostile.url())];
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let mut v3_args = args.to_vec();
+    v3_args.extend(["--api", "v3"]);
+    v3.run_with_env(&v3_args, &env).expect(0);
+    let rows = v3.csv("moved.csv");
+    assert!(!rows.is_empty(), "customers of group 2 were moved");
+    assert_eq!(v3.read("moved.csv"), v2.read("moved.csv"));
+    assert_eq!(groups(&v3), groups(&v2), "the same customers moved");
+    let v2_customer_routes: Vec<_> = hostile
+        .requests()
+        .iter()
+        .filter(|r| r.path().contains("/v2/customers"))
+        .map(|r| r.target.clone())
+        .collect();
+    assert!(v2_customer_routes.is_empty(), "{v2_customer_routes:?}");
+}
