@@ -9,11 +9,10 @@ pub mod client;
 pub mod error;
 pub mod models;
 pub mod once;
-pub mod pages;
 pub mod rate;
 pub mod reconcile;
 pub mod store;
-pub mod v2_encode;
+pub mod v2;
 pub mod v3;
 
 pub use client::{Client, ClientStats, Connection};
