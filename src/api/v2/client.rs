@@ -4,9 +4,10 @@ use reqwest::Method;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+use super::models::{Count, Validation};
 use crate::api::client::{decode, route_of, Client};
 use crate::api::error::{parse_error_body, ApiError, ErrorKind};
-use crate::api::models::{Address, Count, Customer, Group, HasId, Validation};
+use crate::api::models::{Address, Customer, Group, HasId};
 
 impl Client {
     /// Decode a 2xx body, scrubbing the error (a decoder's message quotes what it read).
@@ -143,7 +144,7 @@ impl Client {
     }
 
     /// One `DELETE /customers/{id}`; an ambiguous failure comes back instead of being
-    /// repeated (see [`Client::delete_customer`] in `once`). There is deliberately no method
+    /// repeated (see [`Client::delete_customer`] in `v2::once`). There is deliberately no method
     /// for the collection `DELETE /customers`: it deletes every customer of the store.
     pub(in crate::api) async fn delete_customer_attempt(&self, id: u64) -> Result<(), ApiError> {
         self.send(

@@ -7,10 +7,14 @@
 //!   one-request writes, groups, password checks).
 //! - [`pages`]: the export's walk over every matching customer by id range.
 //! - [`encode`]: the mapping's rows as V2 bodies, and a row compared with a V2 record.
+//! - [`models`]: V2's own answers (`/customers/count`, `/customers/{id}/validate`).
+//! - [`once`]: a customer deleted and a group created exactly once.
 //!
 //! Requests go through the one [`Client`](super::Client), like V3's: only the routes, bodies
 //! and paging differ.
 
 mod client;
 pub mod encode;
+pub mod models;
+pub mod once;
 pub mod pages;
