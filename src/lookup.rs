@@ -24,7 +24,7 @@ use std::sync::Mutex;
 
 use futures::StreamExt;
 
-use crate::api::pages::{self, Query};
+use crate::api::v2::pages::{self, Query};
 use crate::api::{ApiError, Client, Customer};
 use crate::mapping::row::Snapshot;
 use crate::report::Progress;

@@ -10,8 +10,8 @@ use futures::StreamExt;
 use tokio::sync::mpsc;
 
 use super::Known;
-use crate::api::pages::Query;
 use crate::api::store::Reader;
+use crate::api::v2::pages::Query;
 use crate::api::{v3, Client};
 use crate::cmd::{connect, fatal_if_auth, parse_filters};
 use crate::exit::Exit;
