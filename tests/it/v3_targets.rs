@@ -414,7 +414,10 @@ fn v3_set_group_and_delete_by_email_look_up_through_v3_only_and_answer_as_v2() {
         let (a, b) = (v3.read(&name), v2.read(&name));
         assert_eq!(a, b, "{command}: the same results file as V2's");
         let rows = v3.csv(&name);
-        assert_eq!(rows[3]["_message"], "no customer with email nobody-1@example.com");
+        assert_eq!(
+            rows[3]["_message"],
+            "no customer with email nobody-1@example.com"
+        );
     }
     assert!(
         hostile
@@ -493,7 +496,11 @@ fn v3_validate_password_checks_credentials_through_v3_and_never_shows_a_password
         .filter(|r| r.method == "POST")
         .inspect(|r| assert!(r.path().ends_with("/v3/customers/validate-credentials")))
         .collect();
-    assert_eq!(checks.len(), 4, "one check per row with a customer and a password");
+    assert_eq!(
+        checks.len(),
+        4,
+        "one check per row with a customer and a password"
+    );
     let v2_customer_routes: Vec<_> = requests
         .iter()
         .filter(|r| r.path().contains("/v2/"))
@@ -528,8 +535,15 @@ fn v3_validate_password_checks_credentials_through_v3_and_never_shows_a_password
     let rows = v3.csv("check.results.csv");
     assert_eq!(rows[6]["_result"], "failed", "{:?}", rows[6]);
     assert!(rows[6]["_message"].contains("422"), "{:?}", rows[6]);
-    for text in [v3.read("check.results.csv"), run.stderr.clone(), run.stdout.clone()] {
-        assert!(!text.contains(p4.as_str()), "the quoted password leaked: {text}");
+    for text in [
+        v3.read("check.results.csv"),
+        run.stderr.clone(),
+        run.stdout.clone(),
+    ] {
+        assert!(
+            !text.contains(p4.as_str()),
+            "the quoted password leaked: {text}"
+        );
     }
 }
 
