@@ -10,12 +10,12 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::api::Client;
-use crate::cmd::targets::{locate, Columns, FileRun, Finder, Located, Spec};
+use crate::cmd::targets::{locate, Columns, FileRun, Finder, Located, Spec, TargetRow};
 use crate::exit::Exit;
 use crate::input::Dialect;
-use crate::pipeline::Row;
+use crate::pipeline::{Row, Turn};
 use crate::results::{RowOutcome, RowResult};
-use crate::rows::{Mark, RowRun};
+use crate::rows::{Counts, Mark, RowCommand, RowRun};
 use crate::settings::Settings;
 
 /// The most validations in flight at once (the endpoint's extra protection; see module docs).
@@ -39,11 +39,14 @@ pub struct Args {
     pub dialect: Dialect,
 }
 
+/// The run's row command: each row's password checked against its customer.
 struct Ctx {
     run: Arc<RowRun>,
     client: Client,
     finder: Finder,
     cols: Columns,
+    /// `--concurrency` asked for more than [`MAX_CONCURRENT_VALIDATIONS`] (the summary says so).
+    capped: bool,
 }
 
 /// Validate each row's password (at most two at a time), write the results file.
@@ -67,30 +70,41 @@ pub async fn run(g: &Settings, args: Args) -> anyhow::Result<Exit> {
     let finder = job
         .finder(g, job.cols.id.is_none() || job.cols.email.is_some())
         .await?;
-    let ctx = Arc::new(Ctx {
+    let ctx = Ctx {
         run: Arc::clone(&job.run),
         client: job.client.clone(),
         finder,
         cols: job.cols,
-    });
-    let process = |row: Row| {
-        let ctx = Arc::clone(&ctx);
-        async move {
-            let out = process(&ctx, &row).await?;
-            Ok((row, out))
-        }
-    };
-    let capped = g.rows_in_flight > MAX_CONCURRENT_VALIDATIONS;
-    let notices = |_: &_| {
-        match capped {
-        true => vec![format!(
-            "validations ran at most {MAX_CONCURRENT_VALIDATIONS} at a time (the endpoint has its own rate limits)"
-        )],
-        false => Vec::new(),
-    }
+        capped: g.rows_in_flight > MAX_CONCURRENT_VALIDATIONS,
     };
     let concurrency = g.rows_in_flight.min(MAX_CONCURRENT_VALIDATIONS);
-    job.rows(g, concurrency, process, notices, false).await
+    job.rows(g, concurrency, &ctx).await
+}
+
+impl RowCommand for Ctx {
+    type Note = ();
+    type Item = TargetRow;
+
+    fn prepare(&self, row: &Row) -> ((), TargetRow) {
+        ((), TargetRow::of(&self.cols, &row.record))
+    }
+
+    fn keys(&self, item: &TargetRow) -> Vec<String> {
+        item.keys()
+    }
+
+    async fn execute(&self, row: &Row, item: TargetRow, _: &Turn) -> anyhow::Result<RowOutcome> {
+        item.or(process(self, row)).await
+    }
+
+    fn notices(&self, _: &Counts) -> Vec<String> {
+        match self.capped {
+            true => vec![format!(
+                "validations ran at most {MAX_CONCURRENT_VALIDATIONS} at a time (the endpoint has its own rate limits)"
+            )],
+            false => Vec::new(),
+        }
+    }
 }
 
 async fn process(ctx: &Ctx, row: &Row) -> anyhow::Result<RowOutcome> {
