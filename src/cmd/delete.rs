@@ -16,13 +16,13 @@ use std::sync::Arc;
 use crate::api::Deleted;
 use crate::cmd::targets::run::{write_failure, Writes};
 use crate::cmd::targets::{
-    locate, Claims, Columns, FileRun, Finder, Located, Spec, Target, TargetRow,
+    locate, Claims, Columns, FileRun, Finder, Located, Spec, Target, TargetCommand,
 };
 use crate::exit::Exit;
 use crate::input::Dialect;
-use crate::pipeline::{Row, Turn};
+use crate::pipeline::Row;
 use crate::results::{RowOutcome, RowResult};
-use crate::rows::{Counts, RowCommand, RowRun};
+use crate::rows::RowRun;
 use crate::settings::{ApiVersion, Settings};
 
 /// Delete the customers named in a CSV.
@@ -92,23 +92,16 @@ pub async fn run(g: &Settings, args: Args) -> anyhow::Result<Exit> {
     job.rows(g, g.rows_in_flight, &ctx).await
 }
 
-impl RowCommand for Ctx {
-    type Note = ();
-    type Item = TargetRow;
-
-    fn prepare(&self, row: &Row) -> ((), TargetRow) {
-        ((), TargetRow::of(&self.cols, &row.record))
+impl TargetCommand for Ctx {
+    fn columns(&self) -> &Columns {
+        &self.cols
     }
 
-    fn keys(&self, item: &TargetRow) -> Vec<String> {
-        item.keys()
+    async fn process(&self, row: &Row) -> anyhow::Result<RowOutcome> {
+        process(self, row).await
     }
 
-    async fn execute(&self, row: &Row, item: TargetRow, _: &Turn) -> anyhow::Result<RowOutcome> {
-        item.or(process(self, row)).await
-    }
-
-    fn notices(&self, _: &Counts) -> Vec<String> {
+    fn notices(&self) -> Vec<String> {
         match self.yes {
             true => Vec::new(),
             false => {

@@ -15,12 +15,12 @@ use crate::api::ApiError;
 use crate::cmd::targets::filter::FilterRun;
 use crate::cmd::targets::group::{resolve_group, TargetGroup};
 use crate::cmd::targets::run::{write_failure, Writes};
-use crate::cmd::targets::{locate, Columns, FileRun, Finder, Known, Located, Spec, TargetRow};
+use crate::cmd::targets::{locate, Columns, FileRun, Finder, Known, Located, Spec, TargetCommand};
 use crate::exit::Exit;
 use crate::input::Dialect;
-use crate::pipeline::{Row, Turn};
+use crate::pipeline::Row;
 use crate::results::{RowOutcome, RowResult};
-use crate::rows::{Counts, RowCommand, RowRun};
+use crate::rows::RowRun;
 use crate::settings::Settings;
 
 /// Move customers into a customer group.
@@ -113,33 +113,11 @@ struct ByFile {
     cols: Columns,
 }
 
-impl RowCommand for ByFile {
-    type Note = ();
-    type Item = TargetRow;
-
-    fn prepare(&self, row: &Row) -> ((), TargetRow) {
-        ((), TargetRow::of(&self.cols, &row.record))
+impl TargetCommand for ByFile {
+    fn columns(&self) -> &Columns {
+        &self.cols
     }
 
-    fn keys(&self, item: &TargetRow) -> Vec<String> {
-        item.keys()
-    }
-
-    async fn execute(&self, row: &Row, item: TargetRow, _: &Turn) -> anyhow::Result<RowOutcome> {
-        item.or(self.process(row)).await
-    }
-
-    fn notices(&self, _: &Counts) -> Vec<String> {
-        let group = &self.ctx.group;
-        let mut notices = vec![format!("target group: {}", group.describe(group.id))];
-        if self.finder.is_preloaded() {
-            notices.push("read the store in pages instead of one lookup per row".into());
-        }
-        notices
-    }
-}
-
-impl ByFile {
     async fn process(&self, row: &Row) -> anyhow::Result<RowOutcome> {
         let (ctx, finder) = (&self.ctx, &self.finder);
         Ok(match self.cols.target(&row.record) {
@@ -150,6 +128,15 @@ impl ByFile {
                 Located::Answered(out) => out,
             },
         })
+    }
+
+    fn notices(&self) -> Vec<String> {
+        let group = &self.ctx.group;
+        let mut notices = vec![format!("target group: {}", group.describe(group.id))];
+        if self.finder.is_preloaded() {
+            notices.push("read the store in pages instead of one lookup per row".into());
+        }
+        notices
     }
 }
 

@@ -10,12 +10,12 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::api::Client;
-use crate::cmd::targets::{locate, Columns, FileRun, Finder, Located, Spec, TargetRow};
+use crate::cmd::targets::{locate, Columns, FileRun, Finder, Located, Spec, TargetCommand};
 use crate::exit::Exit;
 use crate::input::Dialect;
-use crate::pipeline::{Row, Turn};
+use crate::pipeline::Row;
 use crate::results::{RowOutcome, RowResult};
-use crate::rows::{Counts, Mark, RowCommand, RowRun};
+use crate::rows::{Mark, RowRun};
 use crate::settings::Settings;
 
 /// The most validations in flight at once (the endpoint's extra protection; see module docs).
@@ -81,23 +81,16 @@ pub async fn run(g: &Settings, args: Args) -> anyhow::Result<Exit> {
     job.rows(g, concurrency, &ctx).await
 }
 
-impl RowCommand for Ctx {
-    type Note = ();
-    type Item = TargetRow;
-
-    fn prepare(&self, row: &Row) -> ((), TargetRow) {
-        ((), TargetRow::of(&self.cols, &row.record))
+impl TargetCommand for Ctx {
+    fn columns(&self) -> &Columns {
+        &self.cols
     }
 
-    fn keys(&self, item: &TargetRow) -> Vec<String> {
-        item.keys()
+    async fn process(&self, row: &Row) -> anyhow::Result<RowOutcome> {
+        process(self, row).await
     }
 
-    async fn execute(&self, row: &Row, item: TargetRow, _: &Turn) -> anyhow::Result<RowOutcome> {
-        item.or(process(self, row)).await
-    }
-
-    fn notices(&self, _: &Counts) -> Vec<String> {
+    fn notices(&self) -> Vec<String> {
         match self.capped {
             true => vec![format!(
                 "validations ran at most {MAX_CONCURRENT_VALIDATIONS} at a time (the endpoint has its own rate limits)"

@@ -3,7 +3,7 @@
 //! around them.
 //!
 //! - [`run`]: the run from the input file to the summary ([`FileRun`], over the row engine),
-//!   a row as the engine's item ([`TargetRow`]), finding a row's customer ([`locate`]), the
+//!   what a command provides ([`TargetCommand`]), finding a row's customer ([`locate`]), the
 //!   customers rows have claimed ([`Claims`]).
 //! - [`filter`]: set-group's `--filter` run: the matching customers as rows.
 //! - [`group`]: the target group of set-group, resolved once per run.
@@ -23,7 +23,7 @@ use anyhow::bail;
 use crate::csvio::{normalize_header, unneutralise};
 pub use crate::lookup::{Finder, Known};
 use crate::pipeline;
-pub use run::{locate, Claims, FileRun, Located, Spec, TargetRow};
+pub use run::{locate, Claims, FileRun, Located, Spec, TargetCommand};
 
 /// Where the naming columns are in the input.
 #[derive(Debug, Clone, Copy)]

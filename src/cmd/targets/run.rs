@@ -16,9 +16,9 @@ use crate::cmd::fatal_if_auth;
 use crate::exit::Exit;
 use crate::input::{CsvReader, Dialect, InputFile};
 use crate::interrupt::Abandoned;
-use crate::pipeline::{self, Window};
+use crate::pipeline::{self, Row, Turn, Window};
 use crate::results::RowOutcome;
-use crate::rows::{check_resume, Files, Job, Mark, RowCommand, RowRun};
+use crate::rows::{check_resume, Counts, Files, Job, Mark, RowCommand, RowRun};
 use crate::settings::ApiVersion;
 use crate::settings::Settings;
 
@@ -41,7 +41,7 @@ pub struct Spec<'a> {
 }
 
 /// One run of a command over an input file (a [`Job`] with the file's columns): the three
-/// commands differ only in what they do with a row (their [`RowCommand`], over [`TargetRow`]s).
+/// commands differ only in what they do with a row (their [`TargetCommand`]).
 pub struct FileRun {
     pub run: Arc<RowRun>,
     pub client: Client,
@@ -134,36 +134,56 @@ impl FileRun {
     }
 }
 
-/// A target command's row as the engine's item: answered from the file alone (see
-/// [`super::precheck`]: an empty or too-wide row sends no request), or left to the command's
-/// own step; with the keys naming its customer (rows naming one customer, by id or by email,
-/// run one after another).
+/// A command over a file naming customers (delete, set-group's `--input`,
+/// validate-password): its columns and its own step for a row; the rest of its
+/// [`RowCommand`] is the same for the three, given once below.
+pub trait TargetCommand {
+    fn columns(&self) -> &Columns;
+
+    /// The row's work, once [`super::precheck`] found the row worth it (neither empty nor
+    /// too wide): its target read, its customer found, the store asked.
+    fn process(&self, row: &Row) -> impl Future<Output = anyhow::Result<RowOutcome>>;
+
+    /// What the summary says once, after the file's description.
+    fn notices(&self) -> Vec<String> {
+        Vec::new()
+    }
+}
+
+/// A target command's row as the engine's item: answered from the file alone (an empty or
+/// too-wide row sends no request), or left to the command's step; with the keys naming its
+/// customer (rows naming one customer, by id or by email, run one after another).
 pub struct TargetRow {
     answered: Option<RowOutcome>,
     keys: Vec<String>,
 }
 
-impl TargetRow {
-    pub fn of(cols: &Columns, record: &csv::StringRecord) -> TargetRow {
-        TargetRow {
-            answered: super::precheck(record, cols.width),
-            keys: cols.keys(record),
-        }
+impl<T: TargetCommand> RowCommand for T {
+    type Note = ();
+    type Item = TargetRow;
+
+    fn prepare(&self, row: &Row) -> ((), TargetRow) {
+        let cols = self.columns();
+        let item = TargetRow {
+            answered: super::precheck(&row.record, cols.width),
+            keys: cols.keys(&row.record),
+        };
+        ((), item)
     }
 
-    pub fn keys(&self) -> Vec<String> {
-        self.keys.clone()
+    fn keys(&self, item: &TargetRow) -> Vec<String> {
+        item.keys.clone()
     }
 
-    /// The row's outcome: the precheck's, or else `step`'s (which is not started otherwise).
-    pub async fn or(
-        self,
-        step: impl Future<Output = anyhow::Result<RowOutcome>>,
-    ) -> anyhow::Result<RowOutcome> {
-        match self.answered {
+    async fn execute(&self, row: &Row, item: TargetRow, _: &Turn) -> anyhow::Result<RowOutcome> {
+        match item.answered {
             Some(out) => Ok(out),
-            None => step.await,
+            None => self.process(row).await,
         }
+    }
+
+    fn notices(&self, _: &Counts) -> Vec<String> {
+        TargetCommand::notices(self)
     }
 }
 

@@ -82,7 +82,10 @@ async fn outcomes_reach_the_results_file_in_input_order_as_the_command_words_the
     assert_eq!(lines[0], "_row,_result,_customer_id,_message,cell");
     assert_eq!(lines[1], "10,updated,1,did 1 (seen),echo 1");
     assert_eq!(lines[4], "40,failed,4,did 4 (seen),echo 4");
-    let order: Vec<&str> = lines[1..].iter().map(|l| l.split(',').next().unwrap()).collect();
+    let order: Vec<&str> = lines[1..]
+        .iter()
+        .map(|l| l.split(',').next().unwrap())
+        .collect();
     assert_eq!(order, ["10", "20", "30", "40", "50"]);
     // The carried row is counted apart from the tally.
     assert_eq!(counts.carried, 1);
