@@ -472,7 +472,7 @@ async fn drive(
             let s = child
                 .run(&["export", "--output", &out.display().to_string()])
                 .await?;
-            (s, crate::api::pages::PAGE as f64)
+            (s, crate::api::v2::pages::PAGE as f64)
         }
         Workload::ExportV3 => {
             sandbox.set_latency_ms(spec.latency_ms);
@@ -488,7 +488,7 @@ async fn drive(
                     &addresses.display().to_string(),
                 ])
                 .await?;
-            (s, crate::api::pages::PAGE as f64)
+            (s, crate::api::v2::pages::PAGE as f64)
         }
         Workload::Upsert => {
             let exported = dir.join("store.csv");
@@ -501,7 +501,7 @@ async fn drive(
             sandbox.reset_counters();
             let s = child.run(&["import", &input.display().to_string()]).await?;
             // At best: one write per changed row plus reading the store once in pages.
-            let best = changed + spec.rows.div_ceil(crate::api::pages::PAGE);
+            let best = changed + spec.rows.div_ceil(crate::api::v2::pages::PAGE);
             (s, spec.rows as f64 / best as f64)
         }
     };
