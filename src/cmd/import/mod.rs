@@ -7,39 +7,33 @@
 //! the email up before sending again), so a lost response never creates a customer twice.
 //!
 //! The parts: `prepare` (the input checked before the first request, and each record mapped
-//! and validated once), `plan` (pure: what a row does), `execute` (the only code that talks
-//! to the store for a row); this file holds the flags and the run's order of events.
+//! and validated once), `setup` (the planning before the first row: groups, lookups, the
+//! writer), `plan` (pure: what a row does), `execute` (the only code that talks to the store
+//! for a row); this file holds the flags, the run's order of events, and import's row command
+//! for the row engine (`crate::rows::engine`), which runs everything around the rows.
 
 mod calls;
 mod execute;
 mod plan;
 mod prepare;
+mod setup;
 
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
 use anyhow::bail;
 
-use futures::StreamExt;
-
-use crate::api::store::{Reader, Writer};
-use crate::api::v3::batch::{BeforeSend, Op};
-use crate::api::v3::Filters;
-use crate::api::Client;
-
-use crate::cmd::{fatal_if_auth, GroupBook};
+use crate::api::store::Writer;
 use crate::csvio::normalize_header;
 use crate::exit::Exit;
 use crate::input::{Dialect, InputFile};
-use crate::lookup::{self, CustomerIndex};
 use crate::mapping::row::Blank;
 use crate::pipeline::{self, Turn, Window};
-use crate::report::Progress;
 use crate::results::RowOutcome;
-use crate::rows::{check_resume, Counts, Files, Job, Line, Mark, RowCommand, RowRun};
-use crate::settings::{ApiVersion, Settings};
+use crate::rows::{check_resume, Counts, Files, Job, Line, RowCommand};
+use crate::settings::Settings;
 
-use execute::{Importer, StoreCalls};
+use execute::Importer;
 use plan::{address_not_added, Reading, RowSemantics};
 pub use plan::{MatchBy, Mode};
 use prepare::{Carried, FirstRows, Input, Item, Note, Work};
@@ -177,7 +171,7 @@ pub async fn run(g: &Settings, args: Args) -> anyhow::Result<Exit> {
     )?;
     job.notices.push(file.describe());
     job.notices.extend(prepare::column_notices(&input));
-    let importer = start(g, &mut job, &args, &file, &earlier, &input, sem).await?;
+    let importer = setup::importer(g, &mut job, &args, &file, &earlier, &input, sem).await?;
     let cmd = ImportRows {
         // With --only-failed, rows that did not fail are not sent again; they are carried
         // into the new results file as they were, so it still lists every input record once,
@@ -198,53 +192,6 @@ pub async fn run(g: &Settings, args: Args) -> anyhow::Result<Exit> {
     // time); a batching backend needs more rows waiting than requests (settings.rs).
     let window = Window::new(g.rows_in_flight);
     job.rows(g, rx, window, &input.headers, bom, &cmd).await
-}
-
-/// Import's planning, before the first row: the store's groups (when rows name groups), the
-/// lookup plan (see [`plan_lookups`]), the writer; the importer that executes the rows.
-async fn start(
-    g: &Settings,
-    job: &mut Job,
-    args: &Args,
-    file: &InputFile,
-    earlier: &EarlierResults,
-    input: &Input,
-    sem: RowSemantics,
-) -> anyhow::Result<Importer> {
-    let (run, client, progress) = (&job.run, &job.client, &job.progress);
-    let concurrency = g.concurrency as usize;
-    let layout = &input.layout;
-    let groups = if layout.has_groups() {
-        run.stop.guard(GroupBook::load(client)).await?
-    } else {
-        GroupBook::default()
-    };
-    let no_groups = layout.has_groups() && !groups.available;
-    // Planning counts the rows that will be sent; the progress bar counts every record.
-    let file_rows = match (args.only_failed, earlier.result) {
-        (true, Some(col)) => Some(prepare::count_failed_rows(file, col)?),
-        _ => Some(file.records),
-    };
-    progress.set_total(file.records);
-    let index = run
-        .stop
-        .guard(plan_lookups(g, client, file_rows, concurrency, progress))
-        .await?;
-    progress.planned();
-    let writer = Writer::for_api(
-        g.api,
-        client.clone(),
-        concurrency,
-        Some(batch_hook(Arc::clone(run))),
-    );
-    let calls = StoreCalls::new(client.clone(), g.max_retries, writer);
-    let importer = Importer::new(Arc::clone(run), calls, layout.clone(), sem, index, groups);
-    if no_groups {
-        job.notices.push(
-            "this store's plan has no customer groups: rows asking for a group are invalid".into(),
-        );
-    }
-    Ok(importer)
 }
 
 /// Import's [`RowCommand`]: each record mapped and validated once (`prepare`), then planned
@@ -386,85 +333,6 @@ fn semantics(args: &Args, input: &Input) -> RowSemantics {
             decimal_comma: args.decimal_comma,
         },
     }
-}
-
-/// The V3 batches' before-send hook: every create of a request is marked in the journal
-/// just before the POST (so `--resume` after a kill -9 mid-batch looks each of them up by
-/// email before creating it: never twice), and no request starts after a signal (the rows
-/// are then abandoned and done on resume).
-fn batch_hook(run: Arc<RowRun>) -> BeforeSend {
-    Arc::new(move |op, keys| {
-        if op != Op::Create {
-            return run.before_write(0, Mark::None);
-        }
-        keys.iter()
-            .try_for_each(|&no| run.before_write(no, Mark::Creating))
-    })
-}
-
-/// Choose how to find rows' customers with the fewest requests: nothing to find in an empty
-/// store; otherwise one lookup per row, or the whole store in pages of 250 when that is
-/// cheaper (see [`lookup::should_preload`]). Under `--api v3` the store is read through V3's
-/// `GET /v3/customers` (its count, its cursor pages), as the writes will see it.
-async fn plan_lookups(
-    g: &Settings,
-    client: &Client,
-    file_rows: Option<u64>,
-    concurrency: usize,
-    progress: &Progress,
-) -> anyhow::Result<CustomerIndex> {
-    if g.api == ApiVersion::V3 {
-        return plan_lookups_v3(client, file_rows, concurrency, progress).await;
-    }
-    let store_count = client.count_customers(&[]).await.map_err(fatal_if_auth)?;
-    Ok(if store_count == 0 {
-        CustomerIndex::empty(true)
-    } else if lookup::should_preload(file_rows, store_count) {
-        progress.note(&format!(
-            "reading the store's {} in pages of 250 to plan the import",
-            crate::report::plural(store_count, "customer", "customers")
-        ));
-        progress.planning(store_count.div_ceil(crate::api::v2::pages::PAGE).max(1));
-        CustomerIndex::preload(client, store_count, concurrency, || progress.page_read())
-            .await
-            .map_err(fatal_if_auth)?
-    } else {
-        CustomerIndex::empty(false)
-    })
-}
-
-/// [`plan_lookups`] through Customers V3: the first page carries the count.
-async fn plan_lookups_v3(
-    client: &Client,
-    file_rows: Option<u64>,
-    concurrency: usize,
-    progress: &Progress,
-) -> anyhow::Result<CustomerIndex> {
-    let reader = Reader::V3(client.clone(), Filters::default());
-    let query = crate::api::v2::pages::Query::default();
-    let start = reader.start(&query, false).await.map_err(fatal_if_auth)?;
-    let store_count = start.count;
-    if store_count == 0 {
-        return Ok(CustomerIndex::empty(true));
-    }
-    if !lookup::should_preload(file_rows, store_count) {
-        return Ok(CustomerIndex::empty(false));
-    }
-    progress.note(&format!(
-        "reading the store's {} through Customers V3 to plan the import",
-        crate::report::plural(store_count, "customer", "customers")
-    ));
-    progress.planning(start.page_requests + 1);
-    // Complete: a customer missing from every page is not in the store.
-    let mut index = CustomerIndex::empty(true);
-    let mut pages = reader.pages(query, start, concurrency);
-    while let Some(page) = pages.next().await {
-        for c in page.map_err(fatal_if_auth)?.customers {
-            index.remember(&c.email, crate::mapping::row::Snapshot::of(&c));
-        }
-        progress.page_read();
-    }
-    Ok(index)
 }
 
 /// The journal beside the results file, with the options that change the meaning of a row
