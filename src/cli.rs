@@ -57,9 +57,8 @@ pub struct GlobalArgs {
     /// Retries per request (5xx, timeouts, dropped connections).
     #[arg(long, global = true, value_name = "N", default_value_t = 5, value_parser = clap::value_parser!(u32).range(0..=20))]
     pub max_retries: u32,
-    /// Customers API: v2, or v3 (for export and count; import, set-group and delete refuse it
-    /// for now). Customer groups and validate-password use V2 either way (V3 has no groups
-    /// API), with the same token.
+    /// Customers API: v2, or v3 (every command that reads or writes customers). Customer
+    /// groups use V2 either way (V3 has no groups API), with the same token.
     #[arg(
         long = "api",
         global = true,

@@ -1,5 +1,6 @@
 //! set-group's `--filter` source: every customer matching the filters, read by the pager
-//! while the writes run, as pipeline rows.
+//! while the writes run, as pipeline rows; under `--api v3` from `/v3/customers` (the filters
+//! under V3's names, checked before any request), as the export reads them.
 
 use std::future::Future;
 use std::path::Path;
@@ -9,14 +10,15 @@ use futures::StreamExt;
 use tokio::sync::mpsc;
 
 use super::Known;
-use crate::api::v2::pages::{self, Query};
-use crate::api::Client;
+use crate::api::store::Reader;
+use crate::api::v2::pages::Query;
+use crate::api::{v3, Client};
 use crate::cmd::{fatal_if_auth, parse_filters};
 use crate::exit::Exit;
 use crate::pipeline::{Row, Turn, Window};
 use crate::results::RowOutcome;
 use crate::rows::{check_resume, Counts, Files, Job, RowCommand, RowRun};
-use crate::settings::Settings;
+use crate::settings::{ApiVersion, Settings};
 
 /// One run over the customers matching `--filter` (no journal: running the same command
 /// again continues the job, since the customers already done no longer match or are
@@ -26,6 +28,8 @@ pub struct FilterRun {
     pub client: Client,
     job: Job,
     query: Query,
+    /// The backend the customers are read from.
+    reader: Reader,
 }
 
 impl FilterRun {
@@ -40,6 +44,11 @@ impl FilterRun {
     ) -> anyhow::Result<FilterRun> {
         check_resume(resume, None, dry_run)?;
         let query = parse_filters(filters, None)?;
+        // A filter V3 cannot express is a usage error before any request, as in export.
+        let v3_filters = match g.api {
+            ApiVersion::V2 => None,
+            ApiVersion::V3 => Some(v3::Filters::from_query(&query)?),
+        };
         let no_resume = match dry_run {
             true => "a dry run sends no write",
             false => "with --filter, the customers already moved no longer match",
@@ -57,11 +66,16 @@ impl FilterRun {
                 dry_run,
             },
         )?;
+        let reader = match v3_filters {
+            None => Reader::V2(job.client.clone()),
+            Some(f) => Reader::V3(job.client.clone(), f),
+        };
         Ok(FilterRun {
             run: Arc::clone(&job.run),
             client: job.client.clone(),
             job,
             query,
+            reader,
         })
     }
 
@@ -80,21 +94,17 @@ impl FilterRun {
     {
         let FilterRun {
             run,
-            client,
             job,
             query,
+            reader,
+            ..
         } = self;
-        let count = run
+        let start = run
             .stop
-            .guard(async {
-                Ok(pages::plan(&client, &query)
-                    .await
-                    .map_err(fatal_if_auth)?
-                    .count)
-            })
+            .guard(async { reader.start(&query, false).await.map_err(fatal_if_auth) })
             .await?;
-        job.progress.set_total(count);
-        let rx = filter_rows(client, query, count, g.concurrency as usize);
+        job.progress.set_total(start.count);
+        let rx = filter_rows(&reader, query, start, g.concurrency as usize);
         let headers = csv::StringRecord::from(vec!["id", "email"]);
         let cmd = Matching { work, notices };
         job.rows(g, rx, Window::new(g.rows_in_flight), &headers, g.bom, &cmd)
@@ -140,20 +150,21 @@ where
 }
 
 /// The customers matching `query`, as pipeline rows `[id, email, group]` in ascending id,
-/// read by the pager while the writes run (set-group's `--filter`).
-pub fn filter_rows(
-    client: Client,
+/// read by the pager while the writes run (set-group's `--filter`), from the first page
+/// `start` holds on.
+fn filter_rows(
+    reader: &Reader,
     query: Query,
-    count: u64,
+    start: crate::api::store::Start,
     concurrency: usize,
 ) -> mpsc::Receiver<anyhow::Result<Row>> {
     let (tx, rx) = mpsc::channel(512);
+    let mut stream = reader.pages(query, start, concurrency);
     tokio::spawn(async move {
-        let mut stream = pages::customer_pages(client, query, count, concurrency);
         let mut seq = 0u64;
         while let Some(page) = stream.next().await {
             let customers = match page {
-                Ok(customers) => customers,
+                Ok(page) => page.customers,
                 Err(e) => {
                     let _ = tx.send(Err(fatal_if_auth(e))).await;
                     return;
