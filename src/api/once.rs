@@ -1,5 +1,7 @@
 //! Writing exactly once over an unreliable connection: the one policy for every write whose
-//! repeat is not harmless (creating a customer, an address or a group; deleting a customer).
+//! repeat is not harmless (creating a customer, an address or a group; deleting a customer),
+//! and for an import's update, whose repeat is harmless but whose lost answers are better
+//! settled by a read than by repeating it until the budget is spent.
 //!
 //! A write whose answer never arrived, or that failed with a 5xx, may still have happened.
 //! The transport ([`Client::send`] with `idempotent = false`) therefore hands such a failure
@@ -17,7 +19,7 @@ use std::future::Future;
 
 use super::client::{backoff, Client};
 use super::error::ApiError;
-use super::models::Group;
+use super::models::{Customer, Group};
 
 /// Run `send` until it succeeds. After a failure that may mean an earlier attempt was applied
 /// (ambiguous, or `ours(&err)` once an attempt may have been), `settle(&err)` says whether the
@@ -110,6 +112,32 @@ impl Client {
             Err(e) if e.is_not_found() => Ok(Deleted::NotFound),
             other => other,
         }
+    }
+
+    /// `PUT /customers/{id}` whose lost answers are settled by reading the customer back:
+    /// `landed(&customer)` says whether the store shows the update (the fields sent). A PUT
+    /// repeated blindly is harmless, but a run of lost answers (a gateway that times out after
+    /// the store committed, or 30% of answers lost and one unlucky row) used up the repeat
+    /// budget and reported `failed` a row whose update was in the store; read back, the
+    /// first lost answer settles it. When `landed` cannot tell (a password: the store never
+    /// shows one) it says false, and the PUT is sent again as before.
+    pub async fn update_customer_confirmed(
+        &self,
+        max_retries: u32,
+        id: u64,
+        body: &serde_json::Value,
+        landed: impl Fn(&Customer) -> bool,
+    ) -> Result<Customer, ApiError> {
+        write_once(
+            self,
+            max_retries,
+            || self.update_customer_attempt(id, body),
+            // A refusal after a lost answer is not our own doing: a PUT cannot collide
+            // with itself (the same email on the same customer is no conflict).
+            |_| false,
+            |_| async { Ok(self.get_customer(id).await?.filter(|c| landed(c))) },
+        )
+        .await
     }
 
     /// `POST /customer_groups` exactly once: after an ambiguous failure (or a 409 that follows

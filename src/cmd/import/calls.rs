@@ -10,7 +10,7 @@
 //! V3 run compares with what V3 shows. Groups stay on V2 (V3 has no groups API).
 
 use crate::api::store::{WriteError, Writer};
-use crate::api::{v3, ApiError, Client, Group};
+use crate::api::{v3, ApiError, Client, Customer, Group};
 use crate::lookup;
 use crate::mapping::columns::Field;
 use crate::mapping::row::{AddressData, RowData, Snapshot};
@@ -95,7 +95,17 @@ impl StoreCalls {
             return Ok(None);
         }
         let body = data.update_payload(fields, password);
-        let c = self.client.update_customer(id, &body).await?;
+        // A lost answer is settled by reading the customer back (api::once): the update landed
+        // when none of the fields sent differs any more. A password cannot be read back, so a
+        // row that sets one is sent again instead.
+        let landed = |c: &Customer| {
+            let now = data.changes(&Snapshot::of(c));
+            !password && fields.iter().all(|f| !now.contains(f))
+        };
+        let c = self
+            .client
+            .update_customer_confirmed(self.max_retries, id, &body, landed)
+            .await?;
         Ok(Some(Stored {
             fields: Snapshot::of(&c),
             email: c.email,

@@ -237,6 +237,7 @@ pub async fn run(g: &Settings, args: Args) -> anyhow::Result<Exit> {
         client.stats(),
     );
     summary.notices = notices;
+    summary.input = Some(file.read_as());
     summary.dry_run = args.dry_run;
     summary.results_file = Some(results_path.display().to_string());
     run.end(ended, writer, summary, g.quiet, g.summary_json.as_deref())

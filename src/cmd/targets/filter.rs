@@ -48,7 +48,7 @@ impl FilterRun {
         let client = connect(g)?;
         let no_resume = match dry_run {
             true => "a dry run sends no write",
-            false => "with --filter, the customers already moved no longer match",
+            false => "with --filter there is no journal: the customers already moved no longer match, or are unchanged and sent nothing",
         };
         let run = Arc::new(RowRun::start(command, None, no_resume)?);
         Ok(FilterRun {

@@ -162,6 +162,7 @@ impl FileRun {
             client.stats(),
         );
         summary.notices.push(file.describe());
+        summary.input = Some(file.read_as());
         summary.notices.extend(notices(&tally));
         summary.notices.extend(progress.quota_notice());
         summary.dry_run = dry_run;
