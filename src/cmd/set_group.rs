@@ -35,7 +35,9 @@ pub struct Args {
     #[arg(long, value_name = "FILE", conflicts_with = "filters")]
     pub input: Option<PathBuf>,
     /// Move every customer matching this V2 list filter, e.g. customer_group_id=2 (repeatable;
-    /// all must match).
+    /// all must match). Keeps no journal and needs none: to continue an interrupted or killed
+    /// run, run the same command again. It lists the store as it is then, so a customer already
+    /// moved no longer matches or is `unchanged` (no write), and a move sent twice is harmless.
     #[arg(long = "filter", value_name = "KEY=VALUE")]
     pub filters: Vec<String>,
     /// Where to write the results file [default: <input stem>.results.csv beside the input, or

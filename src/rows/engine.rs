@@ -122,6 +122,8 @@ pub struct Job {
     pub progress: Progress,
     /// Said in the summary before the command's own notices (e.g. the file's description).
     pub notices: Vec<String>,
+    /// How the input file was read (encoding, delimiter, BOM), for `--summary-json`.
+    pub input: Option<crate::input::ReadAs>,
     results: PathBuf,
     dry_run: bool,
 }
@@ -169,6 +171,7 @@ impl Job {
             client,
             progress,
             notices: Vec::new(),
+            input: None,
             results,
             dry_run: files.dry_run,
         })
@@ -191,6 +194,7 @@ impl Job {
             client,
             progress,
             mut notices,
+            input,
             results,
             dry_run,
         } = self;
@@ -208,6 +212,7 @@ impl Job {
             client.stats(),
         );
         summary.notices = notices;
+        summary.input = input;
         summary.dry_run = dry_run;
         summary.results_file = Some(results.display().to_string());
         run.end(ended, writer, summary, g.quiet, g.summary_json.as_deref())

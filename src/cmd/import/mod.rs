@@ -170,6 +170,7 @@ pub async fn run(g: &Settings, args: Args) -> anyhow::Result<Exit> {
         },
     )?;
     job.notices.push(file.describe());
+    job.input = Some(file.read_as());
     job.notices.extend(prepare::column_notices(&input));
     let importer = setup::importer(g, &mut job, &args, &file, &earlier, &input, sem).await?;
     let cmd = ImportRows {

@@ -51,7 +51,7 @@ impl FilterRun {
         };
         let no_resume = match dry_run {
             true => "a dry run sends no write",
-            false => "with --filter, the customers already moved no longer match",
+            false => "with --filter there is no journal: the customers already moved no longer match, or are unchanged and sent nothing",
         };
         let job = Job::open(
             g,

@@ -90,6 +90,7 @@ impl FileRun {
             },
         )?;
         job.notices.push(file.describe());
+        job.input = Some(file.read_as());
         Ok(FileRun {
             run: Arc::clone(&job.run),
             client: job.client.clone(),
