@@ -241,9 +241,23 @@ async fn reconcile(shared: &Shared, items: Vec<Item>, cause: &WriteError) -> Opt
 }
 
 /// Update, delete or add addresses: requests the client may repeat itself (see the module
-/// docs), so only refusals are handled here.
+/// docs), so only refusals are handled here. An update batch with store credit the store
+/// may add is the exception: sent once, and its balances read before it goes again
+/// ([`super::credit`]).
 async fn repeatable(shared: &Shared, op: Op, mut items: Vec<Item>) -> Split {
+    let max_retries = shared.writes.client().max_retries();
+    let mut lost_rounds = 0;
     while !items.is_empty() {
+        let mut once = false;
+        if op == Op::Update {
+            // `None`: the balance read failed, and every item has its result.
+            let (ready, may_repeat) = super::credit::prepare(shared, items).await?;
+            items = ready;
+            once = !may_repeat;
+            if items.is_empty() {
+                return None;
+            }
+        }
         if !before_send(shared, op, &mut items) {
             return None;
         }
@@ -251,7 +265,12 @@ async fn repeatable(shared: &Shared, op: Op, mut items: Vec<Item>) -> Split {
         let result = match op {
             Op::Update => {
                 let bodies: Vec<Value> = items.iter().map(|i| i.body.clone()).collect();
-                shared.writes.update_customers(&bodies).await.map(|_| None)
+                let sent = if once {
+                    shared.writes.update_customers_once(&bodies).await
+                } else {
+                    shared.writes.update_customers(&bodies).await
+                };
+                sent.map(|_| None)
             }
             Op::Delete => {
                 let ids: Vec<u64> = items.iter().filter_map(|i| i.id).collect();
@@ -276,6 +295,22 @@ async fn repeatable(shared: &Shared, op: Op, mut items: Vec<Item>) -> Split {
             }
             Err(err) => err,
         };
+        if once {
+            // Whatever the answer, the store may have written some: read before resending.
+            for c in items.iter_mut().filter_map(|i| i.credit.as_mut()) {
+                c.in_doubt = true;
+            }
+            if err.api().is_some_and(|e| e.is_ambiguous()) {
+                lost_rounds += 1;
+                if lost_rounds > max_retries {
+                    fail_all(items, &err);
+                    return None;
+                }
+                shared.writes.client().count_retry();
+                tokio::time::sleep(backoff(lost_rounds, true)).await;
+                continue;
+            }
+        }
         let blame = match triage(&err, &items) {
             Triage::Split => return split(items),
             Triage::FailAll => {
@@ -286,17 +321,30 @@ async fn repeatable(shared: &Shared, op: Op, mut items: Vec<Item>) -> Split {
         };
         if blame.is_empty() {
             if items.len() == 1 {
-                fail_all(items, &err);
+                fail_refused(shared, items, &err).await;
                 return None;
             }
             return split(items);
         }
         let positions: Vec<usize> = blame.all().collect();
         let (named, rest) = take_out(items, &positions);
-        fail_all(named, &err);
+        fail_refused(shared, named, &err).await;
         items = rest;
     }
     None
+}
+
+/// Fail items the store refused; a refused credit decrease under "add" says why the amount
+/// sent was negative.
+async fn fail_refused(shared: &Shared, items: Vec<Item>, err: &WriteError) {
+    if items.iter().all(|i| i.credit.is_none()) {
+        return fail_all(items, err);
+    }
+    let rule = shared.credit_rule.lock().await.clone();
+    for item in items {
+        let err = super::credit::explain_refusal(err, &item, &rule);
+        item.finish(Err(err));
+    }
 }
 
 /// The address the store created for `body`, matched by content (the store's answer leaves

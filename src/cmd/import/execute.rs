@@ -460,7 +460,14 @@ impl Importer {
                 if !fields.is_empty() || *password || extras {
                     match self
                         .calls
-                        .update_customer(row.no, id, intent.data, fields, *password)
+                        .update_customer(
+                            row.no,
+                            id,
+                            intent.data,
+                            fields,
+                            *password,
+                            existing.is_some_and(plan::credit_is_zero),
+                        )
                         .await
                     {
                         Ok(Some(s)) => self.view.lock().unwrap().index.remember(&s.email, s.fields),
