@@ -12,8 +12,10 @@
 //!   `delete`, `validate_password`, `columns`, `sandbox`, `demo`, `bench`), each
 //!   "`&Settings` + its `Args` → run" (`import/` is prepare → pure plan → execute);
 //!   `targets` is what set-group, delete and validate-password share.
-//! - [`api`] (pub: tests): the HTTP client (auth, pacing from rate-limit headers, retries),
-//!   typed errors, models, the V2 and V3 pagers.
+//! - [`api`] (pub: tests): the transport (the HTTP client: auth, pacing from rate-limit
+//!   headers, retries; typed errors; writing exactly once; the records both APIs yield), one
+//!   backend module per Customers API (`api::v2`, `api::v3`: routes, bodies, pagers), and the
+//!   store seam (`api::store`: `Reader`/`Writer`, one arm per backend).
 //! - [`mapping`] (pub: tests): canonical columns, row → payload and validation, presets,
 //!   countries.
 //! - `input`: input files: encoding, delimiter, header matching, the whole-file check.

@@ -12,13 +12,19 @@
 //! What is kept per customer depends on the command ([`Entry`]): import keeps a
 //! [`Snapshot`] (an id and one hash per field), the other commands a [`Known`] (id, email,
 //! group).
+//!
+//! Under `--api v3` the [`Finder`] reads through V3 only: the count and the whole-store read
+//! from `/v3/customers`, and instead of one lookup per row, one `id:in`/`email:in` read per
+//! list of the file's keys ([`batched`]).
+
+pub mod batched;
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 
 use futures::StreamExt;
 
-use crate::api::pages::{self, Query};
+use crate::api::v2::pages::{self, Query};
 use crate::api::{ApiError, Client, Customer};
 use crate::mapping::row::Snapshot;
 use crate::report::Progress;
@@ -242,12 +248,21 @@ pub async fn plan<S: Entry>(
 }
 
 /// Finds rows' customers for set-group, delete and validate-password: an index of what the
-/// run knows, and one request per row for what it does not.
+/// run knows, and for what it does not, one request per row (V2) or per lookup list (V3).
 pub struct Finder {
     client: Client,
     index: Mutex<CustomerIndex<Known>>,
     /// The store was read in pages (said in the summary).
     preloaded: bool,
+    /// `--api v3`: the file's keys in lookup lists; a key in none is looked up alone, through
+    /// V3 too.
+    v3: Option<batched::Batches>,
+}
+
+/// Under V3, read the whole store (pages of 250) when that is cheaper than the file's
+/// lookup lists, with the same margin of three requests as [`should_preload`].
+pub fn should_preload_v3(lookups: u64, store_count: u64) -> bool {
+    crate::api::v3::pages::expected_page_requests(store_count) + 3 < lookups
 }
 
 impl Finder {
@@ -279,6 +294,38 @@ impl Finder {
             client: client.clone(),
             preloaded: index.is_complete() && !index.is_empty(),
             index: Mutex::new(index),
+            v3: None,
+        })
+    }
+
+    /// The plan under `--api v3` for a file of `file_rows` records whose keys are in
+    /// `batches`: no request when there is nothing to look up; else the store's count (one
+    /// `GET /v3/customers?limit=1`), after which an empty store is known without a read, a
+    /// store cheaper to read than the lookup lists is read in V3 pages, and otherwise each
+    /// list is read when its first row comes.
+    pub async fn plan_v3(
+        client: &Client,
+        file_rows: u64,
+        batches: batched::Batches,
+        concurrency: usize,
+        progress: &Progress,
+    ) -> Result<Finder, ApiError> {
+        progress.set_total(file_rows);
+        let mut index = CustomerIndex::empty(false);
+        if batches.lookups() > 0 {
+            let filters = crate::api::v3::Filters::default();
+            let store_count = crate::api::v3::count(client, &filters).await?;
+            if store_count == 0 {
+                index = CustomerIndex::empty(true);
+            } else if should_preload_v3(batches.lookups(), store_count) {
+                index = preload_v3(client, store_count, concurrency, progress).await?;
+            }
+        }
+        Ok(Finder {
+            client: client.clone(),
+            preloaded: index.is_complete() && !index.is_empty(),
+            index: Mutex::new(index),
+            v3: Some(batches),
         })
     }
 
@@ -299,13 +346,42 @@ impl Finder {
                 Found::No => None,
             });
         }
-        let c = fetch(&self.client, id, email).await?;
+        let c = match &self.v3 {
+            Some(batches) => match batches.list_of(id, email) {
+                Some(n) => return self.read_list(batches, n, id, email).await,
+                None => crate::api::v3::read::find_customer(&self.client, id, email).await?,
+            },
+            None => fetch(&self.client, id, email).await?,
+        };
         Ok(c.map(|c| {
             self.index
                 .lock()
                 .unwrap()
                 .remember_fetched(&c.email, Known::of(&c))
         }))
+    }
+
+    /// Read lookup list `n` (once for all its rows), then answer from the index: a key of a
+    /// list read names no customer unless the answer held it.
+    async fn read_list(
+        &self,
+        batches: &batched::Batches,
+        n: usize,
+        id: Option<u64>,
+        email: Option<&str>,
+    ) -> Result<Option<Known>, ApiError> {
+        batches
+            .read(&self.client, n, |c| {
+                self.index
+                    .lock()
+                    .unwrap()
+                    .remember_fetched(&c.email, Known::of(c));
+            })
+            .await?;
+        Ok(match self.index.lock().unwrap().get(id, email) {
+            Some(Found::Yes(k)) => Some(k),
+            _ => None,
+        })
     }
 
     /// Record a group change this run made (a later row about the same customer sees it).
@@ -317,6 +393,35 @@ impl Finder {
     pub fn forget(&self, id: u64) {
         self.index.lock().unwrap().forget(id);
     }
+}
+
+/// Read the whole store through V3 (pages of 250, `concurrency` at a time) into a complete
+/// index, saying so first.
+async fn preload_v3(
+    client: &Client,
+    store_count: u64,
+    concurrency: usize,
+    progress: &Progress,
+) -> Result<CustomerIndex<Known>, ApiError> {
+    use crate::api::store::Reader;
+    progress.note(&format!(
+        "reading the store's {} in pages of 250 (cheaper than the lookups of the file's keys)",
+        crate::report::plural(store_count, "customer", "customers")
+    ));
+    let reader = Reader::V3(client.clone(), crate::api::v3::Filters::default());
+    let start = reader.start(&Query::default(), false).await?;
+    // The pages include the first one.
+    progress.planning(start.page_requests + 1);
+    let mut idx = CustomerIndex::empty(true);
+    let mut stream = reader.pages(Query::default(), start, concurrency);
+    while let Some(page) = stream.next().await {
+        for c in page?.customers {
+            idx.remember(&c.email, Known::of(&c));
+        }
+        progress.page_read();
+    }
+    progress.planned();
+    Ok(idx)
 }
 
 #[cfg(test)]

@@ -1,4 +1,6 @@
-//! Serde types for what the V2 API really sends, which is not always what its schema says.
+//! The records both backends yield (customers, addresses, groups): serde types for what the
+//! V2 API really sends, which is not always what its schema says; V3's answers are read into
+//! the same types (`api::v3::models`), so one CSV writer serves both APIs.
 //!
 //! Every field is optional with a default, and the odd shapes are accepted: numbers where
 //! strings are documented (`phone: 1234567890` in the examples), `store_credit` as a decimal
@@ -123,25 +125,9 @@ impl HasId for Group {
     }
 }
 
-/// `GET .../count` → `{"count": N}` (a JSON number, sometimes a float such as `3.0`, or a
-/// string of digits). Unlike the record fields, a count is never defaulted: the export checks
-/// its rows against it, so `-5`, `2.5`, `1e30` or `"abc"` is an error, not 0 or u64::MAX.
-#[derive(Debug, Clone, Deserialize)]
-pub struct Count {
-    #[serde(deserialize_with = "strict_count")]
-    pub count: u64,
-}
-
 /// Counts above 2^53 are not exactly representable as the JSON numbers stores send, and no
 /// store has that many customers: such a value is a broken answer.
 const MAX_COUNT: f64 = 9_007_199_254_740_992.0;
-
-fn strict_count<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
-    use serde::de::Error;
-    let v = Value::deserialize(d)?;
-    count_of(&v)
-        .ok_or_else(|| D::Error::custom(format!("the count {v} is not a number of customers")))
-}
 
 /// A count as either API sends it (a whole number, sometimes as a string, sometimes written
 /// as a float), or `None` when it is not a number of customers: negative, fractional, not
@@ -153,13 +139,6 @@ pub(crate) fn count_of(v: &Value) -> Option<u64> {
         _ => None,
     }?;
     (f.is_finite() && f >= 0.0 && f.fract() == 0.0 && f <= MAX_COUNT).then_some(f as u64)
-}
-
-/// `POST /customers/{id}/validate` → `{"success": true}`; the docs' examples use `"true"`.
-#[derive(Debug, Clone, Deserialize)]
-pub struct Validation {
-    #[serde(deserialize_with = "lenient_bool")]
-    pub success: bool,
 }
 
 /// A JSON scalar as the text a CSV cell would hold.
@@ -314,7 +293,5 @@ mod tests {
             ],
             ["12.5", "true", "-3", "", "a, 1", r#"{"k":"v"}"#]
         );
-        let v: Validation = serde_json::from_str(r#"{"success":"false"}"#).unwrap();
-        assert!(!v.success);
     }
 }

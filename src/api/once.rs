@@ -17,7 +17,6 @@ use std::future::Future;
 
 use super::client::{backoff, Client};
 use super::error::ApiError;
-use super::models::Group;
 
 /// Run `send` until it succeeds. After a failure that may mean an earlier attempt was applied
 /// (ambiguous, or `ours(&err)` once an attempt may have been), `settle(&err)` says whether the
@@ -87,56 +86,4 @@ pub enum Deleted {
     AnswerLost,
     /// 404 on the first attempt: there was no such customer.
     NotFound,
-}
-
-impl Client {
-    /// `DELETE /customers/{id}` exactly once: a lost answer is repeated (deleting twice is
-    /// harmless), and a 404 after it is this call's own doing, told apart from a 404 for a
-    /// customer that never existed. Always one customer's path, never the collection.
-    pub async fn delete_customer(&self, id: u64) -> Result<Deleted, ApiError> {
-        let result = write_once(
-            self,
-            self.max_retries(),
-            || async {
-                self.delete_customer_attempt(id)
-                    .await
-                    .map(|()| Deleted::Yes)
-            },
-            ApiError::is_not_found,
-            |e: &ApiError| std::future::ready(Ok(e.is_not_found().then_some(Deleted::AnswerLost))),
-        )
-        .await;
-        match result {
-            Err(e) if e.is_not_found() => Ok(Deleted::NotFound),
-            other => other,
-        }
-    }
-
-    /// `POST /customer_groups` exactly once: after an ambiguous failure (or a 409 that follows
-    /// one: our own lost create took the name) the name is looked up before sending it again.
-    pub async fn create_group_once(&self, name: &str) -> Result<Group, ApiError> {
-        create_group_within(self, self.max_retries(), name).await
-    }
-}
-
-/// [`Client::create_group_once`] with an explicit repeat budget, for
-/// `cmd::groups::create_reconciled`, whose callers still pass `--max-retries` themselves.
-pub async fn create_group_within(
-    client: &Client,
-    max_retries: u32,
-    name: &str,
-) -> Result<Group, ApiError> {
-    write_once(
-        client,
-        max_retries,
-        || client.create_group(name),
-        ApiError::may_be_duplicate,
-        |_| async {
-            let groups = client.groups().await?;
-            Ok(groups
-                .into_iter()
-                .find(|g| g.name.trim().eq_ignore_ascii_case(name.trim())))
-        },
-    )
-    .await
 }

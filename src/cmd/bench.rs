@@ -426,7 +426,7 @@ async fn run_workload(exe: &Path, dir: &Path, spec: &Spec) -> anyhow::Result<Mea
             let s = child
                 .run(&["export", "--output", &out.display().to_string()])
                 .await?;
-            (s, crate::api::pages::PAGE as f64)
+            (s, crate::api::v2::pages::PAGE as f64)
         }
         Workload::ExportV3 => {
             sandbox.set_latency_ms(spec.latency_ms);
@@ -442,7 +442,7 @@ async fn run_workload(exe: &Path, dir: &Path, spec: &Spec) -> anyhow::Result<Mea
                     &addresses.display().to_string(),
                 ])
                 .await?;
-            (s, crate::api::pages::PAGE as f64)
+            (s, crate::api::v2::pages::PAGE as f64)
         }
         Workload::Upsert => {
             let exported = dir.join("store.csv");
@@ -455,7 +455,7 @@ async fn run_workload(exe: &Path, dir: &Path, spec: &Spec) -> anyhow::Result<Mea
             sandbox.reset_counters();
             let s = child.run(&["import", &input.display().to_string()]).await?;
             // At best: one write per changed row plus reading the store once in pages.
-            let best = changed + spec.rows.div_ceil(crate::api::pages::PAGE);
+            let best = changed + spec.rows.div_ceil(crate::api::v2::pages::PAGE);
             (s, spec.rows as f64 / best as f64)
         }
     };

@@ -94,5 +94,5 @@ pub async fn create_reconciled(
     name: &str,
     max_retries: u32,
 ) -> Result<Group, ApiError> {
-    crate::api::once::create_group_within(client, max_retries, name).await
+    crate::api::v2::once::create_group_within(client, max_retries, name).await
 }

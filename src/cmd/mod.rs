@@ -152,9 +152,9 @@ enum FilterKind {
 pub fn parse_filters(
     raw: &[String],
     since: Option<&str>,
-) -> anyhow::Result<crate::api::pages::Query> {
+) -> anyhow::Result<crate::api::v2::pages::Query> {
     use crate::exit::UsageError;
-    let mut q = crate::api::pages::Query::default();
+    let mut q = crate::api::v2::pages::Query::default();
     let mut pairs: Vec<(String, String)> = Vec::new();
     for f in raw {
         let Some((k, v)) = f.split_once('=') else {
@@ -239,7 +239,7 @@ pub fn parse_datetime(s: &str) -> Option<chrono::DateTime<chrono::Utc>> {
 mod tests {
     use super::*;
 
-    fn parse(raw: &[&str], since: Option<&str>) -> anyhow::Result<crate::api::pages::Query> {
+    fn parse(raw: &[&str], since: Option<&str>) -> anyhow::Result<crate::api::v2::pages::Query> {
         let raw: Vec<String> = raw.iter().map(|s| s.to_string()).collect();
         parse_filters(&raw, since)
     }

@@ -1,6 +1,6 @@
 //! One input row → what it asks of the store: validated values and a comparison with the
 //! store's current customer (to find `unchanged` rows), in no API's terms. The bodies each
-//! API sends are the backends' (`api::v2_encode`, `api::v3::encode`).
+//! API sends are the backends' (`api::v2::encode`, `api::v3::encode`).
 //!
 //! Messages name the column, what was wrong and what is allowed, because a person fixes the
 //! row from the results file. They never contain a password.

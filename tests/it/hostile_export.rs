@@ -313,7 +313,7 @@ fn the_same_page_forever_fails_the_export() {
 fn a_store_that_never_stops_sending_customers_fails_the_export() {
     let store = HostileStore::start(Vec::new(), 1000, Defect::Endless);
     fails_with(&store, "keeps sending more, while it counts 1000");
-    let most = 2 * (2 * 1000 + bc_customers::api::pages::MAX_CREATED_DURING) / 250 + 40;
+    let most = 2 * (2 * 1000 + bc_customers::api::v2::pages::MAX_CREATED_DURING) / 250 + 40;
     assert!(store.requests() < most, "{} requests", store.requests());
 }
 
@@ -372,7 +372,7 @@ fn a_huge_count_with_sparse_high_ids_plans_a_bounded_number_of_ranges() {
         "previous backup\n"
     );
     assert_eq!(store.files(), ["backup.csv"]);
-    let most = bc_customers::api::pages::MAX_RANGES + 40;
+    let most = bc_customers::api::v2::pages::MAX_RANGES + 40;
     assert!(store.requests() <= most, "{} requests", store.requests());
 }
 

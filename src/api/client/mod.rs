@@ -7,10 +7,9 @@
 //! which looks the record up first (PRODUCT.md: never create the same customer twice).
 //!
 //! Split by concern: `exchange` sends one request and reads its answer (retries, body caps,
-//! scrubbing); `v2` holds the typed V2 endpoint methods.
+//! scrubbing). The typed V2 endpoint methods are `api::v2`'s, the V3 requests `api::v3`'s.
 
 mod exchange;
-mod v2;
 
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -233,7 +232,7 @@ impl Client {
 
     /// What must never come back out of the store's words for this request: the token, and
     /// any password in the body.
-    fn secrets<'a>(&'a self, body: Option<&'a Value>) -> Vec<&'a str> {
+    pub(in crate::api) fn secrets<'a>(&'a self, body: Option<&'a Value>) -> Vec<&'a str> {
         let mut out = vec![self.inner.secret.expose().trim()];
         if let Some(b) = body {
             passwords_in(b, false, &mut out);
@@ -353,7 +352,7 @@ fn passwords_in<'a>(v: &'a Value, under_password: bool, out: &mut Vec<&'a str>) 
     }
 }
 
-fn decode<T: DeserializeOwned>(path: &str, body: &[u8]) -> Result<T, ApiError> {
+pub(in crate::api) fn decode<T: DeserializeOwned>(path: &str, body: &[u8]) -> Result<T, ApiError> {
     serde_json::from_slice(body).map_err(|e| ApiError {
         what: format!("GET {}", route_of(path)),
         kind: ErrorKind::Decode {

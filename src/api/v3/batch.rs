@@ -1,4 +1,4 @@
-//! The V3 batcher: per-item write calls gathered into requests of up to 10, with per-item
+//! The V3 batcher: per-item write calls gathered into requests of up to 10 (DELETEs: 100 ids), with per-item
 //! results (reference/bigcommerce-v3.md §14, §20; reviews/architecture-review.md §8.2:
 //! batching lives inside the V3 store, the engine, journal and results see one item at a time).
 //!
@@ -30,7 +30,8 @@
 //!
 //! # What happens to a batch
 //!
-//! Items of one [`Op`] queue until [`BatchConfig::max_batch`] are waiting or the first has
+//! Items of one [`Op`] queue until [`BatchConfig::max_batch`] (deletes:
+//! [`BatchConfig::max_delete`]) are waiting or the first has
 //! waited [`BatchConfig::linger`]; up to [`BatchConfig::in_flight`] batches run at once (and
 //! the customer PUTs, `update` and `set_group`, never more than 3: see [`Writes`]).
 //!
@@ -92,6 +93,9 @@ impl Op {
 pub struct BatchConfig {
     /// Items per request, 1..=10 (larger is clamped to V3's 10).
     pub max_batch: usize,
+    /// Ids per `DELETE ?id:in=`, 1..=100 ([`write::MAX_DELETE_IDS`]; larger is clamped):
+    /// a delete is one id in the URL, not a body item, so it is not held to the ten.
+    pub max_delete: usize,
     /// How long the first item of a batch waits for more before it is sent anyway.
     pub linger: Duration,
     /// Batches in flight at once, all ops together: the request concurrency.
@@ -102,6 +106,7 @@ impl Default for BatchConfig {
     fn default() -> Self {
         BatchConfig {
             max_batch: write::MAX_BATCH,
+            max_delete: write::MAX_DELETE_IDS,
             linger: Duration::from_millis(10),
             in_flight: 8,
         }
@@ -205,6 +210,7 @@ impl Batcher {
     pub fn new(writes: Writes, config: BatchConfig) -> Batcher {
         let mut config = config;
         config.max_batch = config.max_batch.clamp(1, write::MAX_BATCH);
+        config.max_delete = config.max_delete.clamp(1, write::MAX_DELETE_IDS);
         config.in_flight = config.in_flight.max(1);
         let shared = Arc::new(Shared {
             writes,
@@ -398,7 +404,11 @@ async fn flusher(
         let mut seen: HashSet<String> = first.conflict_keys(op).into_iter().collect();
         let mut batch = vec![first];
         let deadline = tokio::time::Instant::now() + shared.config.linger;
-        while batch.len() < shared.config.max_batch {
+        let max = match op {
+            Op::Delete => shared.config.max_delete,
+            _ => shared.config.max_batch,
+        };
+        while batch.len() < max {
             let item = match rx.try_recv() {
                 Ok(item) => item,
                 Err(_) => match tokio::time::timeout_at(deadline, rx.recv()).await {

@@ -28,7 +28,7 @@ pub mod write;
 
 use super::client::Client;
 use super::error::{ApiError, ErrorKind};
-use super::pages::Query;
+use super::v2::pages::Query;
 use crate::exit::UsageError;
 
 /// The export's V2 filter names and their V3 counterparts (§4, §13.1). V2 takes one value;

@@ -1,8 +1,8 @@
 //! The end of an export: the rows written against the store's count, so that an export is
 //! complete or it fails, also while customers are created, changed or deleted meanwhile.
 
-use crate::api::pages::Query;
 use crate::api::store::Reader;
+use crate::api::v2::pages::Query;
 use crate::cmd::fatal_if_auth;
 
 /// How far behind ours the store's clock may be for the completeness check to stay exact.

@@ -1,6 +1,6 @@
 //! `export`: every customer (or those matching filters) to CSV, in ascending id, each once.
 //!
-//! Pages are fetched concurrently by id range ([`crate::api::pages`]) and written in id order.
+//! Pages are fetched concurrently by id range ([`crate::api::v2::pages`]) and written in id order.
 //! The set of `form_field:<name>` columns is only known at the end, so each row goes to a
 //! spill file, already encoded as its final CSV record with the form-field columns known so
 //! far. An output file is also written as the pages arrive, with the header of the columns

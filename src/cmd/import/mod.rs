@@ -436,7 +436,7 @@ async fn plan_lookups(
             "reading the store's {} in pages of 250 to plan the import",
             crate::report::plural(store_count, "customer", "customers")
         ));
-        progress.planning(store_count.div_ceil(crate::api::pages::PAGE).max(1));
+        progress.planning(store_count.div_ceil(crate::api::v2::pages::PAGE).max(1));
         CustomerIndex::preload(client, store_count, concurrency, || progress.page_read())
             .await
             .map_err(fatal_if_auth)?
@@ -453,7 +453,7 @@ async fn plan_lookups_v3(
     progress: &Progress,
 ) -> anyhow::Result<CustomerIndex> {
     let reader = Reader::V3(client.clone(), Filters::default());
-    let query = crate::api::pages::Query::default();
+    let query = crate::api::v2::pages::Query::default();
     let start = reader.start(&query, false).await.map_err(fatal_if_auth)?;
     let store_count = start.count;
     if store_count == 0 {

@@ -9,7 +9,7 @@ use futures::StreamExt;
 use tokio::sync::mpsc;
 
 use super::Known;
-use crate::api::pages::{self, Query};
+use crate::api::v2::pages::{self, Query};
 use crate::api::Client;
 use crate::cmd::{connect, fatal_if_auth, parse_filters};
 use crate::exit::Exit;

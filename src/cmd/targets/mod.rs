@@ -154,6 +154,37 @@ impl Target {
     }
 }
 
+/// The keys of the file's rows in V3 lookup lists (see `lookup::batched`), from one more read
+/// of the input (standard input was spooled by the whole-file check, so it reads again).
+/// Only the key a row is looked up by is kept: its id when it has one, else its email.
+pub fn lookup_batches(
+    file: &crate::input::InputFile,
+    cols: &Columns,
+) -> anyhow::Result<crate::lookup::batched::Batches> {
+    let mut rdr = file.reader()?;
+    let mut record = csv::StringRecord::new();
+    let mut failed = None;
+    let targets = std::iter::from_fn(|| loop {
+        match rdr.read_record(&mut record) {
+            Ok(false) => return None,
+            Err(e) => {
+                failed = Some(crate::input::describe_csv_error(&e, &file.path));
+                return None;
+            }
+            Ok(true) => match cols.target(&record) {
+                Ok(Target { id: Some(id), .. }) => return Some((Some(id), None)),
+                Ok(t) => return Some((None, t.email)),
+                Err(_) => {}
+            },
+        }
+    });
+    let batches = crate::lookup::batched::Batches::new(targets);
+    match failed {
+        Some(e) => Err(e),
+        None => Ok(batches),
+    }
+}
+
 /// The outcome of a row that names no customer because of the file itself: an empty row
 /// (Excel's leftovers: `skipped`, not a failure) or a row with more filled cells than the
 /// header has columns (`failed` with its line, since these commands' `invalid` means

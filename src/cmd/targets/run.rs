@@ -107,18 +107,27 @@ impl FileRun {
     }
 
     /// The run's [`Finder`] (see [`Finder::plan`]); stopped by a signal while planning.
+    /// Under `--api v3` the file's keys are gathered first, for its lookup lists.
     pub async fn finder(&self, g: &Settings, rows_need_lookups: bool) -> anyhow::Result<Finder> {
+        let v3 = match (g.api, rows_need_lookups) {
+            (ApiVersion::V3, true) => Some(super::lookup_batches(&self.file, &self.cols)?),
+            (ApiVersion::V3, false) => Some(Default::default()),
+            (ApiVersion::V2, _) => None,
+        };
+        let (client, records, progress) = (&self.client, self.file.records, &self.progress);
+        let concurrency = g.concurrency as usize;
         self.run
             .stop
             .guard(async {
-                Finder::plan(
-                    &self.client,
-                    self.file.records,
-                    g.concurrency as usize,
-                    &self.progress,
-                    rows_need_lookups,
-                )
-                .await
+                match v3 {
+                    Some(batches) => {
+                        Finder::plan_v3(client, records, batches, concurrency, progress).await
+                    }
+                    None => {
+                        Finder::plan(client, records, concurrency, progress, rows_need_lookups)
+                            .await
+                    }
+                }
                 .map_err(fatal_if_auth)
             })
             .await

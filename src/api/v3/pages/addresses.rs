@@ -8,7 +8,7 @@ use super::super::Filters;
 use super::ADDRESS_LOOKUP_IDS;
 use crate::api::client::Client;
 use crate::api::error::{ApiError, ErrorKind};
-use crate::api::pages::PAGE;
+use crate::api::v2::pages::PAGE;
 use crate::api::Address;
 
 /// Every address of these customers, by customer, each list in the store's order (address

@@ -51,7 +51,7 @@ use super::models::{CustomerPage, V3Customer};
 use super::Filters;
 use crate::api::client::Client;
 use crate::api::error::{ApiError, ErrorKind};
-use crate::api::pages::{MAX_CREATED_DURING, PAGE};
+use crate::api::v2::pages::{MAX_CREATED_DURING, PAGE};
 use crate::api::{Address, Customer};
 use addresses::addresses_of;
 use ranges::by_ranges;

@@ -9,7 +9,7 @@ use futures::stream::{self, BoxStream, StreamExt};
 use super::{fetch, inconsistent, Ask, FirstPage, Page};
 use crate::api::client::Client;
 use crate::api::error::ApiError;
-use crate::api::pages::PAGE;
+use crate::api::v2::pages::PAGE;
 use crate::api::Customer;
 
 /// How this store spells a cursor for "after customer N": base64 of `{"id":N}`, in the

@@ -4,9 +4,10 @@ use reqwest::Method;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use super::{decode, route_of, Client};
+use super::models::{Count, Validation};
+use crate::api::client::{decode, route_of, Client};
 use crate::api::error::{parse_error_body, ApiError, ErrorKind};
-use crate::api::models::{Address, Count, Customer, Group, HasId, Validation};
+use crate::api::models::{Address, Customer, Group, HasId};
 
 impl Client {
     /// Decode a 2xx body, scrubbing the error (a decoder's message quotes what it read).
@@ -74,26 +75,11 @@ impl Client {
         path: &str,
         query: &[(&str, String)],
     ) -> Result<Vec<T>, ApiError> {
-        const PARSE_ASIDE: usize = 16 * 1024;
         let reply = self.send(Method::GET, path, query, None, true).await?;
         if reply.status == 204 || reply.body.iter().all(|b| b.is_ascii_whitespace()) {
             return Ok(Vec::new());
         }
-        let secret = self.inner.secret.clone();
-        let scrub = move |e: ApiError| e.scrubbed(&[secret.expose().trim()]);
-        if reply.body.len() < PARSE_ASIDE {
-            return decode(path, &reply.body).map_err(scrub);
-        }
-        let _parser = self
-            .inner
-            .parsers
-            .acquire()
-            .await
-            .expect("semaphore never closed");
-        let path = path.to_string();
-        tokio::task::spawn_blocking(move || decode(&path, &reply.body).map_err(scrub))
-            .await
-            .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))
+        self.decode_aside(path, reply.body).await
     }
 
     /// GET one resource; 404 is `None`.
@@ -158,7 +144,7 @@ impl Client {
     }
 
     /// One `DELETE /customers/{id}`; an ambiguous failure comes back instead of being
-    /// repeated (see [`Client::delete_customer`] in `once`). There is deliberately no method
+    /// repeated (see [`Client::delete_customer`] in `v2::once`). There is deliberately no method
     /// for the collection `DELETE /customers`: it deletes every customer of the store.
     pub(in crate::api) async fn delete_customer_attempt(&self, id: u64) -> Result<(), ApiError> {
         self.send(
@@ -196,7 +182,7 @@ impl Client {
 
     /// Every item of a small paged list (addresses of a customer, groups), by page number:
     /// these lists are short and rarely change during a run, unlike the customer list, which
-    /// [`crate::api::pages`] reads by id.
+    /// [`crate::api::v2::pages`] reads by id.
     async fn get_all<T: DeserializeOwned + Send + 'static>(
         &self,
         path: &str,

@@ -6,7 +6,7 @@
 
 use serde_json::{json, Map, Value};
 
-use super::{Address, Customer};
+use crate::api::{Address, Customer};
 use crate::mapping::columns::Field;
 use crate::mapping::countries;
 use crate::mapping::row::{hash_value, AddressData, RowData, Snapshot};

@@ -51,9 +51,9 @@ use std::sync::Arc;
 
 use futures::stream::{self, BoxStream, StreamExt};
 
-use super::client::Client;
-use super::error::{ApiError, ErrorKind};
-use super::models::Customer;
+use crate::api::client::Client;
+use crate::api::error::{ApiError, ErrorKind};
+use crate::api::models::Customer;
 use order::pages_in_order;
 use walk::ascending;
 
