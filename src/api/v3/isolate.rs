@@ -200,6 +200,33 @@ async fn create(shared: &Shared, mut items: Vec<Item>) -> Split {
 /// not found. Of several customers with one email (channel-specific ones may share it,
 /// §12), the newest (highest id) is the one just created.
 fn claim(items: Vec<Item>, found: &[V3Customer]) -> (Vec<(Item, u64)>, Vec<Item>) {
+    let refs: Vec<&V3Customer> = found.iter().collect();
+    claim_refs(items, &refs)
+}
+
+/// The found customer `c` has the email of an item but not the names it sent.
+fn foreign(c: &V3Customer, items: &[Item]) -> bool {
+    let same = |a: &str, key: &str, item: &Item| {
+        let sent = item.body.get(key).and_then(Value::as_str).unwrap_or("");
+        a.trim().eq_ignore_ascii_case(sent.trim())
+    };
+    let email = c.email.to_lowercase();
+    items
+        .iter()
+        .filter(|i| i.email.as_deref() == Some(email.as_str()))
+        .any(|i| !(same(&c.first_name, "first_name", i) && same(&c.last_name, "last_name", i)))
+}
+
+/// The customer that holds the item's email, when one does.
+fn holder(item: &Item, found: &[V3Customer]) -> Option<u64> {
+    found
+        .iter()
+        .filter(|c| item.email.as_deref() == Some(&c.email.to_lowercase()))
+        .map(|c| c.id)
+        .max()
+}
+
+fn claim_refs(items: Vec<Item>, found: &[&V3Customer]) -> (Vec<(Item, u64)>, Vec<Item>) {
     let mut done = Vec::new();
     let mut rest = Vec::new();
     for item in items {
@@ -228,9 +255,20 @@ async fn reconcile(shared: &Shared, items: Vec<Item>, cause: &WriteError) -> Opt
     let emails: Vec<&str> = items.iter().filter_map(|i| i.email.as_deref()).collect();
     match shared.writes.find_by_emails(&emails).await {
         Ok(found) => {
-            let (done, rest) = claim(items, &found);
+            // Only a customer with the names sent can be this run's create: another client
+            // may have taken the email since the importer's lookup (issue 14).
+            let ours: Vec<&V3Customer> = found.iter().filter(|c| !foreign(c, &items)).collect();
+            let (done, rest) = claim_refs(items, &ours);
             done.into_iter()
                 .for_each(|(item, id)| item.finish(Ok(Done::Id(id))));
+            let (taken, rest): (Vec<Item>, Vec<Item>) =
+                rest.into_iter().partition(|i| holder(i, &found).is_some());
+            for item in taken {
+                let id = holder(&item, &found).unwrap_or(0);
+                item.finish(Err(WriteError::Refused(format!(
+                    "email already used by customer #{id} (not this run's: its name is not the one sent)"
+                ))));
+            }
             Some(rest)
         }
         Err(_) => {
