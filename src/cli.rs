@@ -57,9 +57,8 @@ pub struct GlobalArgs {
     /// Retries per request (5xx, timeouts, dropped connections).
     #[arg(long, global = true, value_name = "N", default_value_t = 5, value_parser = clap::value_parser!(u32).range(0..=20))]
     pub max_retries: u32,
-    /// Customers API: v2, or v3 (for export and count; import, set-group and delete refuse it
-    /// for now). Customer groups and validate-password use V2 either way (V3 has no groups
-    /// API), with the same token.
+    /// Customers API: v2, or v3 (every command that reads or writes customers). Customer
+    /// groups use V2 either way (V3 has no groups API), with the same token.
     #[arg(
         long = "api",
         global = true,
@@ -112,37 +111,25 @@ pub enum Command {
     Bench(cmd::bench::Args),
 }
 
+/// Every flag of the store's client: none means anything to a command that is no client.
+const EVERY_CLIENT_FLAG: &[&str] = &[
+    "store_hash",
+    "token_file",
+    "api_url",
+    "concurrency",
+    "timeout",
+    "max_retries",
+    "api",
+    "rows_in_flight",
+];
+
 /// Connection flags that mean nothing to a command: `sandbox` is the store rather than a
 /// client of one, `bench` starts its own stores and clients with settings of its own, `demo`
 /// talks to the store it starts, and the commands that process no rows have no rows in flight. They are hidden from its help, and refused on its command
 /// line (the environment is not refused: it is often still set from a sandbox).
 const NOT_FOR: &[(&str, &[&str])] = &[
-    (
-        "sandbox",
-        &[
-            "store_hash",
-            "token_file",
-            "api_url",
-            "concurrency",
-            "timeout",
-            "max_retries",
-            "api",
-            "rows_in_flight",
-        ],
-    ),
-    (
-        "bench",
-        &[
-            "store_hash",
-            "token_file",
-            "api_url",
-            "concurrency",
-            "timeout",
-            "max_retries",
-            "api",
-            "rows_in_flight",
-        ],
-    ),
+    ("sandbox", EVERY_CLIENT_FLAG),
+    ("bench", EVERY_CLIENT_FLAG),
     ("demo", &["store_hash", "token_file", "api_url", "api"]),
     ("export", &["rows_in_flight"]),
     ("count", &["rows_in_flight"]),

@@ -8,9 +8,8 @@ use futures::stream::{BoxStream, StreamExt};
 use super::client::Client;
 use super::error::ApiError;
 use super::once::Deleted;
-use super::reconcile;
-use super::v2::pages::{self, Query};
-use super::v3;
+use super::v2::pages::Query;
+use super::{v2, v3};
 use crate::mapping::columns::Field;
 use crate::mapping::row::{AddressData, Capabilities, RowData};
 
@@ -37,7 +36,7 @@ pub struct Start {
 }
 
 enum First {
-    V2(pages::FirstPage),
+    V2(v2::pages::FirstPage),
     V3(v3::pages::FirstPage),
 }
 
@@ -54,7 +53,7 @@ impl Reader {
         match self {
             Reader::V2(client) => {
                 let (plan, first) =
-                    futures::join!(pages::plan(client, q), pages::first_page(client, q));
+                    futures::join!(v2::pages::plan(client, q), v2::pages::first_page(client, q));
                 let plan = plan?;
                 Ok(Start {
                     count: plan.count,
@@ -84,7 +83,7 @@ impl Reader {
     ) -> BoxStream<'static, Result<Page, ApiError>> {
         match (self, start.first) {
             (Reader::V2(client), First::V2(first)) => {
-                pages::pages_after(client.clone(), q, start.count, first, concurrency)
+                v2::pages::pages_after(client.clone(), q, start.count, first, concurrency)
                     .map(|page| {
                         page.map(|customers| Page {
                             customers,
@@ -105,14 +104,14 @@ impl Reader {
     }
 
     /// The matching customers last modified at or before `before`, counted now (see
-    /// [`pages::count_unchanged_since`]), through the same API as the pages.
+    /// [`v2::pages::count_unchanged_since`]), through the same API as the pages.
     pub async fn count_unchanged_since(
         &self,
         q: &Query,
         before: chrono::DateTime<chrono::Utc>,
     ) -> Result<u64, ApiError> {
         match self {
-            Reader::V2(client) => pages::count_unchanged_since(client, q, before).await,
+            Reader::V2(client) => v2::pages::count_unchanged_since(client, q, before).await,
             Reader::V3(client, filters) => {
                 v3::count(client, &filters.modified_at_or_before(before)).await
             }
@@ -218,18 +217,7 @@ impl Writer {
         force_reset: bool,
     ) -> Result<u64, WriteError> {
         match self {
-            Writer::V2(client) => {
-                let body = row.create_payload(force_reset);
-                let email = row.email().unwrap_or_default().to_string();
-                let created = reconcile::create_once(
-                    client,
-                    client.max_retries(),
-                    || client.create_customer(&body),
-                    || client.find_customer_by_email(&email),
-                )
-                .await?;
-                Ok(created.id)
-            }
+            Writer::V2(client) => Ok(v2::write::create(client, row, force_reset).await?),
             Writer::V3(b) => {
                 b.create(key, v3::encode::create_body(row, force_reset))
                     .await
@@ -250,9 +238,7 @@ impl Writer {
     ) -> Result<(), WriteError> {
         match self {
             Writer::V2(client) => {
-                let body = row.update_payload(fields, with_password);
-                client.update_customer(id, &body).await?;
-                Ok(())
+                Ok(v2::write::update(client, id, row, fields, with_password).await?)
             }
             Writer::V3(b) => {
                 let body = v3::encode::update_body(row, fields, with_password);
@@ -294,21 +280,9 @@ impl Writer {
         a: &AddressData,
     ) -> Result<AddressOutcome, WriteError> {
         match self {
-            Writer::V2(client) => {
-                let body = a.payload();
-                let find = || async {
-                    let existing = client.addresses(customer_id).await?;
-                    Ok(existing.into_iter().find(|e| a.matches(e)))
-                };
-                let created = reconcile::create_once(
-                    client,
-                    client.max_retries(),
-                    || client.create_address(customer_id, &body),
-                    find,
-                )
-                .await?;
-                Ok(AddressOutcome::Added(created.id))
-            }
+            Writer::V2(client) => Ok(AddressOutcome::Added(
+                v2::write::add_address(client, customer_id, a).await?,
+            )),
             Writer::V3(b) => {
                 b.add_address(key, customer_id, v3::encode::address_body(a))
                     .await

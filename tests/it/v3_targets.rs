@@ -347,3 +347,238 @@ fn a_v3_delete_checks_its_ids_in_id_in_reads_and_answers_as_v2() {
         requests.iter().map(|r| &r.target).collect::<Vec<_>>()
     );
 }
+
+fn emails_csv(emails: &[String]) -> String {
+    let mut s = String::from("email\n");
+    for e in emails {
+        s.push_str(&format!("{e}\n"));
+    }
+    s
+}
+
+/// set-group, then delete, of a file naming 27 customers by email (25 in the store, some in
+/// another case, and 2 unknown) under `--api v3`: the emails are checked in `GET
+/// /v3/customers?email:in=` reads of up to ten (10 + 10 + 7: exactly three per command, plus
+/// one count), the store receives no V2 customer route (the group is still found through
+/// V2's `/customer_groups`), and both results files are V2's for the same store and file.
+#[test]
+fn v3_set_group_and_delete_by_email_look_up_through_v3_only_and_answer_as_v2() {
+    let v2 = seeded(200, 0);
+    let v3 = seeded(200, 0);
+    let mut emails: Vec<String> = v3.sb.customers()[..25]
+        .iter()
+        .map(|c| c["email"].as_str().unwrap().to_string())
+        .collect();
+    for e in emails.iter_mut().step_by(4) {
+        *e = e.to_uppercase();
+    }
+    emails.insert(3, "nobody-1@example.com".into());
+    emails.push("nobody-2@example.com".into());
+    for s in [&v2, &v3] {
+        s.write("who.csv", &emails_csv(&emails));
+    }
+    let hostile = Hostile::start("127.0.0.1", Some(v3.sb.addr()), |_, _| Action::Forward);
+    let env = [("BIGCOMMERCE_API_URL", hostile.url())];
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let set_group = ["set-group", "--group", "vip", "--input", "who.csv"];
+    let delete = ["delete", "--yes", "--input", "who.csv"];
+    for (command, args) in [("set-group", &set_group[..]), ("delete", &delete[..])] {
+        let name = format!("{command}.csv");
+        let before = hostile.requests().len();
+        let mut v2_args = args.to_vec();
+        v2_args.extend(["--results", &name]);
+        v2.run(&v2_args).expect(3);
+        let mut v3_args = v2_args.clone();
+        v3_args.extend(["--api", "v3"]);
+        v3.run_with_env(&v3_args, &env).expect(3);
+        let requests = hostile.requests()[before..].to_vec();
+        let v2_customer_routes: Vec<_> = requests
+            .iter()
+            .filter(|r| r.path().contains("/v2/customers"))
+            .map(|r| format!("{} {}", r.method, r.target))
+            .collect();
+        assert!(
+            v2_customer_routes.is_empty(),
+            "{command}: no V2 customer route under --api v3: {v2_customer_routes:?}"
+        );
+        let lookups = requests
+            .iter()
+            .filter(|r| r.method == "GET" && r.query().contains("email:in="))
+            .count();
+        assert_eq!(lookups, 3, "{command}: 27 emails in lists of up to ten");
+        let reads = requests
+            .iter()
+            .filter(|r| r.method == "GET" && r.path().ends_with("/v3/customers"))
+            .count();
+        assert_eq!(reads, 4, "{command}: the lookups and one count");
+        let (a, b) = (v3.read(&name), v2.read(&name));
+        assert_eq!(a, b, "{command}: the same results file as V2's");
+        let rows = v3.csv(&name);
+        assert_eq!(
+            rows[3]["_message"],
+            "no customer with email nobody-1@example.com"
+        );
+    }
+    assert!(
+        hostile
+            .requests()
+            .iter()
+            .any(|r| r.path().ends_with("/v2/customer_groups")),
+        "the group is found through V2"
+    );
+    assert_eq!(v3.sb.customers().len(), 175);
+}
+
+/// validate-password under `--api v3` checks each password with `POST
+/// /v3/customers/validate-credentials` (the customer's email and the password) after finding
+/// the customer through V3: valid, wrong, by email, unknown id, unknown email, empty cell;
+/// the results file and exit code are V2's for the same store and file, no V2 customer route
+/// is used, and neither `-vv` nor the results file shows a password, not even one a hostile
+/// store quotes back in its refusal (a 422 naming the password of row 7).
+#[test]
+fn v3_validate_password_checks_credentials_through_v3_and_never_shows_a_password() {
+    let v2 = seeded(8, 0);
+    let v3 = seeded(8, 0);
+    let email = |id: u64| {
+        v3.sb
+            .customers()
+            .iter()
+            .find(|c| c["id"].as_u64() == Some(id))
+            .map(|c| c["email"].as_str().unwrap().to_string())
+            .unwrap()
+    };
+    let (p1, p2, p4) = (
+        v3.sb.password_of(1).unwrap(),
+        v3.sb.password_of(2).unwrap(),
+        v3.sb.password_of(4).unwrap(),
+    );
+    assert_eq!(v2.sb.password_of(1).unwrap(), p1, "twin stores");
+    let wrong = "WrongPass-9f3a1c";
+    let mut csv = String::from("id,email,password\n");
+    csv.push_str(&format!("1,,{p1}\n"));
+    csv.push_str(&format!("2,,{wrong}\n"));
+    csv.push_str(&format!(",{},{p2}\n", email(2).to_uppercase()));
+    csv.push_str(&format!("404,,{p1}\n"));
+    csv.push_str(&format!(",nobody@example.com,{p1}\n"));
+    csv.push_str("3,,\n");
+    csv.push_str(&format!("4,{},{p4}\n", email(4)));
+    for s in [&v2, &v3] {
+        s.write("check.csv", &csv);
+    }
+    let v2_run = v2.run(&["validate-password", "--input", "check.csv"]);
+    v2_run.expect(3);
+    let hostile = Hostile::start("127.0.0.1", Some(v3.sb.addr()), |_, _| Action::Forward);
+    let env = [("BIGCOMMERCE_API_URL", hostile.url())];
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let args = [
+        "validate-password",
+        "--api",
+        "v3",
+        "--input",
+        "check.csv",
+        "-vv",
+    ];
+    let run = v3.run_with_env(&args, &env);
+    run.expect(3);
+    assert_eq!(
+        v3.read("check.results.csv"),
+        v2.read("check.results.csv"),
+        "the same results file as V2's"
+    );
+    let rows = v3.csv("check.results.csv");
+    assert_eq!(
+        results_of(&rows),
+        ["valid", "invalid", "valid", "failed", "failed", "failed", "valid"]
+    );
+    let requests = hostile.requests();
+    let checks: Vec<_> = requests
+        .iter()
+        .filter(|r| r.method == "POST")
+        .inspect(|r| assert!(r.path().ends_with("/v3/customers/validate-credentials")))
+        .collect();
+    assert_eq!(
+        checks.len(),
+        4,
+        "one check per row with a customer and a password"
+    );
+    let v2_customer_routes: Vec<_> = requests
+        .iter()
+        .filter(|r| r.path().contains("/v2/"))
+        .map(|r| r.target.clone())
+        .collect();
+    assert!(v2_customer_routes.is_empty(), "{v2_customer_routes:?}");
+    assert!(
+        run.stderr.contains("validate-credentials"),
+        "-vv logs the requests: {}",
+        run.stderr
+    );
+    for secret in [p1.as_str(), p2.as_str(), p4.as_str(), wrong] {
+        assert!(!v3.read("check.results.csv").contains(secret));
+        assert!(!run.stderr.contains(secret) && !run.stdout.contains(secret));
+    }
+
+    // A store quoting the password back in its refusal: the row fails, the words are shown
+    // without the password.
+    let quoted = p4.clone();
+    let echo = Hostile::start("127.0.0.1", Some(v3.sb.addr()), move |r, _| {
+        let body = String::from_utf8_lossy(&r.body);
+        if r.method == "POST" && body.contains(quoted.as_str()) {
+            let text = format!(r#"{{"status":422,"title":"password {quoted} is too weak"}}"#);
+            return Action::Raw(crate::hostile_server::json(422, &text));
+        }
+        Action::Forward
+    });
+    let env = [("BIGCOMMERCE_API_URL", echo.url())];
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let run = v3.run_with_env(&args, &env);
+    run.expect(3);
+    let rows = v3.csv("check.results.csv");
+    assert_eq!(rows[6]["_result"], "failed", "{:?}", rows[6]);
+    assert!(rows[6]["_message"].contains("422"), "{:?}", rows[6]);
+    for text in [
+        v3.read("check.results.csv"),
+        run.stderr.clone(),
+        run.stdout.clone(),
+    ] {
+        assert!(
+            !text.contains(p4.as_str()),
+            "the quoted password leaked: {text}"
+        );
+    }
+}
+
+/// `set-group --filter` under `--api v3` reads the matching customers from `/v3/customers`
+/// (no V2 customer route; the group still through V2's `/customer_groups`) and writes V2's
+/// results file for the same store.
+#[test]
+fn v3_set_group_by_filter_reads_through_v3_and_answers_as_v2() {
+    let v2 = seeded(120, 0);
+    let v3 = seeded(120, 0);
+    let args = [
+        "set-group",
+        "--group",
+        "vip",
+        "--filter",
+        "customer_group_id=2",
+        "--results",
+        "moved.csv",
+    ];
+    v2.run(&args).expect(0);
+    let hostile = Hostile::start("127.0.0.1", Some(v3.sb.addr()), |_, _| Action::Forward);
+    let env = [("BIGCOMMERCE_API_URL", hostile.url())];
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let mut v3_args = args.to_vec();
+    v3_args.extend(["--api", "v3"]);
+    v3.run_with_env(&v3_args, &env).expect(0);
+    let rows = v3.csv("moved.csv");
+    assert!(!rows.is_empty(), "customers of group 2 were moved");
+    assert_eq!(v3.read("moved.csv"), v2.read("moved.csv"));
+    assert_eq!(groups(&v3), groups(&v2), "the same customers moved");
+    let v2_customer_routes: Vec<_> = hostile
+        .requests()
+        .iter()
+        .filter(|r| r.path().contains("/v2/customers"))
+        .map(|r| r.target.clone())
+        .collect();
+    assert!(v2_customer_routes.is_empty(), "{v2_customer_routes:?}");
+}

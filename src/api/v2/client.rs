@@ -5,7 +5,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use super::models::{Count, Validation};
-use crate::api::client::{decode, route_of, Client};
+use crate::api::client::{decode, route_of, Client, Reply};
 use crate::api::error::{parse_error_body, ApiError, ErrorKind};
 use crate::api::models::{Address, Customer, Group, HasId};
 
@@ -62,6 +62,14 @@ impl Client {
                 },
             }
         })
+    }
+
+    /// One create (`POST`), not repeated after an ambiguous failure (the caller looks the
+    /// record up first); a 2xx whose body could not be read is [`ErrorKind::Unconfirmed`].
+    async fn send_create(&self, path: &str, body: &Value) -> Result<Reply, ApiError> {
+        self.send(Method::POST, path, &[], Some(body), false)
+            .await
+            .map_err(unconfirmed_if_unreadable)
     }
 
     /// GET a list page. `204 No Content` (an empty page, also past the last page) is an empty list.
@@ -130,10 +138,7 @@ impl Client {
 
     /// POST /customers. Not idempotent: an ambiguous failure comes back to the caller.
     pub async fn create_customer(&self, body: &Value) -> Result<Customer, ApiError> {
-        let reply = self
-            .send(Method::POST, "/customers", &[], Some(body), false)
-            .await
-            .map_err(unconfirmed_if_unreadable)?;
+        let reply = self.send_create("/customers", body).await?;
         self.decode_record(&Method::POST, "/customers", &reply.body, Some(body))
     }
 
@@ -208,10 +213,7 @@ impl Client {
         body: &Value,
     ) -> Result<Address, ApiError> {
         let path = format!("/customers/{customer_id}/addresses");
-        let reply = self
-            .send(Method::POST, &path, &[], Some(body), false)
-            .await
-            .map_err(unconfirmed_if_unreadable)?;
+        let reply = self.send_create(&path, body).await?;
         self.decode_record(&Method::POST, &path, &reply.body, Some(body))
     }
 
@@ -227,10 +229,7 @@ impl Client {
     /// group exists but the answer does not carry it, so it is looked up by name.
     pub async fn create_group(&self, name: &str) -> Result<Group, ApiError> {
         let body = serde_json::json!({ "name": name });
-        let reply = self
-            .send(Method::POST, "/customer_groups", &[], Some(&body), false)
-            .await
-            .map_err(unconfirmed_if_unreadable)?;
+        let reply = self.send_create("/customer_groups", &body).await?;
         if reply.status == 207 {
             let said = parse_error_body(207, &reply.body);
             let groups = self.groups().await?;

@@ -9,6 +9,7 @@
 //! - [`encode`]: the mapping's rows as V2 bodies, and a row compared with a V2 record.
 //! - [`models`]: V2's own answers (`/customers/count`, `/customers/{id}/validate`).
 //! - [`once`]: a customer deleted and a group created exactly once.
+//! - [`write`]: the store seam's writes of the mapping's rows (`api::store::Writer::V2`).
 //!
 //! Requests go through the one [`Client`](super::Client), like V3's: only the routes, bodies
 //! and paging differ.
@@ -18,3 +19,4 @@ pub mod encode;
 pub mod models;
 pub mod once;
 pub mod pages;
+pub mod write;

@@ -109,3 +109,48 @@ async fn customers_page(client: &Client, query: &str) -> Result<Vec<Customer>, A
     let page: CustomerPage = client.decode_aside("/v3/customers", reply.body).await?;
     Ok(page.data.into_iter().map(|c| c.into_v2().0).collect())
 }
+
+/// What `POST /v3/customers/validate-credentials` answered (§11).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Credentials {
+    pub is_valid: bool,
+    /// The customer the store logged in (`null` when the password is not valid).
+    pub customer_id: Option<u64>,
+}
+
+#[derive(serde::Deserialize)]
+struct CredentialsAnswer {
+    is_valid: bool,
+    #[serde(default)]
+    customer_id: Option<u64>,
+}
+
+/// Check `password` for the customer with `email` on the default storefront (no
+/// `channel_id`: "we will use channel 1", §11). Not a write, and safe to repeat. The body's
+/// `password` key is what the client scrubs from every message it makes of the store's
+/// answer; a decoder message is scrubbed here too, since it may quote the answer.
+pub async fn validate_credentials(
+    client: &Client,
+    email: &str,
+    password: &str,
+) -> Result<Credentials, ApiError> {
+    const PATH: &str = "/customers/validate-credentials";
+    let body = serde_json::json!({ "email": email, "password": password });
+    let reply = client
+        .send_v3(reqwest::Method::POST, PATH, "", Some(&body), true)
+        .await?;
+    let answer: CredentialsAnswer = client
+        .decode_aside("/v3/customers/validate-credentials", reply.body)
+        .await
+        .map_err(|e| {
+            let e = e.scrubbed(&[password]);
+            ApiError {
+                what: format!("POST /v3{PATH}"),
+                kind: e.kind,
+            }
+        })?;
+    Ok(Credentials {
+        is_valid: answer.is_valid,
+        customer_id: answer.customer_id,
+    })
+}

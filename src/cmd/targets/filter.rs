@@ -1,5 +1,6 @@
 //! set-group's `--filter` source: every customer matching the filters, read by the pager
-//! while the writes run, as pipeline rows.
+//! while the writes run, as pipeline rows; under `--api v3` from `/v3/customers` (the filters
+//! under V3's names, checked before any request), as the export reads them.
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
@@ -9,15 +10,16 @@ use futures::StreamExt;
 use tokio::sync::mpsc;
 
 use super::Known;
-use crate::api::v2::pages::{self, Query};
-use crate::api::Client;
+use crate::api::store::Reader;
+use crate::api::v2::pages::Query;
+use crate::api::{v3, Client};
 use crate::cmd::{connect, fatal_if_auth, parse_filters};
 use crate::exit::Exit;
 use crate::pipeline::Row;
 use crate::report::{Progress, Summary};
 use crate::results::{default_path, ResultsWriter, RowOutcome};
 use crate::rows::{check_resume, RowRun};
-use crate::settings::Settings;
+use crate::settings::{ApiVersion, Settings};
 
 /// One run over the customers matching `--filter` (no journal: running the same command
 /// again continues the job, since the customers already done no longer match or are
@@ -26,6 +28,8 @@ pub struct FilterRun {
     pub run: Arc<RowRun>,
     pub client: Client,
     query: Query,
+    /// The backend the customers are read from.
+    reader: Reader,
     results: PathBuf,
 }
 
@@ -41,6 +45,11 @@ impl FilterRun {
     ) -> anyhow::Result<FilterRun> {
         check_resume(resume, None, dry_run)?;
         let query = parse_filters(filters, None)?;
+        // A filter V3 cannot express is a usage error before any request, as in export.
+        let v3_filters = match g.api {
+            ApiVersion::V2 => None,
+            ApiVersion::V3 => Some(v3::Filters::from_query(&query)?),
+        };
         let results =
             results.map_or_else(|| default_path(Path::new("-"), command), Path::to_path_buf);
         crate::results::check_path(Path::new("-"), &results)?;
@@ -51,10 +60,15 @@ impl FilterRun {
             false => "with --filter, the customers already moved no longer match",
         };
         let run = Arc::new(RowRun::start(command, None, no_resume)?);
+        let reader = match v3_filters {
+            None => Reader::V2(client.clone()),
+            Some(f) => Reader::V3(client.clone(), f),
+        };
         Ok(FilterRun {
             run,
             client,
             query,
+            reader,
             results,
         })
     }
@@ -76,21 +90,17 @@ impl FilterRun {
             run,
             client,
             query,
+            reader,
             results,
         } = self;
         let progress = Progress::new(None, g.quiet, "customers");
         progress.watch(&client);
-        let count = run
+        let start = run
             .stop
-            .guard(async {
-                Ok(pages::plan(&client, &query)
-                    .await
-                    .map_err(fatal_if_auth)?
-                    .count)
-            })
+            .guard(async { reader.start(&query, false).await.map_err(fatal_if_auth) })
             .await?;
-        progress.set_total(count);
-        let rx = filter_rows(client.clone(), query, count, g.concurrency as usize);
+        progress.set_total(start.count);
+        let rx = filter_rows(&reader, query, start, g.concurrency as usize);
         let headers = csv::StringRecord::from(vec!["id", "email"]);
         let mut writer = ResultsWriter::create(&results, &headers, g.bom)?;
         let (ended, tally) = run
@@ -127,20 +137,21 @@ impl FilterRun {
 }
 
 /// The customers matching `query`, as pipeline rows `[id, email, group]` in ascending id,
-/// read by the pager while the writes run (set-group's `--filter`).
-pub fn filter_rows(
-    client: Client,
+/// read by the pager while the writes run (set-group's `--filter`), from the first page
+/// `start` holds on.
+fn filter_rows(
+    reader: &Reader,
     query: Query,
-    count: u64,
+    start: crate::api::store::Start,
     concurrency: usize,
 ) -> mpsc::Receiver<anyhow::Result<Row>> {
     let (tx, rx) = mpsc::channel(512);
+    let mut stream = reader.pages(query, start, concurrency);
     tokio::spawn(async move {
-        let mut stream = pages::customer_pages(client, query, count, concurrency);
         let mut seq = 0u64;
         while let Some(page) = stream.next().await {
             let customers = match page {
-                Ok(customers) => customers,
+                Ok(page) => page.customers,
                 Err(e) => {
                     let _ = tx.send(Err(fatal_if_auth(e))).await;
                     return;
