@@ -3,8 +3,9 @@
 //!
 //! Every command that reads a CSV (`import`, `set-group`, `delete`, `validate-password`) opens
 //! it with [`InputFile::open`], which reads the file once from start to end: it settles the
-//! encoding (UTF-8, UTF-16 with a byte-order mark, or Windows-1252 when the bytes are not
-//! UTF-8, which is what Excel on Windows saves), sniffs the delimiter from the header line,
+//! encoding (UTF-8, UTF-16 with a byte-order mark or with the NUL bytes of UTF-16 in its
+//! header line, or Windows-1252 when the bytes are not UTF-8, which is what Excel on Windows
+//! saves), sniffs the delimiter from the header line,
 //! and refuses a file it could not read to the end (an encoding error, a quote that is never
 //! closed, a title line above the header) with the line number an editor shows (the header is
 //! line 1) and the column's name. So a problem in row 90,000 stops the run before row 1 is
@@ -38,8 +39,9 @@ use encoding::sniff_bom;
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct Dialect {
     /// The input's encoding: auto, utf-8, windows-1252, latin-1 or utf-16. `auto` reads UTF-8
-    /// (with or without a BOM) and UTF-16 with a BOM, and otherwise, when the file is not
-    /// valid UTF-8, Windows-1252 (what Excel on Windows saves). A BOM always wins.
+    /// (with or without a BOM), UTF-16 with a BOM or, without one, told little- or big-endian
+    /// by the NUL bytes of its header line, and otherwise, when the file is not valid UTF-8,
+    /// Windows-1252 (what Excel on Windows saves). A BOM always wins.
     #[arg(long, value_enum, value_name = "ENCODING", default_value_t = EncodingArg::Auto)]
     pub encoding: EncodingArg,
     /// The input's delimiter: auto, ',', ';', tab or '|'. `auto` takes the one the header
@@ -84,6 +86,20 @@ impl CsvReader {
     }
 }
 
+/// How an input file was read: the `"input"` object of `--summary-json`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ReadAs {
+    /// The path as given (`-` for standard input).
+    pub file: String,
+    /// `utf-8`, `windows-1252`, `utf-16le` or `utf-16be` (WHATWG labels; a `latin-1` file is
+    /// read as its superset `windows-1252`).
+    pub encoding: &'static str,
+    /// The delimiter itself: `,`, `;`, `|` or a tab (`"\t"` in JSON).
+    pub delimiter: String,
+    /// The file starts with a byte-order mark (UTF-8's or UTF-16's).
+    pub bom: bool,
+}
+
 /// An input file that passed the whole-file check.
 pub struct InputFile {
     /// The path as the user gave it (`-` for stdin), for messages.
@@ -117,8 +133,9 @@ impl InputFile {
         let shown = path.display().to_string();
         let (head, _) = open_stream(&source, &shown)?;
         let bom = sniff_bom(&head);
-        let (encoding, reason) = encoding::settle(bom, dialect.encoding);
-        // NULs in the header line: UTF-16 without a BOM (a NUL in a cell is just data).
+        let (encoding, reason) = encoding::settle(bom, dialect.encoding, &head);
+        // NULs in the header line that do not say which byte order (a NUL in a cell is just
+        // data): UTF-16 without a BOM whose header is not column names.
         let first_line = head.split(|&b| b == b'\n').next().unwrap_or_default();
         if encoding.is_none() && first_line.contains(&0) {
             bail!(
@@ -179,6 +196,17 @@ impl InputFile {
             inner,
             width: self.headers.len(),
         })
+    }
+
+    /// How the file was read, for `--summary-json` (the same facts as [`InputFile::describe`],
+    /// in fields a program can compare).
+    pub fn read_as(&self) -> ReadAs {
+        ReadAs {
+            file: self.path.display().to_string(),
+            encoding: self.encoding.label(),
+            delimiter: (self.delimiter as char).to_string(),
+            bom: self.had_bom,
+        }
     }
 
     /// What the summary says once about how the file was read.

@@ -1,5 +1,6 @@
 //! What every row command (`import`, `set-group`, `delete`, `validate-password`) shares, in one
-//! place: the journal behind `--resume`, SIGINT/SIGTERM, and the one failure policy.
+//! place: the journal behind `--resume`, SIGINT/SIGTERM, and the one failure policy; the
+//! [`engine`] runs the rows of each command through them.
 //!
 //! - **Journal.** Checked and locked before the first request (a journal another run holds, a
 //!   symlink, a file that is not a journal: refused), but *created* only just before the first
@@ -20,13 +21,10 @@
 //!   lack of an answer is not journaled: a resume, once the store answers again, retries it.
 
 use std::fs::File;
-use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
-
-use tokio::sync::mpsc;
 
 use crate::api::error::ErrorKind;
 use crate::api::ApiError;
@@ -34,9 +32,13 @@ use crate::cmd::{fatal_if_auth, AuthRefused};
 use crate::exit::{usage, Exit};
 use crate::interrupt::{Abandoned, Interrupt};
 use crate::journal::{self, Fingerprint, Found, Journal, Resumed, RunLock};
-use crate::pipeline::{self, Ended, Row, Turn, Window};
-use crate::report::{Summary, Tally};
+use crate::pipeline::Ended;
+use crate::report::Summary;
 use crate::results::{ResultsWriter, RowOutcome, RowResult};
+
+pub mod engine;
+
+pub use engine::{Counts, Files, Job, Line, RowCommand};
 
 /// Rows in a row whose requests got no answer at all (timeouts, dropped connections) after
 /// their retries, before the run concludes the store has stopped answering. More than one, so
@@ -331,122 +333,33 @@ impl RowRun {
         ))
     }
 
-    /// Run the rows through the pipeline (see [`pipeline::run`]) with `concurrency` rows in
-    /// flight, each row's keys named by `keys_of`: [`RowRun::rows_prepared`] for commands
-    /// whose rows need no preparing.
-    pub async fn rows<W, Fut, S>(
-        &self,
-        rx: mpsc::Receiver<anyhow::Result<Row>>,
-        concurrency: usize,
-        keys_of: impl Fn(&Row) -> Vec<String>,
-        work: W,
-        mut sink: S,
-    ) -> anyhow::Result<Ended>
-    where
-        W: Fn(Row, Turn) -> Fut,
-        Fut: Future<Output = anyhow::Result<(Row, RowOutcome)>>,
-        S: FnMut(Row, RowOutcome) -> anyhow::Result<()>,
-    {
-        self.rows_prepared(
-            rx,
-            Window::new(concurrency),
-            |row| ((), keys_of(row)),
-            |keys: &Vec<String>| keys.clone(),
-            |row, _, turn| work(row, turn),
-            |row, (), out| sink(row, out),
-        )
-        .await
+    /// The outcome of record `no` when the interrupted run finished it: the row is done
+    /// (counted as such for the interrupt message) and is not executed again.
+    fn recover(&self, no: u64) -> Option<RowOutcome> {
+        let out = self.recovered(no)?;
+        self.rows_done.fetch_add(1, Ordering::Relaxed);
+        Some(out)
     }
 
-    /// Run the rows through the pipeline (see [`pipeline::run`]): `prepare` makes each row's
-    /// note (for the sink) and item (for `work`) once, in order; rows the interrupted run finished are not sent again (their item
-    /// is not used), every outcome is journaled as it finishes, and a fatal error says how to
-    /// continue.
-    pub async fn rows_prepared<N, I, P, K, W, Fut, S>(
-        &self,
-        rx: mpsc::Receiver<anyhow::Result<Row>>,
-        window: Window,
-        prepare: P,
-        keys_of: K,
-        work: W,
-        mut sink: S,
-    ) -> anyhow::Result<Ended>
-    where
-        P: FnMut(&Row) -> (N, I),
-        K: Fn(&I) -> Vec<String>,
-        W: Fn(Row, I, Turn) -> Fut,
-        Fut: Future<Output = anyhow::Result<(Row, RowOutcome)>>,
-        S: FnMut(Row, N, RowOutcome) -> anyhow::Result<()>,
-    {
-        let work = &work;
-        pipeline::run(
-            rx,
-            window,
-            &self.stop,
-            prepare,
-            |(_, item): &(N, I)| keys_of(item),
-            |row, (note, item), turn| async move {
-                if let Some(out) = self.recovered(row.no) {
-                    self.rows_done.fetch_add(1, Ordering::Relaxed);
-                    return Ok((row, (note, out)));
-                }
-                // A row that was waiting for an earlier row about its customer when the
-                // signal came does not start.
-                if self.stop.signal().is_some() {
-                    return Err(Abandoned.into());
-                }
-                let no = row.no;
-                let silent_before = self.silent_total.load(Ordering::Relaxed);
-                let (row, out) = work(row, item, turn).await?;
-                if out.result != RowResult::Failed {
-                    self.silent_rows.store(0, Ordering::Relaxed);
-                    self.finished(no, &out)?;
-                } else if self.silent_total.load(Ordering::Relaxed) == silent_before {
-                    self.finished(no, &out)?;
-                }
-                // Otherwise the row may have failed for lack of an answer: it is not recorded,
-                // so that a resume (after the store came back) tries it again. Should another
-                // row's silence be counted meanwhile, a row that failed for another reason is
-                // merely tried again, and fails again.
-                self.rows_done.fetch_add(1, Ordering::Relaxed);
-                Ok((row, (note, out)))
-            },
-            |row, (note, out)| sink(row, note, out),
-        )
-        .await
-        .map_err(|e| self.fatal(e))
+    /// Rows that got no answer so far, to tell (in [`RowRun::settle`]) whether a row failed
+    /// for lack of an answer.
+    fn silent_so_far(&self) -> u64 {
+        self.silent_total.load(Ordering::Relaxed)
     }
 
-    /// [`RowRun::rows`] with the usual sink: every outcome goes to the results file in input
-    /// order, the progress bar advances, and the results are tallied (returned).
-    pub async fn rows_to_results<W, Fut>(
-        &self,
-        rx: mpsc::Receiver<anyhow::Result<Row>>,
-        concurrency: usize,
-        keys_of: impl Fn(&Row) -> Vec<String>,
-        work: W,
-        writer: &mut ResultsWriter,
-        progress: &crate::report::Progress,
-    ) -> anyhow::Result<(Ended, Tally)>
-    where
-        W: Fn(Row, Turn) -> Fut,
-        Fut: Future<Output = anyhow::Result<(Row, RowOutcome)>>,
-    {
-        let mut tally = Tally::default();
-        let ended = self
-            .rows(rx, concurrency, keys_of, work, |row, out| {
-                tally.add(out.result);
-                writer.write(row.no, &out, &row.record)?;
-                // A row the interrupted run finished is done, but not in this run's rate.
-                if self.recovered(row.no).is_some() {
-                    progress.record_earlier(out.result);
-                } else {
-                    progress.record(out.result);
-                }
-                Ok(())
-            })
-            .await?;
-        Ok((ended, tally))
+    /// Record `no` was executed, with outcome `out`: journal it, unless it may have failed
+    /// for lack of an answer (a row went silent since `silent_before`), so that a resume
+    /// (after the store came back) tries it again. Should another row's silence be counted
+    /// meanwhile, a row that failed for another reason is merely tried again, and fails again.
+    fn settle(&self, no: u64, out: &RowOutcome, silent_before: u64) -> anyhow::Result<()> {
+        if out.result != RowResult::Failed {
+            self.silent_rows.store(0, Ordering::Relaxed);
+            self.finished(no, out)?;
+        } else if self.silent_so_far() == silent_before {
+            self.finished(no, out)?;
+        }
+        self.rows_done.fetch_add(1, Ordering::Relaxed);
+        Ok(())
     }
 
     /// End the run. Complete: the results file is renamed into place, then the journal (which

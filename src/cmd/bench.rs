@@ -128,43 +128,11 @@ pub async fn run(g: &Settings, args: Args) -> anyhow::Result<Exit> {
         return crate::exit::usage("--scale must be a positive number");
     }
     let exe = std::env::current_exe().context("finding this program's path")?;
-    let _tmp;
-    let dir = match &args.dir {
-        Some(d) => {
-            std::fs::create_dir_all(d).with_context(|| format!("creating {}", d.display()))?;
-            d.canonicalize()?
-        }
-        None => {
-            let t = tempfile::Builder::new()
-                .prefix("bc-customers-bench.")
-                .tempdir()?;
-            let p = t.path().to_path_buf();
-            _tmp = t;
-            p
-        }
-    };
+    // The temporary directory (without --dir) lives until the end of the run.
+    let (dir, _tmp) = bench_dir(args.dir.as_deref())?;
     let factor = args.scale * if args.quick { 0.05 } else { 1.0 };
     let scaled = |n: u64| ((n as f64 * factor).round() as u64).max(10);
-    let all = [
-        Workload::Create,
-        Workload::Quota,
-        Workload::Export,
-        Workload::ExportV3,
-        Workload::Upsert,
-        Workload::ImportCpu,
-        Workload::ExportCpu,
-        Workload::CreateV3,
-        Workload::CreateV3Addresses,
-        Workload::UpdateV3,
-        Workload::InvalidV3,
-    ];
-    let chosen: Vec<Workload> = if args.workloads.is_empty() {
-        all.to_vec()
-    } else {
-        all.into_iter()
-            .filter(|w| args.workloads.contains(w))
-            .collect()
-    };
+    let chosen = chosen(&args.workloads);
     let say = |s: &str| {
         if !g.quiet {
             eprintln!("{s}");
@@ -177,95 +145,7 @@ pub async fn run(g: &Settings, args: Args) -> anyhow::Result<Exit> {
     ));
     let mut table = Vec::new();
     for w in chosen {
-        let spec = match w {
-            Workload::Create => Spec {
-                workload: w,
-                name: "create",
-                rows: scaled(5_000),
-                latency_ms: 50,
-                concurrency: 8,
-                quota: None,
-            },
-            // A 1 s window rather than BigCommerce's 30 s: the same 50 requests/s, but a run
-            // of 40 s spans 40 windows, so where the run starts inside a window (the sandbox's
-            // windows are aligned to its start, not to ours) moves the result by 2.5% at
-            // most, where with 1,500 per 30 s a 2,000-row run would be one full window and a
-            // third of one, and the rate would mostly measure that alignment. The default
-            // concurrency (4) is used: the pacing, not hand-tuning, should find the quota.
-            Workload::Quota => Spec {
-                workload: w,
-                name: "quota",
-                rows: scaled(2_000),
-                latency_ms: 20,
-                concurrency: 4,
-                quota: Some((50, 1_000)),
-            },
-            Workload::Export => Spec {
-                workload: w,
-                name: "export",
-                rows: scaled(100_000),
-                latency_ms: 20,
-                concurrency: 8,
-                quota: None,
-            },
-            Workload::ExportV3 => Spec {
-                workload: w,
-                name: "export-v3",
-                rows: scaled(100_000),
-                latency_ms: 20,
-                concurrency: 8,
-                quota: None,
-            },
-            Workload::Upsert => Spec {
-                workload: w,
-                name: "upsert",
-                rows: scaled(10_000),
-                latency_ms: 20,
-                concurrency: 8,
-                quota: None,
-            },
-            Workload::ImportCpu => Spec {
-                workload: w,
-                name: "import-cpu",
-                rows: scaled(20_000),
-                latency_ms: 0,
-                concurrency: 8,
-                quota: None,
-            },
-            Workload::ExportCpu => Spec {
-                workload: w,
-                name: "export-cpu",
-                rows: scaled(200_000),
-                latency_ms: 0,
-                concurrency: 8,
-                quota: None,
-            },
-            // The quota workload's 50 requests per 1 s window (see there), 10 rows each.
-            Workload::CreateV3 | Workload::CreateV3Addresses => Spec {
-                workload: w,
-                name: if w == Workload::CreateV3 {
-                    "create-v3"
-                } else {
-                    "create-v3-a"
-                },
-                rows: scaled(10_000),
-                latency_ms: 20,
-                concurrency: 4,
-                quota: Some((50, 1_000)),
-            },
-            Workload::UpdateV3 | Workload::InvalidV3 => Spec {
-                workload: w,
-                name: if w == Workload::UpdateV3 {
-                    "update-v3"
-                } else {
-                    "invalid-v3"
-                },
-                rows: scaled(10_000),
-                latency_ms: 50,
-                concurrency: 8,
-                quota: None,
-            },
-        };
+        let spec = spec_of(w, scaled);
         say(&format!(
             "bench: {} ({} rows, latency {} ms, concurrency {}, quota {})…",
             spec.name,
@@ -304,6 +184,138 @@ pub async fn run(g: &Settings, args: Args) -> anyhow::Result<Exit> {
         std::fs::write(path, text + "\n").with_context(|| format!("writing {}", path.display()))?;
     }
     Ok(Exit::Ok)
+}
+
+/// The directory for the workloads' files: `--dir` (created), or a temporary one (returned
+/// with it, removed when dropped).
+fn bench_dir(dir: Option<&Path>) -> anyhow::Result<(PathBuf, Option<tempfile::TempDir>)> {
+    match dir {
+        Some(d) => {
+            std::fs::create_dir_all(d).with_context(|| format!("creating {}", d.display()))?;
+            Ok((d.canonicalize()?, None))
+        }
+        None => {
+            let t = tempfile::Builder::new()
+                .prefix("bc-customers-bench.")
+                .tempdir()?;
+            Ok((t.path().to_path_buf(), Some(t)))
+        }
+    }
+}
+
+/// The workloads `--workloads` names (all when empty), in the table's order.
+fn chosen(named: &[Workload]) -> Vec<Workload> {
+    let all = [
+        Workload::Create,
+        Workload::Quota,
+        Workload::Export,
+        Workload::ExportV3,
+        Workload::Upsert,
+        Workload::ImportCpu,
+        Workload::ExportCpu,
+        Workload::CreateV3,
+        Workload::CreateV3Addresses,
+        Workload::UpdateV3,
+        Workload::InvalidV3,
+    ];
+    if named.is_empty() {
+        all.to_vec()
+    } else {
+        all.into_iter().filter(|w| named.contains(w)).collect()
+    }
+}
+
+/// Workload `w`'s rows (through `scaled`: `--scale`, `--quick`), latency, concurrency, quota.
+fn spec_of(w: Workload, scaled: impl Fn(u64) -> u64) -> Spec {
+    match w {
+        Workload::Create => Spec {
+            workload: w,
+            name: "create",
+            rows: scaled(5_000),
+            latency_ms: 50,
+            concurrency: 8,
+            quota: None,
+        },
+        // A 1 s window rather than BigCommerce's 30 s: the same 50 requests/s, but a run
+        // of 40 s spans 40 windows, so where the run starts inside a window (the sandbox's
+        // windows are aligned to its start, not to ours) moves the result by 2.5% at
+        // most, where with 1,500 per 30 s a 2,000-row run would be one full window and a
+        // third of one, and the rate would mostly measure that alignment. The default
+        // concurrency (4) is used: the pacing, not hand-tuning, should find the quota.
+        Workload::Quota => Spec {
+            workload: w,
+            name: "quota",
+            rows: scaled(2_000),
+            latency_ms: 20,
+            concurrency: 4,
+            quota: Some((50, 1_000)),
+        },
+        Workload::Export => Spec {
+            workload: w,
+            name: "export",
+            rows: scaled(100_000),
+            latency_ms: 20,
+            concurrency: 8,
+            quota: None,
+        },
+        Workload::ExportV3 => Spec {
+            workload: w,
+            name: "export-v3",
+            rows: scaled(100_000),
+            latency_ms: 20,
+            concurrency: 8,
+            quota: None,
+        },
+        Workload::Upsert => Spec {
+            workload: w,
+            name: "upsert",
+            rows: scaled(10_000),
+            latency_ms: 20,
+            concurrency: 8,
+            quota: None,
+        },
+        Workload::ImportCpu => Spec {
+            workload: w,
+            name: "import-cpu",
+            rows: scaled(20_000),
+            latency_ms: 0,
+            concurrency: 8,
+            quota: None,
+        },
+        Workload::ExportCpu => Spec {
+            workload: w,
+            name: "export-cpu",
+            rows: scaled(200_000),
+            latency_ms: 0,
+            concurrency: 8,
+            quota: None,
+        },
+        // The quota workload's 50 requests per 1 s window (see there), 10 rows each.
+        Workload::CreateV3 | Workload::CreateV3Addresses => Spec {
+            workload: w,
+            name: if w == Workload::CreateV3 {
+                "create-v3"
+            } else {
+                "create-v3-a"
+            },
+            rows: scaled(10_000),
+            latency_ms: 20,
+            concurrency: 4,
+            quota: Some((50, 1_000)),
+        },
+        Workload::UpdateV3 | Workload::InvalidV3 => Spec {
+            workload: w,
+            name: if w == Workload::UpdateV3 {
+                "update-v3"
+            } else {
+                "invalid-v3"
+            },
+            rows: scaled(10_000),
+            latency_ms: 50,
+            concurrency: 8,
+            quota: None,
+        },
+    }
 }
 
 fn quota_text(q: Option<(u32, u64)>) -> String {
@@ -400,16 +412,50 @@ async fn run_workload(exe: &Path, dir: &Path, spec: &Spec) -> anyhow::Result<Mea
         concurrency: spec.concurrency,
     };
 
-    // `rows_per_request`: how many rows one request can carry at best for this workload.
-    let mut extra_requests_per_bad_row = None;
+    let run = drive(&child, &sandbox, dir, spec).await?;
+    let counters = sandbox.counters();
+    sandbox.shutdown();
+
+    let (summary, peak_rss_kib) = run.summary;
+    let rows_per_request = run.rows_per_request;
+    let extra_requests_per_bad_row = run.extra_per_bad_row;
+    let rows = summary.rows.max(1);
+    let seconds = summary.elapsed_seconds.max(1e-9);
+    let rows_per_second = rows as f64 / seconds;
+    let bound = request_bound(spec).map(|r| r * rows_per_request);
+    Ok(Measurement {
+        workload: spec.name.to_string(),
+        rows: summary.rows,
+        concurrency: spec.concurrency,
+        latency_ms: spec.latency_ms,
+        quota: quota_text(spec.quota),
+        seconds,
+        rows_per_second,
+        bound_rows_per_second: bound,
+        ratio: bound.map(|b| rows_per_second / b),
+        requests: summary.requests,
+        requests_per_row: summary.requests as f64 / rows as f64,
+        rate_limited: counters.rate_limited,
+        retries: summary.retries,
+        peak_rss_kib,
+        extra_requests_per_bad_row,
+    })
+}
+
+/// Run workload `spec`'s commands (after its setup) against `sandbox`: the measured child's
+/// summary and peak memory, and how many rows one request can carry at best.
+async fn drive(
+    child: &ChildRun<'_>,
+    sandbox: &Sandbox,
+    dir: &Path,
+    spec: &Spec,
+) -> anyhow::Result<v3::V3Run> {
     let (summary, rows_per_request) = match spec.workload {
         Workload::CreateV3
         | Workload::CreateV3Addresses
         | Workload::UpdateV3
         | Workload::InvalidV3 => {
-            let r = v3::run(&child, &sandbox, dir, spec).await?;
-            extra_requests_per_bad_row = r.extra_per_bad_row;
-            (r.summary, r.rows_per_request)
+            return v3::run(child, sandbox, dir, spec).await;
         }
         Workload::Create | Workload::Quota | Workload::ImportCpu => {
             let input = dir.join("new-customers.csv");
@@ -459,30 +505,10 @@ async fn run_workload(exe: &Path, dir: &Path, spec: &Spec) -> anyhow::Result<Mea
             (s, spec.rows as f64 / best as f64)
         }
     };
-    let counters = sandbox.counters();
-    sandbox.shutdown();
-
-    let (summary, peak_rss_kib) = summary;
-    let rows = summary.rows.max(1);
-    let seconds = summary.elapsed_seconds.max(1e-9);
-    let rows_per_second = rows as f64 / seconds;
-    let bound = request_bound(spec).map(|r| r * rows_per_request);
-    Ok(Measurement {
-        workload: spec.name.to_string(),
-        rows: summary.rows,
-        concurrency: spec.concurrency,
-        latency_ms: spec.latency_ms,
-        quota: quota_text(spec.quota),
-        seconds,
-        rows_per_second,
-        bound_rows_per_second: bound,
-        ratio: bound.map(|b| rows_per_second / b),
-        requests: summary.requests,
-        requests_per_row: summary.requests as f64 / rows as f64,
-        rate_limited: counters.rate_limited,
-        retries: summary.retries,
-        peak_rss_kib,
-        extra_requests_per_bad_row,
+    Ok(v3::V3Run {
+        summary,
+        rows_per_request,
+        extra_per_bad_row: None,
     })
 }
 

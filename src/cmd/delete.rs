@@ -15,7 +15,9 @@ use std::sync::Arc;
 
 use crate::api::Deleted;
 use crate::cmd::targets::run::{write_failure, Writes};
-use crate::cmd::targets::{locate, Claims, Columns, FileRun, Finder, Located, Spec, Target};
+use crate::cmd::targets::{
+    locate, Claims, Columns, FileRun, Finder, Located, Spec, Target, TargetCommand,
+};
 use crate::exit::Exit;
 use crate::input::Dialect;
 use crate::pipeline::Row;
@@ -45,6 +47,7 @@ pub struct Args {
     pub dialect: Dialect,
 }
 
+/// The run's row command: each row's customer found, claimed and deleted.
 struct Ctx {
     run: Arc<RowRun>,
     writes: Writes,
@@ -78,27 +81,34 @@ pub async fn run(g: &Settings, args: Args) -> anyhow::Result<Exit> {
     let finder = job
         .finder(g, !args.yes || job.cols.email.is_some() || v3)
         .await?;
-    let ctx = Arc::new(Ctx {
+    let ctx = Ctx {
         run: Arc::clone(&job.run),
         writes: Writes::new(g, &job.client, &job.run),
         finder,
         cols: job.cols,
         yes: args.yes,
         deleted: Claims::default(),
-    });
-    let process = |row: Row| {
-        let ctx = Arc::clone(&ctx);
-        async move {
-            let out = process(&ctx, &row).await?;
-            Ok((row, out))
+    };
+    job.rows(g, g.rows_in_flight, &ctx).await
+}
+
+impl TargetCommand for Ctx {
+    fn columns(&self) -> &Columns {
+        &self.cols
+    }
+
+    async fn process(&self, row: &Row) -> anyhow::Result<RowOutcome> {
+        process(self, row).await
+    }
+
+    fn notices(&self) -> Vec<String> {
+        match self.yes {
+            true => Vec::new(),
+            false => {
+                vec!["nothing was deleted: pass --yes to delete the would_delete rows".into()]
+            }
         }
-    };
-    let notices = |_: &_| match args.yes {
-        true => Vec::new(),
-        false => vec!["nothing was deleted: pass --yes to delete the would_delete rows".into()],
-    };
-    job.rows(g, g.rows_in_flight, process, notices, !args.yes)
-        .await
+    }
 }
 
 async fn process(ctx: &Ctx, row: &Row) -> anyhow::Result<RowOutcome> {

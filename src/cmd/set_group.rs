@@ -15,7 +15,7 @@ use crate::api::ApiError;
 use crate::cmd::targets::filter::FilterRun;
 use crate::cmd::targets::group::{resolve_group, TargetGroup};
 use crate::cmd::targets::run::{write_failure, Writes};
-use crate::cmd::targets::{locate, FileRun, Finder, Known, Located, Spec};
+use crate::cmd::targets::{locate, Columns, FileRun, Finder, Known, Located, Spec, TargetCommand};
 use crate::exit::Exit;
 use crate::input::Dialect;
 use crate::pipeline::Row;
@@ -35,7 +35,9 @@ pub struct Args {
     #[arg(long, value_name = "FILE", conflicts_with = "filters")]
     pub input: Option<PathBuf>,
     /// Move every customer matching this V2 list filter, e.g. customer_group_id=2 (repeatable;
-    /// all must match).
+    /// all must match). Keeps no journal and needs none: to continue an interrupted or killed
+    /// run, run the same command again. It lists the store as it is then, so a customer already
+    /// moved no longer matches or is `unchanged` (no write), and a move sent twice is harmless.
     #[arg(long = "filter", value_name = "KEY=VALUE")]
     pub filters: Vec<String>,
     /// Where to write the results file [default: <input stem>.results.csv beside the input, or
@@ -93,37 +95,51 @@ pub async fn run(g: &Settings, args: Args) -> anyhow::Result<Exit> {
         .stop
         .guard(resolve_group(&job.client, &args.group))
         .await?;
-    let finder = Arc::new(job.finder(g, true).await?);
-    let ctx = Arc::new(Ctx {
-        run: Arc::clone(&job.run),
-        writes: Writes::new(g, &job.client, &job.run),
-        group,
-        dry_run: args.dry_run,
-    });
-    let cols = job.cols;
-    let process = |row: Row| {
-        let (ctx, finder) = (Arc::clone(&ctx), Arc::clone(&finder));
-        async move {
-            let out = match cols.target(&row.record) {
-                Err(m) => RowOutcome::invalid(m),
-                Ok(target) => match locate(&ctx.run, &finder, &target).await? {
-                    Located::Found(known) => change(&ctx, Some(&finder), row.no, &known).await?,
-                    Located::Missing => RowOutcome::failed(None, target.not_found()),
-                    Located::Answered(out) => out,
-                },
-            };
-            Ok((row, out))
-        }
+    let cmd = ByFile {
+        finder: job.finder(g, true).await?,
+        ctx: Ctx {
+            run: Arc::clone(&job.run),
+            writes: Writes::new(g, &job.client, &job.run),
+            group,
+            dry_run: args.dry_run,
+        },
+        cols: job.cols,
     };
-    let mut notices = vec![format!(
-        "target group: {}",
-        ctx.group.describe(ctx.group.id)
-    )];
-    if finder.is_preloaded() {
-        notices.push("read the store in pages instead of one lookup per row".into());
+    job.rows(g, g.rows_in_flight, &cmd).await
+}
+
+/// `--input`'s row command: each row's customer found, then [`change`]d.
+struct ByFile {
+    ctx: Ctx,
+    finder: Finder,
+    cols: Columns,
+}
+
+impl TargetCommand for ByFile {
+    fn columns(&self) -> &Columns {
+        &self.cols
     }
-    job.rows(g, g.rows_in_flight, process, |_| notices, args.dry_run)
-        .await
+
+    async fn process(&self, row: &Row) -> anyhow::Result<RowOutcome> {
+        let (ctx, finder) = (&self.ctx, &self.finder);
+        Ok(match self.cols.target(&row.record) {
+            Err(m) => RowOutcome::invalid(m),
+            Ok(target) => match locate(&ctx.run, finder, &target).await? {
+                Located::Found(known) => change(ctx, Some(finder), row.no, &known).await?,
+                Located::Missing => RowOutcome::failed(None, target.not_found()),
+                Located::Answered(out) => out,
+            },
+        })
+    }
+
+    fn notices(&self) -> Vec<String> {
+        let group = &self.ctx.group;
+        let mut notices = vec![format!("target group: {}", group.describe(group.id))];
+        if self.finder.is_preloaded() {
+            notices.push("read the store in pages instead of one lookup per row".into());
+        }
+        notices
+    }
 }
 
 /// `--filter`: every customer matching the filters, read by the pager while the writes run.
@@ -152,7 +168,7 @@ async fn by_filter(g: &Settings, args: &Args) -> anyhow::Result<Exit> {
         let ctx = Arc::clone(&ctx);
         async move { change(&ctx, None, no, &known).await }
     };
-    job.rows(g, work, notices, args.dry_run).await
+    job.rows(g, work, notices).await
 }
 
 /// One customer (record `no`): nothing to do, would change, or `PUT {"customer_group_id": N}`.

@@ -18,7 +18,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::api::{ApiError, Client};
-use crate::cmd::targets::{locate, Columns, FileRun, Finder, Located, Spec};
+use crate::cmd::targets::{locate, Columns, FileRun, Finder, Located, Spec, TargetCommand};
 use crate::exit::Exit;
 use crate::input::Dialect;
 use crate::pipeline::Row;
@@ -47,11 +47,14 @@ pub struct Args {
     pub dialect: Dialect,
 }
 
+/// The run's row command: each row's password checked against its customer.
 struct Ctx {
     run: Arc<RowRun>,
     client: Client,
     finder: Finder,
     cols: Columns,
+    /// `--concurrency` asked for more than [`MAX_CONCURRENT_VALIDATIONS`] (the summary says so).
+    capped: bool,
     /// `--api v3`: validate-credentials by email.
     v3: bool,
 }
@@ -78,31 +81,35 @@ pub async fn run(g: &Settings, args: Args) -> anyhow::Result<Exit> {
     let finder = job
         .finder(g, v3 || job.cols.id.is_none() || job.cols.email.is_some())
         .await?;
-    let ctx = Arc::new(Ctx {
+    let ctx = Ctx {
         run: Arc::clone(&job.run),
         client: job.client.clone(),
         finder,
         cols: job.cols,
+        capped: g.rows_in_flight > MAX_CONCURRENT_VALIDATIONS,
         v3,
-    });
-    let process = |row: Row| {
-        let ctx = Arc::clone(&ctx);
-        async move {
-            let out = process(&ctx, &row).await?;
-            Ok((row, out))
-        }
-    };
-    let capped = g.rows_in_flight > MAX_CONCURRENT_VALIDATIONS;
-    let notices = |_: &_| {
-        match capped {
-        true => vec![format!(
-            "validations ran at most {MAX_CONCURRENT_VALIDATIONS} at a time (the endpoint has its own rate limits)"
-        )],
-        false => Vec::new(),
-    }
     };
     let concurrency = g.rows_in_flight.min(MAX_CONCURRENT_VALIDATIONS);
-    job.rows(g, concurrency, process, notices, false).await
+    job.rows(g, concurrency, &ctx).await
+}
+
+impl TargetCommand for Ctx {
+    fn columns(&self) -> &Columns {
+        &self.cols
+    }
+
+    async fn process(&self, row: &Row) -> anyhow::Result<RowOutcome> {
+        process(self, row).await
+    }
+
+    fn notices(&self) -> Vec<String> {
+        match self.capped {
+            true => vec![format!(
+                "validations ran at most {MAX_CONCURRENT_VALIDATIONS} at a time (the endpoint has its own rate limits)"
+            )],
+            false => Vec::new(),
+        }
+    }
 }
 
 async fn process(ctx: &Ctx, row: &Row) -> anyhow::Result<RowOutcome> {

@@ -13,7 +13,8 @@ use super::{open_stream, InputFile};
 /// `--encoding`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum EncodingArg {
-    /// UTF-8 (with or without a BOM), UTF-16 with a BOM, else Windows-1252.
+    /// UTF-8 (with or without a BOM), UTF-16 with a BOM or with the NUL bytes of UTF-16 in
+    /// its header line, else Windows-1252.
     #[default]
     Auto,
     /// UTF-8, with or without a BOM; a byte that is not UTF-8 is an error.
@@ -25,7 +26,8 @@ pub enum EncodingArg {
     /// Read as Windows-1252, its superset (as the WHATWG Encoding Standard and browsers do).
     #[value(name = "latin-1", alias = "latin1", alias = "iso-8859-1")]
     Latin1,
-    /// UTF-16; a BOM says which byte order, little-endian (Excel's "Unicode Text") without one.
+    /// UTF-16; a BOM says which byte order, else the NUL bytes of the header line, else
+    /// little-endian (Excel's "Unicode Text").
     #[value(name = "utf-16", alias = "utf16")]
     Utf16,
 }
@@ -46,6 +48,18 @@ impl Encoding {
             Encoding::Windows1252 => "Windows-1252",
             Encoding::Utf16Le => "UTF-16LE",
             Encoding::Utf16Be => "UTF-16BE",
+        }
+    }
+
+    /// The WHATWG label, lower case, as `--summary-json` gives it (`utf-8`, `windows-1252`,
+    /// `utf-16le`, `utf-16be`): the form a program compares, where [`Encoding::name`] is the
+    /// one a person reads.
+    pub fn label(self) -> &'static str {
+        match self {
+            Encoding::Utf8 => "utf-8",
+            Encoding::Windows1252 => "windows-1252",
+            Encoding::Utf16Le => "utf-16le",
+            Encoding::Utf16Be => "utf-16be",
         }
     }
 }
@@ -70,16 +84,57 @@ pub(super) fn sniff_bom(head: &[u8]) -> Option<Bom> {
     }
 }
 
-/// The encoding the byte-order mark or `--encoding` settles before the file is read, and why
-/// (for the summary); `None` when `auto` leaves it to the whole-file check.
-pub(super) fn settle(bom: Option<Bom>, arg: EncodingArg) -> (Option<Encoding>, &'static str) {
+/// UTF-16 without a byte-order mark, told by where the NUL bytes of its header line fall
+/// (`head`: the file's first bytes). Column names are ASCII, and an ASCII character in UTF-16
+/// is one zero byte and one other: the zero first in big-endian (`\0e\0m`), second in
+/// little-endian (`e\0m\0`). A file in UTF-8 or a one-byte encoding has no NULs there. A
+/// header with characters beyond Latin-1 (no zero byte in them) still counts when at least
+/// half of its characters show the pattern and none shows the other one; anything else is
+/// not told apart here (the caller refuses a header with NULs it cannot place).
+pub(super) fn sniff_utf16(head: &[u8]) -> Option<Encoding> {
+    let line_end = |u: &&[u8]| matches!(u, [0, b'\n' | b'\r'] | [b'\n' | b'\r', 0]);
+    let (mut units, mut le, mut be) = (0usize, 0usize, 0usize);
+    // 256 code units are more than any header needs to show its pattern.
+    for unit in head.chunks_exact(2).take(256).take_while(|u| !line_end(u)) {
+        units += 1;
+        match unit {
+            [0, 0] => return None,
+            [_, 0] => le += 1,
+            [0, _] => be += 1,
+            _ => {}
+        }
+    }
+    match (le, be) {
+        _ if units < 2 => None,
+        (n, 0) if n * 2 >= units => Some(Encoding::Utf16Le),
+        (0, n) if n * 2 >= units => Some(Encoding::Utf16Be),
+        _ => None,
+    }
+}
+
+/// The encoding the byte-order mark, `--encoding` or the NUL bytes of UTF-16 in the header
+/// line (`head`, the file's first bytes) settle before the file is read, and why (for the
+/// summary); `None` when `auto` leaves it to the whole-file check.
+pub(super) fn settle(
+    bom: Option<Bom>,
+    arg: EncodingArg,
+    head: &[u8],
+) -> (Option<Encoding>, &'static str) {
     match (bom, arg) {
         // A byte-order mark is unambiguous, and wins over the flag (as in the WHATWG
         // decode algorithm): "ÿþ" is never how a real CSV starts.
         (Some(Bom::Utf16Le), _) => (Some(Encoding::Utf16Le), "by its byte-order mark"),
         (Some(Bom::Utf16Be), _) => (Some(Encoding::Utf16Be), "by its byte-order mark"),
         (Some(Bom::Utf8), _) => (Some(Encoding::Utf8), "by its byte-order mark"),
-        (None, EncodingArg::Utf16) => (Some(Encoding::Utf16Le), "as --encoding says"),
+        // Without a BOM, the header's NULs say which byte order; Excel's "Unicode Text" (LE)
+        // when they cannot.
+        (None, EncodingArg::Utf16) => match sniff_utf16(head) {
+            Some(Encoding::Utf16Be) => (
+                Some(Encoding::Utf16Be),
+                "as --encoding says, big-endian by the NUL bytes of its header line",
+            ),
+            _ => (Some(Encoding::Utf16Le), "as --encoding says"),
+        },
         (None, EncodingArg::Utf8) => (Some(Encoding::Utf8), "as --encoding says"),
         (None, EncodingArg::Windows1252) => (Some(Encoding::Windows1252), "as --encoding says"),
         // WHATWG maps the latin-1 labels to Windows-1252: it differs only in 0x80-0x9F,
@@ -88,7 +143,15 @@ pub(super) fn settle(bom: Option<Bom>, arg: EncodingArg) -> (Option<Encoding>, &
             Some(Encoding::Windows1252),
             "--encoding latin-1, read as its superset Windows-1252",
         ),
-        (None, EncodingArg::Auto) => (None, ""),
+        // No text in UTF-8 or a one-byte encoding has a NUL in every other byte of its header,
+        // so the pattern is UTF-16 whichever way the bytes run.
+        (None, EncodingArg::Auto) => match sniff_utf16(head) {
+            Some(e) => (
+                Some(e),
+                "no byte-order mark: by the NUL bytes of its header line",
+            ),
+            None => (None, ""),
+        },
     }
 }
 

@@ -80,3 +80,30 @@ fn delimiter_flag_values() {
     assert_eq!(parse_delimiter("auto").unwrap(), DelimiterArg(None));
     assert!(parse_delimiter(":").is_err());
 }
+
+#[test]
+fn utf16_without_a_bom_is_told_by_its_header_nuls() {
+    use super::encoding::sniff_utf16;
+    let be = |t: &str| -> Vec<u8> { t.encode_utf16().flat_map(u16::to_be_bytes).collect() };
+    let le = |t: &str| -> Vec<u8> { t.encode_utf16().flat_map(u16::to_le_bytes).collect() };
+    assert_eq!(sniff_utf16(&be("email,name\r\nx")), Some(Encoding::Utf16Be));
+    assert_eq!(sniff_utf16(&le("email,name\r\nx")), Some(Encoding::Utf16Le));
+    assert_eq!(sniff_utf16(&be("id")), Some(Encoding::Utf16Be));
+    // Only the header line counts: cells below may be any script.
+    assert_eq!(
+        sniff_utf16(&le("email\n민준민준민준")),
+        Some(Encoding::Utf16Le)
+    );
+    // A header beyond Latin-1 still shows the pattern in its delimiters and ASCII names.
+    assert_eq!(sniff_utf16(&be("Имя,email")), Some(Encoding::Utf16Be));
+    // UTF-8, Windows-1252: no NULs, nothing said.
+    assert_eq!(sniff_utf16("email,prénom\n".as_bytes()), None);
+    assert_eq!(sniff_utf16(b"email,pr\xe9nom\n"), None);
+    assert_eq!(sniff_utf16(b""), None);
+    assert_eq!(sniff_utf16(b"e"), None);
+    // NULs on both sides, or a pair of them, are not UTF-16 text.
+    assert_eq!(sniff_utf16(b"e\0\0m"), None);
+    assert_eq!(sniff_utf16(b"em\0\0ail,"), None);
+    // Mostly not the pattern: not said.
+    assert_eq!(sniff_utf16(&be("Имяфамилия,")), None);
+}

@@ -29,6 +29,10 @@ pub struct Summary {
     pub rate_limited: u64,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub notices: Vec<String>,
+    /// How the input file was read (encoding, delimiter, byte-order mark), for the commands
+    /// that read one; a person finds the same in the first notice.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub input: Option<crate::input::ReadAs>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub results_file: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -84,6 +88,7 @@ impl Summary {
             retries: stats.retries,
             rate_limited: stats.rate_limited,
             notices: Vec::new(),
+            input: None,
             results_file: None,
             output_file: None,
             dry_run: false,

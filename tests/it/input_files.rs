@@ -132,15 +132,15 @@ fn explicit_encodings_are_used() {
     );
     assert_eq!(store.sb.counters().total, 0);
 
-    // UTF-16 without a BOM: recognised as such (NULs in the header), read with the flag.
+    // UTF-16 without a BOM: recognised as such (NULs in the header), with or without the flag.
     let bare: Vec<u8> = "email,first_name,last_name\r\nuta@example.com,Uta,Schäfer\r\n"
         .encode_utf16()
         .flat_map(u16::to_le_bytes)
         .collect();
     write_bytes(&store, "bare16.csv", &bare);
     let run = store.run(&["import", "bare16.csv", "--dry-run"]);
-    run.expect(1);
-    assert!(run.stderr.contains("--encoding utf-16"), "{}", run.stderr);
+    run.expect(0);
+    assert!(run.stderr.contains("UTF-16LE"), "{}", run.stderr);
     store
         .run(&["import", "bare16.csv", "--encoding", "utf-16"])
         .expect(0);
@@ -608,4 +608,186 @@ fn a_results_file_saved_by_a_european_excel_retries_with_only_failed() {
     let rows = store.csv("in.results.results.csv");
     assert_eq!(results_of(&rows), ["created", "created"]);
     assert_eq!(rows[1]["_row"], "2");
+}
+
+/// The `"input"` object of a `--summary-json` document.
+fn input_read_as(store: &Store, json: &str) -> Value {
+    let summary: Value = serde_json::from_str(&store.read(json)).unwrap();
+    summary["input"].clone()
+}
+
+#[test]
+fn summary_json_says_how_each_commands_input_was_read() {
+    let store = Store::empty();
+    let ann = store.sb.insert_customer(json!({
+        "email": "ann@example.com", "first_name": "Ann", "last_name": "Lee",
+        "_authentication": { "password": "Secret#2024" }
+    }));
+    store.sb.insert_customer(json!({
+        "email": "bob@example.com", "first_name": "Bob", "last_name": "Ray"
+    }));
+    store.run(&["groups", "create", "Trade"]).expect(0);
+    // import: what a European Excel saves (Windows-1252, ';').
+    write_bytes(
+        &store,
+        "excel.csv",
+        &cp1252("email;first_name;last_name\nrene@example.com;René;Côté\n"),
+    );
+    let run = store.run(&["import", "excel.csv", "--summary-json", "i.json"]);
+    run.expect(0);
+    assert_eq!(
+        input_read_as(&store, "i.json"),
+        json!({"file": "excel.csv", "encoding": "windows-1252", "delimiter": ";", "bom": false})
+    );
+    // set-group: UTF-8 with a BOM and tabs.
+    write_bytes(
+        &store,
+        "move.tsv",
+        b"\xef\xbb\xbfemail\tnote\nann@example.com\tx\n",
+    );
+    let args = ["set-group", "--group", "Trade", "--input", "move.tsv"];
+    store
+        .run(&[&args[..], &["--summary-json", "s.json"]].concat())
+        .expect(0);
+    assert_eq!(
+        input_read_as(&store, "s.json"),
+        json!({"file": "move.tsv", "encoding": "utf-8", "delimiter": "\t", "bom": true})
+    );
+    // validate-password: UTF-16LE with a BOM, '|'.
+    write_bytes(
+        &store,
+        "check.txt",
+        &utf16le_bom(&format!("id|password\r\n{ann}|Secret#2024\r\n")),
+    );
+    let args = ["validate-password", "--input", "check.txt"];
+    store
+        .run(&[&args[..], &["--summary-json", "v.json"]].concat())
+        .expect(0);
+    assert_eq!(
+        input_read_as(&store, "v.json"),
+        json!({"file": "check.txt", "encoding": "utf-16le", "delimiter": "|", "bom": true})
+    );
+    // delete: plain UTF-8 from standard input.
+    let run = store.run_with_stdin(
+        &[
+            "delete",
+            "--input",
+            "-",
+            "--yes",
+            "--summary-json",
+            "d.json",
+        ],
+        Some(b"email\nbob@example.com\n"),
+    );
+    run.expect(0);
+    assert_eq!(
+        input_read_as(&store, "d.json"),
+        json!({"file": "-", "encoding": "utf-8", "delimiter": ",", "bom": false})
+    );
+    // `--encoding latin-1` is read as its superset, and the document says what was used.
+    store
+        .run(&[
+            "import",
+            "excel.csv",
+            "--encoding",
+            "latin-1",
+            "--delimiter",
+            ";",
+            "--summary-json",
+            "l.json",
+        ])
+        .expect(0);
+    assert_eq!(input_read_as(&store, "l.json")["encoding"], "windows-1252");
+    // A command that reads no file has no "input".
+    store
+        .run(&[
+            "set-group",
+            "--group",
+            "Trade",
+            "--filter",
+            "email=ann@example.com",
+            "--summary-json",
+            "f.json",
+        ])
+        .expect(0);
+    assert!(input_read_as(&store, "f.json").is_null());
+}
+
+/// `text` in UTF-16 without a byte-order mark, in either byte order.
+fn utf16_bare(text: &str, big_endian: bool) -> Vec<u8> {
+    text.encode_utf16()
+        .flat_map(|u| {
+            if big_endian {
+                u.to_be_bytes()
+            } else {
+                u.to_le_bytes()
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn utf16_without_a_bom_is_read_in_either_byte_order() {
+    let store = Store::empty();
+    let text =
+        "email,first_name,last_name\r\nuta@example.com,Uta,Schäfer\r\nkim@example.com,김,민준\r\n";
+    for (name, big_endian, label) in [("be.csv", true, "utf-16be"), ("le.csv", false, "utf-16le")] {
+        let bytes = utf16_bare(text, big_endian);
+        assert_eq!(bytes[0] == 0, big_endian, "the file is what its name says");
+        write_bytes(&store, name, &bytes);
+        let run = store.run(&["import", name, "--summary-json", "s.json"]);
+        run.expect(0);
+        assert_eq!(input_read_as(&store, "s.json")["encoding"], label);
+        assert!(
+            run.stderr.contains(&label.to_uppercase()) && run.stderr.contains("NUL bytes"),
+            "{}",
+            run.stderr
+        );
+        assert_eq!(
+            names(&customer(&store, "uta@example.com")),
+            ("Uta".into(), "Schäfer".into())
+        );
+        assert_eq!(
+            names(&customer(&store, "kim@example.com")),
+            ("김".into(), "민준".into())
+        );
+        assert_eq!(store.sb.customers().len(), 2, "{name}: no customer twice");
+    }
+    // `--encoding utf-16` without a BOM takes the byte order the header shows.
+    write_bytes(
+        &store,
+        "be2.csv",
+        &utf16_bare(
+            "email,first_name,last_name\r\nzed@example.com,Zoë,Z\r\n",
+            true,
+        ),
+    );
+    store
+        .run(&["import", "be2.csv", "--encoding", "utf-16"])
+        .expect(0);
+    assert_eq!(customer(&store, "zed@example.com")["first_name"], "Zoë");
+    // A UTF-8 and a Windows-1252 file are read as before.
+    write_bytes(
+        &store,
+        "u8.csv",
+        "email,first_name,last_name\nada@example.com,Adà,A\n".as_bytes(),
+    );
+    write_bytes(
+        &store,
+        "w.csv",
+        &cp1252("email,first_name,last_name\nbea@example.com,Béa,B\n"),
+    );
+    for (name, label) in [("u8.csv", "utf-8"), ("w.csv", "windows-1252")] {
+        store
+            .run(&["import", name, "--summary-json", "s.json"])
+            .expect(0);
+        assert_eq!(input_read_as(&store, "s.json")["encoding"], label, "{name}");
+    }
+    assert_eq!(customer(&store, "ada@example.com")["first_name"], "Adà");
+    assert_eq!(customer(&store, "bea@example.com")["first_name"], "Béa");
+    // NULs in a header that show neither byte order are still refused, naming the flag.
+    write_bytes(&store, "odd.csv", b"em\0\0ail,x\n");
+    let run = store.run(&["import", "odd.csv", "--dry-run"]);
+    run.expect(1);
+    assert!(run.stderr.contains("--encoding utf-16"), "{}", run.stderr);
 }

@@ -143,8 +143,29 @@ impl Client {
     }
 
     pub async fn update_customer(&self, id: u64, body: &Value) -> Result<Customer, ApiError> {
+        self.put_customer(id, body, true).await
+    }
+
+    /// One `PUT /customers/{id}` whose ambiguous failure comes back instead of being repeated
+    /// (see [`Client::update_customer_confirmed`] in `v2::once`, which reads the customer back).
+    pub(in crate::api) async fn update_customer_attempt(
+        &self,
+        id: u64,
+        body: &Value,
+    ) -> Result<Customer, ApiError> {
+        self.put_customer(id, body, false).await
+    }
+
+    async fn put_customer(
+        &self,
+        id: u64,
+        body: &Value,
+        idempotent: bool,
+    ) -> Result<Customer, ApiError> {
         let path = format!("/customers/{id}");
-        let reply = self.send(Method::PUT, &path, &[], Some(body), true).await?;
+        let reply = self
+            .send(Method::PUT, &path, &[], Some(body), idempotent)
+            .await?;
         self.decode_record(&Method::PUT, &path, &reply.body, Some(body))
     }
 

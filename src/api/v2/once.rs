@@ -1,10 +1,12 @@
 //! V2's writes that must happen exactly once and are not a create of the row engine: deleting
 //! one customer (`DELETE /customers/{id}`) and creating a group (`POST /customer_groups`),
-//! both through the one policy of [`write_once`](crate::api::once::write_once).
+//! both through the one policy of [`write_once`](crate::api::once::write_once); and an
+//! import's update (`PUT /customers/{id}`), whose repeat is harmless but whose lost answers
+//! are better settled by a read than by repeating it until the budget is spent.
 
 use crate::api::client::Client;
 use crate::api::error::ApiError;
-use crate::api::models::Group;
+use crate::api::models::{Customer, Group};
 use crate::api::once::{write_once, Deleted};
 
 impl Client {
@@ -28,6 +30,32 @@ impl Client {
             Err(e) if e.is_not_found() => Ok(Deleted::NotFound),
             other => other,
         }
+    }
+
+    /// `PUT /customers/{id}` whose lost answers are settled by reading the customer back:
+    /// `landed(&customer)` says whether the store shows the update (the fields sent). A PUT
+    /// repeated blindly is harmless, but a run of lost answers (a gateway that times out after
+    /// the store committed, or 30% of answers lost and one unlucky row) used up the repeat
+    /// budget and reported `failed` a row whose update was in the store; read back, the
+    /// first lost answer settles it. When `landed` cannot tell (a password: the store never
+    /// shows one) it says false, and the PUT is sent again as before.
+    pub async fn update_customer_confirmed(
+        &self,
+        max_retries: u32,
+        id: u64,
+        body: &serde_json::Value,
+        landed: impl Fn(&Customer) -> bool,
+    ) -> Result<Customer, ApiError> {
+        write_once(
+            self,
+            max_retries,
+            || self.update_customer_attempt(id, body),
+            // A refusal after a lost answer is not our own doing: a PUT cannot collide
+            // with itself (the same email on the same customer is no conflict).
+            |_| false,
+            |_| async { Ok(self.get_customer(id).await?.filter(|c| landed(c))) },
+        )
+        .await
     }
 
     /// `POST /customer_groups` exactly once: after an ambiguous failure (or a 409 that follows

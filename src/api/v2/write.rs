@@ -5,9 +5,10 @@
 
 use crate::api::client::Client;
 use crate::api::error::ApiError;
+use crate::api::models::Customer;
 use crate::api::once;
 use crate::mapping::columns::Field;
-use crate::mapping::row::{AddressData, RowData};
+use crate::mapping::row::{AddressData, RowData, Snapshot};
 
 /// Create the row's customer (`POST /customers`); its id.
 pub async fn create(client: &Client, row: &RowData, force_reset: bool) -> Result<u64, ApiError> {
@@ -22,7 +23,10 @@ pub async fn create(client: &Client, row: &RowData, force_reset: bool) -> Result
     Ok(created.id)
 }
 
-/// `PUT /customers/{id}` of the row's `fields` (and its password when `with_password`).
+/// `PUT /customers/{id}` of the row's `fields` (and its password when `with_password`). A
+/// lost answer is settled by reading the customer back (`once.rs`): the update landed when
+/// none of the fields sent differs any more; a password cannot be read back, so an update
+/// that sets one is sent again instead.
 pub async fn update(
     client: &Client,
     id: u64,
@@ -31,8 +35,19 @@ pub async fn update(
     with_password: bool,
 ) -> Result<(), ApiError> {
     let body = row.update_payload(fields, with_password);
-    client.update_customer(id, &body).await?;
+    client
+        .update_customer_confirmed(client.max_retries(), id, &body, |c| {
+            landed(row, fields, with_password, c)
+        })
+        .await?;
     Ok(())
+}
+
+/// The customer as read back shows the update of `fields` (never when it set a password,
+/// which the store does not show).
+pub fn landed(row: &RowData, fields: &[Field], with_password: bool, c: &Customer) -> bool {
+    let now = row.changes(&Snapshot::of(c));
+    !with_password && fields.iter().all(|f| !now.contains(f))
 }
 
 /// Create the address `a` of customer `customer_id` (the caller checked the customer's

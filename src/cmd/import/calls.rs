@@ -10,7 +10,7 @@
 //! V3 run compares with what V3 shows. Groups stay on V2 (V3 has no groups API).
 
 use crate::api::store::{WriteError, Writer};
-use crate::api::{v3, ApiError, Client, Group};
+use crate::api::{v2, v3, ApiError, Client, Customer, Group};
 use crate::lookup;
 use crate::mapping::columns::Field;
 use crate::mapping::row::{AddressData, RowData, Snapshot};
@@ -99,7 +99,14 @@ impl StoreCalls {
             return Ok(None);
         }
         let body = data.update_payload(fields, password);
-        let c = self.client.update_customer(id, &body).await?;
+        // A lost answer is settled by reading the customer back (api::once): the update landed
+        // when none of the fields sent differs any more. A password cannot be read back, so a
+        // row that sets one is sent again instead.
+        let landed = |c: &Customer| v2::write::landed(data, fields, password, c);
+        let c = self
+            .client
+            .update_customer_confirmed(self.max_retries, id, &body, landed)
+            .await?;
         Ok(Some(Stored {
             fields: Snapshot::of(&c),
             email: c.email,

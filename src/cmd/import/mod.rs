@@ -7,40 +7,33 @@
 //! the email up before sending again), so a lost response never creates a customer twice.
 //!
 //! The parts: `prepare` (the input checked before the first request, and each record mapped
-//! and validated once), `plan` (pure: what a row does), `execute` (the only code that talks
-//! to the store for a row); this file holds the flags and the run's order of events.
+//! and validated once), `setup` (the planning before the first row: groups, lookups, the
+//! writer), `plan` (pure: what a row does), `execute` (the only code that talks to the store
+//! for a row); this file holds the flags, the run's order of events, and import's row command
+//! for the row engine (`crate::rows::engine`), which runs everything around the rows.
 
 mod calls;
 mod execute;
 mod plan;
 mod prepare;
+mod setup;
 
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::path::PathBuf;
+use std::sync::Mutex;
 
 use anyhow::bail;
 
-use futures::StreamExt;
-
-use crate::api::store::{Reader, Writer};
-use crate::api::v3::batch::{BeforeSend, Op};
-use crate::api::v3::Filters;
-use crate::api::Client;
-
-use crate::cmd::{connect, fatal_if_auth, GroupBook};
+use crate::api::store::Writer;
 use crate::csvio::normalize_header;
 use crate::exit::Exit;
 use crate::input::{Dialect, InputFile};
-use crate::lookup::{self, CustomerIndex};
 use crate::mapping::row::Blank;
-use crate::outfile::RunFiles;
-use crate::pipeline::{self, Ended, Window};
-use crate::report::{Progress, Summary, Tally};
-use crate::results::{default_path, ResultsWriter};
-use crate::rows::{check_resume, JournalSpec, Mark, RowRun};
-use crate::settings::{ApiVersion, Settings};
+use crate::pipeline::{self, Turn, Window};
+use crate::results::RowOutcome;
+use crate::rows::{check_resume, Counts, Files, Job, Line, RowCommand};
+use crate::settings::Settings;
 
-use execute::{Importer, StoreCalls};
+use execute::Importer;
 use plan::{address_not_added, Reading, RowSemantics};
 pub use plan::{MatchBy, Mode};
 use prepare::{Carried, FirstRows, Input, Item, Note, Work};
@@ -139,13 +132,18 @@ impl EarlierResults {
 }
 
 /// Run `import`: check the file, plan, process every row, write the results and the summary.
+/// The run around the rows is the row engine's ([`Job`]); import's own are the checks of its
+/// file and mapping (before [`Job::open`]: they come before any request, like the engine's
+/// own), its planning (groups, and the store read once when that is cheaper than a lookup
+/// per row: between the engine's opening and its rows, like set-group's and delete's finder),
+/// and its [`RowCommand`], [`ImportRows`].
 pub async fn run(g: &Settings, args: Args) -> anyhow::Result<Exit> {
     check_resume(args.resume, Some(&args.file), args.dry_run)?;
     // Everything about the file (and the mapping) is checked before the first request.
     let file = InputFile::open(&args.file, &args.dialect)?;
     let rdr = file.reader()?;
     let caps = Writer::capabilities_of(g.api);
-    let input = Arc::new(prepare::prepare_input(&args, file.headers.clone(), &caps)?);
+    let input = prepare::prepare_input(&args, file.headers.clone(), &caps)?;
     let earlier = EarlierResults::locate(&input.headers);
     if args.only_failed && earlier.result.is_none() {
         bail!(
@@ -153,191 +151,129 @@ pub async fn run(g: &Settings, args: Args) -> anyhow::Result<Exit> {
             args.file.display()
         );
     }
-    let results_path = args
-        .results
-        .clone()
-        .unwrap_or_else(|| default_path(&args.file, "import"));
-    crate::results::check_path(&args.file, &results_path)?;
-    let mut files = RunFiles::new(g)
-        .input("the input file", &args.file)
-        .results(&results_path);
-    if let Some(m) = &args.mapping {
-        files = files.input("the --mapping file", m);
-    }
-    files.check()?;
-    let client = connect(g)?;
     let sem = semantics(&args, &input);
-    let run = Arc::new(start_run(&args, &sem, &results_path)?);
-    let concurrency = g.concurrency as usize;
-    let progress = Progress::new(None, g.quiet, "rows");
-    progress.watch(&client);
-
-    let mut notices = vec![file.describe()];
-    notices.extend(prepare::column_notices(&input));
-    let layout = &input.layout;
-    let groups = if layout.has_groups() {
-        run.stop.guard(GroupBook::load(&client)).await?
-    } else {
-        GroupBook::default()
+    let mut job = Job::open(
+        g,
+        Files {
+            command: "import",
+            input: Some(&args.file),
+            results: args.results.as_deref(),
+            also_reads: args
+                .mapping
+                .iter()
+                .map(|m| ("the --mapping file", m.as_path()))
+                .collect(),
+            journal: journal(&args, &sem),
+            resume: args.resume,
+            unit: "rows",
+            dry_run: args.dry_run,
+        },
+    )?;
+    job.notices.push(file.describe());
+    job.input = Some(file.read_as());
+    job.notices.extend(prepare::column_notices(&input));
+    let importer = setup::importer(g, &mut job, &args, &file, &earlier, &input, sem).await?;
+    let cmd = ImportRows {
+        // With --only-failed, rows that did not fail are not sent again; they are carried
+        // into the new results file as they were, so it still lists every input record once,
+        // in order.
+        carried_from: args
+            .only_failed
+            .then(|| Carried::locate(&input.headers))
+            .flatten(),
+        input: &input,
+        importer,
+        earlier,
+        args: &args,
+        first_rows: Mutex::default(),
     };
-    if layout.has_groups() && !groups.available {
-        notices.push(
-            "this store's plan has no customer groups: rows asking for a group are invalid".into(),
-        );
-    }
-    // Planning counts the rows that will be sent; the progress bar counts every record.
-    let file_rows = match (args.only_failed, earlier.result) {
-        (true, Some(col)) => Some(prepare::count_failed_rows(&file, col)?),
-        _ => Some(file.records),
-    };
-    progress.set_total(file.records);
-    let index = run
-        .stop
-        .guard(plan_lookups(g, &client, file_rows, concurrency, &progress))
-        .await?;
-    progress.planned();
-    let writer = Writer::for_api(
-        g.api,
-        client.clone(),
-        concurrency,
-        Some(batch_hook(Arc::clone(&run))),
-    );
-    let calls = StoreCalls::new(client.clone(), g.max_retries, writer);
-    let importer = Importer::new(Arc::clone(&run), calls, layout.clone(), sem, index, groups);
-    if let Some(note) = &run.note {
-        progress.note(note);
-    }
-
     let rx = pipeline::read_rows(rdr, &args.file, |_, _| true);
     let bom = g.bom || file.had_bom;
-    let mut writer = ResultsWriter::create(&results_path, &input.headers, bom)?;
-    let rows = Rows {
-        run: &run,
-        input: &input,
-        importer: &importer,
-        progress: &progress,
-        earlier: &earlier,
-        args: &args,
-    };
     // Rows in flight, not requests: on V2 they are equal (a row sends one request at a
     // time); a batching backend needs more rows waiting than requests (settings.rs).
-    let (ended, counts) = rows
-        .process(rx, Window::new(g.rows_in_flight), &mut writer)
-        .await?;
-    progress.finish();
-
-    notices.extend(run_notices(&importer, &counts, args.dry_run));
-    notices.extend(progress.quota_notice());
-    let tally = counts.tally;
-    let mut summary = Summary::new(
-        "import",
-        tally.total(),
-        Some(&tally),
-        run.started,
-        client.stats(),
-    );
-    summary.notices = notices;
-    summary.dry_run = args.dry_run;
-    summary.results_file = Some(results_path.display().to_string());
-    run.end(ended, writer, summary, g.quiet, g.summary_json.as_deref())
+    let window = Window::new(g.rows_in_flight);
+    job.rows(g, rx, window, &input.headers, bom, &cmd).await
 }
 
-/// What the rows added up to.
-#[derive(Default)]
-struct Counts {
-    tally: Tally,
-    /// `--only-failed` rows carried over as they were.
-    carried: u64,
-}
-
-/// The row stage of a run: what the pipeline's closures share.
-struct Rows<'a> {
-    run: &'a RowRun,
+/// Import's [`RowCommand`]: each record mapped and validated once (`prepare`), then planned
+/// and executed by the importer; its results line keeps an earlier results file's row
+/// numbers and blanks the password cells.
+struct ImportRows<'a> {
     input: &'a Input,
-    importer: &'a Importer,
-    progress: &'a Progress,
-    earlier: &'a EarlierResults,
+    importer: Importer,
+    earlier: EarlierResults,
     args: &'a Args,
+    carried_from: Option<Carried>,
+    /// The first row of each customer, for "same customer as row N" (in input order: the
+    /// results lines are).
+    first_rows: Mutex<FirstRows>,
 }
 
-impl Rows<'_> {
-    /// Every row through the pipeline: prepared once, worked on by the importer, and written
-    /// to the results file in input order.
-    async fn process(
-        &self,
-        rx: tokio::sync::mpsc::Receiver<anyhow::Result<pipeline::Row>>,
-        window: Window,
-        writer: &mut ResultsWriter,
-    ) -> anyhow::Result<(Ended, Counts)> {
-        // With --only-failed, rows that did not fail are not sent again; they are carried into
-        // the new results file as they were, so it still lists every input record once, in order.
-        let carried_from = self
-            .args
-            .only_failed
-            .then(|| Carried::locate(&self.input.headers))
-            .flatten();
-        let blank = self.args.blank;
-        let mut counts = Counts::default();
-        let mut first_rows = FirstRows::default();
-        let ended = self
-            .run
-            .rows_prepared(
-                rx,
-                window,
-                |row| prepare::prepare(self.input, carried_from, blank, &row.record),
-                |item: &Item| item.keys.clone(),
-                |row, item: Item, turn| async move {
-                    let out = match item.work {
-                        Work::Done(out) => out,
-                        Work::Row { record, data } => {
-                            let mut out = match data {
-                                Ok(mut data) => {
-                                    let problem = data.address_problem.take();
-                                    let out = self.importer.row(&row, &turn, *data).await?;
-                                    match problem {
-                                        Some(p) => address_not_added(out, &p),
-                                        None => out,
-                                    }
-                                }
-                                Err(m) => crate::results::RowOutcome::invalid(m),
-                            };
-                            prepare::scrub_passwords(&self.input.layout, &record, &mut out.message);
-                            out
-                        }
-                    };
-                    Ok((row, out))
-                },
-                |row, note: Note, mut out| {
-                    let no = self.row_number(&row);
-                    if note.carried {
-                        counts.carried += 1;
-                        self.progress.record_earlier(out.result);
-                    } else {
-                        counts.tally.add(out.result);
-                        if self.run.recovered(row.no).is_some() {
-                            self.progress.record_earlier(out.result);
-                        } else {
-                            self.progress.record(out.result);
-                        }
-                        // An addresses file names each customer once per address: that is its shape.
-                        let first = note.first_key.filter(|_| !self.input.addresses_file);
-                        if let Some(first) = first.and_then(|k| first_rows.seen(&k, no)) {
-                            let note = format!("same customer as row {first} (applied after it)");
-                            out.message = if out.message.is_empty() {
-                                note
-                            } else {
-                                format!("{}; {note}", out.message)
-                            };
-                        }
-                    }
-                    writer.write(no, &out, &self.input.echo(&row.record))?;
-                    Ok(())
-                },
-            )
-            .await?;
-        Ok((ended, counts))
+impl RowCommand for ImportRows<'_> {
+    type Note = Note;
+    type Item = Item;
+
+    fn prepare(&self, row: &pipeline::Row) -> (Note, Item) {
+        prepare::prepare(self.input, self.carried_from, self.args.blank, &row.record)
     }
 
+    fn keys(&self, item: &Item) -> Vec<String> {
+        item.keys.clone()
+    }
+
+    async fn execute(
+        &self,
+        row: &pipeline::Row,
+        item: Item,
+        turn: &Turn,
+    ) -> anyhow::Result<RowOutcome> {
+        let (record, data) = match item.work {
+            Work::Done(out) => return Ok(out),
+            Work::Row { record, data } => (record, data),
+        };
+        let mut out = match data {
+            Ok(mut data) => {
+                let problem = data.address_problem.take();
+                let out = self.importer.row(row, turn, *data).await?;
+                match problem {
+                    Some(p) => address_not_added(out, &p),
+                    None => out,
+                }
+            }
+            Err(m) => RowOutcome::invalid(m),
+        };
+        prepare::scrub_passwords(&self.input.layout, &record, &mut out.message);
+        Ok(out)
+    }
+
+    fn line(&self, row: &pipeline::Row, note: Note, out: &mut RowOutcome) -> Line {
+        let no = self.row_number(row);
+        // An addresses file names each customer once per address: that is its shape.
+        let first = note
+            .first_key
+            .filter(|_| !note.carried && !self.input.addresses_file);
+        let earlier_row = first.and_then(|k| self.first_rows.lock().unwrap().seen(&k, no));
+        if let Some(first) = earlier_row {
+            let note = format!("same customer as row {first} (applied after it)");
+            out.message = if out.message.is_empty() {
+                note
+            } else {
+                format!("{}; {note}", out.message)
+            };
+        }
+        Line {
+            no,
+            record: Some(self.input.echo(&row.record)),
+            carried: note.carried,
+        }
+    }
+
+    fn notices(&self, counts: &Counts) -> Vec<String> {
+        run_notices(&self.importer, counts, self.args.dry_run)
+    }
+}
+
+impl ImportRows<'_> {
     /// The row's number in the results file: a retry of a results file keeps the original ones.
     fn row_number(&self, row: &pipeline::Row) -> u64 {
         match (self.args.only_failed, self.earlier.row) {
@@ -400,110 +336,15 @@ fn semantics(args: &Args, input: &Input) -> RowSemantics {
     }
 }
 
-/// The V3 batches' before-send hook: every create of a request is marked in the journal
-/// just before the POST (so `--resume` after a kill -9 mid-batch looks each of them up by
-/// email before creating it: never twice), and no request starts after a signal (the rows
-/// are then abandoned and done on resume).
-fn batch_hook(run: Arc<RowRun>) -> BeforeSend {
-    Arc::new(move |op, keys| {
-        if op != Op::Create {
-            return run.before_write(0, Mark::None);
-        }
-        keys.iter()
-            .try_for_each(|&no| run.before_write(no, Mark::Creating))
-    })
-}
-
-/// Choose how to find rows' customers with the fewest requests: nothing to find in an empty
-/// store; otherwise one lookup per row, or the whole store in pages of 250 when that is
-/// cheaper (see [`lookup::should_preload`]). Under `--api v3` the store is read through V3's
-/// `GET /v3/customers` (its count, its cursor pages), as the writes will see it.
-async fn plan_lookups(
-    g: &Settings,
-    client: &Client,
-    file_rows: Option<u64>,
-    concurrency: usize,
-    progress: &Progress,
-) -> anyhow::Result<CustomerIndex> {
-    if g.api == ApiVersion::V3 {
-        return plan_lookups_v3(client, file_rows, concurrency, progress).await;
-    }
-    let store_count = client.count_customers(&[]).await.map_err(fatal_if_auth)?;
-    Ok(if store_count == 0 {
-        CustomerIndex::empty(true)
-    } else if lookup::should_preload(file_rows, store_count) {
-        progress.note(&format!(
-            "reading the store's {} in pages of 250 to plan the import",
-            crate::report::plural(store_count, "customer", "customers")
-        ));
-        progress.planning(store_count.div_ceil(crate::api::v2::pages::PAGE).max(1));
-        CustomerIndex::preload(client, store_count, concurrency, || progress.page_read())
-            .await
-            .map_err(fatal_if_auth)?
+/// The journal beside the results file, with the options that change the meaning of a row
+/// (resuming with other options would mix two runs). Dry runs write nothing and stdin
+/// cannot be identified again, so neither has one.
+fn journal(args: &Args, sem: &RowSemantics) -> Result<String, &'static str> {
+    if args.dry_run {
+        Err("a dry run sends no write")
+    } else if args.file.as_os_str() == "-" {
+        Err("standard input cannot be resumed (rows already imported are found and reported unchanged)")
     } else {
-        CustomerIndex::empty(false)
-    })
-}
-
-/// [`plan_lookups`] through Customers V3: the first page carries the count.
-async fn plan_lookups_v3(
-    client: &Client,
-    file_rows: Option<u64>,
-    concurrency: usize,
-    progress: &Progress,
-) -> anyhow::Result<CustomerIndex> {
-    let reader = Reader::V3(client.clone(), Filters::default());
-    let query = crate::api::v2::pages::Query::default();
-    let start = reader.start(&query, false).await.map_err(fatal_if_auth)?;
-    let store_count = start.count;
-    if store_count == 0 {
-        return Ok(CustomerIndex::empty(true));
+        Ok(sem.fingerprint())
     }
-    if !lookup::should_preload(file_rows, store_count) {
-        return Ok(CustomerIndex::empty(false));
-    }
-    progress.note(&format!(
-        "reading the store's {} through Customers V3 to plan the import",
-        crate::report::plural(store_count, "customer", "customers")
-    ));
-    progress.planning(start.page_requests + 1);
-    // Complete: a customer missing from every page is not in the store.
-    let mut index = CustomerIndex::empty(true);
-    let mut pages = reader.pages(query, start, concurrency);
-    while let Some(page) = pages.next().await {
-        for c in page.map_err(fatal_if_auth)?.customers {
-            index.remember(&c.email, crate::mapping::row::Snapshot::of(&c));
-        }
-        progress.page_read();
-    }
-    Ok(index)
-}
-
-// ---- `--resume`: the journal of finished rows (see `crate::rows` and `crate::journal`) ----
-
-/// Check and lock the journal beside the results file. Dry runs write nothing and stdin
-/// cannot be identified again, so neither has a journal.
-fn start_run(args: &Args, sem: &RowSemantics, results_path: &Path) -> anyhow::Result<RowRun> {
-    if args.dry_run || args.file.as_os_str() == "-" {
-        return RowRun::start(
-            "import",
-            None,
-            if args.dry_run {
-                "a dry run sends no write"
-            } else {
-                "standard input cannot be resumed (rows already imported are found and reported unchanged)"
-            },
-        );
-    }
-    RowRun::start(
-        "import",
-        Some(JournalSpec {
-            input: &args.file,
-            results: results_path,
-            // What changes the meaning of a row: resuming with other options would mix two runs.
-            options: sem.fingerprint(),
-            resume: args.resume,
-        }),
-        "",
-    )
 }

@@ -3,7 +3,7 @@
 //! under V3's names, checked before any request), as the export reads them.
 
 use std::future::Future;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use futures::StreamExt;
@@ -13,12 +13,11 @@ use super::Known;
 use crate::api::store::Reader;
 use crate::api::v2::pages::Query;
 use crate::api::{v3, Client};
-use crate::cmd::{connect, fatal_if_auth, parse_filters};
+use crate::cmd::{fatal_if_auth, parse_filters};
 use crate::exit::Exit;
-use crate::pipeline::Row;
-use crate::report::{Progress, Summary};
-use crate::results::{default_path, ResultsWriter, RowOutcome};
-use crate::rows::{check_resume, RowRun};
+use crate::pipeline::{Row, Turn, Window};
+use crate::results::RowOutcome;
+use crate::rows::{check_resume, Counts, Files, Job, RowCommand, RowRun};
 use crate::settings::{ApiVersion, Settings};
 
 /// One run over the customers matching `--filter` (no journal: running the same command
@@ -27,10 +26,10 @@ use crate::settings::{ApiVersion, Settings};
 pub struct FilterRun {
     pub run: Arc<RowRun>,
     pub client: Client,
+    job: Job,
     query: Query,
     /// The backend the customers are read from.
     reader: Reader,
-    results: PathBuf,
 }
 
 impl FilterRun {
@@ -50,37 +49,44 @@ impl FilterRun {
             ApiVersion::V2 => None,
             ApiVersion::V3 => Some(v3::Filters::from_query(&query)?),
         };
-        let results =
-            results.map_or_else(|| default_path(Path::new("-"), command), Path::to_path_buf);
-        crate::results::check_path(Path::new("-"), &results)?;
-        crate::outfile::RunFiles::new(g).results(&results).check()?;
-        let client = connect(g)?;
         let no_resume = match dry_run {
             true => "a dry run sends no write",
-            false => "with --filter, the customers already moved no longer match",
+            false => "with --filter there is no journal: the customers already moved no longer match, or are unchanged and sent nothing",
         };
-        let run = Arc::new(RowRun::start(command, None, no_resume)?);
+        let job = Job::open(
+            g,
+            Files {
+                command,
+                input: None,
+                results,
+                also_reads: Vec::new(),
+                journal: Err(no_resume),
+                resume,
+                unit: "customers",
+                dry_run,
+            },
+        )?;
         let reader = match v3_filters {
-            None => Reader::V2(client.clone()),
-            Some(f) => Reader::V3(client.clone(), f),
+            None => Reader::V2(job.client.clone()),
+            Some(f) => Reader::V3(job.client.clone(), f),
         };
         Ok(FilterRun {
-            run,
-            client,
+            run: Arc::clone(&job.run),
+            client: job.client.clone(),
+            job,
             query,
             reader,
-            results,
         })
     }
 
     /// Count the matching customers, then each one through `work` (its record number and
-    /// what the page said of it) as the pager reads them; the summary gets `notices` and the end of the run.
+    /// what the page said of it) as the pager reads them; the summary gets `notices` and the
+    /// end of the run.
     pub async fn rows<W, Fut>(
         self,
         g: &Settings,
         work: W,
         notices: Vec<String>,
-        dry_run: bool,
     ) -> anyhow::Result<Exit>
     where
         W: Fn(u64, Known) -> Fut,
@@ -88,51 +94,58 @@ impl FilterRun {
     {
         let FilterRun {
             run,
-            client,
+            job,
             query,
             reader,
-            results,
+            ..
         } = self;
-        let progress = Progress::new(None, g.quiet, "customers");
-        progress.watch(&client);
         let start = run
             .stop
             .guard(async { reader.start(&query, false).await.map_err(fatal_if_auth) })
             .await?;
-        progress.set_total(start.count);
+        job.progress.set_total(start.count);
         let rx = filter_rows(&reader, query, start, g.concurrency as usize);
         let headers = csv::StringRecord::from(vec!["id", "email"]);
-        let mut writer = ResultsWriter::create(&results, &headers, g.bom)?;
-        let (ended, tally) = run
-            .rows_to_results(
-                rx,
-                g.rows_in_flight,
-                |row| vec![crate::pipeline::id_key(row.record[0].parse().unwrap_or(0))],
-                |row, _turn| {
-                    let known = known_of_filter_row(&row);
-                    let out = known.map(|k| work(row.no, k));
-                    async move {
-                        let out = out?.await?;
-                        Ok((row, out))
-                    }
-                },
-                &mut writer,
-                &progress,
-            )
-            .await?;
-        progress.finish();
-        let mut summary = Summary::new(
-            run.command,
-            tally.total(),
-            Some(&tally),
-            run.started,
-            client.stats(),
-        );
-        summary.notices = notices;
-        summary.notices.extend(progress.quota_notice());
-        summary.dry_run = dry_run;
-        summary.results_file = Some(results.display().to_string());
-        run.end(ended, writer, summary, g.quiet, g.summary_json.as_deref())
+        let cmd = Matching { work, notices };
+        job.rows(g, rx, Window::new(g.rows_in_flight), &headers, g.bom, &cmd)
+            .await
+    }
+}
+
+/// The row command of a `--filter` run: each matching customer through `work`.
+struct Matching<W> {
+    work: W,
+    notices: Vec<String>,
+}
+
+impl<W, Fut> RowCommand for Matching<W>
+where
+    W: Fn(u64, Known) -> Fut,
+    Fut: Future<Output = anyhow::Result<RowOutcome>>,
+{
+    type Note = ();
+    type Item = anyhow::Result<Known>;
+
+    fn prepare(&self, row: &Row) -> ((), anyhow::Result<Known>) {
+        ((), known_of_filter_row(row))
+    }
+
+    fn keys(&self, known: &anyhow::Result<Known>) -> Vec<String> {
+        let id = known.as_ref().map_or(0, |k| k.id);
+        vec![crate::pipeline::id_key(id)]
+    }
+
+    async fn execute(
+        &self,
+        row: &Row,
+        known: anyhow::Result<Known>,
+        _: &Turn,
+    ) -> anyhow::Result<RowOutcome> {
+        (self.work)(row.no, known?).await
+    }
+
+    fn notices(&self, _: &Counts) -> Vec<String> {
+        self.notices.clone()
     }
 }
 

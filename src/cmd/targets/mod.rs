@@ -2,8 +2,9 @@
 //! validate-password): the columns and each row's target; and what the three commands share
 //! around them.
 //!
-//! - [`run`]: the run from the input file to the summary ([`FileRun`]), finding a row's
-//!   customer ([`locate`]), the customers rows have claimed ([`Claims`]).
+//! - [`run`]: the run from the input file to the summary ([`FileRun`], over the row engine),
+//!   what a command provides ([`TargetCommand`]), finding a row's customer ([`locate`]), the
+//!   customers rows have claimed ([`Claims`]).
 //! - [`filter`]: set-group's `--filter` run: the matching customers as rows.
 //! - [`group`]: the target group of set-group, resolved once per run.
 //!
@@ -22,7 +23,7 @@ use anyhow::bail;
 use crate::csvio::{normalize_header, unneutralise};
 pub use crate::lookup::{Finder, Known};
 use crate::pipeline;
-pub use run::{locate, Claims, FileRun, Located, Spec};
+pub use run::{locate, Claims, FileRun, Located, Spec, TargetCommand};
 
 /// Where the naming columns are in the input.
 #[derive(Debug, Clone, Copy)]

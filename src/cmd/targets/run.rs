@@ -1,8 +1,10 @@
-//! The run the three target commands share, from the input file to the summary, and the
-//! per-row steps they have in common (finding the row's customer, claiming it).
+//! The run the three target commands share, from the input file to the summary (the row
+//! engine's [`Job`] with the file's columns), and the per-row steps they have in common
+//! (the precheck, finding the row's customer, claiming it).
 
 use std::collections::HashSet;
-use std::path::{Path, PathBuf};
+use std::future::Future;
+use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::bail;
@@ -10,15 +12,13 @@ use anyhow::bail;
 use super::{Columns, Finder, Known, Target};
 use crate::api::store::{WriteError, Writer};
 use crate::api::{Client, Deleted};
-use crate::cmd::{connect, fatal_if_auth};
+use crate::cmd::fatal_if_auth;
 use crate::exit::Exit;
 use crate::input::{CsvReader, Dialect, InputFile};
 use crate::interrupt::Abandoned;
-use crate::outfile::RunFiles;
-use crate::pipeline::{self, Ended, Row};
-use crate::report::{Progress, Summary, Tally};
-use crate::results::{default_path, ResultsWriter, RowOutcome};
-use crate::rows::{check_resume, JournalSpec, Mark, RowRun};
+use crate::pipeline::{self, Row, Turn, Window};
+use crate::results::RowOutcome;
+use crate::rows::{check_resume, Counts, Files, Job, Mark, RowCommand, RowRun};
 use crate::settings::ApiVersion;
 use crate::settings::Settings;
 
@@ -40,21 +40,20 @@ pub struct Spec<'a> {
     pub unit: &'static str,
 }
 
-/// One run of a command over an input file, from the checks before the first request to the
-/// summary: the three commands differ only in what they do with a row.
+/// One run of a command over an input file (a [`Job`] with the file's columns): the three
+/// commands differ only in what they do with a row (their [`TargetCommand`]).
 pub struct FileRun {
     pub run: Arc<RowRun>,
     pub client: Client,
     pub cols: Columns,
-    pub progress: Progress,
-    pub file: InputFile,
+    job: Job,
+    file: InputFile,
     rdr: CsvReader,
-    results: PathBuf,
 }
 
 impl FileRun {
-    /// Everything about the files is checked before the first request (the results path,
-    /// outputs clashing with inputs, the journal and its lock), then the client is built.
+    /// Everything about the files is checked before the first request (the input's columns,
+    /// then what [`Job::open`] checks), then the client is built.
     pub fn open(g: &Settings, spec: Spec<'_>) -> anyhow::Result<FileRun> {
         check_resume(spec.resume, Some(spec.input), spec.dry_run.is_some())?;
         let file = InputFile::open(spec.input, spec.dialect)?;
@@ -66,43 +65,39 @@ impl FileRun {
                 spec.input.display()
             );
         }
-        let results = spec
-            .results
-            .map_or_else(|| default_path(spec.input, spec.command), Path::to_path_buf);
-        crate::results::check_path(spec.input, &results)?;
-        RunFiles::new(g)
-            .input("the input file", spec.input)
-            .results(&results)
-            .check()?;
-        let client = connect(g)?;
         // A dry run writes nothing, and stdin cannot be read again: no journal.
         let stdin = spec.input.as_os_str() == "-";
-        let journal = (spec.dry_run.is_none() && !stdin).then(|| JournalSpec {
-            input: spec.input,
-            results: &results,
-            options: format!(
+        let journal = match spec.dry_run {
+            None if !stdin => Ok(format!(
                 "{} {}{}",
                 spec.command,
                 spec.options,
                 spec.dialect.journal_key()
-            ),
-            resume: spec.resume,
-        });
-        let no_resume = spec.dry_run.unwrap_or("standard input cannot be resumed");
-        let run = Arc::new(RowRun::start(spec.command, journal, no_resume)?);
-        let progress = Progress::new(None, g.quiet, spec.unit);
-        progress.watch(&client);
-        if let Some(note) = &run.note {
-            progress.note(note);
-        }
+            )),
+            why => Err(why.unwrap_or("standard input cannot be resumed")),
+        };
+        let mut job = Job::open(
+            g,
+            Files {
+                command: spec.command,
+                input: Some(spec.input),
+                results: spec.results,
+                also_reads: Vec::new(),
+                journal,
+                resume: spec.resume,
+                unit: spec.unit,
+                dry_run: spec.dry_run.is_some(),
+            },
+        )?;
+        job.notices.push(file.describe());
+        job.input = Some(file.read_as());
         Ok(FileRun {
-            run,
-            client,
+            run: Arc::clone(&job.run),
+            client: job.client.clone(),
             cols,
-            progress,
+            job,
             file,
             rdr,
-            results,
         })
     }
 
@@ -114,7 +109,7 @@ impl FileRun {
             (ApiVersion::V3, false) => Some(Default::default()),
             (ApiVersion::V2, _) => None,
         };
-        let (client, records, progress) = (&self.client, self.file.records, &self.progress);
+        let (client, records, progress) = (&self.client, self.file.records, &self.job.progress);
         let concurrency = g.concurrency as usize;
         self.run
             .stop
@@ -133,49 +128,72 @@ impl FileRun {
             .await
     }
 
-    /// Every row through `process` (see [`run_rows`]), `concurrency` at a time, then the
-    /// summary (with the file's description first and `notices` after it) and the end of
-    /// the run.
-    pub async fn rows<P, Fut>(
+    /// Every row through `cmd`, `concurrency` at a time, then the summary (the file's
+    /// description first, the command's notices after it) and the end of the run.
+    pub async fn rows<C: RowCommand>(
         self,
         g: &Settings,
         concurrency: usize,
-        process: P,
-        notices: impl FnOnce(&Tally) -> Vec<String>,
-        dry_run: bool,
-    ) -> anyhow::Result<Exit>
-    where
-        P: Fn(Row) -> Fut,
-        Fut: std::future::Future<Output = anyhow::Result<(Row, RowOutcome)>>,
-    {
-        let FileRun {
-            run,
-            client,
-            cols,
-            progress,
-            file,
-            rdr,
-            results,
-        } = self;
+        cmd: &C,
+    ) -> anyhow::Result<Exit> {
+        let FileRun { job, file, rdr, .. } = self;
         let rx = pipeline::read_rows(rdr, &file.path, |_, _| true);
         let bom = g.bom || file.had_bom;
-        let mut writer = ResultsWriter::create(&results, &file.headers, bom)?;
-        let (ended, tally) =
-            run_rows(&run, rx, cols, concurrency, process, &mut writer, &progress).await?;
-        progress.finish();
-        let mut summary = Summary::new(
-            run.command,
-            tally.total(),
-            Some(&tally),
-            run.started,
-            client.stats(),
-        );
-        summary.notices.push(file.describe());
-        summary.notices.extend(notices(&tally));
-        summary.notices.extend(progress.quota_notice());
-        summary.dry_run = dry_run;
-        summary.results_file = Some(results.display().to_string());
-        run.end(ended, writer, summary, g.quiet, g.summary_json.as_deref())
+        job.rows(g, rx, Window::new(concurrency), &file.headers, bom, cmd)
+            .await
+    }
+}
+
+/// A command over a file naming customers (delete, set-group's `--input`,
+/// validate-password): its columns and its own step for a row; the rest of its
+/// [`RowCommand`] is the same for the three, given once below.
+pub trait TargetCommand {
+    fn columns(&self) -> &Columns;
+
+    /// The row's work, once [`super::precheck`] found the row worth it (neither empty nor
+    /// too wide): its target read, its customer found, the store asked.
+    fn process(&self, row: &Row) -> impl Future<Output = anyhow::Result<RowOutcome>>;
+
+    /// What the summary says once, after the file's description.
+    fn notices(&self) -> Vec<String> {
+        Vec::new()
+    }
+}
+
+/// A target command's row as the engine's item: answered from the file alone (an empty or
+/// too-wide row sends no request), or left to the command's step; with the keys naming its
+/// customer (rows naming one customer, by id or by email, run one after another).
+pub struct TargetRow {
+    answered: Option<RowOutcome>,
+    keys: Vec<String>,
+}
+
+impl<T: TargetCommand> RowCommand for T {
+    type Note = ();
+    type Item = TargetRow;
+
+    fn prepare(&self, row: &Row) -> ((), TargetRow) {
+        let cols = self.columns();
+        let item = TargetRow {
+            answered: super::precheck(&row.record, cols.width),
+            keys: cols.keys(&row.record),
+        };
+        ((), item)
+    }
+
+    fn keys(&self, item: &TargetRow) -> Vec<String> {
+        item.keys.clone()
+    }
+
+    async fn execute(&self, row: &Row, item: TargetRow, _: &Turn) -> anyhow::Result<RowOutcome> {
+        match item.answered {
+            Some(out) => Ok(out),
+            None => self.process(row).await,
+        }
+    }
+
+    fn notices(&self, _: &Counts) -> Vec<String> {
+        TargetCommand::notices(self)
     }
 }
 
@@ -334,36 +352,4 @@ impl Claims {
             .is_some_and(|e| c.1.contains(&e.to_lowercase()));
         (id_hit.is_some() || (target.id.is_none() && email_hit)).then_some(id_hit)
     }
-}
-
-/// The row stage the three target commands share: each row of `rx` goes to `process`
-/// (rows naming one customer, by id or by email, one after another), except an empty or
-/// too-wide row, which [`super::precheck`] answers without a request; every outcome goes to the
-/// results file in input order.
-pub async fn run_rows<P, Fut>(
-    run: &RowRun,
-    rx: tokio::sync::mpsc::Receiver<anyhow::Result<Row>>,
-    cols: Columns,
-    concurrency: usize,
-    process: P,
-    writer: &mut ResultsWriter,
-    progress: &Progress,
-) -> anyhow::Result<(Ended, Tally)>
-where
-    P: Fn(Row) -> Fut,
-    Fut: std::future::Future<Output = anyhow::Result<(Row, RowOutcome)>>,
-{
-    use futures::future::Either;
-    run.rows_to_results(
-        rx,
-        concurrency,
-        move |row| cols.keys(&row.record),
-        |row, _turn| match super::precheck(&row.record, cols.width) {
-            Some(out) => Either::Left(std::future::ready(Ok((row, out)))),
-            None => Either::Right(process(row)),
-        },
-        writer,
-        progress,
-    )
-    .await
 }
