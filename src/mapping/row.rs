@@ -124,6 +124,81 @@ impl RowData {
 pub struct Snapshot {
     pub id: u64,
     pub hashes: [u64; Field::COUNT],
+    /// Form field values and the marketing consent, compared where the backend writes them.
+    pub extras: Extras,
+}
+
+/// What V3 writes beyond the compared fields (bigcommerce-v3.md §10, §13.1): the customer's
+/// form field values by name and `accepts_marketing`, hashed like the fields. Empty (16
+/// bytes) for a customer without form fields.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Extras {
+    pub accepts_marketing: bool,
+    /// `(hash of the name, hash of the trimmed value)`, sorted by name.
+    form_fields: Box<[(u64, u64)]>,
+}
+
+impl Extras {
+    pub fn of<'a>(
+        accepts_marketing: bool,
+        fields: impl Iterator<Item = (&'a str, &'a str)>,
+    ) -> Extras {
+        let mut form_fields: Vec<(u64, u64)> =
+            fields.map(|(n, v)| (hash_text(n), hash_text(v))).collect();
+        form_fields.sort_unstable();
+        form_fields.dedup_by_key(|(n, _)| *n);
+        Extras {
+            accepts_marketing,
+            form_fields: form_fields.into_boxed_slice(),
+        }
+    }
+
+    fn value(&self, name: &str) -> Option<u64> {
+        let n = hash_text(name);
+        self.form_fields
+            .binary_search_by_key(&n, |(k, _)| *k)
+            .ok()
+            .map(|i| self.form_fields[i].1)
+    }
+
+    /// The row asks for a form field value or a consent the customer does not have. A blank
+    /// cell for a field the customer has no value for asks for nothing new.
+    pub fn differ(&self, row: &RowData) -> bool {
+        row.accepts_marketing
+            .is_some_and(|a| a != self.accepts_marketing)
+            || row
+                .form_fields
+                .iter()
+                .any(|(name, value)| match self.value(name) {
+                    Some(have) => have != hash_text(value),
+                    None => !value.trim().is_empty(),
+                })
+    }
+
+    /// These extras with the row's applied (what the customer holds after the row).
+    fn apply(&self, row: &RowData) -> Extras {
+        if row.form_fields.is_empty() && row.accepts_marketing.is_none() {
+            return self.clone();
+        }
+        let mut fields: Vec<(u64, u64)> = self.form_fields.to_vec();
+        for (name, value) in &row.form_fields {
+            let n = hash_text(name);
+            match fields.binary_search_by_key(&n, |(k, _)| *k) {
+                Ok(i) => fields[i].1 = hash_text(value),
+                Err(i) => fields.insert(i, (n, hash_text(value))),
+            }
+        }
+        Extras {
+            accepts_marketing: row.accepts_marketing.unwrap_or(self.accepts_marketing),
+            form_fields: fields.into_boxed_slice(),
+        }
+    }
+}
+
+fn hash_text(v: &str) -> u64 {
+    let mut h = DefaultHasher::new();
+    v.trim().hash(&mut h);
+    h.finish()
 }
 
 impl Snapshot {
@@ -135,6 +210,7 @@ impl Snapshot {
                 s.hashes[f.index()] = hash_value(f, v);
             }
         }
+        s.extras = self.extras.apply(row);
         s
     }
 
@@ -152,6 +228,7 @@ impl Snapshot {
         let mut s = Snapshot {
             id,
             hashes: [0; Field::COUNT],
+            extras: Extras::default(),
         };
         for f in Field::ALL {
             let empty = match f {

@@ -61,4 +61,6 @@ mod v3;
 // `import --api v3`: the same results as V2 (parametrised by `--api`), requests per batch,
 // poisoned batches, splits, lost answers, form fields written.
 mod v3_import;
+// `import --api v3` and store credit: set or add, lost answers, the cost of learning which.
+mod v3_credit;
 mod v3_targets;

@@ -529,3 +529,73 @@ fn v3_writes_form_fields_and_accepts_marketing_and_exports_them_back() {
     let run = v2.run(&["import", "in.csv", "--api", "v2"]);
     assert!(run.stderr.contains("read-only"), "{}", run.stderr);
 }
+
+/// Issue 14: the V3 lookups read form fields and the marketing consent back, so importing an
+/// `export --api v3` of the same store changes nothing and sends no write, through the
+/// whole-store read (the file names every customer) and through per-row lookups (a few rows
+/// of a larger store). A changed form field is still `updated`.
+#[test]
+fn v3_reimport_of_a_v3_export_is_unchanged_and_sends_no_put() {
+    let store = Store::new(SandboxConfig {
+        seed: 400,
+        ..config()
+    });
+    store
+        .run(&["export", "--api", "v3", "-o", "all.csv"])
+        .expect(0);
+    let all = store.read("all.csv");
+    assert!(
+        all.lines().next().unwrap().contains("form_field:"),
+        "seeded form fields"
+    );
+    let few: String = all.lines().take(4).map(|l| format!("{l}\n")).collect();
+    store.write("few.csv", &few);
+    for file in ["all.csv", "few.csv"] {
+        let before = store.sb.counters().writes;
+        store.run(&["import", file, "--api", "v3"]).expect(0);
+        let results = file.replace(".csv", ".results.csv");
+        let rows = store.csv(&results);
+        let not_unchanged: Vec<_> = rows
+            .iter()
+            .filter(|r| r["_result"] != "unchanged")
+            .collect();
+        assert!(
+            not_unchanged.is_empty(),
+            "{file}: {:?}",
+            &not_unchanged[..not_unchanged.len().min(3)]
+        );
+        assert_eq!(
+            store.sb.counters().writes,
+            before,
+            "{file}: {:?}",
+            store.sb.counters().by_route
+        );
+    }
+    // One form field changed (the first of the header), the rest as exported.
+    let header: Vec<&str> = few.lines().next().unwrap().split(',').collect();
+    let col = header
+        .iter()
+        .position(|h| h.starts_with("form_field:"))
+        .unwrap();
+    let mut changed = csv::ReaderBuilder::new().from_reader(few.as_bytes());
+    let mut out = csv::Writer::from_writer(Vec::new());
+    out.write_record(changed.headers().unwrap()).unwrap();
+    for (i, rec) in changed.records().enumerate() {
+        let mut rec: Vec<String> = rec.unwrap().iter().map(str::to_string).collect();
+        if i == 0 {
+            rec[col] = "changed by the test".into();
+        }
+        out.write_record(&rec).unwrap();
+    }
+    store.write(
+        "changed.csv",
+        &String::from_utf8(out.into_inner().unwrap()).unwrap(),
+    );
+    store
+        .run(&["import", "changed.csv", "--api", "v3"])
+        .expect(0);
+    assert_eq!(
+        results_of(&store.csv("changed.results.csv")),
+        ["updated", "unchanged", "unchanged"]
+    );
+}

@@ -96,7 +96,15 @@ impl Snapshot {
             };
             hashes[f.index()] = hash_value(f, &v);
         }
-        Snapshot { id: c.id, hashes }
+        let fields = c
+            .form_fields
+            .iter()
+            .map(|f| (f.name.as_str(), f.value.as_str()));
+        Snapshot {
+            id: c.id,
+            hashes,
+            extras: crate::mapping::row::Extras::of(c.accepts_marketing, fields),
+        }
     }
 }
 

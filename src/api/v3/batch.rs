@@ -9,6 +9,7 @@
 //! Batcher::with_before_send(self, hook: BeforeSend) -> Batcher          // before it is cloned
 //! batcher.create(key, body: Value)               -> Result<u64, WriteError>     // the new id
 //! batcher.update(key, id, body: Value)           -> Result<(), WriteError>
+//! batcher.update_credit(key, id, body, credit_was_zero: bool) -> Result<(), WriteError>
 //! batcher.set_group(key, id, group_id)           -> Result<(), WriteError>
 //! batcher.delete(key, id)                        -> Result<(), WriteError>
 //! batcher.add_address(key, customer_id, body)    -> Result<AddressOutcome, WriteError>
@@ -42,11 +43,18 @@
 //! - **413**: split in halves (the limit is 10; a store with a lower one still works).
 //! - **Ambiguous create answers** (lost answer, timeout, 5xx, a 2xx that is not the
 //!   customers, or a duplicate-email 422 for an item already sent once): ONE `GET
-//!   /v3/customers?email:in=` of the batch's emails first; the customers found are created
-//!   (their ids returned), only the others are sent again. A customer is never created twice.
+//!   /v3/customers?email:in=` of the batch's emails first; the customers found with the
+//!   names sent are created (their ids returned), an email found on a customer with other
+//!   names fails its item ("email already used by customer #N": someone else took it since
+//!   the importer's lookup), only the others are sent again. A customer is never created
+//!   twice. (Same names from another client are not told apart: the store's clock is not
+//!   compared with `date_created` yet.)
 //!   After `--max-retries` ambiguous rounds the items fail with the last error.
 //! - Updates, deletes and address posts are safe to repeat (§14, §8: addresses de-duplicate),
-//!   so the client repeats those itself.
+//!   so the client repeats those itself. Except an update carrying store credit while the
+//!   store's rule is not known to be "set": whether `store_credit_amounts` sets or adds is
+//!   unverified (§19.6), so the batch sends T or T − C by the rule it learns, and reads the
+//!   balances before sending such a PUT again ([`super::credit`]).
 //! - Anything else (401, 403, a redirect, a 400): every item of the request fails with it.
 
 use std::collections::HashSet;
@@ -57,6 +65,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use tokio::sync::{mpsc, oneshot, Semaphore};
 
+use super::credit::{ItemCredit, Rule};
 use super::write::{self, WriteError, Writes};
 
 /// The hook run before each request with the keys of its items (see the module docs).
@@ -158,6 +167,8 @@ pub(super) struct Item {
     /// 422 for another item, after which a store that is not all-or-nothing may have
     /// written it): a duplicate-email refusal of it may be our own earlier write.
     pub(super) sent_before: bool,
+    /// `Update` with `store_credit_amounts`: what it asks of the balance ([`super::credit`]).
+    pub(super) credit: Option<ItemCredit>,
     reply: Reply,
 }
 
@@ -193,6 +204,8 @@ pub(super) struct Shared {
     config: BatchConfig,
     pub(super) before_send: std::sync::OnceLock<BeforeSend>,
     pub(super) counters: Counters,
+    /// Whether this store sets or adds `store_credit_amounts` on PUT, once learned.
+    pub(super) credit_rule: tokio::sync::Mutex<Rule>,
 }
 
 impl Batcher {
@@ -208,6 +221,7 @@ impl Batcher {
             config,
             before_send: std::sync::OnceLock::new(),
             counters: Counters::default(),
+            credit_rule: tokio::sync::Mutex::new(Rule::Unknown),
         });
         let slots = Arc::new(Semaphore::new(shared.config.in_flight));
         let queues = OPS.map(|op| {
@@ -254,7 +268,7 @@ impl Batcher {
             ));
         };
         match self
-            .submit(Op::Create, key, body, Some(email), None)
+            .submit(Op::Create, key, body, Some(email), None, None)
             .await?
         {
             Done::Id(id) => Ok(id),
@@ -262,8 +276,24 @@ impl Batcher {
         }
     }
 
-    /// Update customer `id` with `body` (the changed fields of a `customer_Put`).
-    pub async fn update(&self, key: u64, id: u64, mut body: Value) -> Result<(), WriteError> {
+    /// Update customer `id` with `body` (the changed fields of a `customer_Put`). A body with
+    /// `store_credit_amounts` asks for that balance, whatever the customer had: see
+    /// [`Batcher::update_credit`] (here the balance before is read by the batch).
+    pub async fn update(&self, key: u64, id: u64, body: Value) -> Result<(), WriteError> {
+        self.update_credit(key, id, body, false).await
+    }
+
+    /// [`Batcher::update`] when the caller knows whether the customer's store credit was 0
+    /// before (`credit_was_zero`: its lookup read no credit). The amount in the body is the
+    /// balance wanted (T); the batcher sends T or the difference, by the store's rule
+    /// ([`super::credit`], reference/bigcommerce-v3.md §19.6).
+    pub async fn update_credit(
+        &self,
+        key: u64,
+        id: u64,
+        mut body: Value,
+        credit_was_zero: bool,
+    ) -> Result<(), WriteError> {
         let Some(obj) = body.as_object_mut().filter(|_| id > 0) else {
             return Err(WriteError::Refused(
                 "a V3 update is a JSON object for a customer id above 0".into(),
@@ -274,7 +304,13 @@ impl Batcher {
             .get("email")
             .and_then(Value::as_str)
             .map(str::to_lowercase);
-        self.submit(Op::Update, key, body, email, Some(id))
+        let credit = ItemCredit::of(&body, credit_was_zero);
+        if body.get("store_credit_amounts").is_some() && credit.is_none() {
+            return Err(WriteError::Refused(
+                "store_credit_amounts is not a list of amounts".into(),
+            ));
+        }
+        self.submit(Op::Update, key, body, email, Some(id), credit)
             .await
             .map(|_| ())
     }
@@ -290,7 +326,7 @@ impl Batcher {
         if id == 0 {
             return Err(WriteError::Refused("0 is not a customer id".into()));
         }
-        self.submit(Op::Delete, key, json!(id), None, Some(id))
+        self.submit(Op::Delete, key, json!(id), None, Some(id), None)
             .await
             .map(|_| ())
     }
@@ -309,7 +345,7 @@ impl Batcher {
         };
         obj.insert("customer_id".into(), json!(customer_id));
         match self
-            .submit(Op::AddAddress, key, body, None, Some(customer_id))
+            .submit(Op::AddAddress, key, body, None, Some(customer_id), None)
             .await?
         {
             Done::Address(outcome) => Ok(outcome),
@@ -324,6 +360,7 @@ impl Batcher {
         body: Value,
         email: Option<String>,
         id: Option<u64>,
+        credit: Option<ItemCredit>,
     ) -> Result<Done, WriteError> {
         let (reply, answer) = oneshot::channel();
         let item = Item {
@@ -332,6 +369,7 @@ impl Batcher {
             email,
             id,
             sent_before: false,
+            credit,
             reply,
         };
         self.shared.counters.items.fetch_add(1, Ordering::Relaxed);

@@ -232,6 +232,40 @@ async fn a_lost_answer_after_commit_is_reconciled_without_a_duplicate() {
     assert_eq!(b.stats().reconciliations, 1);
 }
 
+/// Issue 14: a reconciled create must be ours. A store that writes the valid rows of a
+/// batch refused for one taken email, and whose answer is then lost: the `email:in` lookup
+/// finds our customer and the other client's. Only ours is `created`; the taken email's row
+/// fails naming the customer that holds it (before: reported created with its id).
+#[tokio::test]
+async fn a_reconciled_create_takes_only_a_customer_with_the_names_sent() {
+    let sb = sandbox(SandboxConfig {
+        v3: V3Options {
+            batch_commit: V3BatchCommit::AllValid,
+            ..V3Options::default()
+        },
+        ..SandboxConfig::default()
+    })
+    .await;
+    let theirs = sb.insert_customer(json!({
+        "email": "person1@example.com", "first_name": "Someone", "last_name": "Else",
+    }));
+    let b = default_batcher(&sb);
+    sb.set_faults(0.0, 0.0, 1.0);
+    let results = create_all(&b, (0..2).map(person).collect()).await;
+    sb.set_faults(0.0, 0.0, 0.0);
+    let ours = *results[0].as_ref().expect("created");
+    assert_eq!(with_email(&sb, "person0@example.com"), vec![ours]);
+    let err = results[1]
+        .as_ref()
+        .expect_err("the email is someone else's");
+    assert!(
+        err.message().contains(&format!("#{theirs}")),
+        "{}",
+        err.message()
+    );
+    assert_eq!(with_email(&sb, "person1@example.com"), vec![theirs]);
+}
+
 #[tokio::test]
 async fn faults_everywhere_never_create_a_customer_twice() {
     let sb = sandbox(SandboxConfig::default()).await;

@@ -200,6 +200,33 @@ async fn create(shared: &Shared, mut items: Vec<Item>) -> Split {
 /// not found. Of several customers with one email (channel-specific ones may share it,
 /// §12), the newest (highest id) is the one just created.
 fn claim(items: Vec<Item>, found: &[V3Customer]) -> (Vec<(Item, u64)>, Vec<Item>) {
+    let refs: Vec<&V3Customer> = found.iter().collect();
+    claim_refs(items, &refs)
+}
+
+/// The found customer `c` has the email of an item but not the names it sent.
+fn foreign(c: &V3Customer, items: &[Item]) -> bool {
+    let same = |a: &str, key: &str, item: &Item| {
+        let sent = item.body.get(key).and_then(Value::as_str).unwrap_or("");
+        a.trim().eq_ignore_ascii_case(sent.trim())
+    };
+    let email = c.email.to_lowercase();
+    items
+        .iter()
+        .filter(|i| i.email.as_deref() == Some(email.as_str()))
+        .any(|i| !(same(&c.first_name, "first_name", i) && same(&c.last_name, "last_name", i)))
+}
+
+/// The customer that holds the item's email, when one does.
+fn holder(item: &Item, found: &[V3Customer]) -> Option<u64> {
+    found
+        .iter()
+        .filter(|c| item.email.as_deref() == Some(&c.email.to_lowercase()))
+        .map(|c| c.id)
+        .max()
+}
+
+fn claim_refs(items: Vec<Item>, found: &[&V3Customer]) -> (Vec<(Item, u64)>, Vec<Item>) {
     let mut done = Vec::new();
     let mut rest = Vec::new();
     for item in items {
@@ -228,9 +255,20 @@ async fn reconcile(shared: &Shared, items: Vec<Item>, cause: &WriteError) -> Opt
     let emails: Vec<&str> = items.iter().filter_map(|i| i.email.as_deref()).collect();
     match shared.writes.find_by_emails(&emails).await {
         Ok(found) => {
-            let (done, rest) = claim(items, &found);
+            // Only a customer with the names sent can be this run's create: another client
+            // may have taken the email since the importer's lookup (issue 14).
+            let ours: Vec<&V3Customer> = found.iter().filter(|c| !foreign(c, &items)).collect();
+            let (done, rest) = claim_refs(items, &ours);
             done.into_iter()
                 .for_each(|(item, id)| item.finish(Ok(Done::Id(id))));
+            let (taken, rest): (Vec<Item>, Vec<Item>) =
+                rest.into_iter().partition(|i| holder(i, &found).is_some());
+            for item in taken {
+                let id = holder(&item, &found).unwrap_or(0);
+                item.finish(Err(WriteError::Refused(format!(
+                    "email already used by customer #{id} (not this run's: its name is not the one sent)"
+                ))));
+            }
             Some(rest)
         }
         Err(_) => {
@@ -241,9 +279,23 @@ async fn reconcile(shared: &Shared, items: Vec<Item>, cause: &WriteError) -> Opt
 }
 
 /// Update, delete or add addresses: requests the client may repeat itself (see the module
-/// docs), so only refusals are handled here.
+/// docs), so only refusals are handled here. An update batch with store credit the store
+/// may add is the exception: sent once, and its balances read before it goes again
+/// ([`super::credit`]).
 async fn repeatable(shared: &Shared, op: Op, mut items: Vec<Item>) -> Split {
+    let max_retries = shared.writes.client().max_retries();
+    let mut lost_rounds = 0;
     while !items.is_empty() {
+        let mut once = false;
+        if op == Op::Update {
+            // `None`: the balance read failed, and every item has its result.
+            let (ready, may_repeat) = super::credit::prepare(shared, items).await?;
+            items = ready;
+            once = !may_repeat;
+            if items.is_empty() {
+                return None;
+            }
+        }
         if !before_send(shared, op, &mut items) {
             return None;
         }
@@ -251,7 +303,12 @@ async fn repeatable(shared: &Shared, op: Op, mut items: Vec<Item>) -> Split {
         let result = match op {
             Op::Update => {
                 let bodies: Vec<Value> = items.iter().map(|i| i.body.clone()).collect();
-                shared.writes.update_customers(&bodies).await.map(|_| None)
+                let sent = if once {
+                    shared.writes.update_customers_once(&bodies).await
+                } else {
+                    shared.writes.update_customers(&bodies).await
+                };
+                sent.map(|_| None)
             }
             Op::Delete => {
                 let ids: Vec<u64> = items.iter().filter_map(|i| i.id).collect();
@@ -276,6 +333,22 @@ async fn repeatable(shared: &Shared, op: Op, mut items: Vec<Item>) -> Split {
             }
             Err(err) => err,
         };
+        if once {
+            // Whatever the answer, the store may have written some: read before resending.
+            for c in items.iter_mut().filter_map(|i| i.credit.as_mut()) {
+                c.in_doubt = true;
+            }
+            if err.api().is_some_and(|e| e.is_ambiguous()) {
+                lost_rounds += 1;
+                if lost_rounds > max_retries {
+                    fail_all(items, &err);
+                    return None;
+                }
+                shared.writes.client().count_retry();
+                tokio::time::sleep(backoff(lost_rounds, true)).await;
+                continue;
+            }
+        }
         let blame = match triage(&err, &items) {
             Triage::Split => return split(items),
             Triage::FailAll => {
@@ -286,17 +359,30 @@ async fn repeatable(shared: &Shared, op: Op, mut items: Vec<Item>) -> Split {
         };
         if blame.is_empty() {
             if items.len() == 1 {
-                fail_all(items, &err);
+                fail_refused(shared, items, &err).await;
                 return None;
             }
             return split(items);
         }
         let positions: Vec<usize> = blame.all().collect();
         let (named, rest) = take_out(items, &positions);
-        fail_all(named, &err);
+        fail_refused(shared, named, &err).await;
         items = rest;
     }
     None
+}
+
+/// Fail items the store refused; a refused credit decrease under "add" says why the amount
+/// sent was negative.
+async fn fail_refused(shared: &Shared, items: Vec<Item>, err: &WriteError) {
+    if items.iter().all(|i| i.credit.is_none()) {
+        return fail_all(items, err);
+    }
+    let rule = shared.credit_rule.lock().await.clone();
+    for item in items {
+        let err = super::credit::explain_refusal(err, &item, &rule);
+        item.finish(Err(err));
+    }
 }
 
 /// The address the store created for `body`, matched by content (the store's answer leaves

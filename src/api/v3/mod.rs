@@ -11,11 +11,14 @@
 //! - [`batch`]: per-item writes gathered into batches of ≤ 10, with per-item results
 //!   (`isolate` runs one batch: failure isolation and reconciliation).
 //! - [`encode`]: the mapping's rows as V3 bodies.
+//! - `credit`: store credit on PUT under a store that sets the balance or adds to it
+//!   (§19.6 is open), learned once per run.
 //!
 //! Requests go through the one [`Client`] (same token, same quota and pacing as V2: §1.7);
 //! only the path root and the query encoding differ.
 
 pub mod batch;
+mod credit;
 pub mod encode;
 mod isolate;
 pub mod models;

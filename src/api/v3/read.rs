@@ -25,8 +25,10 @@ pub async fn find_customer(
         }
         (None, None) => return Ok(None),
     }
-    // Channel-specific customers may share an email (§12): one page holds them all.
-    query.push_str("&limit=250");
+    // Channel-specific customers may share an email (§12): one page holds them all. The
+    // balance and the form fields are shown only when asked for (§13.1, §10); the import
+    // compares with both.
+    query.push_str("&include=storecredit,formfields&limit=250");
     let reply = client.get_v3("/customers", &query).await?;
     let page: CustomerPage = client.decode_aside("/v3/customers", reply.body).await?;
     Ok(page

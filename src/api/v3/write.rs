@@ -6,6 +6,7 @@
 //! Per-item results, splitting and reconciliation are [`super::batch`]'s; this file sends one
 //! request and says what came back.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use reqwest::Method;
@@ -129,6 +130,23 @@ impl Writes {
     /// [`PUT_CONCURRENCY`] at once across every clone. Idempotent for plain values (§14), so
     /// the client repeats a lost answer itself.
     pub async fn update_customers(&self, bodies: &[Value]) -> Result<Vec<V3Customer>, WriteError> {
+        self.put_customers(bodies, true).await
+    }
+
+    /// [`Writes::update_customers`] sent once: a lost answer comes back to the caller (a PUT
+    /// carrying store credit to a store that may add it, see `super::credit`).
+    pub async fn update_customers_once(
+        &self,
+        bodies: &[Value],
+    ) -> Result<Vec<V3Customer>, WriteError> {
+        self.put_customers(bodies, false).await
+    }
+
+    async fn put_customers(
+        &self,
+        bodies: &[Value],
+        repeatable: bool,
+    ) -> Result<Vec<V3Customer>, WriteError> {
         check_batch("PUT /v3/customers", bodies.len(), MAX_BATCH)?;
         if let Some(i) = bodies.iter().position(|b| id_of(b).is_none()) {
             return Err(WriteError::Refused(format!(
@@ -144,7 +162,7 @@ impl Writes {
                 .await
                 .expect("never closed");
             self.client
-                .send_v3(Method::PUT, "/customers", "", Some(&body), true)
+                .send_v3(Method::PUT, "/customers", "", Some(&body), repeatable)
                 .await?
         };
         let page: CustomerPage = decode_written(&reply.body, "PUT /v3/customers", false)?;
@@ -198,6 +216,21 @@ impl Writes {
             .decode_aside("/v3/customers", reply.body)
             .await?;
         Ok(page.data)
+    }
+
+    /// The store credit of these customers (`GET /v3/customers?id:in=…&include=storecredit`,
+    /// one request, ≤ [`MAX_BATCH`] ids), in ten-thousandths; a customer the answer leaves
+    /// out, or shows without `store_credit_amounts`, is not in the map.
+    pub async fn balances(&self, ids: &[u64]) -> Result<HashMap<u64, i64>, WriteError> {
+        check_batch("GET /v3/customers?id:in=", ids.len(), MAX_DELETE_IDS)?;
+        let list: Vec<String> = ids.iter().map(u64::to_string).collect();
+        let query = format!("id:in={}&include=storecredit&limit=250", list.join(","));
+        let reply = self.client.get_v3("/customers", &query).await?;
+        let page: CustomerPage = self
+            .client
+            .decode_aside("/v3/customers", reply.body)
+            .await?;
+        Ok(super::credit::balances_of(&page.data))
     }
 
     /// `POST /v3/customers/addresses` with 1..=[`MAX_ADDRESS_BATCH`] bodies (each with its

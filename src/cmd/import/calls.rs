@@ -81,7 +81,9 @@ impl StoreCalls {
 
     /// Send these fields of the row (and its password when `password`) to customer `id`.
     /// V2 answers the customer as stored; a V3 batch answers only that it was written
-    /// (`None`: the caller knows what it sent).
+    /// (`None`: the caller knows what it sent). `credit_was_zero`: the lookup read no store
+    /// credit, so under V3 the row's amount is right whether the store sets or adds it
+    /// (api::v3::credit; otherwise the batch reads the balance and learns the rule).
     pub async fn update_customer(
         &self,
         key: u64,
@@ -89,9 +91,11 @@ impl StoreCalls {
         data: &RowData,
         fields: &[Field],
         password: bool,
+        credit_was_zero: bool,
     ) -> Result<Option<Stored>, WriteError> {
-        if let Writer::V3(_) = &self.writer {
-            self.writer.update(key, id, data, fields, password).await?;
+        if let Writer::V3(b) = &self.writer {
+            let body = v3::encode::update_body(data, fields, password);
+            b.update_credit(key, id, body, credit_was_zero).await?;
             return Ok(None);
         }
         let body = data.update_payload(fields, password);

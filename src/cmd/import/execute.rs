@@ -190,7 +190,7 @@ impl Importer {
             interrupted_create: existing.is_some() && self.run.in_doubt(row.no),
         };
         let action = match self.decide(&intent, existing.as_ref()).await {
-            Ok(action) => self.with_extras(action, &data),
+            Ok(action) => self.with_extras(action, &data, existing.as_ref()),
             Err(failed) => return failed,
         };
         if self.sem.dry_run {
@@ -200,11 +200,12 @@ impl Importer {
         self.apply(row, &intent, existing.as_ref(), &action).await
     }
 
-    /// Form fields and `accepts_marketing` are not among the compared fields: where the
-    /// backend writes them (V3), a row that gives them is an update even when every compared
-    /// field is equal (the store's form field values are not read back to compare).
-    fn with_extras(&self, action: Action, data: &RowData) -> Action {
-        if !self.calls.writes_extras() || !crate::api::v3::encode::has_extras(data) {
+    /// Form fields and `accepts_marketing` are not among the planner's fields: where the
+    /// backend writes them (V3), a row whose form field values or consent differ from what
+    /// the lookup read (`include=formfields`, compared by name) is an update even when every
+    /// compared field is equal.
+    fn with_extras(&self, action: Action, data: &RowData, existing: Option<&Known>) -> Action {
+        if !self.extras_differ(data, existing) {
             return action;
         }
         match action {
@@ -217,6 +218,14 @@ impl Importer {
             },
             other => other,
         }
+    }
+
+    /// The backend writes form fields and the consent, and the row asks for some the
+    /// customer does not have (a customer not known yet: any the row gives).
+    fn extras_differ(&self, data: &RowData, existing: Option<&Known>) -> bool {
+        self.calls.writes_extras()
+            && crate::api::v3::encode::has_extras(data)
+            && existing.is_none_or(|k| k.fields.extras.differ(data))
     }
 
     /// A write that failed: the row fails with the store's words, unless the run must stop
@@ -455,12 +464,18 @@ impl Importer {
                 let id = store_id(*customer)?;
                 // The first write of a run creates its journal (no mark: an update is idempotent).
                 self.run.before_write(0, Mark::None)?;
-                let extras =
-                    self.calls.writes_extras() && crate::api::v3::encode::has_extras(intent.data);
+                let extras = self.extras_differ(intent.data, existing);
                 if !fields.is_empty() || *password || extras {
                     match self
                         .calls
-                        .update_customer(row.no, id, intent.data, fields, *password)
+                        .update_customer(
+                            row.no,
+                            id,
+                            intent.data,
+                            fields,
+                            *password,
+                            existing.is_some_and(plan::credit_is_zero),
+                        )
                         .await
                     {
                         Ok(Some(s)) => self.view.lock().unwrap().index.remember(&s.email, s.fields),

@@ -134,6 +134,13 @@ impl Known {
     }
 }
 
+/// The customer's store credit was 0 when read: a V3 PUT of the row's amount then leaves
+/// exactly it, whether the store sets or adds `store_credit_amounts` (api::v3::credit).
+pub fn credit_is_zero(known: &Known) -> bool {
+    let f = Field::StoreCredit;
+    known.fields.hashes[f.index()] == crate::mapping::row::hash_value(f, "0")
+}
+
 /// One row's wishes, for the planner.
 pub struct Intent<'a> {
     pub data: &'a RowData,
