@@ -1,5 +1,5 @@
 //! bc-customers: import and export BigCommerce customers as CSV through the Customers V2 API
-//! (and V3 for export and count).
+//! or, with `--api v3`, Customers V3 (every command; customer groups stay on V2).
 //!
 //! Module map (`pub` only where the binary or the integration tests use it):
 //! - [`cli`] (pub: `main`): clap types; turned once into `settings::Settings` by [`run`].
@@ -25,7 +25,9 @@
 //! - `pipeline`: reader thread → bounded channel → one concurrent stage → ordered sink.
 //! - `lookup`: finding a row's store customer (per-row lookups or a preloaded index).
 //! - `journal`: the durable record of finished rows behind `--resume`.
-//! - `rows`: what the row commands share: journal lifecycle, interrupts, failure policy.
+//! - `rows`: what the row commands share: journal lifecycle, interrupts, failure policy;
+//!   `rows::engine` is the one row engine (`RowCommand`: a command gives how a record becomes
+//!   an item, its keys and how it is executed; `Job` does files, results, journal, summary).
 //! - `interrupt`: SIGINT/SIGTERM for the row commands.
 //! - `results`: the results file (`_row,_result,_customer_id,_message` + input columns).
 //! - `report`: progress bar and the end-of-run summary (stderr and `--summary-json`).
