@@ -20,7 +20,8 @@ pub enum ApiVersion {
     /// Customers V2 (`/v2/customers`): every command.
     #[default]
     V2,
-    /// Customers V3 (`/v3/customers`): export (addresses at no extra request) and count.
+    /// Customers V3 (`/v3/customers`): every command, writes in batches of up to 10 customers,
+    /// addresses in the export pages; customer groups stay on V2.
     V3,
 }
 

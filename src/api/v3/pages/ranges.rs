@@ -164,6 +164,7 @@ pub(super) fn by_ranges(
             }
         })
         .buffered(concurrency);
+    let reads = driven(reads, concurrency);
     let walk = Walk {
         reads,
         last,
@@ -172,6 +173,38 @@ pub(super) fn by_ranges(
     };
     let rest = checked(walk, most);
     stream::iter([Ok(page)]).chain(rest).boxed()
+}
+
+/// `reads` polled by a task of its own, `depth` results ahead of the consumer. `buffered`
+/// starts a range's request only when it is polled, so while the export writes a page (a few
+/// ms for 250 customers with their addresses) no answer was read and no next request sent:
+/// measured on 100,000 customers at 20 ms and concurrency 8, requests took 22.7 ms on
+/// average, yet the run took 1.7 s where 400 / 8 x 22.7 ms is 1.1 s. Dropping the stream
+/// aborts the task (an export that stops on an error sends nothing more).
+fn driven<T: Send + 'static>(
+    reads: impl futures::Stream<Item = T> + Send + 'static,
+    depth: usize,
+) -> BoxStream<'static, T> {
+    struct Abort(tokio::task::AbortHandle);
+    impl Drop for Abort {
+        fn drop(&mut self) {
+            self.0.abort();
+        }
+    }
+    let (tx, rx) = tokio::sync::mpsc::channel(depth.max(1));
+    let task = tokio::spawn(async move {
+        let mut reads = std::pin::pin!(reads);
+        while let Some(r) = reads.next().await {
+            if tx.send(r).await.is_err() {
+                break;
+            }
+        }
+    });
+    let guard = Abort(task.abort_handle());
+    stream::unfold((rx, guard), |(mut rx, guard)| async move {
+        rx.recv().await.map(|r| (r, (rx, guard)))
+    })
+    .boxed()
 }
 
 /// The ranges' reads as yielded, with what the walk has seen so far.
