@@ -55,7 +55,7 @@ mod settings;
 // What the user sees: progress, quota waits, `--quiet`, summaries, help and messages, and
 // the address and `--only-failed` workflows behind them.
 mod ux;
-// `--api v3` (export and count): the same files as V2, request counts, faults, a hostile V3
+// `export` and `count` under `--api v3`: the same files as V2, request counts, faults, a hostile V3
 // store, an unknown version refused, `BIGCOMMERCE_API_VERSION`.
 mod v3;
 // `import --api v3`: the same results as V2 (parametrised by `--api`), requests per batch,
