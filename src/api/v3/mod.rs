@@ -155,6 +155,25 @@ fn encode(text: &str, out: &mut String) {
     }
 }
 
+/// `id:in=1,2,3`: the filter of a read or a delete naming these customers.
+fn ids_in(ids: &[u64]) -> String {
+    let list: Vec<String> = ids.iter().map(u64::to_string).collect();
+    format!("id:in={}", list.join(","))
+}
+
+/// `email:in=a%2Bb@x.com,c@y.com`: each email percent-encoded by [`encode`], `,` between
+/// them (so an email with a comma cannot be one of a list: callers send it alone).
+fn emails_in<S: AsRef<str>>(emails: &[S]) -> String {
+    let mut query = String::from("email:in=");
+    for (i, e) in emails.iter().enumerate() {
+        if i > 0 {
+            query.push(',');
+        }
+        encode(e.as_ref(), &mut query);
+    }
+    query
+}
+
 /// The number of customers matching `filters`: `meta.pagination.total` of a one-customer
 /// page (V3 has no count route; §4: the total comes with page-based requests).
 pub async fn count(client: &Client, filters: &Filters) -> Result<u64, ApiError> {

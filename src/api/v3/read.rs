@@ -16,22 +16,17 @@ pub async fn find_customer(
     id: Option<u64>,
     email: Option<&str>,
 ) -> Result<Option<Customer>, ApiError> {
-    let mut query = String::new();
-    match (id, email) {
-        (Some(id), _) => query.push_str(&format!("id:in={id}")),
-        (None, Some(e)) => {
-            query.push_str("email:in=");
-            super::encode(e, &mut query);
-        }
+    let mut query = match (id, email) {
+        (Some(id), _) => super::ids_in(&[id]),
+        (None, Some(e)) => super::emails_in(&[e]),
         (None, None) => return Ok(None),
-    }
+    };
     // Channel-specific customers may share an email (§12): one page holds them all. The
     // balance and the form fields are shown only when asked for (§13.1, §10); the import
     // compares with both.
     query.push_str("&include=storecredit,formfields&limit=250");
-    let reply = client.get_v3("/customers", &query).await?;
-    let page: CustomerPage = client.decode_aside("/v3/customers", reply.body).await?;
-    Ok(page
+    Ok(page(client, &query)
+        .await?
         .data
         .into_iter()
         .map(|c| c.into_v2().0)
@@ -67,8 +62,7 @@ pub async fn customers_by_ids(client: &Client, ids: &[u64]) -> Result<Vec<Custom
         return Ok(Vec::new());
     }
     assert!(ids.len() <= 250, "one page of 250 holds every answer");
-    let list: Vec<String> = ids.iter().map(u64::to_string).collect();
-    let query = format!("id:in={}&limit=250", list.join(","));
+    let query = format!("{}&limit=250", super::ids_in(ids));
     let found = customers_page(client, &query).await?;
     Ok(found.into_iter().filter(|c| ids.contains(&c.id)).collect())
 }
@@ -89,14 +83,7 @@ pub async fn customers_by_emails(
         emails.iter().all(|e| !e.contains(',')),
         "a comma splits the list"
     );
-    let mut query = String::from("email:in=");
-    for (i, e) in emails.iter().enumerate() {
-        if i > 0 {
-            query.push(',');
-        }
-        super::encode(e, &mut query);
-    }
-    query.push_str("&limit=250");
+    let query = format!("{}&limit=250", super::emails_in(emails));
     let found = customers_page(client, &query).await?;
     Ok(found
         .into_iter()
@@ -105,9 +92,15 @@ pub async fn customers_by_emails(
 }
 
 async fn customers_page(client: &Client, query: &str) -> Result<Vec<Customer>, ApiError> {
-    let reply = client.get_v3("/customers", query).await?;
-    let page: CustomerPage = client.decode_aside("/v3/customers", reply.body).await?;
+    let page = page(client, query).await?;
     Ok(page.data.into_iter().map(|c| c.into_v2().0).collect())
+}
+
+/// One `GET /v3/customers?<query>` page as sent: what every lookup of a few named customers
+/// reads (the walks over the whole store are `pages`).
+pub(super) async fn page(client: &Client, query: &str) -> Result<CustomerPage, ApiError> {
+    let reply = client.get_v3("/customers", query).await?;
+    client.decode_aside("/v3/customers", reply.body).await
 }
 
 /// What `POST /v3/customers/validate-credentials` answered (§11).

@@ -185,8 +185,7 @@ impl Writes {
                 "DELETE /v3/customers: 0 is not a customer id".into(),
             ));
         }
-        let list: Vec<String> = ids.iter().map(u64::to_string).collect();
-        let query = format!("id:in={}", list.join(","));
+        let query = super::ids_in(ids);
         self.client
             .send_v3(Method::DELETE, "/customers", &query, None, true)
             .await?;
@@ -200,22 +199,10 @@ impl Writes {
         if emails.is_empty() {
             return Ok(Vec::new());
         }
-        let mut query = String::from("email:in=");
-        for (i, e) in emails.iter().enumerate() {
-            if i > 0 {
-                query.push(',');
-            }
-            super::encode(e, &mut query);
-        }
         // One page holds every match: emails are unique per store, but channel-specific
         // customers may share one (§12), hence more than the batch's count.
-        query.push_str("&limit=250");
-        let reply = self.client.get_v3("/customers", &query).await?;
-        let page: CustomerPage = self
-            .client
-            .decode_aside("/v3/customers", reply.body)
-            .await?;
-        Ok(page.data)
+        let query = format!("{}&limit=250", super::emails_in(emails));
+        Ok(super::read::page(&self.client, &query).await?.data)
     }
 
     /// The store credit of these customers (`GET /v3/customers?id:in=…&include=storecredit`,
@@ -223,13 +210,8 @@ impl Writes {
     /// out, or shows without `store_credit_amounts`, is not in the map.
     pub async fn balances(&self, ids: &[u64]) -> Result<HashMap<u64, i64>, WriteError> {
         check_batch("GET /v3/customers?id:in=", ids.len(), MAX_DELETE_IDS)?;
-        let list: Vec<String> = ids.iter().map(u64::to_string).collect();
-        let query = format!("id:in={}&include=storecredit&limit=250", list.join(","));
-        let reply = self.client.get_v3("/customers", &query).await?;
-        let page: CustomerPage = self
-            .client
-            .decode_aside("/v3/customers", reply.body)
-            .await?;
+        let query = format!("{}&include=storecredit&limit=250", super::ids_in(ids));
+        let page = super::read::page(&self.client, &query).await?;
         Ok(super::credit::balances_of(&page.data))
     }
 
