@@ -335,20 +335,26 @@ mod tests {
     use super::*;
     use std::time::Duration;
 
-    fn rows_of(keys: Vec<&'static str>) -> mpsc::Receiver<anyhow::Result<Row>> {
+    /// Rows with these keys in their first cell, numbered from 1; the feed stops when the
+    /// pipeline stops reading.
+    fn rows_of<K: AsRef<str> + Send + 'static>(
+        keys: impl IntoIterator<Item = K, IntoIter: Send + 'static>,
+    ) -> mpsc::Receiver<anyhow::Result<Row>> {
         let (tx, rx) = mpsc::channel(16);
+        let keys = keys.into_iter();
         tokio::spawn(async move {
-            for (i, k) in keys.into_iter().enumerate() {
+            for (i, k) in keys.enumerate() {
                 let mut rec = csv::StringRecord::new();
-                rec.push_field(k);
+                rec.push_field(k.as_ref());
                 let i = i as u64;
-                tx.send(Ok(Row {
+                let row = Row {
                     no: i + 1,
                     seq: i,
                     record: rec,
-                }))
-                .await
-                .unwrap();
+                };
+                if tx.send(Ok(row)).await.is_err() {
+                    return;
+                }
             }
         });
         rx
@@ -440,21 +446,7 @@ mod tests {
         let n = (slots * 10 * 25) as u64;
         let barrier = Arc::new(tokio::sync::Barrier::new(slots));
         let starved = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-        let (tx, rx) = mpsc::channel(16);
-        tokio::spawn(async move {
-            for i in 0..n {
-                let mut rec = csv::StringRecord::new();
-                rec.push_field(&format!("k{i}"));
-                let row = Row {
-                    no: i + 1,
-                    seq: i,
-                    record: rec,
-                };
-                if tx.send(Ok(row)).await.is_err() {
-                    return;
-                }
-            }
-        });
+        let rx = rows_of((0..n).map(|i| format!("k{i}")));
         let mut seen = 0u64;
         run(
             rx,
@@ -502,21 +494,7 @@ mod tests {
         let prepared = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let written = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let peak = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-        let (tx, rx) = mpsc::channel(16);
-        tokio::spawn(async move {
-            for i in 0..n as u64 {
-                let mut rec = csv::StringRecord::new();
-                rec.push_field(&format!("k{i}"));
-                let row = Row {
-                    no: i + 1,
-                    seq: i,
-                    record: rec,
-                };
-                if tx.send(Ok(row)).await.is_err() {
-                    return;
-                }
-            }
-        });
+        let rx = rows_of((0..n).map(|i| format!("k{i}")));
         let mut seen = Vec::new();
         let ended = run(
             rx,
