@@ -7,6 +7,7 @@ use futures::stream::{BoxStream, StreamExt};
 
 use super::client::Client;
 use super::error::ApiError;
+use super::models::Customer;
 use super::once::Deleted;
 use super::v2::pages::Query;
 use super::{v2, v3};
@@ -227,7 +228,10 @@ impl Writer {
 
     /// Update customer `id` with the row's `fields` (those that differ from the store), and
     /// its password when `with_password`. Under V3 the row's form fields and marketing
-    /// consent go too.
+    /// consent go too. V2 answers the customer as stored; a V3 batch answers only that it
+    /// was written (`None`). `credit_was_zero`: the caller's lookup read no store credit, so
+    /// under V3 the row's amount is right whether the store sets or adds it (otherwise the
+    /// batch reads the balance and learns the rule, `v3::credit`); V2's `store_credit` sets.
     pub async fn update(
         &self,
         key: u64,
@@ -235,14 +239,16 @@ impl Writer {
         row: &RowData,
         fields: &[Field],
         with_password: bool,
-    ) -> Result<(), WriteError> {
+        credit_was_zero: bool,
+    ) -> Result<Option<Customer>, WriteError> {
         match self {
-            Writer::V2(client) => {
-                Ok(v2::write::update(client, id, row, fields, with_password).await?)
-            }
+            Writer::V2(client) => Ok(Some(
+                v2::write::update(client, id, row, fields, with_password).await?,
+            )),
             Writer::V3(b) => {
                 let body = v3::encode::update_body(row, fields, with_password);
-                b.update(key, id, body).await
+                b.update_credit(key, id, body, credit_was_zero).await?;
+                Ok(None)
             }
         }
     }

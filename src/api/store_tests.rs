@@ -124,7 +124,7 @@ async fn updates_groups_and_deletes_go_through_either_backend() {
         let id = w.create(1, &row, false).await.unwrap();
         let mut change = RowData::default();
         change.values[Field::Company.index()] = Some("Acme".into());
-        w.update(2, id, &change, &[Field::Company], false)
+        w.update(2, id, &change, &[Field::Company], false, false)
             .await
             .unwrap();
         let group = sb.groups()[0]["id"].as_u64().unwrap();

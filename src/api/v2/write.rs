@@ -23,7 +23,8 @@ pub async fn create(client: &Client, row: &RowData, force_reset: bool) -> Result
     Ok(created.id)
 }
 
-/// `PUT /customers/{id}` of the row's `fields` (and its password when `with_password`). A
+/// `PUT /customers/{id}` of the row's `fields` (and its password when `with_password`): the
+/// customer as stored. A
 /// lost answer is settled by reading the customer back (`once.rs`): the update landed when
 /// none of the fields sent differs any more; a password cannot be read back, so an update
 /// that sets one is sent again instead.
@@ -33,19 +34,18 @@ pub async fn update(
     row: &RowData,
     fields: &[Field],
     with_password: bool,
-) -> Result<(), ApiError> {
+) -> Result<Customer, ApiError> {
     let body = row.update_payload(fields, with_password);
     client
         .update_customer_confirmed(client.max_retries(), id, &body, |c| {
             landed(row, fields, with_password, c)
         })
-        .await?;
-    Ok(())
+        .await
 }
 
 /// The customer as read back shows the update of `fields` (never when it set a password,
 /// which the store does not show).
-pub fn landed(row: &RowData, fields: &[Field], with_password: bool, c: &Customer) -> bool {
+fn landed(row: &RowData, fields: &[Field], with_password: bool, c: &Customer) -> bool {
     let now = row.changes(&Snapshot::of(c));
     !with_password && fields.iter().all(|f| !now.contains(f))
 }

@@ -10,7 +10,7 @@
 //! V3 run compares with what V3 shows. Groups stay on V2 (V3 has no groups API).
 
 use crate::api::store::{WriteError, Writer};
-use crate::api::{v2, v3, ApiError, Client, Customer, Group};
+use crate::api::{v3, ApiError, Client, Group};
 use crate::lookup;
 use crate::mapping::columns::Field;
 use crate::mapping::row::{AddressData, RowData, Snapshot};
@@ -79,11 +79,10 @@ impl StoreCalls {
         .await?)
     }
 
-    /// Send these fields of the row (and its password when `password`) to customer `id`.
-    /// V2 answers the customer as stored; a V3 batch answers only that it was written
-    /// (`None`: the caller knows what it sent). `credit_was_zero`: the lookup read no store
-    /// credit, so under V3 the row's amount is right whether the store sets or adds it
-    /// (api::v3::credit; otherwise the batch reads the balance and learns the rule).
+    /// Send these fields of the row (and its password when `password`) to customer `id`
+    /// through the run's writer (`api::store::Writer::update`: a V2 lost answer is settled by
+    /// reading the customer back, V3's store credit follows the store's rule). `None`: a V3
+    /// batch answers only that it was written, and the caller knows what it sent.
     pub async fn update_customer(
         &self,
         key: u64,
@@ -93,21 +92,11 @@ impl StoreCalls {
         password: bool,
         credit_was_zero: bool,
     ) -> Result<Option<Stored>, WriteError> {
-        if let Writer::V3(b) = &self.writer {
-            let body = v3::encode::update_body(data, fields, password);
-            b.update_credit(key, id, body, credit_was_zero).await?;
-            return Ok(None);
-        }
-        let body = data.update_payload(fields, password);
-        // A lost answer is settled by reading the customer back (api::once): the update landed
-        // when none of the fields sent differs any more. A password cannot be read back, so a
-        // row that sets one is sent again instead.
-        let landed = |c: &Customer| v2::write::landed(data, fields, password, c);
-        let c = self
-            .client
-            .update_customer_confirmed(self.max_retries, id, &body, landed)
+        let stored = self
+            .writer
+            .update(key, id, data, fields, password, credit_was_zero)
             .await?;
-        Ok(Some(Stored {
+        Ok(stored.map(|c| Stored {
             fields: Snapshot::of(&c),
             email: c.email,
         }))
