@@ -354,7 +354,7 @@ pub(super) fn explain_refusal(err: &WriteError, item: &Item, rule: &Rule) -> Wri
 pub(super) fn balances_of(customers: &[super::models::V3Customer]) -> HashMap<u64, i64> {
     customers
         .iter()
-        .filter_map(|c| Some((c.id, units(&c.store_credit_amounts)?)))
+        .filter_map(|c| Some((c.id, c.store_credit_amounts.units()?)))
         .collect()
 }
 

@@ -6,7 +6,7 @@ use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 
 use crate::api::models::{
-    lenient_bool, lenient_form_fields, lenient_string, lenient_u64, value_to_text,
+    lenient_bool, lenient_form_fields, lenient_list, lenient_string, lenient_u64,
 };
 use crate::api::{Address, Customer, FormField};
 
@@ -99,7 +99,7 @@ pub struct V3Customer {
     pub date_modified: String,
     /// `[{amount: 43.15}]` with `include=storecredit`: numbers, not V2's decimal string.
     #[serde(default)]
-    pub store_credit_amounts: Value,
+    pub store_credit_amounts: StoreCredit,
     #[serde(default)]
     pub authentication: Option<Authentication>,
     /// V2's `accepts_marketing` under its V3 name (§13.1).
@@ -171,7 +171,7 @@ impl V3Customer {
             last_name: self.last_name,
             company: self.company,
             phone: self.phone,
-            store_credit: credit(&self.store_credit_amounts),
+            store_credit: self.store_credit_amounts.v2_text(),
             customer_group_id: self.customer_group_id,
             notes: self.notes,
             tax_exempt_category: self.tax_exempt_category,
@@ -208,25 +208,216 @@ impl V3Address {
     }
 }
 
-/// The sum of `store_credit_amounts`, in ten-thousandths (V2's precision, four decimals)
-/// shown as V2 shows it: `0.0000`, `12.5000`, `-3.2500`. V3 sends floats (`43.15`), so each
-/// amount is rounded to V2's precision before summing; no amounts (or none sent) is zero.
-fn credit(amounts: &Value) -> String {
-    let mut total: i128 = 0;
-    if let Value::Array(items) = amounts {
-        for item in items {
-            let amount = item.get("amount").unwrap_or(item);
-            let text = value_to_text(amount);
-            if let Ok(f) = text.trim().parse::<f64>() {
-                if f.is_finite() {
-                    total += (f * 10_000.0).round() as i128;
+/// `store_credit_amounts` as sent: a list of amounts, or None when it is not a list (absent,
+/// `null`, `{}`). Read straight from the parser: a `serde_json::Value` per amount (a map and
+/// its key) cost more than the sum, on every customer of an export.
+#[derive(Debug, Default)]
+pub struct StoreCredit(Option<Vec<Amount>>);
+
+/// One element of the list: the number its text holds (None: not a finite number), and
+/// whether it was an `{amount}` object with a number or a numeric string in it.
+#[derive(Debug)]
+struct Amount {
+    value: Option<f64>,
+    exact: bool,
+}
+
+impl StoreCredit {
+    /// The sum as the export writes it, in V2's decimal form (`0.0000`, `12.5000`, `-3.2500`):
+    /// each amount rounded to V2's precision (four decimals, V3 sends floats like `43.15`)
+    /// before summing; an amount that is no number (or none sent) counts as zero.
+    pub fn v2_text(&self) -> String {
+        let mut total: i128 = 0;
+        for f in self.amounts().filter_map(|a| a.value) {
+            // Saturating: `1e300` from a hostile store must not wrap (or panic) the sum.
+            total = total.saturating_add((f * 10_000.0).round() as i128);
+        }
+        let sign = if total < 0 { "-" } else { "" };
+        let v = total.unsigned_abs();
+        format!("{sign}{}.{:04}", v / 10_000, v % 10_000)
+    }
+
+    /// The sum in ten-thousandths, strictly (the import's balance reads, `api::v3::credit`):
+    /// None unless it is a list of `{amount}` objects each holding a finite number.
+    pub fn units(&self) -> Option<i64> {
+        let mut total = 0i64;
+        for a in self.0.as_ref()? {
+            let f = a.value.filter(|_| a.exact)?;
+            total = total.checked_add((f * 10_000.0).round() as i64)?;
+        }
+        Some(total)
+    }
+
+    fn amounts(&self) -> impl Iterator<Item = &Amount> {
+        self.0.iter().flatten()
+    }
+}
+
+impl<'de> Deserialize<'de> for StoreCredit {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<StoreCredit, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = StoreCredit;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a list of store credit amounts")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<StoreCredit, A::Error> {
+                let mut out = Vec::new();
+                while let Some(a) = seq.next_element()? {
+                    out.push(a);
+                }
+                Ok(StoreCredit(Some(out)))
+            }
+            fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<StoreCredit, D::Error> {
+                d.deserialize_any(V)
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<StoreCredit, A::Error> {
+                while map
+                    .next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?
+                    .is_some()
+                {}
+                Ok(StoreCredit(None))
+            }
+            fn visit_none<E>(self) -> Result<StoreCredit, E> {
+                Ok(StoreCredit(None))
+            }
+            fn visit_unit<E>(self) -> Result<StoreCredit, E> {
+                Ok(StoreCredit(None))
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<StoreCredit, E> {
+                Ok(StoreCredit(None))
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<StoreCredit, E> {
+                Ok(StoreCredit(None))
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<StoreCredit, E> {
+                Ok(StoreCredit(None))
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<StoreCredit, E> {
+                Ok(StoreCredit(None))
+            }
+            fn visit_str<E>(self, _: &str) -> Result<StoreCredit, E> {
+                Ok(StoreCredit(None))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl Amount {
+    /// The amount of a cell's text ([`crate::api::models::value_to_text`] of the value).
+    fn of(text: &str, exact: bool) -> Amount {
+        Amount {
+            value: text.trim().parse::<f64>().ok().filter(|f| f.is_finite()),
+            exact,
+        }
+    }
+
+    fn number(f: f64) -> Amount {
+        Amount {
+            value: Some(f).filter(|f| f.is_finite()),
+            exact: true,
+        }
+    }
+
+    const NONE: Amount = Amount {
+        value: None,
+        exact: false,
+    };
+}
+
+impl<'de> Deserialize<'de> for Amount {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Amount, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(field_identifier, rename_all = "snake_case")]
+        enum Key {
+            Amount,
+            #[serde(other)]
+            Other,
+        }
+        /// The value of an element (`Item`) or of its `amount` key (`Inner`).
+        #[derive(Clone, Copy, PartialEq)]
+        enum At {
+            Item,
+            Inner,
+        }
+        struct V(At);
+        impl<'de> serde::de::DeserializeSeed<'de> for V {
+            type Value = Amount;
+            fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Amount, D::Error> {
+                d.deserialize_any(self)
+            }
+        }
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Amount;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a store credit amount")
+            }
+            // An element: its `amount` (the last one sent), or, without one, its JSON text,
+            // never a number. An object under `amount`: its text, never a number either.
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Amount, A::Error> {
+                let mut amount = Amount::NONE;
+                while let Some(key) = map.next_key::<Key>()? {
+                    match (self.0, key) {
+                        (At::Item, Key::Amount) => amount = map.next_value_seed(V(At::Inner))?,
+                        _ => {
+                            map.next_value::<serde::de::IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(amount)
+            }
+            // A list's text is its items joined (`[5]` is "5"): a number, but not an exact one.
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, seq: A) -> Result<Amount, A::Error> {
+                let text = lenient_string(serde::de::value::SeqAccessDeserializer::new(seq))?;
+                Ok(Amount::of(&text, false))
+            }
+            fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Amount, D::Error> {
+                d.deserialize_any(self)
+            }
+            fn visit_none<E>(self) -> Result<Amount, E> {
+                Ok(Amount::NONE)
+            }
+            fn visit_unit<E>(self) -> Result<Amount, E> {
+                Ok(Amount::NONE)
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Amount, E> {
+                Ok(Amount::NONE)
+            }
+            // The text of a JSON number parses back to the same f64 (both correctly rounded).
+            fn visit_i64<E>(self, v: i64) -> Result<Amount, E> {
+                Ok(self.exact(Amount::number(v as f64)))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<Amount, E> {
+                Ok(self.exact(Amount::number(v as f64)))
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<Amount, E> {
+                Ok(self.exact(Amount::number(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Amount, E> {
+                Ok(self.exact(Amount::of(v, true)))
+            }
+        }
+        impl V {
+            /// A bare amount (not under `amount`) is never exact.
+            fn exact(&self, a: Amount) -> Amount {
+                Amount {
+                    exact: a.exact && self.0 == At::Inner,
+                    ..a
                 }
             }
         }
+        d.deserialize_any(V(At::Item))
     }
-    let sign = if total < 0 { "-" } else { "" };
-    let v = total.unsigned_abs();
-    format!("{sign}{}.{:04}", v / 10_000, v % 10_000)
 }
 
 /// A V3 date as the V2 export writes dates: `YYYY-MM-DDTHH:MM:SSZ` in UTC (from `…Z`,
@@ -243,60 +434,6 @@ fn utc(date: String) -> String {
             .to_string(),
         Err(_) => date,
     }
-}
-
-/// A list, or nothing for `null`/`{}`/a scalar (PHP's empty-array quirk, as V2's models).
-/// Read straight from the parser, without a `serde_json::Value` in between: a page's `data`
-/// went through one at first, which tripled the client's CPU per page.
-pub(crate) fn lenient_list<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
-    d: D,
-) -> Result<Vec<T>, D::Error> {
-    struct List<T>(std::marker::PhantomData<T>);
-    impl<'de, T: Deserialize<'de>> serde::de::Visitor<'de> for List<T> {
-        type Value = Vec<T>;
-        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-            f.write_str("a list")
-        }
-        fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<T>, A::Error> {
-            let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(256));
-            while let Some(item) = seq.next_element()? {
-                out.push(item);
-            }
-            Ok(out)
-        }
-        fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Vec<T>, A::Error> {
-            while map
-                .next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?
-                .is_some()
-            {}
-            Ok(Vec::new())
-        }
-        fn visit_unit<E>(self) -> Result<Vec<T>, E> {
-            Ok(Vec::new())
-        }
-        fn visit_none<E>(self) -> Result<Vec<T>, E> {
-            Ok(Vec::new())
-        }
-        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Vec<T>, D::Error> {
-            d.deserialize_any(self)
-        }
-        fn visit_bool<E>(self, _: bool) -> Result<Vec<T>, E> {
-            Ok(Vec::new())
-        }
-        fn visit_i64<E>(self, _: i64) -> Result<Vec<T>, E> {
-            Ok(Vec::new())
-        }
-        fn visit_u64<E>(self, _: u64) -> Result<Vec<T>, E> {
-            Ok(Vec::new())
-        }
-        fn visit_f64<E>(self, _: f64) -> Result<Vec<T>, E> {
-            Ok(Vec::new())
-        }
-        fn visit_str<E>(self, _: &str) -> Result<Vec<T>, E> {
-            Ok(Vec::new())
-        }
-    }
-    d.deserialize_any(List(std::marker::PhantomData))
 }
 
 fn lenient_opt_u64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
@@ -335,13 +472,68 @@ mod tests {
         assert_eq!(addresses[0].zip, "78726");
         assert_eq!(addresses[0].country_iso2, "US");
         assert_eq!(count, Some(12));
-        assert_eq!(credit(&Value::Null), "0.0000");
-        assert_eq!(credit(&serde_json::json!([{"amount": -3.25}])), "-3.2500");
         for empty in ["null", "{}", "\"\"", "{\"a\":[1]}", "3"] {
             let json = format!(r#"{{"id":1,"addresses":{empty}}}"#);
             let c: V3Customer = serde_json::from_str(&json).unwrap();
             assert!(c.addresses.is_empty(), "{empty}");
         }
+    }
+
+    /// The rule as it was written over a `serde_json::Value` (before the typed [`Amount`]):
+    /// the typed reading must give the same text for every shape a store might send.
+    fn credit_of_value(amounts: &Value) -> String {
+        let mut total: i128 = 0;
+        if let Value::Array(items) = amounts {
+            for item in items {
+                let amount = item.get("amount").unwrap_or(item);
+                let text = crate::api::models::value_to_text(amount);
+                if let Ok(f) = text.trim().parse::<f64>() {
+                    if f.is_finite() {
+                        total = total.saturating_add((f * 10_000.0).round() as i128);
+                    }
+                }
+            }
+        }
+        let sign = if total < 0 { "-" } else { "" };
+        let v = total.unsigned_abs();
+        format!("{sign}{}.{:04}", v / 10_000, v % 10_000)
+    }
+
+    #[test]
+    fn typed_credit_amounts_read_as_the_value_rule_did() {
+        for json in [
+            "null",
+            "{}",
+            "3",
+            r#""12.5""#,
+            "[]",
+            r#"[{"amount":43.15},{"amount":"1"}]"#,
+            r#"[{"amount":-3.25}]"#,
+            r#"[{"amount":0.00005},{"amount":1e3},{"amount":-0.00004}]"#,
+            r#"[{"amount":" 2.5 "},{"amount":"abc"},{"amount":"inf"},{"amount":"NaN"}]"#,
+            r#"[{"amount":null},{"amount":true},{"amount":{}},{"amount":{"x":1}}]"#,
+            r#"[{"amount":[5]},{"amount":[1,2]},{"amount":["7"]},[3],[],[[4]]]"#,
+            r#"[{"currency":"USD"},{},{"amount":1,"amount":2},{"Amount":9}]"#,
+            r#"[7, "8", -1, 18446744073709551615, -9223372036854775808, 1.5e300, null, true]"#,
+            r#"[{"amount":12345678901234567890},{"amount":"0x10"},{"amount":"1_0"}]"#,
+            r#"[{"amount":1e15},{"amount":1e15}]"#,
+            r#"[{"amount":"5"},{"amount":6}]"#,
+            r#"[{"amount":{"amount":3}}]"#,
+        ] {
+            let value: Value = serde_json::from_str(json).unwrap();
+            let page = format!(r#"{{"id":1,"store_credit_amounts":{json}}}"#);
+            let typed: V3Customer = serde_json::from_str(&page).unwrap();
+            let amounts = &typed.store_credit_amounts;
+            assert_eq!(amounts.v2_text(), credit_of_value(&value), "{json}");
+            assert_eq!(
+                amounts.units(),
+                super::super::credit::units(&value),
+                "{json}"
+            );
+        }
+        let none: V3Customer = serde_json::from_str(r#"{"id":1}"#).unwrap();
+        assert_eq!(none.store_credit_amounts.v2_text(), "0.0000");
+        assert_eq!(none.store_credit_amounts.units(), None);
     }
 
     #[test]

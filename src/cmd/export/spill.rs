@@ -27,8 +27,15 @@ pub(super) struct FormFieldColumns {
 }
 
 impl FormFieldColumns {
+    /// Up to this many columns, a scan of the names finds one faster than hashing the name.
+    const SCANNED: usize = 16;
+
     fn column(&mut self, name: &str) -> usize {
-        if let Some(i) = self.index.get(name) {
+        if self.names.len() <= Self::SCANNED {
+            if let Some(i) = self.names.iter().position(|n| n == name) {
+                return i;
+            }
+        } else if let Some(i) = self.index.get(name) {
             return *i;
         }
         self.names.push(name.to_string());
