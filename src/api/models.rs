@@ -336,14 +336,29 @@ impl<'de> Deserialize<'de> for FieldItem {
 pub(crate) fn lenient_list<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
     d: D,
 ) -> Result<Vec<T>, D::Error> {
-    struct List<T>(std::marker::PhantomData<T>);
+    list_sized(d, 0)
+}
+
+/// [`lenient_list`] for the `data` of a page of 250 (JSON gives no length ahead): the page's
+/// records in one allocation rather than eight, each copying those read so far.
+pub(crate) fn lenient_page<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Vec<T>, D::Error> {
+    list_sized(d, 256)
+}
+
+fn list_sized<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+    expected: usize,
+) -> Result<Vec<T>, D::Error> {
+    struct List<T>(usize, std::marker::PhantomData<T>);
     impl<'de, T: Deserialize<'de>> serde::de::Visitor<'de> for List<T> {
         type Value = Vec<T>;
         fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
             f.write_str("a list")
         }
         fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<T>, A::Error> {
-            let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(256));
+            let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(self.0).min(256));
             while let Some(item) = seq.next_element()? {
                 out.push(item);
             }
@@ -381,7 +396,7 @@ pub(crate) fn lenient_list<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
             Ok(Vec::new())
         }
     }
-    d.deserialize_any(List(std::marker::PhantomData))
+    d.deserialize_any(List(expected, std::marker::PhantomData))
 }
 
 #[cfg(test)]
