@@ -724,3 +724,55 @@ fn reconciled_create_never_takes_an_earlier_customer(api: &str) {
         "{api}: the create was sent (the lookup missed the customer)"
     );
 }
+
+/// The clock check is best effort and a broken `Date` cannot turn it against the run: a
+/// store whose every answer carries a far-future `Date` (which, believed, would date every
+/// create the run made before its own send), or a 1970 or unreadable one, and loses every
+/// create's answer after committing it, still gets each row created once and reported with
+/// its own id: such a `Date` is ignored and the names decide, as before the clock was kept.
+#[test]
+fn a_broken_date_header_never_fails_a_create_the_run_made() {
+    const BROKEN: [&[&str]; 2] = [
+        &["Fri, 31 Dec 9999 23:59:59 GMT"],
+        &["Thu, 01 Jan 1970 00:00:00 GMT", "the day after tomorrow"],
+    ];
+    for (api, dates) in APIS.iter().flat_map(|a| BROKEN.map(|d| (*a, d))) {
+        let store = Store::empty();
+        store.write("in.csv", &new_customers_csv(12, "d"));
+        let proxy = Hostile::start("127.0.0.1", Some(store.sb.addr()), move |req, no| {
+            if req.method == "POST" && req.path().ends_with("/customers") {
+                return Action::ForwardThenDrop;
+            }
+            // Before the store's own `Date`: the one a client reads.
+            Action::ForwardWithHeaders(vec![("Date".into(), dates[no % dates.len()].into())])
+        });
+        let mut cmd = store.command(&with_api(&["import", "in.csv"], api));
+        cmd.env("BIGCOMMERCE_API_URL", proxy.url());
+        let out = run_bounded(cmd, std::time::Duration::from_secs(60));
+        assert_eq!(out.code, 0, "{api} {dates:?}: {}", out.stderr);
+        let rows = store.csv("in.results.csv");
+        let by = by_email(&store);
+        assert_eq!(by.len(), 12, "{api}: each once");
+        for r in &rows {
+            assert_eq!(r["_result"], "created", "{api} {dates:?}: {r:?}");
+            assert_eq!(r["_customer_id"], by[&r["email"]]["id"].to_string());
+        }
+        let posts: Vec<String> = proxy
+            .requests()
+            .iter()
+            .filter(|r| r.method == "POST")
+            .map(|r| String::from_utf8_lossy(&r.body).into_owned())
+            .collect();
+        for r in &rows {
+            let sent = posts
+                .iter()
+                .filter(|b| b.contains(&format!("\"{}\"", r["email"])))
+                .count();
+            assert_eq!(
+                sent, 1,
+                "{api} {dates:?}: {} sent once, answer lost",
+                r["email"]
+            );
+        }
+    }
+}
