@@ -131,7 +131,6 @@ pub struct Sent<'a> {
 /// A customer the reconciling lookup found with the create's email.
 #[derive(Debug, Clone, Copy)]
 pub struct Found<'a> {
-    pub id: u64,
     pub first_name: &'a str,
     pub last_name: &'a str,
     /// As the store sent it: ISO-8601 from V3, RFC-2822 from V2.
@@ -214,7 +213,6 @@ mod tests {
 
     fn found(first: &'static str, date_created: &'static str) -> Found<'static> {
         Found {
-            id: 7,
             first_name: first,
             last_name: "Lee",
             date_created,

@@ -1,7 +1,8 @@
 //! The store seam's writes of the mapping's rows through V2 (`api::store::Writer::V2`): one
 //! request per item, the rows as V2 bodies ([`super::encode`]); creates happen exactly once
 //! (an ambiguous create is looked up, by email or among the customer's addresses, before it is
-//! sent again, and a customer found by email counts only if it can be this create's). Setting a group and deleting are single client calls (`client.rs`, `once.rs`).
+//! sent again, and a customer found by email counts only if it can be this create's).
+//! Setting a group and deleting are single client calls (`client.rs`, `once.rs`).
 
 use serde_json::Value;
 
@@ -47,7 +48,6 @@ pub async fn create_customer_within(
                 return Ok(None);
             };
             let found = once::Found {
-                id: c.id,
                 first_name: &c.first_name,
                 last_name: &c.last_name,
                 date_created: &c.date_created,

@@ -261,8 +261,8 @@ async fn reconcile(
 enum Settled {
     /// Created by this run: its customer's id.
     Ours(u64),
-    /// The email is held by a customer that is not this run's (another client took it since
-    /// the importer's lookup, issue 14): the row's failure, naming it.
+    /// The email is held by a customer that is not this run's (another client took it, or
+    /// the importer's lookup missed it, issue 14): the row's failure, naming it.
     Taken(String),
     /// Not there: to be sent again.
     Absent,
@@ -283,7 +283,6 @@ fn settle(item: &Item, found: &[V3Customer], clock: Option<i64>) -> Settled {
         .filter(|c| item.email.as_deref() == Some(&c.email.to_lowercase()))
         .map(|c| {
             let seen = once::Found {
-                id: c.id,
                 first_name: &c.first_name,
                 last_name: &c.last_name,
                 date_created: &c.date_created,
