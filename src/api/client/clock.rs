@@ -142,4 +142,37 @@ mod tests {
         clock.record(&headers);
         assert_eq!(clock.latest(), Some(now.timestamp()));
     }
+
+    /// The sandbox's answers carry hyper's `Date`, which the client keeps, and its
+    /// `date_created` comes from the same system clock: a customer created after the clock
+    /// was read is not dated before it (what the reconciliation tests rely on).
+    #[tokio::test]
+    async fn the_sandbox_date_is_kept_and_agrees_with_its_date_created() {
+        use crate::api::client::{Client, Connection, Secret};
+        use crate::sandbox::{Sandbox, SandboxConfig};
+        let sb = Sandbox::start(SandboxConfig::default(), 0).await.unwrap();
+        let client = Client::new(&Connection {
+            api_url: url::Url::parse(&sb.base_url()).unwrap(),
+            store_hash: sb.store_hash().to_string(),
+            token: Secret::new(sb.token().to_string()),
+            concurrency: 1,
+            timeout: std::time::Duration::from_secs(5),
+            max_retries: 0,
+        })
+        .unwrap();
+        assert_eq!(client.store_clock(), None, "nothing answered yet");
+        client.get_v3("/customers", "limit=1").await.unwrap();
+        let clock = client.store_clock().expect("the sandbox sends a Date");
+        assert!(
+            clock.abs_diff(chrono::Utc::now().timestamp()) <= 2,
+            "{clock}"
+        );
+        let body =
+            serde_json::json!({"email": "a@example.com", "first_name": "A", "last_name": "B"});
+        let created = client.create_customer(&body).await.unwrap();
+        let at = chrono::DateTime::parse_from_rfc2822(&created.date_created)
+            .unwrap()
+            .timestamp();
+        assert!(at >= clock, "created {at}, clock {clock}");
+    }
 }
