@@ -1,7 +1,9 @@
-//! The store seam: [`Reader`] for reads, [`Writer`] for writes (at the end). One [`Reader`] over either Customers API, yielding the same
-//! [`Page`]s of V2-shaped customers (and addresses), so `export` writes the same bytes from
-//! either backend (reviews/architecture-review.md §8: backends as an enum chosen once from
-//! the settings, no dyn; a V3 gap is a compile error in the match).
+//! The store seam: [`Reader`] for reads, [`Writer`] for writes (at the end). One [`Reader`]
+//! over either Customers API, reading the customers a [`Selection`] (the neutral filters in
+//! that backend's terms) names and yielding the same [`Page`]s of V2-shaped customers (and
+//! addresses), so `export` writes the same bytes from either backend
+//! (reviews/architecture-review.md §8: backends as an enum chosen once from the settings, no
+//! dyn; a V3 gap is a compile error in the match).
 
 use futures::stream::{self, BoxStream, StreamExt};
 
