@@ -338,6 +338,12 @@ impl Finder {
         self.preloaded
     }
 
+    /// The summary's line saying the store was read in pages, if it was.
+    pub fn notice(&self) -> Option<String> {
+        self.preloaded
+            .then(|| "read the store in pages instead of one lookup per row".to_string())
+    }
+
     /// The store customer a row names (by its id when it has one, else its email), if any.
     pub async fn find(
         &self,
