@@ -7,10 +7,9 @@
 use serde_json::Value;
 
 use crate::api::client::Client;
-use crate::api::error::ApiError;
+use crate::api::error::{ApiError, WriteError};
 use crate::api::models::Customer;
 use crate::api::once;
-use crate::api::store::WriteError;
 use crate::mapping::columns::Field;
 use crate::mapping::row::{AddressData, RowData, Snapshot};
 
