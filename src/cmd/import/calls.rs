@@ -9,13 +9,12 @@
 //! The reads (a customer by id or email, a customer's addresses) go through V3's `GET`, so a
 //! V3 run compares with what V3 shows. Groups stay on V2 (V3 has no groups API).
 
+use crate::api::once::create_within;
 use crate::api::store::{WriteError, Writer};
 use crate::api::{v3, ApiError, Client, Group};
 use crate::lookup;
 use crate::mapping::columns::Field;
 use crate::mapping::row::{AddressData, RowData, Snapshot};
-
-use crate::api::reconcile::create_once;
 
 /// The per-row store calls (see the module docs).
 #[derive(Clone)]
@@ -67,16 +66,10 @@ impl StoreCalls {
         if let Writer::V3(_) = &self.writer {
             return self.writer.create(key, data, force_reset).await;
         }
+        // The V2 create and its reconciliation (a customer found by email is taken only if
+        // it can be this create's) are the V2 backend's; this run's own --max-retries.
         let body = data.create_payload(force_reset);
-        let email = data.email().unwrap_or_default();
-        let client = &self.client;
-        Ok(create_once(
-            client,
-            self.max_retries,
-            || async { client.create_customer(&body).await.map(|c| c.id) },
-            || async { Ok(client.find_customer_by_email(email).await?.map(|c| c.id)) },
-        )
-        .await?)
+        crate::api::v2::write::create_customer_within(&self.client, self.max_retries, &body).await
     }
 
     /// Send these fields of the row (and its password when `password`) to customer `id`
@@ -116,7 +109,7 @@ impl StoreCalls {
         }
         let body = addr.payload();
         let client = &self.client;
-        Ok(create_once(
+        Ok(create_within(
             client,
             self.max_retries,
             || async { client.create_address(id, &body).await.map(|_| ()) },
