@@ -27,8 +27,12 @@ mod hostile_export;
 // The hostile HTTP/1.1 server (std sockets) that `hostile_store` puts in front of the sandbox.
 mod hostile_server;
 // Import and the row commands against a hostile store: redirects, echoed secrets, gzip
-// bombs, absurd rate-limit headers, odd statuses and counts.
+// bombs, absurd rate-limit headers, odd statuses and counts (each under both APIs where the
+// promise is the same).
 mod hostile_store;
+// `--api v3` against a hostile store: filters ignored by lookups, edited batch answers,
+// headerless 429s on the PUT limit, lying pagination, wrong-shaped 200s.
+mod hostile_v3;
 // `import`: dry runs, validation, groups, addresses, passwords, blanks, export files as
 // input, unknown columns, duplicate rows, `--only-failed`, planning.
 mod import;
