@@ -451,7 +451,8 @@ fn headerless_429s_on_the_put_limit_are_backed_off_and_every_row_lands() {
 enum Lie {
     /// `meta.pagination.total` far above the 600 it sends.
     TotalFarAbove,
-    /// The second (full) page's cursor points back to before the first page.
+    /// The second (full) page's cursor points back to before the first page (followed, it
+    /// repeats the first page; the id ranges of keyset cursors do not follow it).
     CursorLoops,
     /// `links.next` to page 1 forever and `total_pages: 0`, with correct cursors: the
     /// export follows the cursors and writes every customer.
@@ -481,16 +482,37 @@ fn v3_customer(id: u64) -> Value {
     })
 }
 
-/// A page of the lying store for `query` (opaque cursors `c<last id>`).
-fn lying_page(lie: Lie, query: &str) -> Vec<u8> {
+/// Base64 (standard, no padding) of `{"id":N}`: SPEC3's cursors, which the export reads as
+/// id ranges, concurrently.
+fn keyset_cursor(id: u64) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD_NO_PAD.encode(format!("{{\"id\":{id}}}"))
+}
+
+fn keyset_id(cursor: &str) -> Option<u64> {
+    use base64::Engine as _;
+    let text = base64::engine::general_purpose::STANDARD_NO_PAD
+        .decode(cursor)
+        .ok()?;
+    let v: Value = serde_json::from_slice(&text).ok()?;
+    v["id"].as_u64()
+}
+
+/// A page of the lying store for `query`: opaque cursors `c<last id>`, followed one by one,
+/// or keyset ones.
+fn lying_page(lie: Lie, keyset: bool, query: &str) -> Vec<u8> {
     let q: HashMap<String, String> = url::form_urlencoded::parse(query.as_bytes())
         .into_owned()
         .collect();
     let limit: u64 = q.get("limit").and_then(|l| l.parse().ok()).unwrap_or(50);
-    let after: Option<u64> = q
-        .get("after")
-        .and_then(|a| a.strip_prefix('c'))
-        .and_then(|a| a.parse().ok());
+    let after: Option<u64> = q.get("after").and_then(|a| match keyset {
+        true => keyset_id(a),
+        false => a.strip_prefix('c').and_then(|a| a.parse().ok()),
+    });
+    let cursor = |id: u64| match keyset {
+        true => keyset_cursor(id),
+        false => format!("c{id}"),
+    };
     let first = after.is_none();
     match lie {
         Lie::EmptyObject if first => return json(200, "{}"),
@@ -502,9 +524,9 @@ fn lying_page(lie: Lie, query: &str) -> Vec<u8> {
     }
     let start = after.unwrap_or(0) + 1;
     let ids: Vec<u64> = (start..=HELD).take(limit as usize).collect();
-    let mut end = ids.last().map(|l| format!("c{l}"));
+    let mut end = ids.last().map(|l| cursor(*l));
     if lie == Lie::CursorLoops && start > limit {
-        end = Some("c0".into());
+        end = Some(cursor(0));
     }
     let total = if lie == Lie::TotalFarAbove {
         1_000_000_000
@@ -527,25 +549,26 @@ fn lying_page(lie: Lie, query: &str) -> Vec<u8> {
     json(200, &json!({"data": data, "meta": meta}).to_string())
 }
 
-fn lying_store(lie: Lie) -> Hostile {
+fn lying_store(lie: Lie, keyset: bool) -> Hostile {
     Hostile::start("127.0.0.1", None, move |req, _| {
         if req.path().ends_with("/v2/customer_groups") {
             Action::Raw(json(200, "[]"))
         } else if req.method == "GET" && req.path().ends_with("/v3/customers") {
-            Action::Raw(lying_page(lie, req.query()))
+            Action::Raw(lying_page(lie, keyset, req.query()))
         } else {
             Action::Raw(json(404, r#"{"status":404,"title":"Not found"}"#))
         }
     })
 }
 
-/// Export and count of a store whose list lies: the export fails (exit 1, the previous file
+/// Export and count of a store whose list lies, with opaque cursors (read one after the
+/// other) and with keyset ones (read as id ranges, concurrently): the export fails (exit 1, the previous file
 /// untouched, nothing left behind) in a bounded number of requests, or, where only fields the
 /// tool does not use lie, writes every customer; the count is printed only when it is one.
 #[test]
 fn v3_pagination_lies_never_give_a_short_export_or_a_made_up_count() {
     let store = Store::empty();
-    for lie in [
+    let lies = [
         Lie::TotalFarAbove,
         Lie::CursorLoops,
         Lie::LinksLoopTotalPagesZero,
@@ -554,8 +577,9 @@ fn v3_pagination_lies_never_give_a_short_export_or_a_made_up_count() {
         Lie::EmptyObject,
         Lie::V2Array,
         Lie::Html,
-    ] {
-        let server = lying_store(lie);
+    ];
+    for (lie, keyset) in lies.iter().flat_map(|l| [(*l, false), (*l, true)]) {
+        let server = lying_store(lie, keyset);
         store.write("backup.csv", "previous backup\n");
         let out = run_v3(
             &store,
@@ -563,14 +587,17 @@ fn v3_pagination_lies_never_give_a_short_export_or_a_made_up_count() {
             &["export", "-o", "backup.csv", "--addresses", "a.csv"],
         );
         let pages = server.requests().len();
-        assert!(pages < 40, "{lie:?}: {pages} requests");
-        if lie == Lie::LinksLoopTotalPagesZero {
-            out.expect(0);
+        assert!(pages < 40, "{lie:?} keyset={keyset}: {pages} requests");
+        // Lies in what the walk does not read: the links, and (when the export makes its own
+        // cursors for id ranges) the cursor a page returns.
+        let unread = lie == Lie::LinksLoopTotalPagesZero || (lie == Lie::CursorLoops && keyset);
+        if unread {
+            assert_eq!(out.code, 0, "{lie:?} keyset={keyset}: {}", out.stderr);
             let rows = store.csv("backup.csv");
             let ids: HashSet<&str> = rows.iter().map(|r| r["id"].as_str()).collect();
-            assert_eq!((rows.len(), ids.len()), (600, 600), "{lie:?}");
+            assert_eq!((rows.len(), ids.len()), (600, 600), "{lie:?} {keyset}");
         } else {
-            assert_eq!(out.code, 1, "{lie:?}: {}", out.stderr);
+            assert_eq!(out.code, 1, "{lie:?} keyset={keyset}: {}", out.stderr);
             assert_eq!(store.read("backup.csv"), "previous backup\n", "{lie:?}");
             assert!(!store.path("a.csv").exists(), "{lie:?}");
         }
@@ -649,4 +676,137 @@ fn wrong_shaped_200s_to_v3_lookups_are_never_success() {
         before,
         "nothing was deleted or changed"
     );
+}
+
+/// `validate-credentials` answered 200 with what is not a yes for this customer: no
+/// `is_valid`, a string, a yes without the customer's id or for another customer, a list,
+/// `data: null`, HTML. No row is `valid`; the password is never shown.
+#[test]
+fn a_v3_credentials_check_answered_oddly_is_never_valid() {
+    let store = seeded(3);
+    let id = ids_of(&store)[1];
+    store.write("pw.csv", &format!("id,password\n{id},Correct9Horse!\n"));
+    for body in [
+        "{}".to_string(),
+        r#"{"is_valid":"true","customer_id":ID}"#.replace("ID", &id.to_string()),
+        r#"{"is_valid":true}"#.to_string(),
+        r#"{"is_valid":true,"customer_id":999999}"#.to_string(),
+        r#"{"is_valid":true,"customer_id":"Correct9Horse!"}"#.to_string(),
+        r#"[{"is_valid":true}]"#.to_string(),
+        r#"{"data":null}"#.to_string(),
+        "<html>ok</html>".to_string(),
+    ] {
+        let answer = json(200, &body);
+        let proxy = Hostile::start("127.0.0.1", Some(store.sb.addr()), move |req, _| {
+            if req.path().ends_with("/validate-credentials") {
+                Action::Raw(answer.clone())
+            } else {
+                Action::Forward
+            }
+        });
+        let out = run_v3(
+            &store,
+            &proxy.url(),
+            &["validate-password", "--input", "pw.csv"],
+        );
+        assert_ne!(out.code, 0, "{body}: {}", out.stderr);
+        let rows = store.csv("pw.results.csv");
+        assert_ne!(rows[0]["_result"], "valid", "{body}: {rows:?}");
+        for text in [&out.stdout, &out.stderr, &store.read("pw.results.csv")] {
+            assert!(!text.contains("Correct9Horse!"), "{body}: {text}");
+        }
+        assert!(
+            proxy
+                .requests()
+                .iter()
+                .any(|r| r.path().ends_with("/validate-credentials")),
+            "{body}: the check was asked"
+        );
+    }
+}
+
+/// Creates refused with 429s that say nothing of when to come back: a 429 is not a create
+/// that may have happened, so the batch is sent again after a backoff, and each customer
+/// is created once.
+#[test]
+fn headerless_429s_on_creates_are_sent_again_and_create_each_customer_once() {
+    let store = Store::empty();
+    let refused = Arc::new(AtomicUsize::new(0));
+    let proxy = {
+        let refused = refused.clone();
+        Hostile::start("127.0.0.1", Some(store.sb.addr()), move |req, _| {
+            if req.method == "POST" && refused.fetch_add(1, Ordering::SeqCst) < 3 {
+                Action::Raw(response(429, &[], b""))
+            } else {
+                Action::Forward
+            }
+        })
+    };
+    store.write("in.csv", &new_customers_csv(25, "busy"));
+    run_v3(&store, &proxy.url(), &["import", "in.csv"]).expect(0);
+    let rows = store.csv("in.results.csv");
+    assert_eq!(results_of(&rows), vec!["created"; 25]);
+    assert_eq!(store.sb.customers().len(), 25);
+    for row in &rows {
+        assert_eq!(
+            row["_customer_id"],
+            customer(&store, &row["email"])["id"].to_string()
+        );
+    }
+}
+
+/// `set-group --filter` through a store whose list ignores the filter (it answers with every
+/// customer): no customer outside the filter is written, and the run stops saying why,
+/// under both APIs.
+#[test]
+fn set_group_by_filter_through_a_store_ignoring_the_filter_moves_only_the_matching() {
+    for api in ["v2", "v3"] {
+        let store = seeded(30);
+        let target = store.sb.customers()[4].clone();
+        let email = target["email"].as_str().unwrap().to_string();
+        // V2 sends `email=`, V3 `email:in=`: both dropped.
+        let proxy = Hostile::start("127.0.0.1", Some(store.sb.addr()), |req, _| {
+            let (path, query) = (req.path().to_string(), req.query().to_string());
+            if req.method == "GET" && path.contains("/customers") && query.contains("email") {
+                let kept: Vec<&str> = query
+                    .split('&')
+                    .filter(|p| !p.starts_with("email"))
+                    .collect();
+                Action::ForwardTo(format!("{path}?{}", kept.join("&")))
+            } else {
+                Action::Forward
+            }
+        });
+        let before = group_of(&store);
+        let mut cmd = store.command(&[
+            "set-group",
+            "--group",
+            "Wholesale",
+            "--filter",
+            &format!("email={email}"),
+            "--api",
+            api,
+        ]);
+        cmd.env("BIGCOMMERCE_API_URL", proxy.url());
+        let out = run_bounded(cmd, Duration::from_secs(60));
+        let after = group_of(&store);
+        let moved: Vec<u64> = after
+            .iter()
+            .filter(|(id, g)| before[*id] != **g)
+            .map(|(id, _)| *id)
+            .collect();
+        let id = target["id"].as_u64().unwrap();
+        assert!(
+            moved.iter().all(|m| *m == id),
+            "{api}: customers outside the filter were moved: {moved:?} (exit {}, {})",
+            out.code,
+            out.stderr
+        );
+        assert_eq!(out.code, 1, "{api}: {}", out.stderr);
+        assert!(
+            out.stderr.contains("ignores the filter"),
+            "{api}: {}",
+            out.stderr
+        );
+    }
 }
