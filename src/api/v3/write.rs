@@ -121,7 +121,16 @@ impl Writes {
         let reply = self
             .client
             .send_v3(Method::POST, "/customers", "", Some(&body), false)
-            .await?;
+            .await
+            .map_err(|e| match e.kind {
+                // A 2xx whose body was not read (over the size cap) is a yes all the same:
+                // the customers may exist, so they are looked up, never failed or re-sent.
+                ErrorKind::Decode { message } => ApiError {
+                    what: e.what,
+                    kind: ErrorKind::Unconfirmed { message },
+                },
+                _ => e,
+            })?;
         let secrets = self.client.secrets(Some(&body));
         let page: CustomerPage = decode_written(&reply.body, "POST /v3/customers", true, &secrets)?;
         // A batch never holds two items of one email, so an answer listing an email (or an
