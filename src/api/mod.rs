@@ -8,6 +8,8 @@
 //! - [`error`]: [`error::ApiError`], which callers branch on (status, message, retryable, ambiguous).
 //! - [`models`]: the records both backends yield (customers, addresses, groups), serde types
 //!   tolerant of what the API really sends, and the one count rule.
+//! - [`matching`]: every listed customer checked against the exact filters (a store that
+//!   ignores a filter fails the walk).
 //!
 //! The backends, each everything that spells its API (routes, bodies, dates, paging):
 //! - [`v2`]: Customers V2 (`/v2/customers`, one request per write).
@@ -18,6 +20,7 @@
 //! one arm in each enum and in `Writer::capabilities_of`.
 pub mod client;
 pub mod error;
+pub mod matching;
 pub mod models;
 pub mod once;
 pub mod rate;

@@ -82,7 +82,9 @@ impl Reader {
         start: Start,
         concurrency: usize,
     ) -> BoxStream<'static, Result<Page, ApiError>> {
-        match (self, start.first) {
+        // Every customer listed is checked against the exact filters (see `matching`).
+        let matching = super::matching::Matching::of(&q);
+        let pages = match (self, start.first) {
             (Reader::V2(client), First::V2(first)) => {
                 v2::pages::pages_after(client.clone(), q, start.count, first, concurrency)
                     .map(|page| {
@@ -101,7 +103,10 @@ impl Reader {
                 concurrency,
             ),
             _ => unreachable!("a Start comes from the same Reader"),
-        }
+        };
+        pages
+            .map(move |page| page.and_then(|p| matching.check(p)))
+            .boxed()
     }
 
     /// The matching customers last modified at or before `before`, counted now (see

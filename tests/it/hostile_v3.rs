@@ -755,11 +755,11 @@ fn headerless_429s_on_creates_are_sent_again_and_create_each_customer_once() {
     }
 }
 
-/// `set-group --filter` through a store whose list ignores the filter (it answers with every
-/// customer): no customer outside the filter is written, and the run stops saying why,
-/// under both APIs.
+/// `set-group --filter` and `export --filter` through a store whose list ignores the filter
+/// (it answers with every customer): no customer outside the filter is written or exported,
+/// and the run fails saying why, under both APIs.
 #[test]
-fn set_group_by_filter_through_a_store_ignoring_the_filter_moves_only_the_matching() {
+fn a_store_ignoring_the_filter_fails_set_group_and_export_by_filter() {
     for api in ["v2", "v3"] {
         let store = seeded(30);
         let target = store.sb.customers()[4].clone();
@@ -808,6 +808,22 @@ fn set_group_by_filter_through_a_store_ignoring_the_filter_moves_only_the_matchi
             "{api}: {}",
             out.stderr
         );
+        // The export of the same filter fails too, instead of a file of every customer.
+        store.write("one.csv", "previous\n");
+        let mut cmd = store.command(&[
+            "export",
+            "-o",
+            "one.csv",
+            "--filter",
+            &format!("email={email}"),
+            "--api",
+            api,
+        ]);
+        cmd.env("BIGCOMMERCE_API_URL", proxy.url());
+        let out = run_bounded(cmd, Duration::from_secs(60));
+        assert_eq!(out.code, 1, "{api}: {}", out.stderr);
+        assert!(out.stderr.contains("ignores the filter"), "{}", out.stderr);
+        assert_eq!(store.read("one.csv"), "previous\n", "{api}");
     }
 }
 

@@ -159,7 +159,6 @@ fn filter_rows(
     concurrency: usize,
 ) -> mpsc::Receiver<anyhow::Result<Row>> {
     let (tx, rx) = mpsc::channel(512);
-    let checks = FilterChecks::of(&query);
     let mut stream = reader.pages(query, start, concurrency);
     tokio::spawn(async move {
         let mut seq = 0u64;
@@ -172,10 +171,6 @@ fn filter_rows(
                 }
             };
             for c in customers {
-                if let Some(why) = checks.outside(&c) {
-                    let _ = tx.send(Err(anyhow::anyhow!(why))).await;
-                    return;
-                }
                 let record = csv::StringRecord::from(vec![
                     c.id.to_string(),
                     c.email,
@@ -194,48 +189,6 @@ fn filter_rows(
         }
     });
     rx
-}
-
-/// The filters whose meaning is exact, checked on every customer the store lists: a store
-/// that ignores a filter (bigcommerce-api.md §16.8 cites a client that got every order back
-/// from an ignored date filter) would
-/// otherwise have set-group write every customer of the store. The first customer outside
-/// them stops the run before its write. (Names, company and phone are not checked: whether
-/// the store matches them exactly is undocumented.)
-struct FilterChecks {
-    email: Option<String>,
-    group: Option<u64>,
-}
-
-impl FilterChecks {
-    fn of(query: &Query) -> FilterChecks {
-        let value = |key: &str| {
-            query
-                .filters
-                .iter()
-                .find(|(k, _)| k == key)
-                .map(|(_, v)| v.trim().to_string())
-        };
-        FilterChecks {
-            email: value("email").map(|e| e.to_lowercase()),
-            group: value("customer_group_id").and_then(|g| g.parse().ok()),
-        }
-    }
-
-    /// Why customer `c` is not one the filters asked for, if it is not.
-    fn outside(&self, c: &crate::api::Customer) -> Option<String> {
-        let email_differs = self
-            .email
-            .as_ref()
-            .is_some_and(|e| !c.email.trim().eq_ignore_ascii_case(e));
-        let group_differs = self.group.is_some_and(|g| c.customer_group_id != g);
-        (email_differs || group_differs).then(|| {
-            format!(
-                "the store listed customer #{} ({}, group {}), which does not match --filter: it ignores the filter, so nothing more is written",
-                c.id, c.email, c.customer_group_id
-            )
-        })
-    }
 }
 
 /// The customer of a [`filter_rows`] row.
