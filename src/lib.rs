@@ -14,8 +14,9 @@
 //!   `targets` is what set-group, delete and validate-password share.
 //! - [`api`] (pub: tests): the transport (the HTTP client: auth, pacing from rate-limit
 //!   headers, retries; typed errors; writing exactly once; the records both APIs yield), one
-//!   backend module per Customers API (`api::v2`, `api::v3`: routes, bodies, pagers), and the
-//!   store seam (`api::store`: `Reader`/`Writer`, one arm per backend).
+//!   backend module per Customers API (`api::v2`, `api::v3`: routes, bodies, pagers, their
+//!   encoding of the filters), the user's filters typed and API-neutral (`api::filters`),
+//!   and the store seam (`api::store`: `Selection`, `Reader`/`Writer`, one arm per backend).
 //! - [`mapping`] (pub: tests): canonical columns, row → payload and validation, presets,
 //!   countries.
 //! - `input`: input files: encoding, delimiter, header matching, the whole-file check.

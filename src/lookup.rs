@@ -24,10 +24,11 @@ use std::sync::Mutex;
 
 use futures::StreamExt;
 
-use crate::api::v2::pages::{self, Query};
+use crate::api::store::Reader;
 use crate::api::{ApiError, Client, Customer};
 use crate::mapping::row::Snapshot;
 use crate::report::Progress;
+use crate::settings::ApiVersion;
 
 /// What the index keeps of one store customer.
 pub trait Entry: Clone {
@@ -97,12 +98,13 @@ impl<S> Default for CustomerIndex<S> {
     }
 }
 
-/// Read the whole store when a page read per 250 customers is cheaper than one lookup per row.
-pub fn should_preload(file_rows: Option<u64>, store_count: u64) -> bool {
+/// Read the whole store when a page read per `page` customers (the backend's page:
+/// [`Reader::page_size`]) is cheaper than one lookup per row.
+pub fn should_preload(file_rows: Option<u64>, store_count: u64, page: u64) -> bool {
     match file_rows {
-        Some(rows) => store_count.div_ceil(pages::PAGE) + 3 < rows,
+        Some(rows) => store_count.div_ceil(page) + 3 < rows,
         // stdin: size unknown; a small store is cheap to read, a large one might not be.
-        None => store_count <= 10 * pages::PAGE,
+        None => store_count <= 10 * page,
     }
 }
 
@@ -115,19 +117,19 @@ impl<S: Entry> CustomerIndex<S> {
         }
     }
 
-    /// Load every store customer (pages of 250, `concurrency` at a time); `on_page` is called
-    /// after each page (the progress of the planning phase).
+    /// Load every customer `reader` reads (its pages, `concurrency` at a time), of which the
+    /// store counted `count`; `on_page` is called after each page (the progress of the
+    /// planning phase).
     pub async fn preload(
-        client: &Client,
+        reader: &Reader,
         count: u64,
         concurrency: usize,
         on_page: impl Fn(),
     ) -> Result<CustomerIndex<S>, ApiError> {
         let mut idx = CustomerIndex::empty(true);
-        let mut stream =
-            pages::customer_pages(client.clone(), Query::default(), count, concurrency);
+        let mut stream = reader.pages_counted(count, concurrency);
         while let Some(page) = stream.next().await {
-            for c in page? {
+            for c in page?.customers {
                 idx.remember(&c.email, S::of(&c));
             }
             on_page();
@@ -219,30 +221,32 @@ pub async fn fetch(
     }
 }
 
-/// Choose the plan for a file of `file_rows` rows (`None`: unknown) from the store's count
-/// (one request): an empty store is known without a read, a big file next to the store reads
-/// it in pages (saying so with `note`), otherwise each row is looked up when it comes.
+/// Choose the plan for a file of `file_rows` rows (`None`: unknown) from the count of the
+/// customers `reader` reads (one request): an empty store is known without a read, a big
+/// file next to the store reads it in pages (saying so with `note`), otherwise each row is
+/// looked up when it comes.
 pub async fn plan<S: Entry>(
-    client: &Client,
+    reader: &Reader,
     file_rows: Option<u64>,
     concurrency: usize,
     progress: &Progress,
     note: &str,
 ) -> Result<CustomerIndex<S>, ApiError> {
-    let store_count = client.count_customers(&[]).await?;
+    let store_count = reader.count().await?;
     if store_count == 0 {
         return Ok(CustomerIndex::empty(true));
     }
-    if !should_preload(file_rows, store_count) {
+    let page = reader.page_size();
+    if !should_preload(file_rows, store_count, page) {
         return Ok(CustomerIndex::empty(false));
     }
     progress.note(&format!(
-        "reading the store's {} in pages of 250 {note}",
+        "reading the store's {} in pages of {page} {note}",
         crate::report::plural(store_count, "customer", "customers")
     ));
-    progress.planning(store_count.div_ceil(pages::PAGE).max(1));
+    progress.planning(store_count.div_ceil(page).max(1));
     let index =
-        CustomerIndex::preload(client, store_count, concurrency, || progress.page_read()).await?;
+        CustomerIndex::preload(reader, store_count, concurrency, || progress.page_read()).await?;
     progress.planned();
     Ok(index)
 }
@@ -280,7 +284,7 @@ impl Finder {
         progress.set_total(file_rows);
         let index = if rows_need_lookups {
             plan(
-                client,
+                &Reader::everyone(ApiVersion::V2, client.clone()),
                 Some(file_rows),
                 concurrency,
                 progress,
@@ -313,12 +317,12 @@ impl Finder {
         progress.set_total(file_rows);
         let mut index = CustomerIndex::empty(false);
         if batches.lookups() > 0 {
-            let filters = crate::api::v3::Filters::default();
-            let store_count = crate::api::v3::count(client, &filters).await?;
+            let reader = Reader::everyone(ApiVersion::V3, client.clone());
+            let store_count = reader.count().await?;
             if store_count == 0 {
                 index = CustomerIndex::empty(true);
             } else if should_preload_v3(batches.lookups(), store_count) {
-                index = preload_v3(client, store_count, concurrency, progress).await?;
+                index = preload_v3(&reader, store_count, concurrency, progress).await?;
             }
         }
         Ok(Finder {
@@ -332,6 +336,12 @@ impl Finder {
     /// True when the store was read in pages (no per-row lookups).
     pub fn is_preloaded(&self) -> bool {
         self.preloaded
+    }
+
+    /// The summary's line saying the store was read in pages, if it was.
+    pub fn notice(&self) -> Option<String> {
+        self.preloaded
+            .then(|| "read the store in pages instead of one lookup per row".to_string())
     }
 
     /// The store customer a row names (by its id when it has one, else its email), if any.
@@ -395,25 +405,24 @@ impl Finder {
     }
 }
 
-/// Read the whole store through V3 (pages of 250, `concurrency` at a time) into a complete
-/// index, saying so first.
+/// Read the whole store through V3 (`reader`'s pages, `concurrency` at a time) into a
+/// complete index, saying so first.
 async fn preload_v3(
-    client: &Client,
+    reader: &Reader,
     store_count: u64,
     concurrency: usize,
     progress: &Progress,
 ) -> Result<CustomerIndex<Known>, ApiError> {
-    use crate::api::store::Reader;
     progress.note(&format!(
-        "reading the store's {} in pages of 250 (cheaper than the lookups of the file's keys)",
-        crate::report::plural(store_count, "customer", "customers")
+        "reading the store's {} in pages of {} (cheaper than the lookups of the file's keys)",
+        crate::report::plural(store_count, "customer", "customers"),
+        reader.page_size()
     ));
-    let reader = Reader::V3(client.clone(), crate::api::v3::Filters::default());
-    let start = reader.start(&Query::default(), false).await?;
+    let start = reader.start(false).await?;
     // The pages include the first one.
     progress.planning(start.page_requests + 1);
     let mut idx = CustomerIndex::empty(true);
-    let mut stream = reader.pages(Query::default(), start, concurrency);
+    let mut stream = reader.pages(start, concurrency);
     while let Some(page) = stream.next().await {
         for c in page?.customers {
             idx.remember(&c.email, Known::of(&c));

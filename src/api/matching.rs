@@ -8,7 +8,6 @@
 
 use super::error::{ApiError, ErrorKind};
 use super::store::Page;
-use super::v2::pages::Query;
 
 /// The exact filters of one walk (none: every page passes).
 #[derive(Debug, Clone, Default)]
@@ -19,17 +18,20 @@ pub struct Matching {
 }
 
 impl Matching {
-    pub fn of(query: &Query) -> Matching {
-        let value = |key: &str| {
-            query
-                .filters
+    /// From a backend's encoded list parameters: V2's (`email`, `customer_group_id`) or
+    /// V3's (`email:in`, `customer_group_id:in`, one value each: the encoding refuses a
+    /// comma).
+    pub fn of(params: &[(&str, String)]) -> Matching {
+        let value = |keys: [&str; 2]| {
+            params
                 .iter()
-                .find(|(k, _)| k == key)
+                .find(|(k, _)| keys.contains(k))
                 .map(|(_, v)| v.trim().to_string())
         };
         Matching {
-            email: value("email"),
-            group: value("customer_group_id").and_then(|g| g.parse().ok()),
+            email: value(["email", "email:in"]),
+            group: value(["customer_group_id", "customer_group_id:in"])
+                .and_then(|g| g.parse().ok()),
         }
     }
 
@@ -76,19 +78,18 @@ mod tests {
 
     #[test]
     fn only_customers_outside_an_exact_filter_fail() {
-        let mut q = Query::default();
-        q.filters = vec![
-            ("email".into(), "Ann@X.com".into()),
-            ("customer_group_id".into(), "2".into()),
-        ];
-        let m = Matching::of(&q);
+        let m = Matching::of(&[
+            ("email:in", "Ann@X.com".into()),
+            ("customer_group_id:in", "2".into()),
+        ]);
         assert!(m.check(page("ann@x.com", 2)).is_ok());
         let err = m.check(page("bob@x.com", 2)).unwrap_err();
         assert!(err.message().contains("ignores the filter"), "{err}");
         assert!(m.check(page("ann@x.com", 3)).is_err());
         // No exact filter (names are not checked): every page passes.
-        let mut names = Query::default();
-        names.filters = vec![("first_name".into(), "Ann".into())];
-        assert!(Matching::of(&names).check(page("bob@x.com", 9)).is_ok());
+        let v2 = Matching::of(&[("email", "ann@x.com".into())]);
+        assert!(v2.check(page("bob@x.com", 9)).is_err());
+        let names = Matching::of(&[("first_name", "Ann".into())]);
+        assert!(names.check(page("bob@x.com", 9)).is_ok());
     }
 }

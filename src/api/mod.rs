@@ -5,7 +5,9 @@
 //! - [`client`]: one shared `reqwest::Client`, base URL, auth header, the retry loop.
 //! - [`once`]: writing exactly once (creates, deletes): what a repeat after a lost answer is.
 //! - [`rate`]: [`rate::RateGate`], the pacing state shared by every worker (from `X-Rate-Limit-*`).
-//! - [`error`]: [`error::ApiError`], which callers branch on (status, message, retryable, ambiguous).
+//! - [`error`]: [`error::ApiError`], which callers branch on (status, message, retryable, ambiguous),
+//!   and [`error::WriteError`], one written item's (whichever backend wrote it).
+//! - [`filters`]: the user's customer filters, typed and API-neutral; each backend encodes them.
 //! - [`models`]: the records both backends yield (customers, addresses, groups), serde types
 //!   tolerant of what the API really sends, and the one count rule.
 //! - [`matching`]: every listed customer checked against the exact filters (a store that
@@ -16,15 +18,15 @@
 //! - [`v3`]: Customers V3 (`/v3/customers`, cursor pages, batches of 10).
 //!
 //! The seam: [`store`]'s `Reader` and `Writer` enums, one arm per backend, chosen once from
-//! the settings. Adding a backend is adding `src/api/<name>/` (see docs/architecture.md) and
+//! the settings (`store::Selection`: the filters in the backend's terms). Adding a backend is adding `src/api/<name>/` (see docs/architecture.md) and
 //! one arm in each enum and in `Writer::capabilities_of`.
 pub mod client;
 pub mod error;
+pub mod filters;
 pub mod matching;
 pub mod models;
 pub mod once;
 pub mod rate;
-pub mod reconcile;
 pub mod store;
 pub mod v2;
 pub mod v3;

@@ -1,26 +1,58 @@
-//! The store seam: [`Reader`] for reads, [`Writer`] for writes (at the end). One [`Reader`] over either Customers API, yielding the same
-//! [`Page`]s of V2-shaped customers (and addresses), so `export` writes the same bytes from
-//! either backend (reviews/architecture-review.md §8: backends as an enum chosen once from
-//! the settings, no dyn; a V3 gap is a compile error in the match).
+//! The store seam: [`Reader`] for reads, [`Writer`] for writes (at the end). One [`Reader`]
+//! over either Customers API, reading the customers a [`Selection`] (the neutral filters in
+//! that backend's terms) names and yielding the same [`Page`]s of V2-shaped customers (and
+//! addresses), so `export` writes the same bytes from either backend
+//! (reviews/architecture-review.md §8: backends as an enum chosen once from the settings, no
+//! dyn; a V3 gap is a compile error in the match).
 
-use futures::stream::{BoxStream, StreamExt};
+use futures::stream::{self, BoxStream, StreamExt};
 
 use super::client::Client;
 use super::error::ApiError;
+use super::filters::Filters;
 use super::models::Customer;
 use super::once::Deleted;
-use super::v2::pages::Query;
 use super::{v2, v3};
+use crate::exit::UsageError;
 use crate::mapping::columns::Field;
 use crate::mapping::row::{AddressData, Capabilities, RowData};
+use crate::settings::ApiVersion;
 
 pub use super::v3::pages::Page;
 
-/// The backend, with what it needs validated up front.
+/// The customers a read selects, in one backend's terms: the neutral [`Filters`] encoded
+/// before any request, so a filter the backend cannot express is a usage error naming it
+/// before the run touches a file or the store.
+#[derive(Debug, Clone)]
+pub enum Selection {
+    /// V2's list parameters (dates as RFC-2822), and the id-range walk's state.
+    V2(v2::pages::Query),
+    /// V3's names and ISO-8601 dates (V3 has no id range: `min_id`/`max_id` are refused).
+    V3(v3::Filters),
+}
+
+impl Selection {
+    pub fn for_api(api: ApiVersion, filters: &Filters) -> Result<Selection, UsageError> {
+        Ok(match api {
+            ApiVersion::V2 => Selection::V2(v2::pages::Query::new(filters)),
+            ApiVersion::V3 => Selection::V3(v3::Filters::from_filters(filters)?),
+        })
+    }
+
+    /// Every customer (no filter: what every backend expresses).
+    pub fn everyone(api: ApiVersion) -> Selection {
+        match api {
+            ApiVersion::V2 => Selection::V2(v2::pages::Query::default()),
+            ApiVersion::V3 => Selection::V3(v3::Filters::default()),
+        }
+    }
+}
+
+/// The backend, with the customers it reads (checked up front: [`Selection`]).
 #[derive(Clone)]
 pub enum Reader {
     /// `/v2/customers`, paged by id range; addresses are one request per customer.
-    V2(Client),
+    V2(Client, v2::pages::Query),
     /// `/v3/customers`, paged by cursor, addresses embedded; the filters under V3's names.
     V3(Client, v3::Filters),
 }
@@ -41,18 +73,51 @@ enum First {
     V3(v3::pages::FirstPage),
 }
 
+type Pages = BoxStream<'static, Result<Page, ApiError>>;
+
 impl Reader {
+    pub fn new(client: Client, selection: Selection) -> Reader {
+        match selection {
+            Selection::V2(q) => Reader::V2(client, q),
+            Selection::V3(f) => Reader::V3(client, f),
+        }
+    }
+
+    /// Every customer of the store, through `api`.
+    pub fn everyone(api: ApiVersion, client: Client) -> Reader {
+        Reader::new(client, Selection::everyone(api))
+    }
+
     pub fn client(&self) -> &Client {
         match self {
-            Reader::V2(c) | Reader::V3(c, _) => c,
+            Reader::V2(c, _) | Reader::V3(c, _) => c,
+        }
+    }
+
+    /// Customers per page read: what a caller planning "read the store, or look rows up"
+    /// weighs against one lookup per row. Both APIs' pages are 250 today (`v2::pages::PAGE`,
+    /// `v3::PAGE`).
+    pub fn page_size(&self) -> u64 {
+        match self {
+            Reader::V2(..) => v2::pages::PAGE,
+            Reader::V3(..) => v3::PAGE,
+        }
+    }
+
+    /// The number of matching customers, in one request: V2's `/customers/count`, V3's
+    /// `meta.pagination.total` of a one-customer page.
+    pub async fn count(&self) -> Result<u64, ApiError> {
+        match self {
+            Reader::V2(client, q) => client.count_customers(&q.count_params()).await,
+            Reader::V3(client, filters) => v3::count(client, filters).await,
         }
     }
 
     /// The count and the first page. V2: `/customers/count` and the first page at once (one
     /// round trip); V3: the first page alone, which carries the count.
-    pub async fn start(&self, q: &Query, addresses: bool) -> Result<Start, ApiError> {
+    pub async fn start(&self, addresses: bool) -> Result<Start, ApiError> {
         match self {
-            Reader::V2(client) => {
+            Reader::V2(client, q) => {
                 let (plan, first) =
                     futures::join!(v2::pages::plan(client, q), v2::pages::first_page(client, q));
                 let plan = plan?;
@@ -76,23 +141,11 @@ impl Reader {
     }
 
     /// The first page, then every matching customer after it, ascending, each once.
-    pub fn pages(
-        &self,
-        q: Query,
-        start: Start,
-        concurrency: usize,
-    ) -> BoxStream<'static, Result<Page, ApiError>> {
-        // Every customer listed is checked against the exact filters (see `matching`).
-        let matching = super::matching::Matching::of(&q);
+    pub fn pages(&self, start: Start, concurrency: usize) -> Pages {
         let pages = match (self, start.first) {
-            (Reader::V2(client), First::V2(first)) => {
-                v2::pages::pages_after(client.clone(), q, start.count, first, concurrency)
-                    .map(|page| {
-                        page.map(|customers| Page {
-                            customers,
-                            addresses: None,
-                        })
-                    })
+            (Reader::V2(client, q), First::V2(first)) => {
+                v2::pages::pages_after(client.clone(), q.clone(), start.count, first, concurrency)
+                    .map(|page| page.map(v2_page))
                     .boxed()
             }
             (Reader::V3(client, filters), First::V3(first)) => v3::pages::pages_after(
@@ -104,24 +157,67 @@ impl Reader {
             ),
             _ => unreachable!("a Start comes from the same Reader"),
         };
+        self.checked(pages)
+    }
+
+    /// Every customer listed checked against the exact filters (see `api::matching`): a
+    /// store that ignores one fails the walk.
+    fn checked(&self, pages: Pages) -> Pages {
+        let matching = match self {
+            Reader::V2(_, q) => super::matching::Matching::of(&q.filter_params()),
+            Reader::V3(_, f) => super::matching::Matching::of(f.params()),
+        };
         pages
             .map(move |page| page.and_then(|p| matching.check(p)))
             .boxed()
     }
 
-    /// The matching customers last modified at or before `before`, counted now (see
-    /// [`v2::pages::count_unchanged_since`]), through the same API as the pages.
+    /// Every matching customer's page when the caller has the count already ([`Reader::count`]:
+    /// planning a lookup), without addresses: V2 plans its ranges from `count`; V3 reads its
+    /// first page, then on.
+    pub fn pages_counted(&self, count: u64, concurrency: usize) -> Pages {
+        let pages = match self {
+            Reader::V2(client, q) => {
+                v2::pages::customer_pages(client.clone(), q.clone(), count, concurrency)
+                    .map(|page| page.map(v2_page))
+                    .boxed()
+            }
+            Reader::V3(client, filters) => {
+                let (client, filters) = (client.clone(), filters.clone());
+                stream::once(async move {
+                    let first = v3::pages::first_page(&client, &filters, false).await;
+                    (client, filters, first)
+                })
+                .flat_map(move |(client, filters, first)| match first {
+                    Ok(first) => v3::pages::pages_after(client, filters, first, false, concurrency),
+                    Err(e) => stream::iter([Err(e)]).boxed(),
+                })
+                .boxed()
+            }
+        };
+        self.checked(pages)
+    }
+
+    /// The matching customers last modified at or before `before`, counted now (the end of
+    /// an export: see `v2::pages::count_unchanged_since`), through the same API as the pages.
     pub async fn count_unchanged_since(
         &self,
-        q: &Query,
         before: chrono::DateTime<chrono::Utc>,
     ) -> Result<u64, ApiError> {
         match self {
-            Reader::V2(client) => v2::pages::count_unchanged_since(client, q, before).await,
+            Reader::V2(client, q) => v2::pages::count_unchanged_since(client, q, before).await,
             Reader::V3(client, filters) => {
                 v3::count(client, &filters.modified_at_or_before(before)).await
             }
         }
+    }
+}
+
+/// A V2 page as the seam's: V2 sends no addresses with its customers.
+fn v2_page(customers: Vec<Customer>) -> Page {
+    Page {
+        customers,
+        addresses: None,
     }
 }
 
@@ -138,22 +234,22 @@ pub enum Writer {
     V3(v3::batch::Batcher),
 }
 
+pub use super::error::WriteError;
 pub use super::v3::batch::AddressOutcome;
-pub use super::v3::write::WriteError;
 
 impl Writer {
     /// The writer for `--api` (see [`crate::settings::Settings`]): V3 with up to `concurrency`
     /// batches in flight (the request slots) and the before-send `hook`; V2 sends each item
     /// as its own request (and has no hook: the caller marks each row itself).
     pub fn for_api(
-        api: crate::settings::ApiVersion,
+        api: ApiVersion,
         client: Client,
         concurrency: usize,
         hook: Option<v3::batch::BeforeSend>,
     ) -> Writer {
         match api {
-            crate::settings::ApiVersion::V2 => Writer::V2(client),
-            crate::settings::ApiVersion::V3 => Writer::v3(
+            ApiVersion::V2 => Writer::V2(client),
+            ApiVersion::V3 => Writer::v3(
                 client,
                 v3::batch::BatchConfig {
                     in_flight: concurrency,
@@ -191,21 +287,21 @@ impl Writer {
     /// [`Layout::for_capabilities`]: crate::mapping::columns::Layout::for_capabilities
     pub fn capabilities(&self) -> Capabilities {
         Writer::capabilities_of(match self {
-            Writer::V2(_) => crate::settings::ApiVersion::V2,
-            Writer::V3(_) => crate::settings::ApiVersion::V3,
+            Writer::V2(_) => ApiVersion::V2,
+            Writer::V3(_) => ApiVersion::V3,
         })
     }
 
     /// [`Writer::capabilities`] before the writer exists (the input is checked before the
     /// run connects).
-    pub fn capabilities_of(api: crate::settings::ApiVersion) -> Capabilities {
+    pub fn capabilities_of(api: ApiVersion) -> Capabilities {
         match api {
-            crate::settings::ApiVersion::V2 => Capabilities {
+            ApiVersion::V2 => Capabilities {
                 batch_size: 1,
                 writable_form_fields: false,
                 addresses_inline: false,
             },
-            crate::settings::ApiVersion::V3 => Capabilities {
+            ApiVersion::V3 => Capabilities {
                 batch_size: v3::write::MAX_BATCH,
                 writable_form_fields: true,
                 addresses_inline: true,

@@ -488,7 +488,7 @@ async fn drive(
                     &addresses.display().to_string(),
                 ])
                 .await?;
-            (s, crate::api::v2::pages::PAGE as f64)
+            (s, crate::api::v3::PAGE as f64)
         }
         Workload::Upsert => {
             let exported = dir.join("store.csv");

@@ -1,9 +1,9 @@
 //! `count`: print the number of customers (optionally filtered).
 
-use crate::api::v3;
+use crate::api::store::{Reader, Selection};
 use crate::cmd::{connect, fatal_if_auth, parse_filters};
 use crate::exit::Exit;
-use crate::settings::{ApiVersion, Settings};
+use crate::settings::Settings;
 
 /// Print the number of customers.
 #[derive(Debug, Clone, clap::Args)]
@@ -21,17 +21,12 @@ pub struct Args {
 /// `/customers/count`, or with `--api v3` the `meta.pagination.total` of a one-customer page
 /// with the filters under their V3 names (a filter V3 cannot express is a usage error).
 pub async fn run(g: &Settings, args: Args) -> anyhow::Result<Exit> {
-    let q = parse_filters(&args.filters, args.since.as_deref())?;
-    let v3 = match g.api {
-        ApiVersion::V2 => None,
-        ApiVersion::V3 => Some(v3::Filters::from_query(&q)?),
-    };
-    let client = connect(g)?;
-    let n = match v3 {
-        None => client.count_customers(&q.count_params()).await,
-        Some(filters) => v3::count(&client, &filters).await,
-    }
-    .map_err(fatal_if_auth)?;
+    let filters = parse_filters(&args.filters, args.since.as_deref())?;
+    let selection = Selection::for_api(g.api, &filters)?;
+    let n = Reader::new(connect(g)?, selection)
+        .count()
+        .await
+        .map_err(fatal_if_auth)?;
     println!("{n}");
     Ok(Exit::Ok)
 }

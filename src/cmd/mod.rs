@@ -14,6 +14,7 @@ pub mod validate_password;
 
 use std::collections::HashMap;
 
+use crate::api::filters::{Filters, Kind, Name, Value};
 use crate::api::{ApiError, Client, Group};
 use crate::settings::Settings;
 
@@ -121,40 +122,48 @@ impl GroupBook {
     }
 }
 
-/// The V2 list filters `--filter KEY=VALUE` accepts, and how each value is checked.
-const FILTERS: &[(&str, FilterKind)] = &[
-    ("email", FilterKind::Text),
-    ("first_name", FilterKind::Text),
-    ("last_name", FilterKind::Text),
-    ("company", FilterKind::Text),
-    ("phone", FilterKind::Text),
-    ("customer_group_id", FilterKind::Id),
-    ("min_id", FilterKind::Id),
-    ("max_id", FilterKind::Id),
-    ("min_date_created", FilterKind::Date),
-    ("max_date_created", FilterKind::Date),
-    ("min_date_modified", FilterKind::Date),
-    ("max_date_modified", FilterKind::Date),
-    ("tax_exempt_category", FilterKind::Text),
-    ("store_credit", FilterKind::Decimal),
-];
-
+/// What `--filter KEY=VALUE` accepts, in the order the usage error lists them: the field
+/// filters and, between them, the id bounds.
 #[derive(Clone, Copy)]
-enum FilterKind {
-    Text,
-    Id,
-    Date,
-    Decimal,
+enum Key {
+    Field(Name),
+    MinId,
+    MaxId,
 }
 
-/// Turn `--filter KEY=VALUE …` and `--since` into a validated query; a bad key or value is a
-/// usage error before any request.
-pub fn parse_filters(
-    raw: &[String],
-    since: Option<&str>,
-) -> anyhow::Result<crate::api::v2::pages::Query> {
+const FILTERS: &[Key] = &[
+    Key::Field(Name::Email),
+    Key::Field(Name::FirstName),
+    Key::Field(Name::LastName),
+    Key::Field(Name::Company),
+    Key::Field(Name::Phone),
+    Key::Field(Name::CustomerGroupId),
+    Key::MinId,
+    Key::MaxId,
+    Key::Field(Name::MinDateCreated),
+    Key::Field(Name::MaxDateCreated),
+    Key::Field(Name::MinDateModified),
+    Key::Field(Name::MaxDateModified),
+    Key::Field(Name::TaxExemptCategory),
+    Key::Field(Name::StoreCredit),
+];
+
+impl Key {
+    fn as_str(self) -> &'static str {
+        match self {
+            Key::Field(name) => name.as_str(),
+            Key::MinId => "min_id",
+            Key::MaxId => "max_id",
+        }
+    }
+}
+
+/// Turn `--filter KEY=VALUE …` and `--since` into checked, typed filters (each backend
+/// encodes them: `api::store::Selection`); a bad key or value is a usage error before any
+/// request.
+pub fn parse_filters(raw: &[String], since: Option<&str>) -> anyhow::Result<Filters> {
     use crate::exit::UsageError;
-    let mut q = crate::api::v2::pages::Query::default();
+    let mut q = Filters::default();
     let mut pairs: Vec<(String, String)> = Vec::new();
     for f in raw {
         let Some((k, v)) = f.split_once('=') else {
@@ -181,35 +190,44 @@ pub fn parse_filters(
             ))
             .into());
         }
-        let Some((_, kind)) = FILTERS.iter().find(|(name, _)| *name == k) else {
-            let names: Vec<&str> = FILTERS.iter().map(|(n, _)| *n).collect();
+        let Some(key) = FILTERS.iter().find(|key| key.as_str() == k) else {
+            let names: Vec<&str> = FILTERS.iter().map(|key| key.as_str()).collect();
             return Err(UsageError(format!(
                 "unknown filter {k:?}; the V2 list filters are: {}",
                 names.join(", ")
             ))
             .into());
         };
-        let value = match kind {
-            FilterKind::Text => v,
-            FilterKind::Id => v
-                .parse::<u64>()
-                .map_err(|_| UsageError(format!("filter {k}={v:?}: expected a whole number")))?
-                .to_string(),
-            FilterKind::Decimal => crate::mapping::row::normalise_decimal(&v)
-                .ok_or_else(|| UsageError(format!("filter {k}={v:?}: expected a decimal number")))?,
-            FilterKind::Date => parse_datetime(&v)
-                .ok_or_else(|| {
-                    UsageError(format!(
-                        "filter {k}={v:?}: not a date; use ISO-8601 (2024-05-01, 2024-05-01T13:00:00Z) or RFC-2822"
-                    ))
-                })?
-                .to_rfc2822(),
+        let whole = |v: &str| {
+            v.parse::<u64>()
+                .map_err(|_| UsageError(format!("filter {k}={v:?}: expected a whole number")))
         };
-        match k.as_str() {
-            "min_id" => q.min_id = Some(value.parse()?),
-            "max_id" => q.max_id = Some(value.parse()?),
-            _ => q.filters.push((k, value)),
-        }
+        let name = match *key {
+            Key::MinId => {
+                q.min_id = Some(whole(&v)?);
+                continue;
+            }
+            Key::MaxId => {
+                q.max_id = Some(whole(&v)?);
+                continue;
+            }
+            Key::Field(name) => name,
+        };
+        let value = match name.kind() {
+            Kind::Text => Value::Text(v),
+            Kind::Id => Value::Id(whole(&v)?),
+            Kind::Decimal => Value::Decimal(
+                crate::mapping::row::normalise_decimal(&v).ok_or_else(|| {
+                    UsageError(format!("filter {k}={v:?}: expected a decimal number"))
+                })?,
+            ),
+            Kind::Date => Value::Date(parse_datetime(&v).ok_or_else(|| {
+                UsageError(format!(
+                    "filter {k}={v:?}: not a date; use ISO-8601 (2024-05-01, 2024-05-01T13:00:00Z) or RFC-2822"
+                ))
+            })?),
+        };
+        q.fields.push((name, value));
     }
     Ok(q)
 }
@@ -239,9 +257,28 @@ pub fn parse_datetime(s: &str) -> Option<chrono::DateTime<chrono::Utc>> {
 mod tests {
     use super::*;
 
-    fn parse(raw: &[&str], since: Option<&str>) -> anyhow::Result<crate::api::v2::pages::Query> {
+    /// The parsed filters as V2 sends them: the values' normal forms (dates in RFC-2822)
+    /// are the V2 encoding's, so the test reads them through it.
+    #[derive(Debug)]
+    struct Sent {
+        filters: Vec<(String, String)>,
+        min_id: Option<u64>,
+        max_id: Option<u64>,
+    }
+
+    fn parse(raw: &[&str], since: Option<&str>) -> anyhow::Result<Sent> {
         let raw: Vec<String> = raw.iter().map(|s| s.to_string()).collect();
-        parse_filters(&raw, since)
+        let f = parse_filters(&raw, since)?;
+        let v2 = crate::api::v2::pages::Query::new(&f);
+        Ok(Sent {
+            filters: v2
+                .filter_params()
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v))
+                .collect(),
+            min_id: f.min_id,
+            max_id: f.max_id,
+        })
     }
 
     fn usage_message(raw: &[&str], since: Option<&str>) -> String {

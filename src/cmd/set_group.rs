@@ -11,7 +11,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crate::api::ApiError;
+use crate::api::{ApiError, Client};
 use crate::cmd::targets::filter::FilterRun;
 use crate::cmd::targets::group::{resolve_group, TargetGroup};
 use crate::cmd::targets::run::{write_failure, Writes};
@@ -55,11 +55,31 @@ pub struct Args {
     pub dialect: Dialect,
 }
 
+/// What every row of either source needs: the group, resolved once, and the run's writes.
 struct Ctx {
     run: Arc<RowRun>,
     writes: Writes,
     group: TargetGroup,
     dry_run: bool,
+}
+
+impl Ctx {
+    /// Resolve `--group` (one request, before any row; stopped by a signal) and start the
+    /// run's writes.
+    async fn open(
+        g: &Settings,
+        run: &Arc<RowRun>,
+        client: &Client,
+        args: &Args,
+    ) -> anyhow::Result<Ctx> {
+        let group = run.stop.guard(resolve_group(client, &args.group)).await?;
+        Ok(Ctx {
+            run: Arc::clone(run),
+            writes: Writes::new(g, client, run),
+            group,
+            dry_run: args.dry_run,
+        })
+    }
 }
 
 /// Resolve the group, find the customers, change those not in it, write the results file.
@@ -90,19 +110,10 @@ pub async fn run(g: &Settings, args: Args) -> anyhow::Result<Exit> {
             unit: "customers",
         },
     )?;
-    let group = job
-        .run
-        .stop
-        .guard(resolve_group(&job.client, &args.group))
-        .await?;
+    let ctx = Ctx::open(g, &job.run, &job.client, &args).await?;
     let cmd = ByFile {
         finder: job.finder(g, true).await?,
-        ctx: Ctx {
-            run: Arc::clone(&job.run),
-            writes: Writes::new(g, &job.client, &job.run),
-            group,
-            dry_run: args.dry_run,
-        },
+        ctx,
         cols: job.cols,
     };
     job.rows(g, g.rows_in_flight, &cmd).await
@@ -121,11 +132,17 @@ impl TargetCommand for ByFile {
     }
 
     async fn process(&self, row: &Row) -> anyhow::Result<RowOutcome> {
-        let (ctx, finder) = (&self.ctx, &self.finder);
         Ok(match self.cols.target(&row.record) {
             Err(m) => RowOutcome::invalid(m),
-            Ok(target) => match locate(&ctx.run, finder, &target).await? {
-                Located::Found(known) => change(ctx, Some(finder), row.no, &known).await?,
+            Ok(target) => match locate(&self.ctx.run, &self.finder, &target).await? {
+                Located::Found(known) => {
+                    let out = change(&self.ctx, row.no, &known).await?;
+                    if out.result == RowResult::Updated {
+                        // A later row naming this customer sees it in the group.
+                        self.finder.set_group(known.id, self.ctx.group.id);
+                    }
+                    out
+                }
                 Located::Missing => RowOutcome::failed(None, target.not_found()),
                 Located::Answered(out) => out,
             },
@@ -133,12 +150,8 @@ impl TargetCommand for ByFile {
     }
 
     fn notices(&self) -> Vec<String> {
-        let group = &self.ctx.group;
-        let mut notices = vec![format!("target group: {}", group.describe(group.id))];
-        if self.finder.is_preloaded() {
-            notices.push("read the store in pages instead of one lookup per row".into());
-        }
-        notices
+        let group = self.ctx.group.notice();
+        std::iter::once(group).chain(self.finder.notice()).collect()
     }
 }
 
@@ -152,33 +165,14 @@ async fn by_filter(g: &Settings, args: &Args) -> anyhow::Result<Exit> {
         args.resume,
         args.dry_run,
     )?;
-    let group = job
-        .run
-        .stop
-        .guard(resolve_group(&job.client, &args.group))
-        .await?;
-    let notices = vec![format!("target group: {}", group.describe(group.id))];
-    let ctx = Arc::new(Ctx {
-        run: Arc::clone(&job.run),
-        writes: Writes::new(g, &job.client, &job.run),
-        group,
-        dry_run: args.dry_run,
-    });
-    let work = |no: u64, known: Known| {
-        let ctx = Arc::clone(&ctx);
-        async move { change(&ctx, None, no, &known).await }
-    };
+    let ctx = &Ctx::open(g, &job.run, &job.client, args).await?;
+    let notices = vec![ctx.group.notice()];
+    let work = move |no, known: Known| async move { change(ctx, no, &known).await };
     job.rows(g, work, notices).await
 }
 
 /// One customer (record `no`): nothing to do, would change, or `PUT {"customer_group_id": N}`.
-async fn change(
-    ctx: &Ctx,
-    finder: Option<&Finder>,
-    no: u64,
-    known: &Known,
-) -> anyhow::Result<RowOutcome> {
-    let to = ctx.group.id;
+async fn change(ctx: &Ctx, no: u64, known: &Known) -> anyhow::Result<RowOutcome> {
     let message = match ctx.group.change(known, ctx.run.in_doubt(no)) {
         Ok(message) => message,
         Err(done) => return Ok(done),
@@ -190,13 +184,8 @@ async fn change(
             message,
         ));
     }
-    match ctx.writes.set_group(no, known.id, to).await? {
-        Ok(()) => {
-            if let Some(f) = finder {
-                f.set_group(known.id, to);
-            }
-            Ok(RowOutcome::new(RowResult::Updated, Some(known.id), message))
-        }
+    match ctx.writes.set_group(no, known.id, ctx.group.id).await? {
+        Ok(()) => Ok(RowOutcome::new(RowResult::Updated, Some(known.id), message)),
         Err(e) if e.api().is_some_and(ApiError::is_not_found) => Ok(RowOutcome::failed(
             Some(known.id),
             format!("no customer with id {} (deleted meanwhile)", known.id),

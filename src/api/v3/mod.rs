@@ -28,20 +28,30 @@ pub mod write;
 
 use super::client::Client;
 use super::error::{ApiError, ErrorKind};
-use super::v2::pages::Query;
+use super::filters::{self, Name, Value};
 use crate::exit::UsageError;
 
-/// The export's V2 filter names and their V3 counterparts (§4, §13.1). V2 takes one value;
-/// V3's `:in` filters take a comma list, so one value is a list of one.
-const FILTERS: &[(&str, &str)] = &[
-    ("email", "email:in"),
-    ("company", "company:in"),
-    ("phone", "phone:in"),
-    ("customer_group_id", "customer_group_id:in"),
-    ("min_date_created", "date_created:min"),
-    ("max_date_created", "date_created:max"),
-    ("min_date_modified", "date_modified:min"),
-    ("max_date_modified", "date_modified:max"),
+/// Customers per page (`limit`). customers.v3.yml states no maximum for `limit`; every
+/// client surveyed uses 250 and what V3 does above it is unverified (bigcommerce-v3.md §1.8,
+/// §4), so 250, the same as V2's documented maximum.
+pub const PAGE: u64 = 250;
+
+/// Customers that may be created during one walk on top of twice the count of its start
+/// (the V2 pager's bound too): customers do not sign up that fast, a store that keeps sending
+/// new ones is inventing them.
+pub const MAX_CREATED_DURING: u64 = 10_000;
+
+/// The filters V3 can express, under their V3 names (§4, §13.1). V2 takes one value; V3's
+/// `:in` filters take a comma list, so one value is a list of one.
+const NAMES: &[(Name, &str)] = &[
+    (Name::Email, "email:in"),
+    (Name::Company, "company:in"),
+    (Name::Phone, "phone:in"),
+    (Name::CustomerGroupId, "customer_group_id:in"),
+    (Name::MinDateCreated, "date_created:min"),
+    (Name::MaxDateCreated, "date_created:max"),
+    (Name::MinDateModified, "date_modified:min"),
+    (Name::MaxDateModified, "date_modified:max"),
 ];
 
 /// The user's filters as V3 query parameters, validated once (before any request).
@@ -52,46 +62,19 @@ pub struct Filters {
 }
 
 impl Filters {
-    /// Translate the validated V2 query. A filter V3 cannot express is a usage error naming it:
+    /// Encode the neutral filters. A filter V3 cannot express is a usage error naming it:
     /// V3 has no id range (`id:min`/`id:max` are not in SPEC3, §4), no first/last-name filter
     /// of its own (`name:in` matches "first last" together), none on the tax category or the
     /// store credit. Answering those anyway (client-side, or by ignoring them) would make
     /// `count` and `export` disagree with `--api v2` for the same command line.
-    pub fn from_query(q: &Query) -> Result<Filters, UsageError> {
-        let unsupported = |name: &str| {
-            let names: Vec<&str> = FILTERS.iter().map(|(v2, _)| *v2).collect();
-            UsageError(format!(
-                "filter {name} cannot be expressed in the Customers V3 API (its list filters here: {}); use --api v2",
-                names.join(", ")
-            ))
-        };
-        if q.min_id.is_some() {
-            return Err(unsupported("min_id"));
-        }
-        if q.max_id.is_some() {
-            return Err(unsupported("max_id"));
-        }
-        let mut params = Vec::new();
-        for (k, v) in &q.filters {
-            let Some((_, v3)) = FILTERS.iter().find(|(v2, _)| v2 == k) else {
-                return Err(unsupported(k));
-            };
-            let value = if v3.starts_with("date_") {
-                // `parse_filters` left dates as RFC-2822 for V2; V3 shows and takes ISO-8601.
-                chrono::DateTime::parse_from_rfc2822(v)
-                    .map(|d| iso(d.with_timezone(&chrono::Utc)))
-                    .map_err(|_| UsageError(format!("filter {k}={v:?}: not a date")))?
-            } else if v.contains(',') {
-                // V3 reads a comma as a list separator (`explode: false`, §4): `a,b` would
-                // match either value instead of the one given.
-                return Err(UsageError(format!(
-                    "filter {k}={v:?}: a comma cannot be sent to the V3 API (it separates a list there); use --api v2"
-                )));
-            } else {
-                v.clone()
-            };
-            params.push((*v3, value));
-        }
+    pub fn from_filters(f: &filters::Filters) -> Result<Filters, UsageError> {
+        refuse(f)?;
+        // Each has a V3 name: `refuse` said so.
+        let params = f
+            .fields
+            .iter()
+            .filter_map(|(name, value)| Some((v3_name(*name)?, v3_value(value))))
+            .collect();
         Ok(Filters { params })
     }
 
@@ -114,8 +97,16 @@ impl Filters {
         out
     }
 
+    /// The encoded `(V3 name, value)` pairs (what `api::matching` checks each listed
+    /// customer against).
+    pub fn params(&self) -> &[(&'static str, String)] {
+        &self.params
+    }
+
     /// The same filters with `date_modified:max` set to `before`, unless the user's own is
-    /// earlier (for the export's completeness check, as V2's `count_unchanged_since`).
+    /// earlier (for the export's completeness check; the rule of
+    /// [`filters::Filters::modified_at_or_before`], on the encoded form, which is all a
+    /// `Filters` keeps: the address pages build one from an id list alone).
     pub fn modified_at_or_before(&self, before: chrono::DateTime<chrono::Utc>) -> Filters {
         let mut params = self.params.clone();
         let user = params.iter().position(|(k, _)| *k == "date_modified:max");
@@ -130,6 +121,53 @@ impl Filters {
             params.push(("date_modified:max", iso(before)));
         }
         Filters { params }
+    }
+}
+
+/// What V3 cannot be asked, as a usage error naming it (see [`Filters::from_filters`]).
+fn refuse(f: &filters::Filters) -> Result<(), UsageError> {
+    let unsupported = |name: &str| {
+        let names: Vec<&str> = NAMES.iter().map(|(n, _)| n.as_str()).collect();
+        UsageError(format!(
+            "filter {name} cannot be expressed in the Customers V3 API (its list filters here: {}); use --api v2",
+            names.join(", ")
+        ))
+    };
+    if f.min_id.is_some() {
+        return Err(unsupported("min_id"));
+    }
+    if f.max_id.is_some() {
+        return Err(unsupported("max_id"));
+    }
+    for (name, value) in &f.fields {
+        if v3_name(*name).is_none() {
+            return Err(unsupported(name.as_str()));
+        }
+        if let Value::Text(v) | Value::Decimal(v) = value {
+            // V3 reads a comma as a list separator (`explode: false`, §4): `a,b` would
+            // match either value instead of the one given.
+            if v.contains(',') {
+                return Err(UsageError(format!(
+                    "filter {}={v:?}: a comma cannot be sent to the V3 API (it separates a list there); use --api v2",
+                    name.as_str()
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A filter's V3 name, if V3 has the filter.
+fn v3_name(name: Name) -> Option<&'static str> {
+    NAMES.iter().find(|(n, _)| *n == name).map(|(_, v3)| *v3)
+}
+
+/// A filter's value as V3 reads it: dates as ISO-8601 (V3 shows and takes them so).
+fn v3_value(value: &Value) -> String {
+    match value {
+        Value::Text(s) | Value::Decimal(s) => s.clone(),
+        Value::Id(n) => n.to_string(),
+        Value::Date(d) => iso(*d),
     }
 }
 
@@ -193,18 +231,34 @@ pub async fn count(client: &Client, filters: &Filters) -> Result<u64, ApiError> 
 mod tests {
     use super::*;
 
-    fn query(filters: &[(&str, &str)]) -> Query {
-        let mut q = Query::default();
-        q.filters = filters
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        q
+    /// Neutral filters from `(name, value)`: dates in RFC-2822 or RFC-3339, ids as numbers.
+    fn query(filters: &[(&str, &str)]) -> filters::Filters {
+        let value = |name: Name, v: &str| match name.kind() {
+            filters::Kind::Date => Value::Date(
+                chrono::DateTime::parse_from_rfc2822(v)
+                    .or_else(|_| chrono::DateTime::parse_from_rfc3339(v))
+                    .unwrap()
+                    .with_timezone(&chrono::Utc),
+            ),
+            filters::Kind::Id => Value::Id(v.parse().unwrap()),
+            filters::Kind::Decimal => Value::Decimal(v.into()),
+            filters::Kind::Text => Value::Text(v.into()),
+        };
+        filters::Filters {
+            fields: filters
+                .iter()
+                .map(|(k, v)| {
+                    let name = Name::from_cli(k).unwrap();
+                    (name, value(name, v))
+                })
+                .collect(),
+            ..Default::default()
+        }
     }
 
     #[test]
     fn filters_translate_to_v3_names_and_encoding() {
-        let f = Filters::from_query(&query(&[
+        let f = Filters::from_filters(&query(&[
             ("email", "a+b@example.com"),
             ("customer_group_id", "2"),
             ("min_date_created", "Wed, 1 May 2024 13:00:00 +0200"),
@@ -217,6 +271,78 @@ mod tests {
         );
     }
 
+    /// Each filter V3 has, one at a time: its V3 name and its value as sent (dates ISO-8601
+    /// UTC with a `Z`, whatever offset the user gave).
+    #[test]
+    fn each_filter_v3_has_is_sent_under_its_v3_name() {
+        let cases = [
+            ("email", "ann@example.com", "email:in=ann%40example.com"),
+            ("company", "Acme Ltd", "company:in=Acme%20Ltd"),
+            ("phone", "+1 555", "phone:in=%2B1%20555"),
+            ("customer_group_id", "7", "customer_group_id:in=7"),
+            (
+                "min_date_created",
+                "2024-05-01T15:00:00+02:00",
+                "date_created:min=2024-05-01T13:00:00Z",
+            ),
+            (
+                "max_date_created",
+                "Wed, 1 May 2024 09:00:00 -0400",
+                "date_created:max=2024-05-01T13:00:00Z",
+            ),
+            (
+                "min_date_modified",
+                "2024-05-01T00:00:00Z",
+                "date_modified:min=2024-05-01T00:00:00Z",
+            ),
+            (
+                "max_date_modified",
+                "2024-12-31T23:59:59Z",
+                "date_modified:max=2024-12-31T23:59:59Z",
+            ),
+        ];
+        for (name, value, sent) in cases {
+            let f = Filters::from_filters(&query(&[(name, value)])).unwrap();
+            assert_eq!(f.query(&[]), sent, "{name}");
+        }
+        assert_eq!(cases.len(), NAMES.len(), "a case per V3 filter");
+    }
+
+    /// What V3 cannot be asked, and the start of the usage error that says so.
+    #[test]
+    fn each_filter_v3_lacks_is_refused_with_its_message() {
+        let refused = |f: &filters::Filters| Filters::from_filters(f).unwrap_err().0;
+        let cannot = |name: &str| {
+            format!("filter {name} cannot be expressed in the Customers V3 API (its list filters here: email, company, phone, customer_group_id, min_date_created, max_date_created, min_date_modified, max_date_modified); use --api v2")
+        };
+        let cases: [(&[(&str, &str)], String); 6] = [
+            (&[("first_name", "Ann")], cannot("first_name")),
+            (&[("last_name", "Lee")], cannot("last_name")),
+            (&[("tax_exempt_category", "A")], cannot("tax_exempt_category")),
+            (&[("store_credit", "1.5")], cannot("store_credit")),
+            (
+                &[("company", "a,b")],
+                "filter company=\"a,b\": a comma cannot be sent to the V3 API (it separates a list there); use --api v2".into(),
+            ),
+            // The first refusal in the order given.
+            (
+                &[("email", "a@b.c"), ("phone", "1,2"), ("first_name", "x")],
+                "filter phone=\"1,2\": a comma cannot be sent to the V3 API (it separates a list there); use --api v2".into(),
+            ),
+        ];
+        for (given, message) in cases {
+            assert_eq!(refused(&query(given)), message, "{given:?}");
+        }
+        let ids = |min_id, max_id| filters::Filters {
+            min_id,
+            max_id,
+            ..Default::default()
+        };
+        assert_eq!(refused(&ids(Some(5), None)), cannot("min_id"));
+        assert_eq!(refused(&ids(None, Some(5))), cannot("max_id"));
+        assert_eq!(refused(&ids(Some(1), Some(5))), cannot("min_id"));
+    }
+
     #[test]
     fn what_v3_cannot_express_is_a_usage_error_naming_it() {
         for name in [
@@ -225,18 +351,20 @@ mod tests {
             "tax_exempt_category",
             "store_credit",
         ] {
-            let err = Filters::from_query(&query(&[(name, "x")])).unwrap_err();
+            let err = Filters::from_filters(&query(&[(name, "x")])).unwrap_err();
             assert!(
                 err.0.contains(name) && err.0.contains("--api v2"),
                 "{}",
                 err.0
             );
         }
-        let mut q = Query::default();
-        q.min_id = Some(5);
-        let err = Filters::from_query(&q).unwrap_err();
+        let q = filters::Filters {
+            min_id: Some(5),
+            ..Default::default()
+        };
+        let err = Filters::from_filters(&q).unwrap_err();
         assert!(err.0.contains("min_id"));
-        assert!(Filters::from_query(&query(&[("company", "a,b")])).is_err());
+        assert!(Filters::from_filters(&query(&[("company", "a,b")])).is_err());
     }
 
     #[test]
@@ -246,7 +374,7 @@ mod tests {
                 .unwrap()
                 .with_timezone(&chrono::Utc)
         };
-        let f = Filters::from_query(&query(&[(
+        let f = Filters::from_filters(&query(&[(
             "max_date_modified",
             "Wed, 1 May 2024 00:00:00 +0000",
         )]))

@@ -34,51 +34,9 @@ pub const ADDRESS_POST_CONCURRENCY: usize = 10;
 /// clients use (KZ) and what the sandbox accepts by default.
 pub const MAX_ADDRESS_BATCH: usize = 10;
 
-/// Why an item (or a whole request) was not written.
-#[derive(Debug, Clone, thiserror::Error)]
-pub enum WriteError {
-    /// The store's answer (status and its words, secrets scrubbed), or no answer at all.
-    #[error("{0}")]
-    Api(#[from] ApiError),
-    /// Refused before any request: the tool would not send this (an empty or too long id
-    /// list, a batch over the limit, a body without the key the batch needs).
-    #[error("{0}")]
-    Refused(String),
-    /// The batch was never sent because the before-send hook failed (the journal could not
-    /// record it); the message is the hook's.
-    #[error("not sent: {0}")]
-    NotSent(String),
-    /// The batch writer stopped before answering this item (its task ended).
-    #[error("the V3 batch writer stopped before this item was answered")]
-    Stopped,
-}
-
-impl WriteError {
-    pub fn api(&self) -> Option<&ApiError> {
-        match self {
-            WriteError::Api(e) => Some(e),
-            _ => None,
-        }
-    }
-
-    /// For a results file `_message`: the store's words, without method and path.
-    pub fn message(&self) -> String {
-        match self {
-            WriteError::Api(e) => e.message(),
-            other => other.to_string(),
-        }
-    }
-
-    /// Fatal for the whole run (credentials refused, a redirect): see [`ApiError::is_fatal`].
-    pub fn is_fatal(&self) -> bool {
-        self.api().is_some_and(ApiError::is_fatal)
-    }
-
-    /// The store could not be reached (see [`ApiError::is_unreachable`]).
-    pub fn is_unreachable(&self) -> bool {
-        self.api().is_some_and(ApiError::is_unreachable)
-    }
-}
+/// The seam's per-item write error, defined with the transport's errors; re-exported here
+/// for the V3 modules that name it `write::WriteError`.
+pub use crate::api::error::WriteError;
 
 /// The V3 write requests of one store. Cheap to clone; every clone shares the client (quota,
 /// pacing, request slots) and the per-route concurrency limits, so however many tasks write,

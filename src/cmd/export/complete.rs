@@ -1,8 +1,8 @@
 //! The end of an export: the rows written against the store's count, so that an export is
 //! complete or it fails, also while customers are created, changed or deleted meanwhile.
 
+use crate::api::filters::Filters;
 use crate::api::store::Reader;
-use crate::api::v2::pages::Query;
 use crate::cmd::fatal_if_auth;
 
 /// How far behind ours the store's clock may be for the completeness check to stay exact.
@@ -39,7 +39,7 @@ pub(super) struct Changes {
 /// Returns the notice for the summary, if any.
 pub(super) async fn check_complete(
     reader: &Reader,
-    query: &Query,
+    filters: &Filters,
     counted: u64,
     rows: u64,
     changes: Changes,
@@ -49,7 +49,7 @@ pub(super) async fn check_complete(
     }
     let unchanged_rows = rows - changes.modified;
     let unchanged = reader
-        .count_unchanged_since(query, changes.after)
+        .count_unchanged_since(changes.after)
         .await
         .map_err(fatal_if_auth)?;
     if unchanged_rows >= unchanged {
@@ -57,7 +57,7 @@ pub(super) async fn check_complete(
     }
     let epoch = chrono::DateTime::UNIX_EPOCH;
     let before_1970 = reader
-        .count_unchanged_since(query, epoch)
+        .count_unchanged_since(epoch)
         .await
         .map_err(fatal_if_auth)?;
     if before_1970 == 0 {
@@ -69,7 +69,7 @@ pub(super) async fn check_complete(
         );
     }
     // The count ignores max_date_modified: `unchanged` is every matching customer now.
-    if !query.filters.is_empty() {
+    if !filters.fields.is_empty() {
         return Ok(Some(format!(
             "warning: the store's customer count ignores filters ({unchanged} counted, {rows} \
              exported): this filtered export could not be checked against it"

@@ -1,6 +1,7 @@
 //! `export`: every customer (or those matching filters) to CSV, in ascending id, each once.
 //!
-//! Pages are fetched concurrently by id range ([`crate::api::v2::pages`]) and written in id order.
+//! Pages are fetched concurrently through the store seam ([`crate::api::store::Reader`]: V2 by
+//! id range, V3 by cursor) and written in id order.
 //! The set of `form_field:<name>` columns is only known at the end, so each row goes to a
 //! spill file, already encoded as its final CSV record with the form-field columns known so
 //! far. An output file is also written as the pages arrive, with the header of the columns
@@ -33,13 +34,13 @@ use std::time::Instant;
 use anyhow::Context;
 use futures::stream::{BoxStream, StreamExt};
 
-use crate::api::store::{Page, Reader, Start};
-use crate::api::{v3, ApiError, Client};
+use crate::api::store::{Page, Reader, Selection, Start};
+use crate::api::{ApiError, Client};
 use crate::cmd::{connect, fatal_if_auth, parse_filters, GroupBook};
 use crate::exit::{usage, Exit};
 use crate::outfile::{OutputFile, RunFiles};
 use crate::report::{Progress, Summary};
-use crate::settings::{ApiVersion, Settings};
+use crate::settings::Settings;
 
 pub use backup::expand_name;
 pub use sink::Sink;
@@ -153,19 +154,13 @@ async fn interrupted() -> &'static str {
 
 async fn export(g: &Settings, args: Args) -> anyhow::Result<Exit> {
     let started = Instant::now();
-    let query = parse_filters(&args.filters, args.since.as_deref())?;
+    let filters = parse_filters(&args.filters, args.since.as_deref())?;
     let now = chrono::Utc::now();
     let names = Names::check(g, &args, now)?;
     // With --api v3, a filter V3 cannot express is a usage error before any request.
-    let v3_filters = match g.api {
-        ApiVersion::V2 => None,
-        ApiVersion::V3 => Some(v3::Filters::from_query(&query)?),
-    };
+    let selection = Selection::for_api(g.api, &filters)?;
     let client = connect(g)?;
-    let reader = match v3_filters {
-        None => Reader::V2(client.clone()),
-        Some(f) => Reader::V3(client.clone(), f),
-    };
+    let reader = Reader::new(client.clone(), selection);
     let mut outputs = Outputs::create(&names, g.bom)?;
 
     let progress = Progress::new(None, g.quiet, "customers");
@@ -174,7 +169,7 @@ async fn export(g: &Settings, args: Args) -> anyhow::Result<Exit> {
     // independent: one round trip for all.
     let (groups, start) = futures::join!(
         GroupBook::load(&client),
-        reader.start(&query, names.addresses.is_some())
+        reader.start(names.addresses.is_some())
     );
     let groups = groups?;
     let start = start.map_err(fatal_if_auth).context(FAILED)?;
@@ -192,7 +187,7 @@ async fn export(g: &Settings, args: Args) -> anyhow::Result<Exit> {
     let mut spill_wtr =
         SpillWriter::new(outputs.spill.path(), args.raw, g.bom, outputs.direct.take())?
             .count_changes(changed_after, now);
-    let pages = reader.pages(query.clone(), start, g.concurrency as usize);
+    let pages = reader.pages(start, g.concurrency as usize);
     let mut page_writer = PageWriter {
         spill: &mut spill_wtr,
         addresses: outputs.addresses.as_mut(),
@@ -210,7 +205,7 @@ async fn export(g: &Settings, args: Args) -> anyhow::Result<Exit> {
     };
     let mut notices = Vec::new();
     notices.extend(
-        check_complete(&reader, &query, count, written.rows, changes)
+        check_complete(&reader, &filters, count, written.rows, changes)
             .await
             .context(FAILED)?,
     );

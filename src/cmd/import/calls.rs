@@ -9,13 +9,12 @@
 //! The reads (a customer by id or email, a customer's addresses) go through V3's `GET`, so a
 //! V3 run compares with what V3 shows. Groups stay on V2 (V3 has no groups API).
 
+use crate::api::once::create_within;
 use crate::api::store::{WriteError, Writer};
 use crate::api::{v3, ApiError, Client, Group};
 use crate::lookup;
 use crate::mapping::columns::Field;
 use crate::mapping::row::{AddressData, RowData, Snapshot};
-
-use crate::api::reconcile::create_once;
 
 /// The per-row store calls (see the module docs).
 #[derive(Clone)]
@@ -70,7 +69,7 @@ impl StoreCalls {
         let body = data.create_payload(force_reset);
         let email = data.email().unwrap_or_default();
         let client = &self.client;
-        Ok(create_once(
+        Ok(create_within(
             client,
             self.max_retries,
             || async { client.create_customer(&body).await.map(|c| c.id) },
@@ -116,7 +115,7 @@ impl StoreCalls {
         }
         let body = addr.payload();
         let client = &self.client;
-        Ok(create_once(
+        Ok(create_within(
             client,
             self.max_retries,
             || async { client.create_address(id, &body).await.map(|_| ()) },

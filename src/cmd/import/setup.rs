@@ -15,7 +15,6 @@ use super::prepare::{self, Input};
 use super::{Args, EarlierResults};
 use crate::api::store::{Reader, Writer};
 use crate::api::v3::batch::{BeforeSend, Op};
-use crate::api::v3::Filters;
 use crate::api::Client;
 use crate::cmd::{fatal_if_auth, GroupBook};
 use crate::input::InputFile;
@@ -86,9 +85,10 @@ fn batch_hook(run: Arc<RowRun>) -> BeforeSend {
 }
 
 /// Choose how to find rows' customers with the fewest requests: nothing to find in an empty
-/// store; otherwise one lookup per row, or the whole store in pages of 250 when that is
-/// cheaper (see [`lookup::should_preload`]). Under `--api v3` the store is read through V3's
-/// `GET /v3/customers` (its count, its cursor pages), as the writes will see it.
+/// store; otherwise one lookup per row, or the whole store in pages (of the backend's page
+/// size) when that is cheaper (see [`lookup::should_preload`]). Under `--api v3` the store is
+/// read through V3's `GET /v3/customers` (its count, its cursor pages), as the writes will
+/// see it.
 async fn plan_lookups(
     g: &Settings,
     client: &Client,
@@ -96,19 +96,21 @@ async fn plan_lookups(
     concurrency: usize,
     progress: &Progress,
 ) -> anyhow::Result<CustomerIndex> {
+    let reader = Reader::everyone(g.api, client.clone());
     if g.api == ApiVersion::V3 {
-        return plan_lookups_v3(client, file_rows, concurrency, progress).await;
+        return plan_lookups_v3(&reader, file_rows, concurrency, progress).await;
     }
-    let store_count = client.count_customers(&[]).await.map_err(fatal_if_auth)?;
+    let store_count = reader.count().await.map_err(fatal_if_auth)?;
+    let page = reader.page_size();
     Ok(if store_count == 0 {
         CustomerIndex::empty(true)
-    } else if lookup::should_preload(file_rows, store_count) {
+    } else if lookup::should_preload(file_rows, store_count, page) {
         progress.note(&format!(
-            "reading the store's {} in pages of 250 to plan the import",
+            "reading the store's {} in pages of {page} to plan the import",
             crate::report::plural(store_count, "customer", "customers")
         ));
-        progress.planning(store_count.div_ceil(crate::api::v2::pages::PAGE).max(1));
-        CustomerIndex::preload(client, store_count, concurrency, || progress.page_read())
+        progress.planning(store_count.div_ceil(page).max(1));
+        CustomerIndex::preload(&reader, store_count, concurrency, || progress.page_read())
             .await
             .map_err(fatal_if_auth)?
     } else {
@@ -118,19 +120,17 @@ async fn plan_lookups(
 
 /// [`plan_lookups`] through Customers V3: the first page carries the count.
 async fn plan_lookups_v3(
-    client: &Client,
+    reader: &Reader,
     file_rows: Option<u64>,
     concurrency: usize,
     progress: &Progress,
 ) -> anyhow::Result<CustomerIndex> {
-    let reader = Reader::V3(client.clone(), Filters::default());
-    let query = crate::api::v2::pages::Query::default();
-    let start = reader.start(&query, false).await.map_err(fatal_if_auth)?;
+    let start = reader.start(false).await.map_err(fatal_if_auth)?;
     let store_count = start.count;
     if store_count == 0 {
         return Ok(CustomerIndex::empty(true));
     }
-    if !lookup::should_preload(file_rows, store_count) {
+    if !lookup::should_preload(file_rows, store_count, reader.page_size()) {
         return Ok(CustomerIndex::empty(false));
     }
     progress.note(&format!(
@@ -140,7 +140,7 @@ async fn plan_lookups_v3(
     progress.planning(start.page_requests + 1);
     // Complete: a customer missing from every page is not in the store.
     let mut index = CustomerIndex::empty(true);
-    let mut pages = reader.pages(query, start, concurrency);
+    let mut pages = reader.pages(start, concurrency);
     while let Some(page) = pages.next().await {
         for c in page.map_err(fatal_if_auth)?.customers {
             index.remember(&c.email, crate::mapping::row::Snapshot::of(&c));

@@ -10,15 +10,14 @@ use futures::StreamExt;
 use tokio::sync::mpsc;
 
 use super::Known;
-use crate::api::store::Reader;
-use crate::api::v2::pages::Query;
-use crate::api::{v3, Client};
+use crate::api::store::{Reader, Selection};
+use crate::api::Client;
 use crate::cmd::{fatal_if_auth, parse_filters};
 use crate::exit::Exit;
 use crate::pipeline::{Row, Turn, Window};
 use crate::results::RowOutcome;
 use crate::rows::{check_resume, Counts, Files, Job, RowCommand, RowRun};
-use crate::settings::{ApiVersion, Settings};
+use crate::settings::Settings;
 
 /// One run over the customers matching `--filter` (no journal: running the same command
 /// again continues the job, since the customers already done no longer match or are
@@ -27,8 +26,7 @@ pub struct FilterRun {
     pub run: Arc<RowRun>,
     pub client: Client,
     job: Job,
-    query: Query,
-    /// The backend the customers are read from.
+    /// The backend the customers are read from, with the filters in its terms.
     reader: Reader,
 }
 
@@ -43,12 +41,8 @@ impl FilterRun {
         dry_run: bool,
     ) -> anyhow::Result<FilterRun> {
         check_resume(resume, None, dry_run)?;
-        let query = parse_filters(filters, None)?;
         // A filter V3 cannot express is a usage error before any request, as in export.
-        let v3_filters = match g.api {
-            ApiVersion::V2 => None,
-            ApiVersion::V3 => Some(v3::Filters::from_query(&query)?),
-        };
+        let selection = Selection::for_api(g.api, &parse_filters(filters, None)?)?;
         let no_resume = match dry_run {
             true => "a dry run sends no write",
             false => "with --filter there is no journal: the customers already moved no longer match, or are unchanged and sent nothing",
@@ -66,15 +60,11 @@ impl FilterRun {
                 dry_run,
             },
         )?;
-        let reader = match v3_filters {
-            None => Reader::V2(job.client.clone()),
-            Some(f) => Reader::V3(job.client.clone(), f),
-        };
+        let reader = Reader::new(job.client.clone(), selection);
         Ok(FilterRun {
             run: Arc::clone(&job.run),
             client: job.client.clone(),
             job,
-            query,
             reader,
         })
     }
@@ -93,18 +83,14 @@ impl FilterRun {
         Fut: Future<Output = anyhow::Result<RowOutcome>>,
     {
         let FilterRun {
-            run,
-            job,
-            query,
-            reader,
-            ..
+            run, job, reader, ..
         } = self;
         let start = run
             .stop
-            .guard(async { reader.start(&query, false).await.map_err(fatal_if_auth) })
+            .guard(async { reader.start(false).await.map_err(fatal_if_auth) })
             .await?;
         job.progress.set_total(start.count);
-        let rx = filter_rows(&reader, query, start, g.concurrency as usize);
+        let rx = filter_rows(&reader, start, g.concurrency as usize);
         let headers = csv::StringRecord::from(vec!["id", "email"]);
         let cmd = Matching { work, notices };
         job.rows(g, rx, Window::new(g.rows_in_flight), &headers, g.bom, &cmd)
@@ -149,17 +135,16 @@ where
     }
 }
 
-/// The customers matching `query`, as pipeline rows `[id, email, group]` in ascending id,
+/// The customers `reader` selects, as pipeline rows `[id, email, group]` in ascending id,
 /// read by the pager while the writes run (set-group's `--filter`), from the first page
 /// `start` holds on.
 fn filter_rows(
     reader: &Reader,
-    query: Query,
     start: crate::api::store::Start,
     concurrency: usize,
 ) -> mpsc::Receiver<anyhow::Result<Row>> {
     let (tx, rx) = mpsc::channel(512);
-    let mut stream = reader.pages(query, start, concurrency);
+    let mut stream = reader.pages(start, concurrency);
     tokio::spawn(async move {
         let mut seq = 0u64;
         while let Some(page) = stream.next().await {

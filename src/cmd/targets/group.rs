@@ -42,6 +42,11 @@ impl TargetGroup {
         Err(RowOutcome::new(result, Some(known.id), message))
     }
 
+    /// The summary's line naming the group.
+    pub fn notice(&self) -> String {
+        format!("target group: {}", self.describe(self.id))
+    }
+
     pub fn describe(&self, id: u64) -> String {
         match (id, self.names.get(&id)) {
             (0, _) => "no group (0)".into(),

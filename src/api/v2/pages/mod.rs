@@ -53,6 +53,7 @@ use futures::stream::{self, BoxStream, StreamExt};
 
 use crate::api::client::Client;
 use crate::api::error::{ApiError, ErrorKind};
+use crate::api::filters::{Filters, Name, Value};
 use crate::api::models::Customer;
 use order::pages_in_order;
 use walk::ascending;
@@ -66,16 +67,14 @@ pub const PAGE: u64 = 250;
 /// bigger store only gets ranges of more than a page (read on by `min_id`, a few more requests).
 pub const MAX_RANGES: u64 = 10_000;
 
-/// A query: the user's filters (never `page`/`limit`/`min_id`/`max_id`, which are ours) and
-/// the id bounds.
+/// A query: the user's filters (which never hold `page`/`limit`, ours) in V2's terms, and
+/// what one walk has learnt of the store's id bounds. Built from the neutral filters by
+/// [`Query::new`]; the commands hold it only inside `store::Selection`.
 #[derive(Debug, Clone, Default)]
 pub struct Query {
-    /// Validated `(key, value)` filters, sent as given (dates already RFC-2822).
-    pub filters: Vec<(String, String)>,
-    /// The user's `min_id` filter: where the id ranges start.
-    pub min_id: Option<u64>,
-    /// The user's `max_id` filter: where they end (no open tail then).
-    pub max_id: Option<u64>,
+    /// The user's filters; `min_id`/`max_id` are where the id ranges start and end (no open
+    /// tail after a `max_id`).
+    filters: Filters,
     /// What the store has shown about its `min_id`, shared by every request of one walk.
     bounds: Bounds,
 }
@@ -104,7 +103,7 @@ pub struct Plan {
 /// Count first (one request) so callers can print the plan, then stream.
 pub async fn plan(client: &Client, q: &Query) -> Result<Plan, ApiError> {
     let count = client.count_customers(&q.count_params()).await?;
-    let page_requests = expected_page_requests(count, q.max_id.is_none());
+    let page_requests = expected_page_requests(count, q.max_id().is_none());
     Ok(Plan {
         count,
         expected_requests: 1 + page_requests,
@@ -135,19 +134,8 @@ pub async fn count_unchanged_since(
     q: &Query,
     before: chrono::DateTime<chrono::Utc>,
 ) -> Result<u64, ApiError> {
-    let mut params = q.count_params();
-    let user = params.iter().position(|(k, _)| *k == "max_date_modified");
-    let keep_user = user.is_some_and(|i| {
-        chrono::DateTime::parse_from_rfc2822(&params[i].1)
-            .map_or(true, |d| d.with_timezone(&chrono::Utc) <= before)
-    });
-    if !keep_user {
-        if let Some(i) = user {
-            params.remove(i);
-        }
-        params.push(("max_date_modified", before.to_rfc2822()));
-    }
-    client.count_customers(&params).await
+    let bounded = Query::new(&q.filters.modified_at_or_before(before));
+    client.count_customers(&bounded.count_params()).await
 }
 
 /// What an answer must be for the pager to trust it: a `GET /customers` that says something
@@ -183,20 +171,44 @@ struct Checked {
 }
 
 impl Query {
-    /// The filters and id bounds as query parameters (for `/customers/count`).
-    pub fn count_params(&self) -> Vec<(&str, String)> {
-        let mut p: Vec<(&str, String)> = self
-            .filters
+    /// The walk over the customers matching `filters` (V2 expresses every filter).
+    pub fn new(filters: &Filters) -> Query {
+        Query {
+            filters: filters.clone(),
+            bounds: Bounds::default(),
+        }
+    }
+
+    /// The field filters as V2 list parameters, in the order given: V2's names (the
+    /// command line's, which are V2's), dates as RFC-2822 (reference/bigcommerce-api.md).
+    pub fn filter_params(&self) -> Vec<(&'static str, String)> {
+        self.filters
+            .fields
             .iter()
-            .map(|(k, v)| (k.as_str(), v.clone()))
-            .collect();
-        if let Some(m) = self.min_id {
+            .map(|(name, value)| (v2_name(*name), v2_value(value)))
+            .collect()
+    }
+
+    /// The filters and id bounds as query parameters (for `/customers/count`).
+    pub fn count_params(&self) -> Vec<(&'static str, String)> {
+        let mut p = self.filter_params();
+        if let Some(m) = self.filters.min_id {
             p.push(("min_id", m.to_string()));
         }
-        if let Some(m) = self.max_id {
+        if let Some(m) = self.filters.max_id {
             p.push(("max_id", m.to_string()));
         }
         p
+    }
+
+    /// The user's `min_id`: where the id ranges start.
+    fn min_id(&self) -> Option<u64> {
+        self.filters.min_id
+    }
+
+    /// The user's `max_id`: where they end (no open tail then).
+    fn max_id(&self) -> Option<u64> {
+        self.filters.max_id
     }
 
     /// [lo, hi] asked for so that it is right whether the bounds include their id or not.
@@ -213,12 +225,12 @@ impl Query {
         }
     }
 
-    fn page_params(&self, ask: &Ask, extra: &[(&'static str, String)]) -> Vec<(&str, String)> {
-        let mut p: Vec<(&str, String)> = self
-            .filters
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.clone()))
-            .collect();
+    fn page_params(
+        &self,
+        ask: &Ask,
+        extra: &[(&'static str, String)],
+    ) -> Vec<(&'static str, String)> {
+        let mut p = self.filter_params();
         p.push(("min_id", ask.min_id.to_string()));
         if let Some(m) = ask.max_id {
             p.push(("max_id", m.to_string()));
@@ -285,6 +297,33 @@ impl Query {
     }
 }
 
+/// A filter's V2 list parameter.
+fn v2_name(name: Name) -> &'static str {
+    match name {
+        Name::Email => "email",
+        Name::FirstName => "first_name",
+        Name::LastName => "last_name",
+        Name::Company => "company",
+        Name::Phone => "phone",
+        Name::CustomerGroupId => "customer_group_id",
+        Name::MinDateCreated => "min_date_created",
+        Name::MaxDateCreated => "max_date_created",
+        Name::MinDateModified => "min_date_modified",
+        Name::MaxDateModified => "max_date_modified",
+        Name::TaxExemptCategory => "tax_exempt_category",
+        Name::StoreCredit => "store_credit",
+    }
+}
+
+/// A filter's value as V2 reads it: dates in RFC-2822, the date format of the V2 API.
+fn v2_value(value: &Value) -> String {
+    match value {
+        Value::Text(s) | Value::Decimal(s) => s.clone(),
+        Value::Id(n) => n.to_string(),
+        Value::Date(d) => d.to_rfc2822(),
+    }
+}
+
 /// The first page of customers (from the user's `min_id`, or the start). With the count, it
 /// tells how the ids are spread; the export asks for both at once, in one round trip.
 #[derive(Debug, Default)]
@@ -301,10 +340,10 @@ pub struct FirstPage {
 /// Ask for the first page with `min_id` = the start itself (see the module comment: when the
 /// first customer comes back, the bounds are proven inclusive at no cost).
 pub async fn first_page(client: &Client, q: &Query) -> Result<FirstPage, ApiError> {
-    let start = q.min_id.unwrap_or(1);
+    let start = q.min_id().unwrap_or(1);
     let ask = Ask {
         min_id: start,
-        ..q.ask(start, q.max_id)
+        ..q.ask(start, q.max_id())
     };
     let page = client.customers_page(&q.page_params(&ask, &[])).await?;
     let checked = q.check(page, &ask)?;

@@ -21,8 +21,8 @@ pub(super) fn pages_in_order(
     concurrency: usize,
 ) -> Pages {
     let ahead = concurrency.max(1) * 2;
-    let start = q.min_id.unwrap_or(1);
-    let end = q.max_id.unwrap_or(u64::MAX);
+    let start = q.min_id().unwrap_or(1);
+    let end = q.max_id().unwrap_or(u64::MAX);
     let gap = gap_before(&q, &first, start, count);
     let (first_id, last_id) = (first.first.unwrap_or(start), first.last.unwrap_or(start));
     let full = first.full;
@@ -44,7 +44,7 @@ pub(super) fn pages_in_order(
     let last_page = count.div_ceil(PAGE);
     if last_page < 2 {
         // The count said one page, yet it came back full (the store grew): read on from there.
-        let rest = Segment::Range(lo, q.max_id).into_pages(&client, &q);
+        let rest = Segment::Range(lo, q.max_id()).into_pages(&client, &q);
         return head.chain(rest).boxed();
     }
 
@@ -101,7 +101,7 @@ fn gap_before(q: &Query, first: &FirstPage, start: u64, count: u64) -> Option<(u
     match first.first {
         Some(f) if f > start => Some((start, Some(f - 1))),
         Some(_) => None,
-        None if count > 0 => Some((start, q.max_id)),
+        None if count > 0 => Some((start, q.max_id())),
         None => None,
     }
 }
@@ -139,7 +139,7 @@ fn probe(
 ) -> AbortOnDrop<Result<Checked, ApiError>> {
     let (client, q) = (client.clone(), q.clone());
     AbortOnDrop(tokio::spawn(async move {
-        let ask = q.ask(start, q.max_id);
+        let ask = q.ask(start, q.max_id());
         let params = q.page_params(&ask, &[("page", last_page.to_string())]);
         let page = client.customers_page(&params).await?;
         let checked = q.check(page, &ask)?;
@@ -212,14 +212,14 @@ fn after_probe(
     covered: u64,
     probe: Checked,
 ) -> Box<dyn Iterator<Item = Segment> + Send> {
-    let end = q.max_id.unwrap_or(u64::MAX);
+    let end = q.max_id().unwrap_or(u64::MAX);
     let rows: Vec<Customer> = probe.rows.into_iter().filter(|c| c.id > covered).collect();
     let (Some(p_min), Some(p_max)) = (probe.first, probe.last) else {
         // An empty last page: the store shrank since the count. One range reads on.
         let rest = covered
             .checked_add(1)
             .filter(|a| *a <= end)
-            .map(|a| Segment::Range(a, q.max_id));
+            .map(|a| Segment::Range(a, q.max_id()));
         return Box::new(rest.into_iter());
     };
     let mut gap = None;
@@ -232,9 +232,9 @@ fn after_probe(
     }
     let rows = (!rows.is_empty()).then_some(Segment::Rows(rows));
     let after = p_max.max(covered).checked_add(1).filter(|a| *a <= end);
-    let tail = match (after, q.max_id) {
+    let tail = match (after, q.max_id()) {
         (Some(a), None) => Some(Segment::Range(a, None)),
-        (Some(a), Some(_)) if probe.full => Some(Segment::Range(a, q.max_id)),
+        (Some(a), Some(_)) if probe.full => Some(Segment::Range(a, q.max_id())),
         _ => None,
     };
     Box::new(gap.into_iter().flatten().chain(rows).chain(tail))

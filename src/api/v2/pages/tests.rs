@@ -185,11 +185,11 @@ async fn every_layout(exclusive: bool) {
         assert_eq!(ids, all, "count {count}");
     }
     // The user's max_id and min_id.
-    let q = Query {
+    let q = Query::new(&Filters {
         min_id: Some(all[300]),
         max_id: Some(all[9_000]),
-        ..Query::default()
-    };
+        ..Filters::default()
+    });
     let (ids, requests) = read_all(&sandbox, q, 8_701, 8).await;
     assert_eq!(ids, all[300..=9_000]);
     let expected = expected_page_requests(8_701, false);
@@ -243,4 +243,122 @@ async fn every_layout(exclusive: bool) {
         requests as f64 <= ideal as f64 * 1.25,
         "{requests} vs {ideal}"
     );
+}
+
+/// Each neutral filter as V2 sends it, one at a time: V2's name, the value as given (ids as
+/// numbers, decimals in their normal form) and dates in RFC-2822, in UTC whatever offset the
+/// user gave; the id bounds follow the field filters in the count's parameters.
+#[test]
+fn each_filter_is_sent_under_its_v2_name_with_rfc_2822_dates() {
+    use crate::api::filters::{Filters, Name, Value};
+    let at = |s: &str| {
+        chrono::DateTime::parse_from_rfc3339(s)
+            .unwrap()
+            .with_timezone(&chrono::Utc)
+    };
+    let text = |s: &str| Value::Text(s.into());
+    let cases = [
+        (Name::Email, text("A@Example.com"), "email", "A@Example.com"),
+        (Name::FirstName, text("Ann"), "first_name", "Ann"),
+        (Name::LastName, text("Lee"), "last_name", "Lee"),
+        (Name::Company, text("a,b"), "company", "a,b"),
+        (Name::Phone, text("+1 555"), "phone", "+1 555"),
+        (
+            Name::CustomerGroupId,
+            Value::Id(2),
+            "customer_group_id",
+            "2",
+        ),
+        (
+            Name::MinDateCreated,
+            Value::Date(at("2024-05-01T00:00:00Z")),
+            "min_date_created",
+            "Wed, 1 May 2024 00:00:00 +0000",
+        ),
+        (
+            Name::MaxDateCreated,
+            Value::Date(at("2024-05-01T15:00:00+02:00")),
+            "max_date_created",
+            "Wed, 1 May 2024 13:00:00 +0000",
+        ),
+        (
+            Name::MinDateModified,
+            Value::Date(at("2024-12-31T23:59:59Z")),
+            "min_date_modified",
+            "Tue, 31 Dec 2024 23:59:59 +0000",
+        ),
+        (
+            Name::MaxDateModified,
+            Value::Date(at("2025-01-01T00:00:00-05:00")),
+            "max_date_modified",
+            "Wed, 1 Jan 2025 05:00:00 +0000",
+        ),
+        (
+            Name::TaxExemptCategory,
+            text("A"),
+            "tax_exempt_category",
+            "A",
+        ),
+        (
+            Name::StoreCredit,
+            Value::Decimal("12.5".into()),
+            "store_credit",
+            "12.5",
+        ),
+    ];
+    assert_eq!(cases.len(), Name::ALL.len(), "a case per filter");
+    for (name, value, v2, sent) in cases {
+        let q = Query::new(&Filters {
+            fields: vec![(name, value)],
+            ..Filters::default()
+        });
+        assert_eq!(q.filter_params(), [(v2, sent.to_string())], "{name:?}");
+    }
+    let q = Query::new(&Filters {
+        fields: vec![
+            (Name::Phone, text("1")),
+            (Name::CustomerGroupId, Value::Id(3)),
+        ],
+        min_id: Some(10),
+        max_id: Some(20),
+    });
+    let expected = [
+        ("phone", "1"),
+        ("customer_group_id", "3"),
+        ("min_id", "10"),
+        ("max_id", "20"),
+    ];
+    let expected: Vec<(&str, String)> = expected.iter().map(|(k, v)| (*k, v.to_string())).collect();
+    assert_eq!(q.count_params(), expected);
+}
+
+/// The end-of-export count: the bound replaces a later user `max_date_modified` and keeps an
+/// earlier one, in RFC-2822 (the rule is `Filters::modified_at_or_before`'s; this is V2's
+/// encoding of it).
+#[test]
+fn the_completeness_bound_is_sent_in_rfc_2822() {
+    use crate::api::filters::{Filters, Name, Value};
+    let at = |s: &str| {
+        chrono::DateTime::parse_from_rfc3339(s)
+            .unwrap()
+            .with_timezone(&chrono::Utc)
+    };
+    let user = Filters {
+        fields: vec![(
+            Name::MaxDateModified,
+            Value::Date(at("2024-05-01T00:00:00Z")),
+        )],
+        ..Filters::default()
+    };
+    for (before, sent) in [
+        ("2025-01-01T00:00:00Z", "Wed, 1 May 2024 00:00:00 +0000"),
+        ("2020-01-01T00:00:00Z", "Wed, 1 Jan 2020 00:00:00 +0000"),
+    ] {
+        let q = Query::new(&user.modified_at_or_before(at(before)));
+        assert_eq!(
+            q.count_params(),
+            [("max_date_modified", sent.to_string())],
+            "{before}"
+        );
+    }
 }

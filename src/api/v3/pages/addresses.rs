@@ -5,10 +5,10 @@ use std::collections::{HashMap, HashSet};
 
 use super::super::models::AddressPage;
 use super::super::Filters;
+use super::super::PAGE;
 use super::ADDRESS_LOOKUP_IDS;
 use crate::api::client::Client;
 use crate::api::error::{ApiError, ErrorKind};
-use crate::api::v2::pages::PAGE;
 use crate::api::Address;
 
 /// Every address of these customers, by customer, each list in the store's order (address

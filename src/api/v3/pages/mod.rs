@@ -49,9 +49,9 @@ use tokio::sync::mpsc;
 
 use super::models::{CustomerPage, V3Customer};
 use super::Filters;
+use super::{MAX_CREATED_DURING, PAGE};
 use crate::api::client::Client;
 use crate::api::error::{ApiError, ErrorKind};
-use crate::api::v2::pages::{MAX_CREATED_DURING, PAGE};
 use crate::api::{Address, Customer};
 use addresses::addresses_of;
 use ranges::by_ranges;

@@ -6,10 +6,10 @@ use std::sync::Arc;
 
 use futures::stream::{self, BoxStream, StreamExt};
 
+use super::super::PAGE;
 use super::{fetch, inconsistent, Ask, FirstPage, Page};
 use crate::api::client::Client;
 use crate::api::error::ApiError;
-use crate::api::v2::pages::PAGE;
 use crate::api::Customer;
 
 /// How this store spells a cursor for "after customer N": base64 of `{"id":N}`, in the
