@@ -3,12 +3,14 @@
 //! requests per row, a poisoned batch failing only its bad rows, a lost batch answer, a
 //! kill -9 mid-batch then `--resume`, form fields and `accepts_marketing` written.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
 
 use bc_customers::sandbox::SandboxConfig;
 use serde_json::Value;
 
 use crate::common::*;
+use crate::hostile_server::{response, run_bounded, Action, Hostile};
 
 const APIS: [&str; 2] = ["v2", "v3"];
 
@@ -60,8 +62,13 @@ fn v3_creates_100_customers_with_addresses_in_about_10_requests() {
     );
     let c = store.sb.counters();
     let posts = store.count("POST /v3/customers");
+    // 100 rows in batches of 10 is 10 POSTs. A batch also leaves when its first item has
+    // waited 10 ms (the linger), so on a starved CPU (2 cores shared by the parallel tests
+    // and the sandbox) a few leave short: the old bound of 12 failed once under a load of 8.
+    // The promise is "about 10 requests" against V2's 200; 15 still fails a batcher that
+    // sends 1 or 5 customers per request.
     assert!(
-        (10..=12).contains(&posts),
+        (10..=15).contains(&posts),
         "{posts} POSTs: {:?}",
         c.by_route
     );
@@ -598,4 +605,179 @@ fn v3_reimport_of_a_v3_export_is_unchanged_and_sends_no_put() {
         results_of(&store.csv("changed.results.csv")),
         ["updated", "unchanged", "unchanged"]
     );
+}
+
+/// A proxy in front of the sandbox whose email index lags and whose create answers are
+/// lost, for the emails containing one of `taken`: until a create naming one has been
+/// seen, its lookups answer "no such customer" (with the store's `Date`, as any answer);
+/// a create naming one is forwarded (the store refuses the email) and its answer dropped.
+fn lagging_index_and_lost_creates(store: &Store, taken: &'static [&'static str]) -> Hostile {
+    let posted = Arc::new(Mutex::new(HashSet::<&str>::new()));
+    Hostile::start("127.0.0.1", Some(store.sb.addr()), move |req, _| {
+        if !req.path().ends_with("/customers") {
+            return Action::Forward;
+        }
+        let mut posted = posted.lock().unwrap();
+        if req.method == "POST" {
+            let body = String::from_utf8_lossy(&req.body);
+            let named: Vec<&str> = taken.iter().copied().filter(|t| body.contains(t)).collect();
+            if named.is_empty() {
+                return Action::Forward;
+            }
+            posted.extend(named);
+            return Action::ForwardThenDrop;
+        }
+        let stale = taken
+            .iter()
+            .any(|t| req.query().contains(t) && !posted.contains(t));
+        if req.method != "GET" || !stale {
+            return Action::Forward;
+        }
+        let date = chrono::Utc::now()
+            .format("%a, %d %b %Y %H:%M:%S GMT")
+            .to_string();
+        let headers = [
+            ("Date", date.as_str()),
+            ("Content-Type", "application/json"),
+        ];
+        match req.path().contains("/v3/") {
+            true => Action::Raw(response(200, &headers, br#"{"data":[],"meta":{}}"#)),
+            false => Action::Raw(response(204, &headers[..1], b"")),
+        }
+    })
+}
+
+/// Issue 14: a reconciled create must be ours, by the store's clock as well as the names.
+/// Two customers held emails of the file before the run: one with the very names the row
+/// sends (created in 2020), one with other names. The store's index lags, so the importer's
+/// lookups miss both and it creates; the store refuses the taken emails and the answer is
+/// lost; the lookup that follows finds them. Neither can be this run's create (before the
+/// clock check the first was reported `created` with its id and, under V2, given the row's
+/// address; before V2 compared names, so was the second): their rows fail naming them,
+/// nothing is written to them, and the file's third row is created once.
+#[test]
+fn a_reconciled_v2_create_never_takes_a_customer_created_before_it_was_sent() {
+    reconciled_create_never_takes_an_earlier_customer("v2");
+}
+
+#[test]
+fn a_reconciled_v3_create_never_takes_a_customer_created_before_it_was_sent() {
+    reconciled_create_never_takes_an_earlier_customer("v3");
+}
+
+fn reconciled_create_never_takes_an_earlier_customer(api: &str) {
+    const TAKEN: &[&str] = &["same-names", "other-names"];
+    let store = Store::empty();
+    let old = store.sb.insert_customer(serde_json::json!({
+        "email": "same-names@example.com", "first_name": "Ann", "last_name": "Lee",
+        "date_created": "2020-01-30T00:49:10Z",
+    }));
+    let other = store.sb.insert_customer(serde_json::json!({
+        "email": "other-names@example.com", "first_name": "Someone", "last_name": "Else",
+    }));
+    let address = "1 Main St,Springfield,Illinois,62701,United States,555-0100";
+    store.write(
+        "in.csv",
+        &format!(
+            "email,first_name,last_name,address_street_1,address_city,address_state,address_zip,address_country,address_phone\n\
+             same-names@example.com,Ann,Lee,{address}\n\
+             other-names@example.com,Bo,Ray,{address}\n\
+             fresh@example.com,Cy,Dee,{address}\n"
+        ),
+    );
+    let proxy = lagging_index_and_lost_creates(&store, TAKEN);
+    let mut cmd = store.command(&with_api(&["import", "in.csv"], api));
+    cmd.env("BIGCOMMERCE_API_URL", proxy.url());
+    let out = run_bounded(cmd, std::time::Duration::from_secs(60));
+    assert_eq!(out.code, 3, "{api}: {}", out.stderr);
+    assert!(!out.stderr.contains(&store.token) && !out.stdout.contains(&store.token));
+    let rows = store.csv("in.results.csv");
+    let taken = |i: usize, id: u64, why: &str| {
+        let r = &rows[i];
+        assert_eq!(r["_result"], "failed", "{api}: {r:?}");
+        assert!(r["_message"].contains(&format!("#{id}")), "{api}: {r:?}");
+        assert!(r["_message"].contains(why), "{api}: {r:?}");
+        assert_ne!(r["_customer_id"], id.to_string(), "{api}: {r:?}");
+    };
+    taken(
+        0,
+        old,
+        "(created 2020-01-30T00:49:10Z, before this run's create was sent)",
+    );
+    taken(1, other, "its name is not the one sent");
+    assert_eq!(rows[2]["_result"], "created", "{api}: {rows:?}");
+    let by = by_email(&store);
+    assert_eq!(by.len(), 3, "{api}: no customer twice");
+    for (id, email, first) in [
+        (old, "same-names@example.com", "Ann"),
+        (other, "other-names@example.com", "Someone"),
+    ] {
+        assert_eq!(by[email]["first_name"], first, "{api}");
+        assert!(
+            store.sb.addresses(id).is_empty(),
+            "{api}: {email} got the row's address"
+        );
+    }
+    let fresh = by["fresh@example.com"]["id"].as_u64().unwrap();
+    assert_eq!(rows[2]["_customer_id"], fresh.to_string());
+    assert_eq!(store.sb.addresses(fresh).len(), 1, "{api}");
+    assert!(
+        proxy
+            .requests()
+            .iter()
+            .any(|r| r.method == "POST" && String::from_utf8_lossy(&r.body).contains("same-names")),
+        "{api}: the create was sent (the lookup missed the customer)"
+    );
+}
+
+/// The clock check is best effort and a broken `Date` cannot turn it against the run: a
+/// store whose every answer carries a far-future `Date` (which, believed, would date every
+/// create the run made before its own send), or a 1970 or unreadable one, and loses every
+/// create's answer after committing it, still gets each row created once and reported with
+/// its own id: such a `Date` is ignored and the names decide, as before the clock was kept.
+#[test]
+fn a_broken_date_header_never_fails_a_create_the_run_made() {
+    const BROKEN: [&[&str]; 2] = [
+        &["Fri, 31 Dec 9999 23:59:59 GMT"],
+        &["Thu, 01 Jan 1970 00:00:00 GMT", "the day after tomorrow"],
+    ];
+    for (api, dates) in APIS.iter().flat_map(|a| BROKEN.map(|d| (*a, d))) {
+        let store = Store::empty();
+        store.write("in.csv", &new_customers_csv(12, "d"));
+        let proxy = Hostile::start("127.0.0.1", Some(store.sb.addr()), move |req, no| {
+            if req.method == "POST" && req.path().ends_with("/customers") {
+                return Action::ForwardThenDrop;
+            }
+            // Before the store's own `Date`: the one a client reads.
+            Action::ForwardWithHeaders(vec![("Date".into(), dates[no % dates.len()].into())])
+        });
+        let mut cmd = store.command(&with_api(&["import", "in.csv"], api));
+        cmd.env("BIGCOMMERCE_API_URL", proxy.url());
+        let out = run_bounded(cmd, std::time::Duration::from_secs(60));
+        assert_eq!(out.code, 0, "{api} {dates:?}: {}", out.stderr);
+        let rows = store.csv("in.results.csv");
+        let by = by_email(&store);
+        assert_eq!(by.len(), 12, "{api}: each once");
+        for r in &rows {
+            assert_eq!(r["_result"], "created", "{api} {dates:?}: {r:?}");
+            assert_eq!(r["_customer_id"], by[&r["email"]]["id"].to_string());
+        }
+        let posts: Vec<String> = proxy
+            .requests()
+            .iter()
+            .filter(|r| r.method == "POST")
+            .map(|r| String::from_utf8_lossy(&r.body).into_owned())
+            .collect();
+        for r in &rows {
+            let sent = posts
+                .iter()
+                .filter(|b| b.contains(&format!("\"{}\"", r["email"])))
+                .count();
+            assert_eq!(
+                sent, 1,
+                "{api} {dates:?}: {} sent once, answer lost",
+                r["email"]
+            );
+        }
+    }
 }

@@ -131,6 +131,7 @@ impl Client {
             }
         };
         let status = resp.status().as_u16();
+        self.inner.clock.record(resp.headers());
         let headers = RateHeaders::from_headers(resp.headers());
         log_reply(verbosity, what, status, sent_at, &headers);
         if (300..400).contains(&status) {

@@ -7,8 +7,9 @@
 //! which looks the record up first (PRODUCT.md: never create the same customer twice).
 //!
 //! Split by concern: `exchange` sends one request and reads its answer (retries, body caps,
-//! scrubbing). The typed V2 endpoint methods are `api::v2`'s, the V3 requests `api::v3`'s.
+//! scrubbing); `clock` keeps the store's time from the `Date` of its answers. The typed V2 endpoint methods are `api::v2`'s, the V3 requests `api::v3`'s.
 
+mod clock;
 mod exchange;
 
 use std::net::IpAddr;
@@ -144,6 +145,8 @@ struct Inner {
     max_retries: u32,
     /// `-v` count: 1 logs each request, 2 adds the rate-limit headers.
     verbosity: std::sync::atomic::AtomicU8,
+    /// The latest `Date` the store sent (a reconciled create's "before it was sent").
+    clock: clock::StoreClock,
 }
 
 /// Cheap to clone; every clone shares the pool, the pacing and the counters.
@@ -212,6 +215,7 @@ impl Client {
                 stats: ClientStats::default(),
                 max_retries: conn.max_retries,
                 verbosity: Default::default(),
+                clock: Default::default(),
             }),
         })
     }
@@ -253,6 +257,13 @@ impl Client {
     /// Count a re-send that a caller made itself (a create repeated after reconciling).
     pub fn count_retry(&self) {
         self.inner.stats.retries.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The store's time by its own clock: the `Date` of the latest answer that carried a
+    /// plausible one, in Unix seconds (`None` before any). Taken before a request is sent,
+    /// it is no later than the store's time when the request arrives.
+    pub fn store_clock(&self) -> Option<i64> {
+        self.inner.clock.latest()
     }
 
     pub fn gate(&self) -> &RateGate {

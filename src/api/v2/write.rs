@@ -1,26 +1,65 @@
 //! The store seam's writes of the mapping's rows through V2 (`api::store::Writer::V2`): one
 //! request per item, the rows as V2 bodies ([`super::encode`]); creates happen exactly once
 //! (an ambiguous create is looked up, by email or among the customer's addresses, before it is
-//! sent again). Setting a group and deleting are single client calls (`client.rs`, `once.rs`).
+//! sent again, and a customer found by email counts only if it can be this create's).
+//! Setting a group and deleting are single client calls (`client.rs`, `once.rs`).
+
+use serde_json::Value;
 
 use crate::api::client::Client;
-use crate::api::error::ApiError;
+use crate::api::error::{ApiError, WriteError};
 use crate::api::models::Customer;
 use crate::api::once;
 use crate::mapping::columns::Field;
 use crate::mapping::row::{AddressData, RowData, Snapshot};
 
 /// Create the row's customer (`POST /customers`); its id.
-pub async fn create(client: &Client, row: &RowData, force_reset: bool) -> Result<u64, ApiError> {
+pub async fn create(client: &Client, row: &RowData, force_reset: bool) -> Result<u64, WriteError> {
     let body = row.create_payload(force_reset);
-    let email = row.email().unwrap_or_default().to_string();
-    let created = once::create(
+    create_customer_within(client, client.max_retries(), &body).await
+}
+
+/// `POST /customers` of `body` exactly once, at most `max_retries` repeats (`cmd::import`
+/// passes its own `--max-retries`); the new customer's id. After an ambiguous failure the
+/// email is looked up before sending again, and a customer found is taken as this create's
+/// only if [`once::claim`] says it can be (the names sent, not created before the store's
+/// clock read here, before the first attempt). Any other customer holding the email is
+/// someone else's: the create fails naming it, and nothing is sent again (the store would
+/// refuse the email) or written to it.
+pub async fn create_customer_within(
+    client: &Client,
+    max_retries: u32,
+    body: &Value,
+) -> Result<u64, WriteError> {
+    let text = |key: &str| body.get(key).and_then(Value::as_str).unwrap_or("");
+    let sent = once::Sent {
+        first_name: text("first_name"),
+        last_name: text("last_name"),
+        clock: client.store_clock(),
+    };
+    let email = text("email");
+    let created = once::create_within(
         client,
-        || client.create_customer(&body),
-        || client.find_customer_by_email(&email),
+        max_retries,
+        || async { client.create_customer(body).await.map(|c| Ok(c.id)) },
+        || async {
+            let Some(c) = client.find_customer_by_email(email).await? else {
+                return Ok(None);
+            };
+            let found = once::Found {
+                first_name: &c.first_name,
+                last_name: &c.last_name,
+                date_created: &c.date_created,
+            };
+            Ok(Some(
+                once::claim(&sent, &found)
+                    .refusal(c.id)
+                    .map_or(Ok(c.id), Err),
+            ))
+        },
     )
     .await?;
-    Ok(created.id)
+    created.map_err(WriteError::Refused)
 }
 
 /// `PUT /customers/{id}` of the row's `fields` (and its password when `with_password`): the

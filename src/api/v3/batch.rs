@@ -44,11 +44,11 @@
 //! - **Ambiguous create answers** (lost answer, timeout, 5xx, a 2xx that is not the
 //!   customers, or a duplicate-email 422 for an item already sent once): ONE `GET
 //!   /v3/customers?email:in=` of the batch's emails first; the customers found with the
-//!   names sent are created (their ids returned), an email found on a customer with other
-//!   names fails its item ("email already used by customer #N": someone else took it since
-//!   the importer's lookup), only the others are sent again. A customer is never created
-//!   twice. (Same names from another client are not told apart: the store's clock is not
-//!   compared with `date_created` yet.)
+//!   names sent, created no earlier than the store's clock before the batch was first sent
+//!   (its `Date`, less 2 s: `api::once::claim`), are created (their ids returned); an email
+//!   found on any other customer fails its item ("email already used by customer #N":
+//!   someone else holds it), only the others are sent again. A customer is never created
+//!   twice.
 //!   After `--max-retries` ambiguous rounds the items fail with the last error.
 //! - Updates, deletes and address posts are safe to repeat (§14, §8: addresses de-duplicate),
 //!   so the client repeats those itself. Except an update carrying store credit while the

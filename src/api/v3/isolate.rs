@@ -15,6 +15,7 @@ use super::batch::{AddressOutcome, Done, Item, Op, Shared};
 use super::models::{V3Address, V3Customer};
 use super::write::{self, WriteError};
 use crate::api::client::backoff;
+use crate::api::once;
 
 /// Run one batch to a result for every item, holding one request slot throughout.
 pub(super) async fn run(
@@ -23,10 +24,14 @@ pub(super) async fn run(
     shared: Arc<Shared>,
     _slot: OwnedSemaphorePermit,
 ) {
+    // The store's clock before this batch's first request: none of its items was sent
+    // before it, so none of its customers can have been created earlier (the halves of a
+    // split keep it: their items may have been written by the first request).
+    let clock = shared.writes.client().store_clock();
     let mut work = vec![batch];
     while let Some(items) = work.pop() {
         let halves = match op {
-            Op::Create => create(&shared, items).await,
+            Op::Create => create(&shared, items, clock).await,
             _ => repeatable(&shared, op, items).await,
         };
         if let Some((a, b)) = halves {
@@ -112,8 +117,9 @@ fn is_status(err: &WriteError, status: u16) -> bool {
     err.api().and_then(|e| e.status()) == Some(status)
 }
 
-/// `POST /v3/customers` until every item has a result (see the module docs).
-async fn create(shared: &Shared, mut items: Vec<Item>) -> Split {
+/// `POST /v3/customers` until every item has a result (see the module docs); `clock`: the
+/// store's clock before the items were first sent.
+async fn create(shared: &Shared, mut items: Vec<Item>, clock: Option<i64>) -> Split {
     let max_retries = shared.writes.client().max_retries();
     let mut ambiguous_rounds = 0;
     while !items.is_empty() {
@@ -145,7 +151,7 @@ async fn create(shared: &Shared, mut items: Vec<Item>) -> Split {
         if ambiguous {
             items.iter_mut().for_each(|i| i.sent_before = true);
             // `None`: the lookup failed and every item has its result (no halves to run).
-            items = reconcile(shared, items, &err).await?;
+            items = reconcile(shared, items, &err, clock).await?;
             ambiguous_rounds += 1;
             if ambiguous_rounds > max_retries {
                 fail_all(items, &err);
@@ -179,7 +185,7 @@ async fn create(shared: &Shared, mut items: Vec<Item>) -> Split {
             // Named by email, which is unique in a batch (the caller's keys need not be).
             let named: HashSet<String> =
                 blame.all().filter_map(|i| items[i].email.clone()).collect();
-            let rest = reconcile(shared, items, &err).await?;
+            let rest = reconcile(shared, items, &err, clock).await?;
             let (failed, rest): (Vec<Item>, Vec<Item>) = rest
                 .into_iter()
                 .partition(|i| i.email.as_ref().is_some_and(|e| named.contains(e)));
@@ -204,28 +210,6 @@ fn claim(items: Vec<Item>, found: &[V3Customer]) -> (Vec<(Item, u64)>, Vec<Item>
     claim_refs(items, &refs)
 }
 
-/// The found customer `c` has the email of an item but not the names it sent.
-fn foreign(c: &V3Customer, items: &[Item]) -> bool {
-    let same = |a: &str, key: &str, item: &Item| {
-        let sent = item.body.get(key).and_then(Value::as_str).unwrap_or("");
-        a.trim().eq_ignore_ascii_case(sent.trim())
-    };
-    let email = c.email.to_lowercase();
-    items
-        .iter()
-        .filter(|i| i.email.as_deref() == Some(email.as_str()))
-        .any(|i| !(same(&c.first_name, "first_name", i) && same(&c.last_name, "last_name", i)))
-}
-
-/// The customer that holds the item's email, when one does.
-fn holder(item: &Item, found: &[V3Customer]) -> Option<u64> {
-    found
-        .iter()
-        .filter(|c| item.email.as_deref() == Some(&c.email.to_lowercase()))
-        .map(|c| c.id)
-        .max()
-}
-
 fn claim_refs(items: Vec<Item>, found: &[&V3Customer]) -> (Vec<(Item, u64)>, Vec<Item>) {
     let mut done = Vec::new();
     let mut rest = Vec::new();
@@ -247,34 +231,80 @@ fn claim_refs(items: Vec<Item>, found: &[&V3Customer]) -> (Vec<(Item, u64)>, Vec
 /// their ids); the others come back to be sent again. `None` when the lookup itself failed:
 /// then every item failed with `cause` (whether they exist is unknown; a journal that marked
 /// them before the POST resolves them on resume).
-async fn reconcile(shared: &Shared, items: Vec<Item>, cause: &WriteError) -> Option<Vec<Item>> {
+async fn reconcile(
+    shared: &Shared,
+    items: Vec<Item>,
+    cause: &WriteError,
+    clock: Option<i64>,
+) -> Option<Vec<Item>> {
     shared
         .counters
         .reconciliations
         .fetch_add(1, Ordering::Relaxed);
     let emails: Vec<&str> = items.iter().filter_map(|i| i.email.as_deref()).collect();
-    match shared.writes.find_by_emails(&emails).await {
-        Ok(found) => {
-            // Only a customer with the names sent can be this run's create: another client
-            // may have taken the email since the importer's lookup (issue 14).
-            let ours: Vec<&V3Customer> = found.iter().filter(|c| !foreign(c, &items)).collect();
-            let (done, rest) = claim_refs(items, &ours);
-            done.into_iter()
-                .for_each(|(item, id)| item.finish(Ok(Done::Id(id))));
-            let (taken, rest): (Vec<Item>, Vec<Item>) =
-                rest.into_iter().partition(|i| holder(i, &found).is_some());
-            for item in taken {
-                let id = holder(&item, &found).unwrap_or(0);
-                item.finish(Err(WriteError::Refused(format!(
-                    "email already used by customer #{id} (not this run's: its name is not the one sent)"
-                ))));
-            }
-            Some(rest)
+    let Ok(found) = shared.writes.find_by_emails(&emails).await else {
+        fail_all(items, cause);
+        return None;
+    };
+    let mut rest = Vec::new();
+    for item in items {
+        match settle(&item, &found, clock) {
+            Settled::Ours(id) => item.finish(Ok(Done::Id(id))),
+            Settled::Taken(why) => item.finish(Err(WriteError::Refused(why))),
+            Settled::Absent => rest.push(item),
         }
-        Err(_) => {
-            fail_all(items, cause);
-            None
-        }
+    }
+    Some(rest)
+}
+
+/// What the lookup says of one item.
+enum Settled {
+    /// Created by this run: its customer's id.
+    Ours(u64),
+    /// The email is held by a customer that is not this run's (another client took it, or
+    /// the importer's lookup missed it, issue 14): the row's failure, naming it.
+    Taken(String),
+    /// Not there: to be sent again.
+    Absent,
+}
+
+/// The item's customer among `found`: one with its email that [`once::claim`] takes as this
+/// create's (the names sent, not created before `clock`). Of several customers with one
+/// email (channel-specific ones may share it, §12), the newest (highest id) of ours.
+fn settle(item: &Item, found: &[V3Customer], clock: Option<i64>) -> Settled {
+    let text = |key: &str| item.body.get(key).and_then(Value::as_str).unwrap_or("");
+    let sent = once::Sent {
+        first_name: text("first_name"),
+        last_name: text("last_name"),
+        clock,
+    };
+    let claims: Vec<(u64, once::Claim)> = found
+        .iter()
+        .filter(|c| item.email.as_deref() == Some(&c.email.to_lowercase()))
+        .map(|c| {
+            let seen = once::Found {
+                first_name: &c.first_name,
+                last_name: &c.last_name,
+                date_created: &c.date_created,
+            };
+            (c.id, once::claim(&sent, &seen))
+        })
+        .collect();
+    let ours = claims
+        .iter()
+        .filter(|(id, claim)| *id > 0 && *claim == once::Claim::Ours)
+        .map(|(id, _)| *id)
+        .max();
+    if let Some(id) = ours {
+        return Settled::Ours(id);
+    }
+    match claims.iter().max_by_key(|(id, _)| *id) {
+        Some((id, claim)) => Settled::Taken(
+            claim
+                .refusal(*id)
+                .unwrap_or_else(|| format!("email already used by customer #{id}")),
+        ),
+        None => Settled::Absent,
     }
 }
 

@@ -66,16 +66,10 @@ impl StoreCalls {
         if let Writer::V3(_) = &self.writer {
             return self.writer.create(key, data, force_reset).await;
         }
+        // The V2 create and its reconciliation (a customer found by email is taken only if
+        // it can be this create's) are the V2 backend's; this run's own --max-retries.
         let body = data.create_payload(force_reset);
-        let email = data.email().unwrap_or_default();
-        let client = &self.client;
-        Ok(create_within(
-            client,
-            self.max_retries,
-            || async { client.create_customer(&body).await.map(|c| c.id) },
-            || async { Ok(client.find_customer_by_email(email).await?.map(|c| c.id)) },
-        )
-        .await?)
+        crate::api::v2::write::create_customer_within(&self.client, self.max_retries, &body).await
     }
 
     /// Send these fields of the row (and its password when `password`) to customer `id`
