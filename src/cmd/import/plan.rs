@@ -6,6 +6,7 @@
 
 use serde::Serialize;
 
+use crate::api::once::{self, Claim};
 use crate::cmd::GroupBook;
 use crate::mapping::columns::Field;
 use crate::mapping::row::{Blank, RowData, Snapshot};
@@ -147,8 +148,61 @@ pub struct Intent<'a> {
     /// The group named by `customer_group`, resolved. A [`GroupRef::Id`] is also in
     /// `data`'s `customer_group_id` (it is sent); a planned group is only here.
     pub group: Option<&'a GroupRef>,
-    /// The interrupted run sent this row's create and never saw the answer.
-    pub interrupted_create: bool,
+    /// The interrupted run sent this row's create and never saw the answer, and a customer
+    /// was found with the row's email: whether that is the create is decided here.
+    pub interrupted_create: Option<Interrupted>,
+}
+
+/// A row whose create the interrupted run sent without seeing the answer, with the customer
+/// since found for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Interrupted {
+    /// The store's clock recorded with the journal's mark just before the send (`None`: not
+    /// recorded, as by earlier versions, or the store had sent no usable `Date`).
+    pub clock: Option<i64>,
+    /// The customer found, as the store holds it now.
+    pub found: Origin,
+}
+
+/// A store customer's names and `date_created` (V2's RFC-2822, V3's ISO-8601), as
+/// [`once::claim`] compares them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Origin {
+    pub first_name: String,
+    pub last_name: String,
+    pub date_created: String,
+}
+
+impl Interrupted {
+    /// Is the customer found the interrupted create's? The same rule as a create whose
+    /// answer was lost in a live run ([`once::claim`]): the names the row sent, and not
+    /// created more than the slack before the clock recorded with the mark. Someone else's
+    /// customer holding the email is never reported as this run's `created`.
+    pub fn claim(&self, data: &RowData) -> Claim {
+        let sent = once::Sent {
+            first_name: data.get(Field::FirstName).unwrap_or_default(),
+            last_name: data.get(Field::LastName).unwrap_or_default(),
+            clock: self.clock,
+        };
+        let found = once::Found {
+            first_name: &self.found.first_name,
+            last_name: &self.found.last_name,
+            date_created: &self.found.date_created,
+        };
+        once::claim(&sent, &found)
+    }
+}
+
+/// Why a customer found for a row whose create is in doubt is not the interrupted run's.
+fn not_created_by_us(claim: Claim) -> String {
+    let why = match claim {
+        Claim::Earlier(at) => format!(
+            "the customer with this email existed before the interrupted run sent its create (created {})",
+            once::store_time_text(at)
+        ),
+        _ => "its name is not the one the interrupted run sent".into(),
+    };
+    format!("not created by the interrupted run: {why}")
 }
 
 /// Whether the customer already has the row's address, as far as the run knows.
@@ -224,10 +278,15 @@ pub fn decide(
     let Some(known) = existing else {
         return act(decide_create(data, sem));
     };
-    if intent.interrupted_create {
-        // Whatever the mode (in --mode create this is not "already exists"); the password
-        // went with the create, and sending it again would be an update of it.
-        return decide_update(intent, known, address, sem, true);
+    let mut not_ours = None;
+    if let Some(doubt) = &intent.interrupted_create {
+        match doubt.claim(data) {
+            // Whatever the mode (in --mode create this is not "already exists"); the
+            // password went with the create, and sending it again would be an update of it.
+            Claim::Ours => return decide_update(intent, known, address, sem, true),
+            // Someone else's: the row is an ordinary one.
+            other => not_ours = Some(not_created_by_us(other)),
+        }
     }
     if sem.mode == Mode::Create {
         let shown = known.customer.store_id();
@@ -236,11 +295,14 @@ pub fn decide(
         } else {
             "this email"
         };
-        let message = match shown {
-            Some(id) => format!(
+        let message = match (shown, not_ours) {
+            (Some(id), Some(why)) => format!(
+                "the customer with {what} already exists (id {id}; --mode create does not update; {why})"
+            ),
+            (Some(id), None) => format!(
                 "the customer with {what} already exists (id {id}; --mode create does not update)"
             ),
-            None => {
+            (None, _) => {
                 "an earlier row of this file creates this customer (--mode create does not update)"
                     .into()
             }
