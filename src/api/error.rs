@@ -137,17 +137,31 @@ impl ApiError {
 }
 
 /// Text a store sends can quote the request: its headers (the token) or its body (a
-/// password). Every form a secret can take in such text (as sent, JSON-escaped, or
-/// percent-encoded) becomes `****`. A secret shorter than 4 characters cannot be replaced
+/// password). Every form a secret can take in such text (as sent, JSON-escaped, escaped
+/// again by a decoder's message, or percent-encoded) becomes `****`. A secret shorter than 4 characters cannot be replaced
 /// without revealing it (every `a` of the message would be starred), so a message containing
 /// one is withheld instead.
 pub fn scrub(text: &str, secrets: &[&str]) -> String {
     let mut out = text.to_string();
     for secret in secrets.iter().filter(|s| !s.is_empty()) {
-        let escaped = serde_json::to_string(secret).unwrap_or_default();
-        let escaped = escaped.trim_matches('"').to_string();
+        // Without the surrounding quotes only (a `"` at either end of the secret is kept).
+        let unquote = |s: String| s[1..s.len() - 1].to_string();
+        let escaped = unquote(serde_json::to_string(secret).unwrap_or_else(|_| "\"\"".into()));
         let encoded: String = url::form_urlencoded::byte_serialize(secret.as_bytes()).collect();
-        for form in [secret.to_string(), escaped, encoded] {
+        // A decoder's message names the string it could not read as Rust's `{:?}` shows it
+        // (serde: `invalid type: string "…"`): a 2xx body quoting the request's JSON body
+        // shows a password with a `"` or `\` in it escaped once more than it was sent.
+        let debug = |s: &str| unquote(format!("{s:?}"));
+        let escaped_twice = debug(&escaped);
+        // The most escaped first: a plainer form replaced inside it would leave part of it.
+        let plain_debug = debug(secret);
+        for form in [
+            escaped_twice,
+            escaped,
+            plain_debug,
+            secret.to_string(),
+            encoded,
+        ] {
             if form.is_empty() || !out.contains(&form) {
                 continue;
             }
@@ -304,6 +318,12 @@ mod tests {
         assert_eq!(
             out,
             r#"you sent X-Auth-Token: **** and {"password":"****"} or ****"#
+        );
+        // A decoder quoting a 2xx body that quotes the JSON body: escaped twice.
+        let quoted = format!("invalid type: string {:?}", r#"{"password":"a\"b c"}"#);
+        assert_eq!(
+            scrub(&quoted, &["a\"b c"]),
+            r#"invalid type: string "{\"password\":\"****\"}""#
         );
         assert!(!scrub("the word abc", &["ab"]).contains("ab"));
         assert_eq!(scrub("nothing here", &["ab", ""]), "nothing here");

@@ -10,6 +10,8 @@
 //! - [`filters`]: the user's customer filters, typed and API-neutral; each backend encodes them.
 //! - [`models`]: the records both backends yield (customers, addresses, groups), serde types
 //!   tolerant of what the API really sends, and the one count rule.
+//! - [`matching`]: every listed customer checked against the exact filters (a store that
+//!   ignores a filter fails the walk).
 //!
 //! The backends, each everything that spells its API (routes, bodies, dates, paging):
 //! - [`v2`]: Customers V2 (`/v2/customers`, one request per write).
@@ -21,6 +23,7 @@
 pub mod client;
 pub mod error;
 pub mod filters;
+pub mod matching;
 pub mod models;
 pub mod once;
 pub mod rate;

@@ -142,7 +142,7 @@ impl Reader {
 
     /// The first page, then every matching customer after it, ascending, each once.
     pub fn pages(&self, start: Start, concurrency: usize) -> Pages {
-        match (self, start.first) {
+        let pages = match (self, start.first) {
             (Reader::V2(client, q), First::V2(first)) => {
                 v2::pages::pages_after(client.clone(), q.clone(), start.count, first, concurrency)
                     .map(|page| page.map(v2_page))
@@ -156,14 +156,27 @@ impl Reader {
                 concurrency,
             ),
             _ => unreachable!("a Start comes from the same Reader"),
-        }
+        };
+        self.checked(pages)
+    }
+
+    /// Every customer listed checked against the exact filters (see `api::matching`): a
+    /// store that ignores one fails the walk.
+    fn checked(&self, pages: Pages) -> Pages {
+        let matching = match self {
+            Reader::V2(_, q) => super::matching::Matching::of(&q.filter_params()),
+            Reader::V3(_, f) => super::matching::Matching::of(f.params()),
+        };
+        pages
+            .map(move |page| page.and_then(|p| matching.check(p)))
+            .boxed()
     }
 
     /// Every matching customer's page when the caller has the count already ([`Reader::count`]:
     /// planning a lookup), without addresses: V2 plans its ranges from `count`; V3 reads its
     /// first page, then on.
     pub fn pages_counted(&self, count: u64, concurrency: usize) -> Pages {
-        match self {
+        let pages = match self {
             Reader::V2(client, q) => {
                 v2::pages::customer_pages(client.clone(), q.clone(), count, concurrency)
                     .map(|page| page.map(v2_page))
@@ -181,7 +194,8 @@ impl Reader {
                 })
                 .boxed()
             }
-        }
+        };
+        self.checked(pages)
     }
 
     /// The matching customers last modified at or before `before`, counted now (the end of

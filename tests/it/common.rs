@@ -1,6 +1,7 @@
 //! Test helpers: a sandbox store on 127.0.0.1:0, a temp working directory, and the real
 //! binary run against them. Every run checks that the token never reaches stdout or stderr;
-//! every store checks, when dropped, that the collection `DELETE /customers` was never sent.
+//! every store checks, when dropped, that the collection `DELETE /customers` (or V3's
+//! `DELETE /v3/customers` without `id:in`) was never sent.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -144,6 +145,11 @@ impl Drop for Store {
                 self.sb.counters().collection_deletes,
                 0,
                 "the collection DELETE /customers was sent"
+            );
+            assert_eq!(
+                self.sb.counters().v3_unfiltered_deletes,
+                0,
+                "DELETE /v3/customers was sent without id:in"
             );
         }
     }

@@ -21,6 +21,8 @@ pub struct Recorded {
     pub target: String,
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
+    /// When the request had arrived whole (to see how a client paces its requests).
+    pub at: Instant,
 }
 
 impl Recorded {
@@ -52,11 +54,20 @@ pub enum Action {
     ForwardThenReplace(u16, Vec<u8>),
     /// Forward (the store commits), then close the connection without an answer.
     ForwardThenDrop,
+    /// Forward with this target (path and query) instead of the one sent: a store that
+    /// ignores a filter is the sandbox asked without it.
+    ForwardTo(String),
+    /// Forward (the store commits), then answer with the same status and the body the
+    /// function makes of the store's (a batch answer reordered, shortened, padded).
+    ForwardThenEdit(Edit),
     /// Write the status line and headers, then call the function to stream the body.
     Stream(String, Box<dyn FnOnce(&mut TcpStream) + Send>),
 }
 
 type Handler = dyn Fn(&Recorded, usize) -> Action + Send + Sync;
+
+/// What [`Action::ForwardThenEdit`] makes of the store's answer body.
+pub type Edit = Box<dyn FnOnce(&[u8]) -> Vec<u8> + Send>;
 
 pub struct Hostile {
     addr: SocketAddr,
@@ -192,6 +203,20 @@ fn serve(
         Action::ForwardThenDrop => {
             forward(&req, upstream.expect("an upstream to forward to"));
         }
+        Action::ForwardTo(target) => {
+            let req = Recorded { target, ..req };
+            let answer = forward(&req, upstream.expect("an upstream to forward to"));
+            let _ = conn.write_all(&answer);
+        }
+        Action::ForwardThenEdit(edit) => {
+            let answer = forward(&req, upstream.expect("an upstream to forward to"));
+            let (status, body) = answer_parts(&answer);
+            let _ = conn.write_all(&response(
+                status,
+                &[("Content-Type", "application/json")],
+                &edit(&body),
+            ));
+        }
         Action::Stream(head, body) => {
             if conn.write_all(head.as_bytes()).is_ok() {
                 body(&mut conn);
@@ -246,7 +271,36 @@ fn read_request(conn: &mut TcpStream) -> Option<Recorded> {
         target,
         headers,
         body,
+        at: Instant::now(),
     })
+}
+
+/// The status and the (de-chunked) body of a whole HTTP/1.1 answer.
+pub fn answer_parts(answer: &[u8]) -> (u16, Vec<u8>) {
+    let at = find(answer, b"\r\n\r\n").expect("a head");
+    let head = String::from_utf8_lossy(&answer[..at]).to_lowercase();
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .expect("a status");
+    let mut body = answer[at + 4..].to_vec();
+    if head.contains("transfer-encoding: chunked") {
+        let mut whole = Vec::new();
+        let mut rest = &body[..];
+        while let Some(end) = find(rest, b"\r\n") {
+            let size_text = String::from_utf8_lossy(&rest[..end]);
+            let size = usize::from_str_radix(size_text.split(';').next().unwrap().trim(), 16)
+                .expect("a chunk size");
+            if size == 0 {
+                break;
+            }
+            whole.extend_from_slice(&rest[end + 2..end + 2 + size]);
+            rest = &rest[end + 2 + size + 2..];
+        }
+        body = whole;
+    }
+    (status, body)
 }
 
 /// Send the request to the upstream with `Connection: close` and return its whole answer.

@@ -24,11 +24,20 @@ mod foundation;
 mod hostile;
 // An export against small broken or hostile stores: complete or it fails.
 mod hostile_export;
+// Redirects on every command and every V3 route: never followed, nothing sent elsewhere.
+mod hostile_redirects;
 // The hostile HTTP/1.1 server (std sockets) that `hostile_store` puts in front of the sandbox.
 mod hostile_server;
-// Import and the row commands against a hostile store: redirects, echoed secrets, gzip
-// bombs, absurd rate-limit headers, odd statuses and counts.
+// Import and the row commands against a hostile store: echoed secrets, gzip bombs, absurd
+// rate-limit headers, odd statuses and counts (each under both APIs where the promise is the
+// same).
 mod hostile_store;
+// The row commands under `--api v3` against a hostile store: filters ignored by lookups,
+// edited create answers, headerless 429s, odd credential checks.
+mod hostile_v3;
+// `export`, `count`, `set-group --filter` under `--api v3` against lists that lie: pagination,
+// wrong-shaped 200s, ignored filters (also V2).
+mod hostile_v3_lists;
 // `import`: dry runs, validation, groups, addresses, passwords, blanks, export files as
 // input, unknown columns, duplicate rows, `--only-failed`, planning.
 mod import;

@@ -151,8 +151,15 @@ fn under_set_a_credit_update_costs_a_constant_more_than_another_field() {
     let (plain, plain_puts, _) = total(&phones);
     let (credit, credit_puts, store) = total(&credit_file(n));
     assert_exact(&store, n, "set");
+    // The PUTs are counted against the ideal, not against the phone run's: either run's
+    // batches may leave short at their 10 ms linger when the CPU is starved (the parallel
+    // tests and the sandbox share 2 cores), so two runs' counts differ by load, not by
+    // credit (this comparison failed once under a load of 6 with 8 PUTs against 6). The
+    // probe is one single-row PUT; the slack of 4 covers short batches and still fails a
+    // credit update sent one customer per PUT (60).
+    let ideal_puts = n.div_ceil(10) as u64;
     assert!(
-        credit <= plain + 3 && credit_puts <= plain_puts + 1,
+        credit - credit_puts <= plain - plain_puts + 2 && credit_puts <= ideal_puts + 1 + 4,
         "credit run: {credit} requests ({credit_puts} PUTs), phone run: {plain} ({plain_puts} PUTs): {:?}",
         store.sb.counters().by_route
     );

@@ -62,8 +62,13 @@ fn v3_creates_100_customers_with_addresses_in_about_10_requests() {
     );
     let c = store.sb.counters();
     let posts = store.count("POST /v3/customers");
+    // 100 rows in batches of 10 is 10 POSTs. A batch also leaves when its first item has
+    // waited 10 ms (the linger), so on a starved CPU (2 cores shared by the parallel tests
+    // and the sandbox) a few leave short: the old bound of 12 failed once under a load of 8.
+    // The promise is "about 10 requests" against V2's 200; 15 still fails a batcher that
+    // sends 1 or 5 customers per request.
     assert!(
-        (10..=12).contains(&posts),
+        (10..=15).contains(&posts),
         "{posts} POSTs: {:?}",
         c.by_route
     );

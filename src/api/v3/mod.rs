@@ -97,6 +97,12 @@ impl Filters {
         out
     }
 
+    /// The encoded `(V3 name, value)` pairs (what `api::matching` checks each listed
+    /// customer against).
+    pub fn params(&self) -> &[(&'static str, String)] {
+        &self.params
+    }
+
     /// The same filters with `date_modified:max` set to `before`, unless the user's own is
     /// earlier (for the export's completeness check; the rule of
     /// [`filters::Filters::modified_at_or_before`], on the encoded form, which is all a

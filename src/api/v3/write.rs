@@ -79,8 +79,38 @@ impl Writes {
         let reply = self
             .client
             .send_v3(Method::POST, "/customers", "", Some(&body), false)
-            .await?;
-        let page: CustomerPage = decode_written(&reply.body, "POST /v3/customers", true)?;
+            .await
+            .map_err(|e| match e.kind {
+                // A 2xx whose body was not read (over the size cap) is a yes all the same:
+                // the customers may exist, so they are looked up, never failed or re-sent.
+                ErrorKind::Decode { message } => ApiError {
+                    what: e.what,
+                    kind: ErrorKind::Unconfirmed { message },
+                },
+                _ => e,
+            })?;
+        let secrets = self.client.secrets(Some(&body));
+        let page: CustomerPage = decode_written(&reply.body, "POST /v3/customers", true, &secrets)?;
+        // A batch never holds two items of one email, so an answer listing an email (or an
+        // id) twice is not the customers created: matched by email, one of its ids would be
+        // given to a row that the store may not have created under it. Such an answer is
+        // "may have happened", reconciled by looking the emails up, like a lost one.
+        let mut emails = std::collections::HashSet::new();
+        let mut ids = std::collections::HashSet::new();
+        if !page
+            .data
+            .iter()
+            .all(|c| emails.insert(c.email.to_lowercase()) && ids.insert(c.id))
+        {
+            return Err(WriteError::Api(ApiError {
+                what: "POST /v3/customers".into(),
+                kind: ErrorKind::Unconfirmed {
+                    message:
+                        "the answer lists a customer twice, so it is not the customers created"
+                            .into(),
+                },
+            }));
+        }
         Ok(page.data)
     }
 
@@ -123,7 +153,8 @@ impl Writes {
                 .send_v3(Method::PUT, "/customers", "", Some(&body), repeatable)
                 .await?
         };
-        let page: CustomerPage = decode_written(&reply.body, "PUT /v3/customers", false)?;
+        let secrets = self.client.secrets(Some(&body));
+        let page: CustomerPage = decode_written(&reply.body, "PUT /v3/customers", false, &secrets)?;
         Ok(page.data)
     }
 
@@ -196,7 +227,9 @@ impl Writes {
                 .await?
         };
         // §8: a batch of duplicates may answer `{}` instead of `{"data": []}`.
-        let page: AddressPage = decode_written(&reply.body, "POST /v3/customers/addresses", false)?;
+        let secrets = self.client.secrets(Some(&body));
+        let page: AddressPage =
+            decode_written(&reply.body, "POST /v3/customers/addresses", false, &secrets)?;
         Ok(page.data)
     }
 }
@@ -216,24 +249,31 @@ pub(crate) fn id_of(body: &Value) -> Option<u64> {
 
 /// A 2xx body of a write. After a create, an unreadable one is [`ErrorKind::Unconfirmed`]:
 /// the store said yes, so the customers may exist and are looked up, never sent again blindly.
+/// The decoder's message quotes what it could not read, which may be the request quoted back
+/// (its token, its passwords): it is scrubbed of `secrets` like every error of the client,
+/// since it reaches `-v` lines and the results file.
 fn decode_written<T: serde::de::DeserializeOwned + Default>(
     body: &[u8],
     what: &str,
     create: bool,
+    secrets: &[&str],
 ) -> Result<T, WriteError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(T::default());
     }
     serde_json::from_slice(body).map_err(|e| {
         let message = format!("the answer is not the written records: {e}");
-        WriteError::Api(ApiError {
-            what: what.to_string(),
-            kind: if create {
-                ErrorKind::Unconfirmed { message }
-            } else {
-                ErrorKind::Decode { message }
-            },
-        })
+        WriteError::Api(
+            ApiError {
+                what: what.to_string(),
+                kind: if create {
+                    ErrorKind::Unconfirmed { message }
+                } else {
+                    ErrorKind::Decode { message }
+                },
+            }
+            .scrubbed(secrets),
+        )
     })
 }
 
