@@ -6,11 +6,16 @@
 
 use serde::Serialize;
 
-use crate::api::once::{self, Claim};
+use crate::api::once::Claim;
 use crate::cmd::GroupBook;
 use crate::mapping::columns::Field;
 use crate::mapping::row::{Blank, RowData, Snapshot};
 use crate::results::{RowOutcome, RowResult};
+
+mod resume;
+
+use resume::not_created_by_us;
+pub use resume::{Interrupted, Origin};
 
 /// What to do with a row's customer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, clap::ValueEnum)]
@@ -151,58 +156,6 @@ pub struct Intent<'a> {
     /// The interrupted run sent this row's create and never saw the answer, and a customer
     /// was found with the row's email: whether that is the create is decided here.
     pub interrupted_create: Option<Interrupted>,
-}
-
-/// A row whose create the interrupted run sent without seeing the answer, with the customer
-/// since found for it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Interrupted {
-    /// The store's clock recorded with the journal's mark just before the send (`None`: not
-    /// recorded, as by earlier versions, or the store had sent no usable `Date`).
-    pub clock: Option<i64>,
-    /// The customer found, as the store holds it now.
-    pub found: Origin,
-}
-
-/// A store customer's names and `date_created` (V2's RFC-2822, V3's ISO-8601), as
-/// [`once::claim`] compares them.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Origin {
-    pub first_name: String,
-    pub last_name: String,
-    pub date_created: String,
-}
-
-impl Interrupted {
-    /// Is the customer found the interrupted create's? The same rule as a create whose
-    /// answer was lost in a live run ([`once::claim`]): the names the row sent, and not
-    /// created more than the slack before the clock recorded with the mark. Someone else's
-    /// customer holding the email is never reported as this run's `created`.
-    pub fn claim(&self, data: &RowData) -> Claim {
-        let sent = once::Sent {
-            first_name: data.get(Field::FirstName).unwrap_or_default(),
-            last_name: data.get(Field::LastName).unwrap_or_default(),
-            clock: self.clock,
-        };
-        let found = once::Found {
-            first_name: &self.found.first_name,
-            last_name: &self.found.last_name,
-            date_created: &self.found.date_created,
-        };
-        once::claim(&sent, &found)
-    }
-}
-
-/// Why a customer found for a row whose create is in doubt is not the interrupted run's.
-fn not_created_by_us(claim: Claim) -> String {
-    let why = match claim {
-        Claim::Earlier(at) => format!(
-            "the customer with this email existed before the interrupted run sent its create (created {})",
-            once::store_time_text(at)
-        ),
-        _ => "its name is not the one the interrupted run sent".into(),
-    };
-    format!("not created by the interrupted run: {why}")
 }
 
 /// Whether the customer already has the row's address, as far as the run knows.
