@@ -945,6 +945,13 @@ fn resume_updates_someone_elses_customer_as_an_ordinary_row_under_upsert() {
         assert_complete_and_ordered(&rows, 300);
         assert_eq!(rows[0]["_result"], "updated", "{api}: {:?}", rows[0]);
         assert_eq!(rows[0]["_customer_id"], foreign.to_string(), "{api}");
+        assert!(
+            rows[0]["_message"].contains(
+                "not created by the interrupted run: its name is not the one the interrupted run sent"
+            ),
+            "{api}: {:?}",
+            rows[0]
+        );
         let c = customer(&store, "r0@example.com");
         assert_eq!(
             (&c["first_name"], &c["phone"]),

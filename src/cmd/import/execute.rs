@@ -25,7 +25,7 @@ use crate::lookup::{CustomerIndex, Found};
 use crate::mapping::columns::{Field, Layout};
 use crate::mapping::row::{AddressData, RowData, Snapshot};
 use crate::pipeline::{self, Row, Turn};
-use crate::results::RowOutcome;
+use crate::results::{RowOutcome, RowResult};
 use crate::rows::{Mark, RowRun};
 
 pub use super::calls::StoreCalls;
@@ -201,7 +201,13 @@ impl Importer {
             self.preview(row, &intent, existing.as_ref(), &action);
             return Ok(action.preview());
         }
-        self.apply(row, &intent, existing.as_ref(), &action).await
+        let mut out = self.apply(row, &intent, existing.as_ref(), &action).await?;
+        if matches!(out.result, RowResult::Updated | RowResult::Unchanged) {
+            if let Some(note) = plan::not_ours_note(&intent) {
+                out.message = plan::with_note(&out.message, &note);
+            }
+        }
+        Ok(out)
     }
 
     /// A row whose create the interrupted run sent without seeing the answer, now that a

@@ -15,7 +15,7 @@ use crate::results::{RowOutcome, RowResult};
 mod resume;
 
 use resume::not_created_by_us;
-pub use resume::{Interrupted, Origin};
+pub use resume::{not_ours_note, with_note, Interrupted, Origin};
 
 /// What to do with a row's customer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, clap::ValueEnum)]

@@ -57,3 +57,23 @@ pub(super) fn not_created_by_us(claim: Claim) -> String {
     };
     format!("not created by the interrupted run: {why}")
 }
+
+/// What an ordinary row's outcome adds to its message when its create was in doubt and the
+/// customer found is someone else's (upsert and update: the row updated it, or left it
+/// unchanged), so the results file says why it is not `created`. `None` otherwise.
+pub fn not_ours_note(intent: &super::Intent) -> Option<String> {
+    let doubt = intent.interrupted_create.as_ref()?;
+    match doubt.claim(intent.data) {
+        Claim::Ours => None,
+        other => Some(not_created_by_us(other)),
+    }
+}
+
+/// `message` with the note appended (`; ` between them when both have words).
+pub fn with_note(message: &str, note: &str) -> String {
+    if message.is_empty() {
+        note.to_string()
+    } else {
+        format!("{message}; {note}")
+    }
+}

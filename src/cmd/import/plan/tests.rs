@@ -1362,6 +1362,23 @@ fn someone_elses_customer_found_on_resume_is_an_ordinary_row_never_created() {
                 "{i:?} {mode:?}"
             );
             assert_eq!(action.done(7).result, RowResult::Unchanged);
+            let d = data(ANN, Blank::Keep);
+            let intent = Intent {
+                data: &d,
+                group: None,
+                interrupted_create: Some(i.clone()),
+            };
+            let note = not_ours_note(&intent).expect("says why it is not created");
+            assert!(note.contains(why), "{note}");
         }
     }
+    let d = data(ANN, Blank::Keep);
+    let intent = Intent {
+        data: &d,
+        group: None,
+        interrupted_create: Some(ours(&d)),
+    };
+    assert_eq!(not_ours_note(&intent), None);
+    assert_eq!(with_note("", "n"), "n");
+    assert_eq!(with_note("phone", "n"), "phone; n");
 }
