@@ -309,12 +309,28 @@ fn an_email_in_answer_listing_other_customers_is_not_taken_as_a_match() {
         assert_eq!(row["_customer_id"], c["id"].to_string(), "{row:?}");
     }
     assert_eq!(store.sb.customers().len(), 37, "none created twice");
-    let posts = lossy
+    // Each email is POSTed once: the lost batch's customers were all found by the lookup,
+    // so none of them is sent again. (Counted per email, not per request: on a starved CPU
+    // the five rows may leave in two batches at the 10 ms linger, the second one answered.)
+    let mut posted: Vec<String> = lossy
         .requests()
         .iter()
         .filter(|r| r.method == "POST")
-        .count();
-    assert_eq!(posts, 1, "the lookup found all five: nothing sent again");
+        .flat_map(|r| {
+            let items: Vec<Value> = serde_json::from_slice(&r.body).unwrap();
+            items
+                .into_iter()
+                .map(|i| i["email"].as_str().unwrap().to_string())
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    posted.sort();
+    let mut want: Vec<String> = rows.iter().map(|r| r["email"].clone()).collect();
+    want.sort();
+    assert_eq!(
+        posted, want,
+        "the lookup found the lost batch: nothing sent again"
+    );
 }
 
 /// A create batch's 200 answer edited by the store: reordered, short of an item, padded with
@@ -443,8 +459,10 @@ fn headerless_429s_on_the_put_limit_are_backed_off_and_every_row_lands() {
         .filter(|r| r.method == "PUT")
         .collect();
     assert_eq!(refused.load(Ordering::SeqCst), puts.len());
+    // The six refused sent again, and three (or four) batches of 10; a few more when
+    // batches leave short at their 10 ms linger on a starved CPU, never a PUT per customer.
     assert!(
-        (9..=10).contains(&puts.len()),
+        (9..=6 + 8).contains(&puts.len()),
         "three (or four) batches and the six refused sent again: {}",
         puts.len()
     );
