@@ -9,10 +9,13 @@
 //! first 64 KiB, and the options that change what a row means); a resume against another
 //! input is refused. Then one JSON line per event:
 //!
-//! - `{"creating":N}` just before record N's `POST /customers` is sent: on resume, a record
-//!   with this mark and no outcome may have been created (its response was never seen).
-//!   Either way a resumed run looks the email up before creating: the mark decides only
-//!   whether an existing customer is reported as this row's `created`.
+//! - `{"creating":N,"clock":T}` just before record N's `POST /customers` is sent, `T` being
+//!   the store's clock then (Unix seconds; absent when unknown, and in journals of earlier
+//!   versions): on resume, a record with this mark and no outcome may have been created (its
+//!   response was never seen). Either way a resumed run looks the email up before creating:
+//!   the mark decides only whether an existing customer is reported as this row's `created`,
+//!   and only one that could be this create (`api::once::claim`: the row's names, not created
+//!   before `T`) is.
 //! - `{"sending":N}` just before record N's `DELETE` (or set-group's `PUT`): on resume, a row
 //!   with this mark and no outcome may have been done, so a customer found gone (or already in
 //!   the group) is reported `deleted` (`updated`), not `failed` (`unchanged`).
@@ -224,8 +227,13 @@ impl Journal {
     /// loses it only changes the label a resumed run gives the row ("unchanged", or "already
     /// exists" in `--mode create`), never creates twice (the email is looked up first), and a
     /// sync per create would serialise the workers on the disk.
-    pub fn creating(&self, no: u64) -> anyhow::Result<()> {
-        self.append(&Entry::Creating { creating: no })
+    ///
+    /// `clock` is the store's clock just before the send ([`crate::api::Client::store_clock`]).
+    pub fn creating(&self, no: u64, clock: Option<i64>) -> anyhow::Result<()> {
+        self.append(&Entry::Creating {
+            creating: no,
+            clock,
+        })
     }
 
     /// Record that record `no`'s delete (or group change) is about to be sent: on resume, a

@@ -78,8 +78,10 @@ pub fn check_resume(resume: bool, input: Option<&Path>, dry_run: bool) -> anyhow
 pub enum Mark {
     /// No mark (an idempotent write, or one whose doubt changes nothing).
     None,
-    /// A `POST /customers`: on resume, a customer found is this row's `created`.
-    Creating,
+    /// A `POST /customers`, with the store's clock just before it is sent
+    /// ([`crate::api::Client::store_clock`]): on resume, a customer found that could be this
+    /// create (`api::once::claim`) is this row's `created`.
+    Creating(Option<i64>),
     /// A `DELETE` or set-group's `PUT`: on resume, a customer found gone (or in the group) is
     /// this row's doing.
     Sending,
@@ -229,6 +231,14 @@ impl RowRun {
             .is_some_and(|j| j.resumed.maybe_created(no))
     }
 
+    /// When the interrupted run sent record `no`'s create and never saw the answer: the
+    /// store's clock it recorded with the mark (`Some(None)`: none was recorded).
+    pub fn create_in_doubt(&self, no: u64) -> Option<Option<i64>> {
+        self.journal
+            .as_ref()
+            .and_then(|j| j.resumed.create_clock(no))
+    }
+
     /// Just before a write request for record `no`: after a signal, stop the row here (no
     /// new request is started; the row is not recorded, so a resumed run does it); otherwise
     /// create the journal if this is the run's first write, and append `mark`.
@@ -248,7 +258,7 @@ impl RowRun {
         };
         match mark {
             Mark::None => Ok(()),
-            Mark::Creating => journal.creating(no),
+            Mark::Creating(clock) => journal.creating(no, clock),
             Mark::Sending => journal.sending(no),
         }
     }

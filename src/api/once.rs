@@ -156,15 +156,21 @@ impl Claim {
             Claim::OtherNames => Some(format!(
                 "email already used by customer #{id} (not this run's: its name is not the one sent)"
             )),
-            Claim::Earlier(at) => {
-                let at = chrono::DateTime::from_timestamp(at, 0)
-                    .map_or_else(|| at.to_string(), |t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string());
-                Some(format!(
-                    "email already used by customer #{id} (created {at}, before this run's create was sent)"
-                ))
-            }
+            Claim::Earlier(at) => Some(format!(
+                "email already used by customer #{id} (created {}, before this run's create was sent)",
+                store_time_text(at)
+            )),
         }
     }
+}
+
+/// A store time (Unix seconds) as messages show it: ISO-8601 UTC, or the number when it is
+/// out of range.
+pub fn store_time_text(at: i64) -> String {
+    chrono::DateTime::from_timestamp(at, 0).map_or_else(
+        || at.to_string(),
+        |t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+    )
 }
 
 /// Is `found` the customer this create made? Only with the names sent (compared trimmed,

@@ -117,6 +117,14 @@ pub(super) enum Entry {
     },
     Creating {
         creating: u64,
+        /// The store's clock (Unix seconds, the `Date` of its latest answer) just before the
+        /// create was sent: on resume, a customer found with the row's email that the store
+        /// created more than `api::once::CLOCK_SLACK_SECS` earlier is not this create.
+        /// Absent when the store had sent no usable `Date`, and in journals written before
+        /// it was kept (those resume with the names-only rule); a version that does not know
+        /// it ignores it, so the format stays 1.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        clock: Option<i64>,
     },
 }
 
@@ -126,6 +134,8 @@ pub(super) enum Entry {
 pub struct Resumed {
     pub finished: HashMap<u64, RowOutcome>,
     pub creating: HashSet<u64>,
+    /// The store's clock recorded with a row's first create mark (`None`: not known then).
+    pub clocks: HashMap<u64, Option<i64>>,
 }
 
 impl Resumed {
@@ -138,6 +148,14 @@ impl Resumed {
     /// its outcome never recorded.
     pub fn maybe_created(&self, no: u64) -> bool {
         self.creating.contains(&no) && !self.finished.contains_key(&no)
+    }
+
+    /// For a row whose create is in doubt ([`Resumed::maybe_created`]): the store's clock
+    /// recorded with its mark (`Some(None)` when none was: an older journal, or a store that
+    /// sent no usable `Date`); `None` when the row is not in doubt.
+    pub fn create_clock(&self, no: u64) -> Option<Option<i64>> {
+        self.maybe_created(no)
+            .then(|| self.clocks.get(&no).copied().flatten())
     }
 
     /// How many rows are in that doubt.
@@ -201,7 +219,17 @@ pub(super) fn read_entries(path: &Path, text: &[u8]) -> anyhow::Result<(Resumed,
                                 .finished
                                 .insert(no, RowOutcome::new(result, id, message));
                         }
-                        Entry::Creating { creating: no } | Entry::Sending { sending: no } => {
+                        Entry::Creating {
+                            creating: no,
+                            clock,
+                        } => {
+                            resumed.creating.insert(no);
+                            // A create sent more than once (a batch split, or a resumed run
+                            // killed again) may have been made by its first send: the clock
+                            // before that one is the bound, later marks' are not.
+                            resumed.clocks.entry(no).or_insert(clock);
+                        }
+                        Entry::Sending { sending: no } => {
                             resumed.creating.insert(no);
                         }
                         Entry::Owner { .. } => {}

@@ -826,3 +826,171 @@ fn set_group_by_filter_killed_then_run_again_moves_the_rest_once() {
         "{text}"
     );
 }
+
+/// What an interrupted `--mode create` run left with row 1's create in doubt: a real run is
+/// killed (its journal's head is the binary's own fingerprint of this input and options),
+/// then its journal is cut back to the head and row 1's create mark, as a run killed while
+/// that create was in flight leaves it; the store keeps only row 1's customer (the create
+/// landed) or nothing (it never did). Returns the resume's arguments and row 1's mark line.
+fn interrupted_with_row_1_in_doubt(
+    store: &Store,
+    api: &str,
+    mode: &str,
+    landed: bool,
+) -> ([String; 10], String) {
+    store.write("in.csv", &new_customers_csv(300, "r"));
+    store.sb.set_latency_ms(3);
+    let journal = store.path("out.csv.journal");
+    let args = [
+        "import",
+        "in.csv",
+        "--mode",
+        mode,
+        "--results",
+        "out.csv",
+        "--resume",
+        "--api",
+        api,
+        "--quiet",
+    ]
+    .map(String::from);
+    let strs: Vec<&str> = args.iter().map(String::as_str).collect();
+    assert!(
+        run_and_kill(store, &strs, &journal, 20),
+        "the run was killed"
+    );
+    store.sb.set_latency_ms(0);
+    let text = std::fs::read_to_string(&journal).unwrap();
+    let head = text.lines().next().unwrap();
+    let mark = text
+        .lines()
+        .find(|l| l.starts_with(r#"{"creating":1,"#) || *l == r#"{"creating":1}"#)
+        .unwrap_or_else(|| panic!("no create mark for row 1: {text}"))
+        .to_string();
+    std::fs::write(&journal, format!("{head}\n{mark}\n")).unwrap();
+    for c in store.sb.customers() {
+        if !(landed && c["email"] == "r0@example.com") {
+            store.sb.delete_customer(c["id"].as_u64().unwrap());
+        }
+    }
+    (args, mark)
+}
+
+/// A customer someone else created with row 1's email and names, long before the
+/// interrupted run sent its create, is not that create: `--resume --mode create` refuses the
+/// row naming it and why, sends it nothing, and never reports it `created`. Before the create
+/// mark kept the store's clock, the resume took any customer found as the interrupted
+/// create: it was reported `created` with the foreign customer's id.
+#[test]
+fn resume_never_takes_a_customer_created_before_the_interrupted_create_under_v2() {
+    resume_never_takes_a_foreign_customer("v2");
+}
+
+#[test]
+fn resume_never_takes_a_customer_created_before_the_interrupted_create_under_v3() {
+    resume_never_takes_a_foreign_customer("v3");
+}
+
+fn resume_never_takes_a_foreign_customer(api: &str) {
+    let store = Store::empty();
+    let (args, mark) = interrupted_with_row_1_in_doubt(&store, api, "create", false);
+    let foreign = store.sb.insert_customer(serde_json::json!({
+        "email": "r0@example.com", "first_name": "First0", "last_name": "Last0",
+        "phone": "999", "date_created": "2020-01-30T00:49:10Z",
+    }));
+    let strs: Vec<&str> = args.iter().map(String::as_str).collect();
+    let run = store.run(&strs);
+    run.expect(3); // one row failed
+    let rows = store.csv("out.csv");
+    assert_complete_and_ordered(&rows, 300);
+    let r = &rows[0];
+    assert_eq!(r["_result"], "failed", "{api}: {r:?}");
+    assert_eq!(r["_customer_id"], foreign.to_string());
+    for words in [
+        "already exists",
+        "not created by the interrupted run",
+        "existed before the interrupted run sent its create",
+        "2020-01-30T00:49:10Z",
+    ] {
+        assert!(r["_message"].contains(words), "{api}: {}", r["_message"]);
+    }
+    let c = customer(&store, "r0@example.com");
+    assert_eq!(c["id"].as_u64(), Some(foreign));
+    assert_eq!(
+        c["phone"], "999",
+        "{api}: the foreign customer is not updated"
+    );
+    assert!(rows[1..].iter().all(|r| r["_result"] == "created"));
+    assert_eq!(store.sb.customers().len(), 300, "{api}: no customer twice");
+    assert!(
+        mark.contains(r#""clock":"#),
+        "the mark records the store's clock: {mark}"
+    );
+}
+
+/// Under upsert, someone else's customer found for a row whose create is in doubt (here:
+/// its names are not the row's) gets the row as an ordinary update, reported `updated`.
+#[test]
+fn resume_updates_someone_elses_customer_as_an_ordinary_row_under_upsert() {
+    for api in ["v2", "v3"] {
+        let store = Store::empty();
+        let (args, _) = interrupted_with_row_1_in_doubt(&store, api, "upsert", false);
+        let foreign = store.sb.insert_customer(serde_json::json!({
+            "email": "r0@example.com", "first_name": "Someone", "last_name": "Else",
+            "phone": "999",
+        }));
+        let strs: Vec<&str> = args.iter().map(String::as_str).collect();
+        store.run(&strs).expect(0);
+        let rows = store.csv("out.csv");
+        assert_complete_and_ordered(&rows, 300);
+        assert_eq!(rows[0]["_result"], "updated", "{api}: {:?}", rows[0]);
+        assert_eq!(rows[0]["_customer_id"], foreign.to_string(), "{api}");
+        assert!(
+            rows[0]["_message"].contains(
+                "not created by the interrupted run: its name is not the one the interrupted run sent"
+            ),
+            "{api}: {:?}",
+            rows[0]
+        );
+        let c = customer(&store, "r0@example.com");
+        assert_eq!(
+            (&c["first_name"], &c["phone"]),
+            (&serde_json::json!("First0"), &serde_json::json!("555-0000")),
+            "{api}"
+        );
+        assert!(rows[1..].iter().all(|r| r["_result"] == "created"), "{api}");
+    }
+}
+
+/// The create did land: the resume confirms it as this row's `created` (its own id), and
+/// an older journal's mark without a clock is still confirmed by the names.
+#[test]
+fn resume_confirms_an_interrupted_create_that_landed_under_v2_and_v3() {
+    for api in ["v2", "v3"] {
+        for old_journal in [false, true] {
+            let store = Store::empty();
+            let (args, _) = interrupted_with_row_1_in_doubt(&store, api, "create", true);
+            if old_journal {
+                let journal = store.path("out.csv.journal");
+                let text = std::fs::read_to_string(&journal).unwrap();
+                let head = text.lines().next().unwrap();
+                std::fs::write(&journal, format!("{head}\n{{\"creating\":1}}\n")).unwrap();
+            }
+            let ours = customer(&store, "r0@example.com")["id"].as_u64().unwrap();
+            let strs: Vec<&str> = args.iter().map(String::as_str).collect();
+            store.run(&strs).expect(0);
+            let rows = store.csv("out.csv");
+            assert_complete_and_ordered(&rows, 300);
+            let what = format!("{api}, old journal: {old_journal}");
+            assert_eq!(rows[0]["_result"], "created", "{what}: {:?}", rows[0]);
+            assert_eq!(rows[0]["_customer_id"], ours.to_string(), "{what}");
+            assert!(
+                rows[0]["_message"].contains("interrupted run"),
+                "{what}: {:?}",
+                rows[0]
+            );
+            assert!(rows.iter().all(|r| r["_result"] == "created"), "{what}");
+            assert_eq!(store.sb.customers().len(), 300, "{what}: no customer twice");
+        }
+    }
+}

@@ -16,6 +16,8 @@ use crate::lookup;
 use crate::mapping::columns::Field;
 use crate::mapping::row::{AddressData, RowData, Snapshot};
 
+use super::plan::Origin;
+
 /// The per-row store calls (see the module docs).
 #[derive(Clone)]
 pub struct StoreCalls {
@@ -37,6 +39,12 @@ impl StoreCalls {
             max_retries,
             writer,
         }
+    }
+
+    /// The store's clock now (the `Date` of its latest answer): recorded with a create's
+    /// journal mark just before the create is sent.
+    pub fn store_clock(&self) -> Option<i64> {
+        self.client.store_clock()
     }
 
     /// The writes are gathered into batches whose hook marks the journal (V3).
@@ -132,14 +140,32 @@ impl StoreCalls {
         id: Option<u64>,
         email: Option<&str>,
     ) -> Result<Option<Stored>, ApiError> {
-        let found = match &self.writer {
-            Writer::V2(_) => lookup::fetch(&self.client, id, email).await?,
-            Writer::V3(_) => v3::read::find_customer(&self.client, id, email).await?,
-        };
-        Ok(found.map(|c| Stored {
+        Ok(self.read_customer(id, email).await?.map(|c| Stored {
             fields: Snapshot::of(&c),
             email: c.email,
         }))
+    }
+
+    /// What the store says of customer `id` that tells whether the interrupted run's create
+    /// made it: its names and `date_created` (the index keeps only hashes, to stay small;
+    /// this is read only for a row whose create is in doubt on resume).
+    pub async fn origin(&self, id: u64) -> Result<Option<Origin>, ApiError> {
+        Ok(self.read_customer(Some(id), None).await?.map(|c| Origin {
+            first_name: c.first_name,
+            last_name: c.last_name,
+            date_created: c.date_created,
+        }))
+    }
+
+    async fn read_customer(
+        &self,
+        id: Option<u64>,
+        email: Option<&str>,
+    ) -> Result<Option<crate::api::Customer>, ApiError> {
+        match &self.writer {
+            Writer::V2(_) => lookup::fetch(&self.client, id, email).await,
+            Writer::V3(_) => v3::read::find_customer(&self.client, id, email).await,
+        }
     }
 
     /// Does customer `id` have this address?

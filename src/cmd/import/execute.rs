@@ -25,13 +25,13 @@ use crate::lookup::{CustomerIndex, Found};
 use crate::mapping::columns::{Field, Layout};
 use crate::mapping::row::{AddressData, RowData, Snapshot};
 use crate::pipeline::{self, Row, Turn};
-use crate::results::RowOutcome;
+use crate::results::{RowOutcome, RowResult};
 use crate::rows::{Mark, RowRun};
 
 pub use super::calls::StoreCalls;
 use super::plan::{
-    self, Action, AddressFact, CustomerRef, Decision, GroupRef, GroupStep, Intent, Known,
-    RowSemantics,
+    self, Action, AddressFact, CustomerRef, Decision, GroupRef, GroupStep, Intent, Interrupted,
+    Known, RowSemantics,
 };
 
 /// What this run knows of a customer's addresses, as [`AddressData::fingerprint`]s: all of
@@ -184,10 +184,14 @@ impl Importer {
             Ok(None) => None,
             Err(e) => return self.run.row_failure(e, data.id, "looking the customer up"),
         };
+        let interrupted_create = match self.interrupted(row, existing.as_ref()).await {
+            Ok(i) => i,
+            Err(failed) => return failed,
+        };
         let intent = Intent {
             data: &data,
             group: group.as_ref(),
-            interrupted_create: existing.is_some() && self.run.in_doubt(row.no),
+            interrupted_create,
         };
         let action = match self.decide(&intent, existing.as_ref()).await {
             Ok(action) => self.with_extras(action, &data, existing.as_ref()),
@@ -197,7 +201,35 @@ impl Importer {
             self.preview(row, &intent, existing.as_ref(), &action);
             return Ok(action.preview());
         }
-        self.apply(row, &intent, existing.as_ref(), &action).await
+        let mut out = self.apply(row, &intent, existing.as_ref(), &action).await?;
+        if matches!(out.result, RowResult::Updated | RowResult::Unchanged) {
+            if let Some(note) = plan::not_ours_note(&intent) {
+                out.message = plan::with_note(&out.message, &note);
+            }
+        }
+        Ok(out)
+    }
+
+    /// A row whose create the interrupted run sent without seeing the answer, now that a
+    /// customer was found for it: the clock the journal recorded with the mark, and that
+    /// customer's names and `date_created` read from the store (the planner compares them:
+    /// someone else's customer holding the email is not the interrupted create). `Err`
+    /// carries the row's outcome when that read failed.
+    async fn interrupted(
+        &self,
+        row: &Row,
+        existing: Option<&Known>,
+    ) -> Result<Option<Interrupted>, anyhow::Result<RowOutcome>> {
+        let (Some(clock), Some(CustomerRef::Store(id))) = (
+            self.run.create_in_doubt(row.no),
+            existing.map(|k| k.customer),
+        ) else {
+            return Ok(None);
+        };
+        match self.calls.origin(id).await {
+            Ok(found) => Ok(found.map(|found| Interrupted { clock, found })),
+            Err(e) => Err(self.run.row_failure(e, Some(id), "looking the customer up")),
+        }
     }
 
     /// Form fields and `accepts_marketing` are not among the planner's fields: where the
@@ -524,10 +556,12 @@ impl Importer {
         // Marked before the POST is sent, so a resumed run knows the create may have happened.
         // A batch's hook marks all of its rows together just before its request instead
         // (a row waiting in a queue that a kill -9 ends was never sent).
+        // The store's clock goes with the mark: on resume, a customer the store created
+        // before it is not this create.
         let mark = if self.calls.batched() {
             Mark::None
         } else {
-            Mark::Creating
+            Mark::Creating(self.calls.store_clock())
         };
         self.run.before_write(row.no, mark)?;
         let force = self.sem.force_password_reset;

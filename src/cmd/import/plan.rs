@@ -6,10 +6,16 @@
 
 use serde::Serialize;
 
+use crate::api::once::Claim;
 use crate::cmd::GroupBook;
 use crate::mapping::columns::Field;
 use crate::mapping::row::{Blank, RowData, Snapshot};
 use crate::results::{RowOutcome, RowResult};
+
+mod resume;
+
+use resume::not_created_by_us;
+pub use resume::{not_ours_note, with_note, Interrupted, Origin};
 
 /// What to do with a row's customer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, clap::ValueEnum)]
@@ -147,8 +153,9 @@ pub struct Intent<'a> {
     /// The group named by `customer_group`, resolved. A [`GroupRef::Id`] is also in
     /// `data`'s `customer_group_id` (it is sent); a planned group is only here.
     pub group: Option<&'a GroupRef>,
-    /// The interrupted run sent this row's create and never saw the answer.
-    pub interrupted_create: bool,
+    /// The interrupted run sent this row's create and never saw the answer, and a customer
+    /// was found with the row's email: whether that is the create is decided here.
+    pub interrupted_create: Option<Interrupted>,
 }
 
 /// Whether the customer already has the row's address, as far as the run knows.
@@ -224,10 +231,15 @@ pub fn decide(
     let Some(known) = existing else {
         return act(decide_create(data, sem));
     };
-    if intent.interrupted_create {
-        // Whatever the mode (in --mode create this is not "already exists"); the password
-        // went with the create, and sending it again would be an update of it.
-        return decide_update(intent, known, address, sem, true);
+    let mut not_ours = None;
+    if let Some(doubt) = &intent.interrupted_create {
+        match doubt.claim(data) {
+            // Whatever the mode (in --mode create this is not "already exists"); the
+            // password went with the create, and sending it again would be an update of it.
+            Claim::Ours => return decide_update(intent, known, address, sem, true),
+            // Someone else's: the row is an ordinary one.
+            other => not_ours = Some(not_created_by_us(other)),
+        }
     }
     if sem.mode == Mode::Create {
         let shown = known.customer.store_id();
@@ -236,11 +248,14 @@ pub fn decide(
         } else {
             "this email"
         };
-        let message = match shown {
-            Some(id) => format!(
+        let message = match (shown, not_ours) {
+            (Some(id), Some(why)) => format!(
+                "the customer with {what} already exists (id {id}; --mode create does not update; {why})"
+            ),
+            (Some(id), None) => format!(
                 "the customer with {what} already exists (id {id}; --mode create does not update)"
             ),
-            None => {
+            (None, _) => {
                 "an earlier row of this file creates this customer (--mode create does not update)"
                     .into()
             }

@@ -58,7 +58,7 @@ pub(super) async fn importer(
         g.api,
         client.clone(),
         concurrency,
-        Some(batch_hook(Arc::clone(run))),
+        Some(batch_hook(Arc::clone(run), client.clone())),
     );
     let calls = StoreCalls::new(client.clone(), g.max_retries, writer);
     let importer = Importer::new(Arc::clone(run), calls, layout.clone(), sem, index, groups);
@@ -71,16 +71,18 @@ pub(super) async fn importer(
 }
 
 /// The V3 batches' before-send hook: every create of a request is marked in the journal
-/// just before the POST (so `--resume` after a kill -9 mid-batch looks each of them up by
-/// email before creating it: never twice), and no request starts after a signal (the rows
-/// are then abandoned and done on resume).
-fn batch_hook(run: Arc<RowRun>) -> BeforeSend {
+/// just before the POST, with the store's clock then (so `--resume` after a kill -9
+/// mid-batch looks each of them up by email before creating it: never twice, and takes a
+/// customer found as this create only if the store did not create it before that clock),
+/// and no request starts after a signal (the rows are then abandoned and done on resume).
+fn batch_hook(run: Arc<RowRun>, client: Client) -> BeforeSend {
     Arc::new(move |op, keys| {
         if op != Op::Create {
             return run.before_write(0, Mark::None);
         }
+        let clock = client.store_clock();
         keys.iter()
-            .try_for_each(|&no| run.before_write(no, Mark::Creating))
+            .try_for_each(|&no| run.before_write(no, Mark::Creating(clock)))
     })
 }
 

@@ -626,7 +626,7 @@ fn every_mode_blank_password_address_and_dry_run_case_decides_as_the_table_says(
             let intent = Intent {
                 data: &d,
                 group: None,
-                interrupted_create: c.interrupted,
+                interrupted_create: c.interrupted.then(|| ours(&d)),
             };
             let decision = decide(&intent, existing.as_ref(), c.address, &s);
             let (_, refused, pna) = got(&decision);
@@ -785,7 +785,7 @@ fn a_planned_customer_shows_no_id_in_a_dry_run() {
     let intent = Intent {
         data: &d,
         group: None,
-        interrupted_create: false,
+        interrupted_create: None,
     };
     let Decision::Act { action, .. } = decide(
         &intent,
@@ -863,7 +863,7 @@ fn planned_groups_compare_by_name_through_a_dry_run() {
     let created_intent = Intent {
         data: &d,
         group: Some(&vip),
-        interrupted_create: false,
+        interrupted_create: None,
     };
     let known = created(CustomerRef::Planned(0), &created_intent, &s);
     assert_eq!(known.planned_group.as_deref(), Some("VIP"));
@@ -871,7 +871,7 @@ fn planned_groups_compare_by_name_through_a_dry_run() {
     let same = Intent {
         data: &d,
         group: Some(&vip),
-        interrupted_create: false,
+        interrupted_create: None,
     };
     assert_eq!(
         plan_of(&same, Some(&known), &s),
@@ -887,7 +887,7 @@ fn planned_groups_compare_by_name_through_a_dry_run() {
     let moved = Intent {
         data: &by_id,
         group: Some(&store_group),
-        interrupted_create: false,
+        interrupted_create: None,
     };
     let Action::Update { fields, .. } = plan_of(&moved, Some(&known), &s) else {
         panic!("a store group after a planned one is a change")
@@ -906,7 +906,7 @@ fn planned_groups_compare_by_name_through_a_dry_run() {
     let back = Intent {
         data: &d,
         group: Some(&vip),
-        interrupted_create: false,
+        interrupted_create: None,
     };
     let Action::Update { fields, .. } = plan_of(&back, Some(&known), &s) else {
         panic!("a planned group after a store group is a change")
@@ -917,7 +917,7 @@ fn planned_groups_compare_by_name_through_a_dry_run() {
     let silent = Intent {
         data: &d,
         group: None,
-        interrupted_create: false,
+        interrupted_create: None,
     };
     assert_eq!(after(&known, &silent).planned_group.as_deref(), Some("VIP"));
 }
@@ -939,7 +939,7 @@ fn a_planned_group_is_listed_among_the_changes_in_field_order() {
     let intent = Intent {
         data: &d,
         group: Some(&vip),
-        interrupted_create: false,
+        interrupted_create: None,
     };
     let action = plan_of(&intent, Some(&ann_in_store()), &s);
     assert_eq!(
@@ -962,7 +962,7 @@ fn a_created_customer_is_known_as_the_create_leaves_it() {
     let intent = Intent {
         data: &d,
         group: None,
-        interrupted_create: false,
+        interrupted_create: None,
     };
     let mut s = sem(Upsert, false);
     let plain = created(CustomerRef::Store(9), &intent, &s);
@@ -1143,7 +1143,7 @@ fn every_combination_keeps_the_planners_promises() {
         let intent = Intent {
             data: &d,
             group: (p.group != GroupCase::None).then_some(&vip),
-            interrupted_create: false,
+            interrupted_create: None,
         };
         let fact = p.address.unwrap_or(AddressFact::Unknown);
         let decision = decide(&intent, known.as_ref(), fact, &s);
@@ -1232,4 +1232,153 @@ fn every_combination_keeps_the_planners_promises() {
             (other, ..) => panic!("{name}: {other:?}"),
         }
     }
+}
+
+/// A row whose create the interrupted run sent (its answer never seen), with the store's
+/// customer found for it having the row's names: the interrupted create's, by names alone.
+fn ours(d: &RowData) -> Interrupted {
+    Interrupted {
+        clock: None,
+        found: Origin {
+            first_name: d.get(Field::FirstName).unwrap_or_default().into(),
+            last_name: d.get(Field::LastName).unwrap_or_default().into(),
+            date_created: String::new(),
+        },
+    }
+}
+
+/// 2026-12-01T17:16:10Z: the store's clock the journal recorded with the create's mark.
+const MARK_CLOCK: i64 = 1_796_145_370;
+
+fn interrupted(clock: Option<i64>, first: &str, date_created: &str) -> Interrupted {
+    Interrupted {
+        clock,
+        found: Origin {
+            first_name: first.into(),
+            last_name: "lee ".into(),
+            date_created: date_created.into(),
+        },
+    }
+}
+
+fn decide_interrupted(i: Interrupted, mode: Mode, dry_run: bool) -> Action {
+    let d = data(ANN, Blank::Keep);
+    let intent = Intent {
+        data: &d,
+        group: None,
+        interrupted_create: Some(i),
+    };
+    let existing = ann_in_store();
+    match decide(
+        &intent,
+        Some(&existing),
+        AddressFact::Unknown,
+        &sem(mode, dry_run),
+    ) {
+        Decision::Act { action, .. } => action,
+        other => panic!("no address to read: {other:?}"),
+    }
+}
+
+#[test]
+fn an_interrupted_create_is_confirmed_only_for_a_customer_that_could_be_it() {
+    // The names sent (trimmed, without case), created after the recorded clock or within
+    // the slack, or no clock recorded (a journal of an earlier version): ours, in any mode.
+    for i in [
+        interrupted(Some(MARK_CLOCK), " ann", "2026-12-01T17:16:09Z"),
+        interrupted(Some(MARK_CLOCK), "Ann", "Tue, 01 Dec 2026 17:20:00 +0000"),
+        interrupted(None, "ANN", "Thu, 30 Jan 2020 00:49:10 +0000"),
+        interrupted(Some(MARK_CLOCK), "Ann", "not a date"),
+    ] {
+        for mode in [Create, Upsert, Update] {
+            let action = decide_interrupted(i.clone(), mode, false);
+            assert_eq!(
+                action,
+                Action::Unchanged {
+                    customer: CustomerRef::Store(7),
+                    resumed: true
+                },
+                "{i:?} {mode:?}"
+            );
+            assert_eq!(action.done(7).result, RowResult::Created);
+        }
+    }
+}
+
+#[test]
+fn someone_elses_customer_found_on_resume_is_an_ordinary_row_never_created() {
+    let earlier =
+        "existed before the interrupted run sent its create (created 2020-01-30T00:49:10Z)";
+    let other_names = "its name is not the one the interrupted run sent";
+    for (i, why) in [
+        // V2's RFC-2822 and V3's ISO-8601, both long before the clock of the mark.
+        (
+            interrupted(Some(MARK_CLOCK), "Ann", "Thu, 30 Jan 2020 00:49:10 +0000"),
+            earlier,
+        ),
+        (
+            interrupted(Some(MARK_CLOCK), "Ann", "2020-01-30T00:49:10Z"),
+            earlier,
+        ),
+        // 3 s before the clock: just outside the slack.
+        (
+            interrupted(Some(MARK_CLOCK), "Ann", "2026-12-01T17:16:07Z"),
+            "existed before the interrupted run sent its create",
+        ),
+        (
+            interrupted(Some(MARK_CLOCK), "Bob", "2026-12-01T17:20:00Z"),
+            other_names,
+        ),
+        (interrupted(None, "Bob", ""), other_names),
+    ] {
+        for dry_run in [false, true] {
+            let Action::Refuse(out) = decide_interrupted(i.clone(), Create, dry_run) else {
+                panic!("--mode create must refuse someone else's customer: {i:?}")
+            };
+            let want = if dry_run {
+                RowResult::Invalid
+            } else {
+                RowResult::Failed
+            };
+            assert_eq!((out.result, out.customer_id), (want, Some(7)), "{i:?}");
+            for words in [
+                "already exists (id 7",
+                "not created by the interrupted run",
+                why,
+            ] {
+                assert!(out.message.contains(words), "{i:?}: {}", out.message);
+            }
+        }
+        // Upsert and update: the ordinary plan of a row for an existing customer (Ann's row
+        // against Ann's fields: nothing to send), reported as such, not `created`.
+        for mode in [Upsert, Update] {
+            let action = decide_interrupted(i.clone(), mode, false);
+            assert_eq!(
+                action,
+                Action::Unchanged {
+                    customer: CustomerRef::Store(7),
+                    resumed: false
+                },
+                "{i:?} {mode:?}"
+            );
+            assert_eq!(action.done(7).result, RowResult::Unchanged);
+            let d = data(ANN, Blank::Keep);
+            let intent = Intent {
+                data: &d,
+                group: None,
+                interrupted_create: Some(i.clone()),
+            };
+            let note = not_ours_note(&intent).expect("says why it is not created");
+            assert!(note.contains(why), "{note}");
+        }
+    }
+    let d = data(ANN, Blank::Keep);
+    let intent = Intent {
+        data: &d,
+        group: None,
+        interrupted_create: Some(ours(&d)),
+    };
+    assert_eq!(not_ours_note(&intent), None);
+    assert_eq!(with_note("", "n"), "n");
+    assert_eq!(with_note("phone", "n"), "phone; n");
 }
