@@ -9,7 +9,6 @@
 //! The reads (a customer by id or email, a customer's addresses) go through V3's `GET`, so a
 //! V3 run compares with what V3 shows. Groups stay on V2 (V3 has no groups API).
 
-use crate::api::once::create_within;
 use crate::api::store::{WriteError, Writer};
 use crate::api::{v3, ApiError, Client, Group};
 use crate::lookup;
@@ -22,7 +21,6 @@ use super::plan::Origin;
 #[derive(Clone)]
 pub struct StoreCalls {
     client: Client,
-    max_retries: u32,
     writer: Writer,
 }
 
@@ -33,12 +31,8 @@ pub struct Stored {
 }
 
 impl StoreCalls {
-    pub fn new(client: Client, max_retries: u32, writer: Writer) -> StoreCalls {
-        StoreCalls {
-            client,
-            max_retries,
-            writer,
-        }
+    pub fn new(client: Client, writer: Writer) -> StoreCalls {
+        StoreCalls { client, writer }
     }
 
     /// The store's clock now (the `Date` of its latest answer): recorded with a create's
@@ -71,13 +65,10 @@ impl StoreCalls {
         data: &RowData,
         force_reset: bool,
     ) -> Result<u64, WriteError> {
-        if let Writer::V3(_) = &self.writer {
-            return self.writer.create(key, data, force_reset).await;
-        }
-        // The V2 create and its reconciliation (a customer found by email is taken only if
-        // it can be this create's) are the V2 backend's; this run's own --max-retries.
-        let body = data.create_payload(force_reset);
-        crate::api::v2::write::create_customer_within(&self.client, self.max_retries, &body).await
+        // Each backend settles its own lost answers: V2 looks the email up (a customer found
+        // is taken only if it can be this create's, api::once::claim), V3's batch reconciles
+        // with one email:in lookup; both within the client's --max-retries.
+        self.writer.create(key, data, force_reset).await
     }
 
     /// Send these fields of the row (and its password when `password`) to customer `id`
@@ -112,26 +103,12 @@ impl StoreCalls {
         id: u64,
         addr: &AddressData,
     ) -> Result<(), WriteError> {
-        if let Writer::V3(_) = &self.writer {
-            return self.writer.add_address(key, id, addr).await.map(|_| ());
-        }
-        let body = addr.payload();
-        let client = &self.client;
-        Ok(create_within(
-            client,
-            self.max_retries,
-            || async { client.create_address(id, &body).await.map(|_| ()) },
-            || async {
-                let list = client.addresses(id).await?;
-                Ok(list.iter().any(|a| addr.matches(a)).then_some(()))
-            },
-        )
-        .await?)
+        self.writer.add_address(key, id, addr).await.map(|_| ())
     }
 
     /// Create a customer group (reconciled by name after an ambiguous failure).
     pub async fn create_group(&self, name: &str) -> Result<Group, ApiError> {
-        crate::cmd::groups::create_reconciled(&self.client, name, self.max_retries).await
+        crate::cmd::groups::create_reconciled(&self.client, name, self.client.max_retries()).await
     }
 
     /// The store's customer by id, else by email.

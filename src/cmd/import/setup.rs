@@ -60,7 +60,7 @@ pub(super) async fn importer(
         concurrency,
         Some(batch_hook(Arc::clone(run), client.clone())),
     );
-    let calls = StoreCalls::new(client.clone(), g.max_retries, writer);
+    let calls = StoreCalls::new(client.clone(), writer);
     let importer = Importer::new(Arc::clone(run), calls, layout.clone(), sem, index, groups);
     if no_groups {
         job.notices.push(
