@@ -5,7 +5,6 @@
 //! sending the create again. A run therefore never makes two groups, and a lost answer whose
 //! group did get created is a success.
 
-use crate::api::{ApiError, Client, Group};
 use crate::cmd::{connect, fatal_for_groups, fatal_if_auth};
 use crate::csvio::neutralise;
 use crate::exit::Exit;
@@ -85,14 +84,4 @@ pub async fn run(g: &Settings, args: Args) -> anyhow::Result<Exit> {
             Ok(Exit::Ok)
         }
     }
-}
-
-/// `POST /customer_groups` exactly once (see `api::once`), with the caller's repeat budget:
-/// kept for `cmd::import`, which still passes its own `--max-retries`.
-pub async fn create_reconciled(
-    client: &Client,
-    name: &str,
-    max_retries: u32,
-) -> Result<Group, ApiError> {
-    crate::api::v2::once::create_group_within(client, max_retries, name).await
 }

@@ -65,9 +65,8 @@ impl Client {
     }
 }
 
-/// [`Client::create_group_once`] with an explicit repeat budget, for
-/// `cmd::groups::create_reconciled`, whose callers still pass `--max-retries` themselves.
-pub async fn create_group_within(
+/// [`Client::create_group_once`] with an explicit repeat budget.
+async fn create_group_within(
     client: &Client,
     max_retries: u32,
     name: &str,

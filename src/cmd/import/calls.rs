@@ -108,7 +108,7 @@ impl StoreCalls {
 
     /// Create a customer group (reconciled by name after an ambiguous failure).
     pub async fn create_group(&self, name: &str) -> Result<Group, ApiError> {
-        crate::cmd::groups::create_reconciled(&self.client, name, self.client.max_retries()).await
+        self.client.create_group_once(name).await
     }
 
     /// The store's customer by id, else by email.
