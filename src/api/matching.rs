@@ -7,6 +7,7 @@
 //! store matches them exactly is undocumented.
 
 use super::error::{ApiError, ErrorKind};
+use super::filters::{Filters, Name, Value};
 use super::store::Page;
 
 /// The exact filters of one walk (none: every page passes).
@@ -18,21 +19,17 @@ pub struct Matching {
 }
 
 impl Matching {
-    /// From a backend's encoded list parameters: V2's (`email`, `customer_group_id`) or
-    /// V3's (`email:in`, `customer_group_id:in`, one value each: the encoding refuses a
-    /// comma).
-    pub fn of(params: &[(&str, String)]) -> Matching {
-        let value = |keys: [&str; 2]| {
-            params
-                .iter()
-                .find(|(k, _)| keys.contains(k))
-                .map(|(_, v)| v.trim().to_string())
-        };
-        Matching {
-            email: value(["email", "email:in"]),
-            group: value(["customer_group_id", "customer_group_id:in"])
-                .and_then(|g| g.parse().ok()),
+    /// The exact filters among the user's (the same under every API).
+    pub fn of(filters: &Filters) -> Matching {
+        let mut m = Matching::default();
+        for (name, value) in &filters.fields {
+            match (name, value) {
+                (Name::Email, Value::Text(e)) => m.email = Some(e.clone()),
+                (Name::CustomerGroupId, Value::Id(g)) => m.group = Some(*g),
+                _ => {}
+            }
         }
+        m
     }
 
     /// The page, or an error naming its first customer outside the filters.
@@ -78,18 +75,24 @@ mod tests {
 
     #[test]
     fn only_customers_outside_an_exact_filter_fail() {
-        let m = Matching::of(&[
-            ("email:in", "Ann@X.com".into()),
-            ("customer_group_id:in", "2".into()),
+        let of = |fields: Vec<(Name, Value)>| {
+            Matching::of(&Filters {
+                fields,
+                ..Filters::default()
+            })
+        };
+        let m = of(vec![
+            (Name::Email, Value::Text("Ann@X.com".into())),
+            (Name::CustomerGroupId, Value::Id(2)),
         ]);
         assert!(m.check(page("ann@x.com", 2)).is_ok());
         let err = m.check(page("bob@x.com", 2)).unwrap_err();
         assert!(err.message().contains("ignores the filter"), "{err}");
         assert!(m.check(page("ann@x.com", 3)).is_err());
         // No exact filter (names are not checked): every page passes.
-        let v2 = Matching::of(&[("email", "ann@x.com".into())]);
-        assert!(v2.check(page("bob@x.com", 9)).is_err());
-        let names = Matching::of(&[("first_name", "Ann".into())]);
+        let email = of(vec![(Name::Email, Value::Text("ann@x.com".into()))]);
+        assert!(email.check(page("bob@x.com", 9)).is_err());
+        let names = of(vec![(Name::FirstName, Value::Text("Ann".into()))]);
         assert!(names.check(page("bob@x.com", 9)).is_ok());
     }
 }

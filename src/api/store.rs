@@ -164,8 +164,8 @@ impl Reader {
     /// store that ignores one fails the walk.
     fn checked(&self, pages: Pages) -> Pages {
         let matching = match self {
-            Reader::V2(_, q) => super::matching::Matching::of(&q.filter_params()),
-            Reader::V3(_, f) => super::matching::Matching::of(f.params()),
+            Reader::V2(_, q) => super::matching::Matching::of(q.filters()),
+            Reader::V3(_, f) => super::matching::Matching::of(f.filters()),
         };
         pages
             .map(move |page| page.and_then(|p| matching.check(p)))

@@ -59,6 +59,10 @@ const NAMES: &[(Name, &str)] = &[
 pub struct Filters {
     /// `(V3 name, value)`, dates as ISO-8601 UTC.
     params: Vec<(&'static str, String)>,
+    /// The neutral filters these encode (none for an id list alone: the address pages), for
+    /// the rules that are the same under every API (the completeness bound, the exact
+    /// filters of `api::matching`).
+    source: filters::Filters,
 }
 
 impl Filters {
@@ -69,13 +73,28 @@ impl Filters {
     /// `count` and `export` disagree with `--api v2` for the same command line.
     pub fn from_filters(f: &filters::Filters) -> Result<Filters, UsageError> {
         refuse(f)?;
-        // Each has a V3 name: `refuse` said so.
+        Ok(Filters::encoded(f))
+    }
+
+    /// `f` under V3's names, once [`refuse`] has passed it (each field has a V3 name).
+    fn encoded(f: &filters::Filters) -> Filters {
         let params = f
             .fields
             .iter()
             .filter_map(|(name, value)| Some((v3_name(*name)?, v3_value(value))))
             .collect();
-        Ok(Filters { params })
+        Filters {
+            params,
+            source: f.clone(),
+        }
+    }
+
+    /// An id list alone (`customer_id:in` of the address pages).
+    pub(crate) fn customer_ids(ids: &str) -> Filters {
+        Filters {
+            params: vec![("customer_id:in", ids.to_string())],
+            source: filters::Filters::default(),
+        }
     }
 
     /// The query string: these filters, then `extra`, encoded for V3 (see [`encode`]).
@@ -97,30 +116,16 @@ impl Filters {
         out
     }
 
-    /// The encoded `(V3 name, value)` pairs (what `api::matching` checks each listed
-    /// customer against).
-    pub fn params(&self) -> &[(&'static str, String)] {
-        &self.params
+    /// The neutral filters (what `api::matching` checks each listed customer against).
+    pub fn filters(&self) -> &filters::Filters {
+        &self.source
     }
 
     /// The same filters with `date_modified:max` set to `before`, unless the user's own is
-    /// earlier (for the export's completeness check; the rule of
-    /// [`filters::Filters::modified_at_or_before`], on the encoded form, which is all a
-    /// `Filters` keeps: the address pages build one from an id list alone).
+    /// earlier (for the export's completeness check: [`filters::Filters::modified_at_or_before`]).
     pub fn modified_at_or_before(&self, before: chrono::DateTime<chrono::Utc>) -> Filters {
-        let mut params = self.params.clone();
-        let user = params.iter().position(|(k, _)| *k == "date_modified:max");
-        let keep_user = user.is_some_and(|i| {
-            chrono::DateTime::parse_from_rfc3339(&params[i].1)
-                .map_or(true, |d| d.with_timezone(&chrono::Utc) <= before)
-        });
-        if !keep_user {
-            if let Some(i) = user {
-                params.remove(i);
-            }
-            params.push(("date_modified:max", iso(before)));
-        }
-        Filters { params }
+        // Adding a date bound keeps the filters expressible in V3 (it has date_modified:max).
+        Filters::encoded(&self.source.modified_at_or_before(before))
     }
 }
 

@@ -53,7 +53,7 @@ use futures::stream::{self, BoxStream, StreamExt};
 
 use crate::api::client::Client;
 use crate::api::error::{ApiError, ErrorKind};
-use crate::api::filters::{Filters, Name, Value};
+use crate::api::filters::{Filters, Value};
 use crate::api::models::Customer;
 use order::pages_in_order;
 use walk::ascending;
@@ -179,13 +179,19 @@ impl Query {
         }
     }
 
+    /// The neutral filters this query encodes (what `api::matching` checks each listed
+    /// customer against).
+    pub fn filters(&self) -> &Filters {
+        &self.filters
+    }
+
     /// The field filters as V2 list parameters, in the order given: V2's names (the
     /// command line's, which are V2's), dates as RFC-2822 (reference/bigcommerce-api.md).
     pub fn filter_params(&self) -> Vec<(&'static str, String)> {
         self.filters
             .fields
             .iter()
-            .map(|(name, value)| (v2_name(*name), v2_value(value)))
+            .map(|(name, value)| (name.as_str(), v2_value(value)))
             .collect()
     }
 
@@ -294,24 +300,6 @@ impl Query {
             first,
             last,
         })
-    }
-}
-
-/// A filter's V2 list parameter.
-fn v2_name(name: Name) -> &'static str {
-    match name {
-        Name::Email => "email",
-        Name::FirstName => "first_name",
-        Name::LastName => "last_name",
-        Name::Company => "company",
-        Name::Phone => "phone",
-        Name::CustomerGroupId => "customer_group_id",
-        Name::MinDateCreated => "min_date_created",
-        Name::MaxDateCreated => "max_date_created",
-        Name::MinDateModified => "min_date_modified",
-        Name::MaxDateModified => "max_date_modified",
-        Name::TaxExemptCategory => "tax_exempt_category",
-        Name::StoreCredit => "store_credit",
     }
 }
 

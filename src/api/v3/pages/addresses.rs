@@ -28,9 +28,7 @@ pub(super) async fn addresses_of(
     };
     for chunk in customers.chunks(ADDRESS_LOOKUP_IDS) {
         let ids: Vec<String> = chunk.iter().map(u64::to_string).collect();
-        let filters = Filters {
-            params: vec![("customer_id:in", ids.join(","))],
-        };
+        let filters = Filters::customer_ids(&ids.join(","));
         for page in 1u64.. {
             let q = filters.query(&[("limit", PAGE.to_string()), ("page", page.to_string())]);
             let reply = client.get_v3("/customers/addresses", &q).await?;
