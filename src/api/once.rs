@@ -65,23 +65,7 @@ where
 
 /// A create (`POST`): after an ambiguous failure, or a duplicate-like refusal that follows
 /// one, `find` looks for what the lost attempt would have made; found, that is the result.
-pub async fn create<T, C, CF, F, FF>(client: &Client, create: C, find: F) -> Result<T, ApiError>
-where
-    C: FnMut() -> CF,
-    CF: Future<Output = Result<T, ApiError>>,
-    F: FnMut() -> FF,
-    FF: Future<Output = Result<Option<T>, ApiError>>,
-{
-    create_within(client, client.max_retries(), create, find).await
-}
-
-/// [`create`] with an explicit repeat budget (`cmd::import` passes its own `--max-retries`).
-pub async fn create_within<T, C, CF, F, FF>(
-    client: &Client,
-    max_retries: u32,
-    create: C,
-    mut find: F,
-) -> Result<T, ApiError>
+pub async fn create<T, C, CF, F, FF>(client: &Client, create: C, mut find: F) -> Result<T, ApiError>
 where
     C: FnMut() -> CF,
     CF: Future<Output = Result<T, ApiError>>,
@@ -90,7 +74,7 @@ where
 {
     write_once(
         client,
-        max_retries,
+        client.max_retries(),
         create,
         ApiError::may_be_duplicate,
         |_| find(),

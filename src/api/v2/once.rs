@@ -61,27 +61,18 @@ impl Client {
     /// `POST /customer_groups` exactly once: after an ambiguous failure (or a 409 that follows
     /// one: our own lost create took the name) the name is looked up before sending it again.
     pub async fn create_group_once(&self, name: &str) -> Result<Group, ApiError> {
-        create_group_within(self, self.max_retries(), name).await
+        write_once(
+            self,
+            self.max_retries(),
+            || self.create_group(name),
+            ApiError::may_be_duplicate,
+            |_| async {
+                let groups = self.groups().await?;
+                Ok(groups
+                    .into_iter()
+                    .find(|g| g.name.trim().eq_ignore_ascii_case(name.trim())))
+            },
+        )
+        .await
     }
-}
-
-/// [`Client::create_group_once`] with an explicit repeat budget.
-async fn create_group_within(
-    client: &Client,
-    max_retries: u32,
-    name: &str,
-) -> Result<Group, ApiError> {
-    write_once(
-        client,
-        max_retries,
-        || client.create_group(name),
-        ApiError::may_be_duplicate,
-        |_| async {
-            let groups = client.groups().await?;
-            Ok(groups
-                .into_iter()
-                .find(|g| g.name.trim().eq_ignore_ascii_case(name.trim())))
-        },
-    )
-    .await
 }

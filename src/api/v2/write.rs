@@ -13,24 +13,15 @@ use crate::api::once;
 use crate::mapping::columns::Field;
 use crate::mapping::row::{AddressData, RowData, Snapshot};
 
-/// Create the row's customer (`POST /customers`); its id.
-pub async fn create(client: &Client, row: &RowData, force_reset: bool) -> Result<u64, WriteError> {
-    let body = row.create_payload(force_reset);
-    create_customer_within(client, client.max_retries(), &body).await
-}
-
-/// `POST /customers` of `body` exactly once, at most `max_retries` repeats (`cmd::import`
-/// passes its own `--max-retries`); the new customer's id. After an ambiguous failure the
+/// Create the row's customer (`POST /customers`); its id. After an ambiguous failure the
 /// email is looked up before sending again, and a customer found is taken as this create's
 /// only if [`once::claim`] says it can be (the names sent, not created before the store's
 /// clock read here, before the first attempt). Any other customer holding the email is
 /// someone else's: the create fails naming it, and nothing is sent again (the store would
 /// refuse the email) or written to it.
-pub async fn create_customer_within(
-    client: &Client,
-    max_retries: u32,
-    body: &Value,
-) -> Result<u64, WriteError> {
+pub async fn create(client: &Client, row: &RowData, force_reset: bool) -> Result<u64, WriteError> {
+    let body = row.create_payload(force_reset);
+    let body = &body;
     let text = |key: &str| body.get(key).and_then(Value::as_str).unwrap_or("");
     let sent = once::Sent {
         first_name: text("first_name"),
@@ -38,9 +29,8 @@ pub async fn create_customer_within(
         clock: client.store_clock(),
     };
     let email = text("email");
-    let created = once::create_within(
+    let created = once::create(
         client,
-        max_retries,
         || async { client.create_customer(body).await.map(|c| Ok(c.id)) },
         || async {
             let Some(c) = client.find_customer_by_email(email).await? else {
