@@ -68,19 +68,7 @@ pub(crate) fn ids_of(store: &Store) -> Vec<u64> {
         .collect()
 }
 
-pub(crate) fn group_of(store: &Store) -> HashMap<u64, u64> {
-    store
-        .sb
-        .customers()
-        .iter()
-        .map(|c| {
-            (
-                c["id"].as_u64().unwrap(),
-                c["customer_group_id"].as_u64().unwrap(),
-            )
-        })
-        .collect()
-}
+pub(crate) use crate::v3_targets::groups as group_of;
 
 /// The ids every `DELETE /v3/customers?id:in=` of `seen` named (each must have the filter).
 fn deleted_ids(seen: &[Recorded]) -> Vec<u64> {
@@ -96,17 +84,19 @@ fn deleted_ids(seen: &[Recorded]) -> Vec<u64> {
     named
 }
 
+/// The items of every `method` request of `seen` (a V3 batch body is an array of them).
+fn items_sent(seen: &[Recorded], method: &str) -> Vec<Value> {
+    seen.iter()
+        .filter(|r| r.method == method)
+        .flat_map(|r| serde_json::from_slice::<Vec<Value>>(&r.body).unwrap())
+        .collect()
+}
+
 /// The ids every `PUT /v3/customers` of `seen` carried.
 fn put_ids(seen: &[Recorded]) -> HashSet<u64> {
-    seen.iter()
-        .filter(|r| r.method == "PUT")
-        .flat_map(|r| {
-            let items: Vec<Value> = serde_json::from_slice(&r.body).unwrap();
-            items
-                .into_iter()
-                .map(|i| i["id"].as_u64().unwrap())
-                .collect::<Vec<_>>()
-        })
+    items_sent(seen, "PUT")
+        .iter()
+        .map(|i| i["id"].as_u64().unwrap())
         .collect()
 }
 
@@ -312,17 +302,9 @@ fn an_email_in_answer_listing_other_customers_is_not_taken_as_a_match() {
     // Each email is POSTed once: the lost batch's customers were all found by the lookup,
     // so none of them is sent again. (Counted per email, not per request: on a starved CPU
     // the five rows may leave in two batches at the 10 ms linger, the second one answered.)
-    let mut posted: Vec<String> = lossy
-        .requests()
+    let mut posted: Vec<String> = items_sent(&lossy.requests(), "POST")
         .iter()
-        .filter(|r| r.method == "POST")
-        .flat_map(|r| {
-            let items: Vec<Value> = serde_json::from_slice(&r.body).unwrap();
-            items
-                .into_iter()
-                .map(|i| i["email"].as_str().unwrap().to_string())
-                .collect::<Vec<_>>()
-        })
+        .map(|i| i["email"].as_str().unwrap().to_string())
         .collect();
     posted.sort();
     let mut want: Vec<String> = rows.iter().map(|r| r["email"].clone()).collect();

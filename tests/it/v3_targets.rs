@@ -36,7 +36,8 @@ fn ids_csv(ids: &[u64]) -> String {
     s
 }
 
-fn groups(store: &Store) -> HashMap<u64, u64> {
+/// Each customer's group by id.
+pub(crate) fn groups(store: &Store) -> HashMap<u64, u64> {
     store
         .sb
         .customers()
