@@ -114,6 +114,18 @@ impl Reply {
         }
     }
 
+    /// [`Reply::json`] into a buffer of `size` bytes to begin with (a big answer).
+    pub fn json_sized<T: Serialize + ?Sized>(status: StatusCode, value: &T, size: usize) -> Reply {
+        let mut body = Vec::with_capacity(size);
+        serde_json::to_writer(&mut body, value).expect("serializing sandbox JSON");
+        Reply {
+            status,
+            content_type: Some("application/json"),
+            body,
+            committed: false,
+        }
+    }
+
     /// The V2 error shape: `[{"status":N,"message":"..."}]`.
     pub fn error(status: StatusCode, message: &str) -> Reply {
         Reply::json(

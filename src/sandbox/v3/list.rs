@@ -245,7 +245,14 @@ pub(super) fn list_customers(shared: &Shared, q: &Query) -> Handled {
         .iter()
         .map(|c| customer_json(&store, c, inc, address_limit))
         .collect();
-    Ok(Reply::json(StatusCode::OK, &Page { data, meta }))
+    // Sized for the page up front (~760 bytes a customer with its addresses and fields):
+    // growing a 190 KB answer by doubling copied it about eight times.
+    let size = 1024 + data.len() * if inc.addresses { 1024 } else { 640 };
+    Ok(Reply::json_sized(
+        StatusCode::OK,
+        &Page { data, meta },
+        size,
+    ))
 }
 
 /// The total of matching customers and the `page`-th `limit` of them. `ascending`: by id

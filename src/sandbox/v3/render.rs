@@ -22,10 +22,28 @@ struct Iso(i64);
 
 impl Serialize for Iso {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        match chrono::DateTime::from_timestamp(self.0, 0) {
-            Some(t) => serializer.collect_str(&t.format("%Y-%m-%dT%H:%M:%SZ")),
-            None => serializer.serialize_str(""),
-        }
+        // Digits written by hand: chrono's `format` parses its pattern for every date, and two
+        // dates a customer were a fifth of the sandbox's CPU for a page (perf, 250 customers).
+        use chrono::{Datelike, Timelike};
+        let Some(t) =
+            chrono::DateTime::from_timestamp(self.0, 0).filter(|t| (0..=9999).contains(&t.year()))
+        else {
+            return serializer.serialize_str("");
+        };
+        let mut b = *b"0000-00-00T00:00:00Z";
+        let mut put = |at: usize, width: usize, mut n: u32| {
+            for i in (at..at + width).rev() {
+                b[i] = b'0' + (n % 10) as u8;
+                n /= 10;
+            }
+        };
+        put(0, 4, t.year() as u32);
+        put(5, 2, t.month());
+        put(8, 2, t.day());
+        put(11, 2, t.hour());
+        put(14, 2, t.minute());
+        put(17, 2, t.second());
+        serializer.serialize_str(std::str::from_utf8(&b).expect("ASCII digits"))
     }
 }
 
