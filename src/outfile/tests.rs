@@ -20,6 +20,31 @@ fn replaced_file_leaves_nothing_on_drop() {
     assert_eq!(std::fs::read_to_string(&path).unwrap(), "new");
 }
 
+/// A rewound file is written again from its start in the same temporary file (one file in
+/// the directory all along), and ends where it was last written, however long it was before;
+/// a sync with nothing written since makes the commit skip its own; a file written in place
+/// cannot start over.
+#[test]
+fn a_rewound_file_ends_where_it_was_last_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("out.csv");
+    let mut f = OutputFile::create(&path).unwrap();
+    f.write_all(b"a long first version\n").unwrap();
+    f.flush().unwrap();
+    let mut f = f.rewind().unwrap().expect("a replaced file can start over");
+    f.write_all(b"short\n").unwrap();
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    f.sync().unwrap();
+    assert!(f.synced);
+    f.commit().unwrap();
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), "short\n");
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+
+    let mut f = OutputFile::create(Path::new("/dev/null")).unwrap();
+    f.write_all(b"x").unwrap();
+    assert!(f.rewind().unwrap().is_none());
+}
+
 #[test]
 fn temp_names_carry_the_pid() {
     assert_eq!(temp_pid(".out.csv.bc-customers-123-aB9xYz.tmp"), Some(123));

@@ -409,12 +409,23 @@ impl Outputs {
             _ => None,
         };
         let mut done: Vec<_> = finished.into_iter().chain(addr_finished).collect();
-        // A device or a pipe gets its last bytes before anything is renamed into place: a
-        // write error there (/dev/full, a closed pipe) fails the export with every file
-        // untouched.
-        for (file, path) in &mut done {
-            file.flush().with_context(|| untouched(path))?;
-        }
+        // Every file gets its last bytes and is synced before anything is renamed into
+        // place: a write error (/dev/full, a closed pipe, a full disk) fails the export with
+        // every file untouched. Each in a thread of its own: the customer file's fsync waits
+        // for the disk (35-40 ms for 17.5 MB here), and the addresses file's wait overlaps it
+        // instead of following it.
+        std::thread::scope(|s| {
+            let syncs: Vec<_> = done
+                .iter_mut()
+                .map(|(file, path)| {
+                    let path = *path;
+                    s.spawn(move || file.sync().with_context(|| untouched(path)))
+                })
+                .collect();
+            syncs
+                .into_iter()
+                .try_for_each(|t| t.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+        })?;
         for (file, path) in done {
             file.commit().with_context(|| untouched(path))?;
         }

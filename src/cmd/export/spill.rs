@@ -17,7 +17,7 @@ use super::COLUMNS;
 use crate::api::Customer;
 use crate::cmd::GroupBook;
 use crate::csvio::neutralise;
-use crate::outfile::{OutputFile, UTF8_BOM};
+use crate::outfile::UTF8_BOM;
 
 /// Form-field names in the order first seen, with their column numbers.
 #[derive(Default)]
@@ -101,12 +101,9 @@ pub(super) trait Output: Write + Sized {
 impl Output for Sink {
     fn restart(self) -> anyhow::Result<Option<Sink>> {
         match self {
-            // A new temporary file beside the destination; the old one is removed on drop.
-            Sink::Plain(f) if f.is_replaced() => {
-                Ok(Some(Sink::Plain(OutputFile::create(f.path())?)))
-            }
-            // Written in place: what it was sent cannot be taken back.
-            Sink::Plain(_) => Ok(None),
+            // The temporary file beside the destination, written again from its start; None
+            // when written in place (what it was sent cannot be taken back).
+            Sink::Plain(f) => Ok(f.rewind()?.map(Sink::Plain)),
             Sink::Gzip(_) => Ok(None),
         }
     }
