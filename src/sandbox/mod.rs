@@ -131,6 +131,10 @@ pub struct Counters {
     pub v3_max_concurrent_puts: u64,
     /// 429s sent because a V3 route's concurrency limit was exceeded (also in `rate_limited`).
     pub v3_concurrency_rejected: u64,
+    /// The most requests (any route) seen in flight at once, from arrival to answer: above
+    /// `--concurrency` (plus the group names read beside the first page) means a client sent
+    /// more at once than it was told to.
+    pub max_in_flight: u64,
 }
 
 /// A running sandbox. Dropping it shuts the server down.

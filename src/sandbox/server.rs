@@ -50,6 +50,8 @@ pub(crate) struct Shared {
     /// Set by [`crate::sandbox::Sandbox::set_token_revoked`]: every request is then a 401.
     pub token_revoked: std::sync::atomic::AtomicBool,
     validations_in_flight: AtomicUsize,
+    /// Requests between arrival and answer (for [`Counters::max_in_flight`]).
+    in_flight: AtomicUsize,
     /// In-flight counts of the V3 routes with a concurrency limit.
     pub v3: super::v3::V3State,
     started: Instant,
@@ -177,6 +179,7 @@ impl Shared {
             latency_ms: AtomicU64::new(cfg.latency_ms),
             token_revoked: Default::default(),
             validations_in_flight: AtomicUsize::new(0),
+            in_flight: AtomicUsize::new(0),
             v3: Default::default(),
             started: Instant::now(),
             cfg,
@@ -284,6 +287,15 @@ async fn handle(
     req: Request<Incoming>,
 ) -> Result<Response<Body>, DropConnection> {
     let arrived = tokio::time::Instant::now();
+    let now = shared.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+    shared.count(|c| c.max_in_flight = c.max_in_flight.max(now as u64));
+    struct Leaving<'a>(&'a AtomicUsize);
+    impl Drop for Leaving<'_> {
+        fn drop(&mut self) {
+            self.0.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+    let _leaving = Leaving(&shared.in_flight);
     let mut delayed = false;
     // A password validation holds its concurrency slot until its answer leaves.
     let mut slot = Slots::default();

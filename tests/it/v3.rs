@@ -588,3 +588,40 @@ fn ids_with_holes_export_the_same_at_any_concurrency() {
         );
     }
 }
+
+/// `--concurrency` bounds the requests in flight, whatever the API: the V3 walk keeps twice as
+/// many id ranges under way as it may send requests (so that one slow answer does not idle the
+/// others), and only `--concurrency` of them may be waiting for the store at once; V2 reads
+/// the addresses one request per customer. (V2 on a small store: that is 1 request a row.)
+#[test]
+fn an_export_never_has_more_requests_in_flight_than_its_concurrency() {
+    for (api, seed) in [("v3", 4000), ("v2", 300)] {
+        let store = Store::new(SandboxConfig {
+            seed,
+            latency_ms: 20,
+            ..config()
+        });
+        for concurrency in [2u64, 3, 5] {
+            store.sb.reset_counters();
+            store
+                .run(&[
+                    "export",
+                    "--api",
+                    api,
+                    "--concurrency",
+                    &concurrency.to_string(),
+                    "-o",
+                    "out.csv",
+                    "--addresses",
+                    "addresses.csv",
+                ])
+                .expect(0);
+            assert_eq!(store.csv("out.csv").len(), seed);
+            let most = store.sb.counters().max_in_flight;
+            assert!(
+                most <= concurrency,
+                "--api {api} --concurrency {concurrency}: {most} requests in flight at once"
+            );
+        }
+    }
+}

@@ -135,6 +135,18 @@ async fn fetch(
     prev: Option<u64>,
 ) -> Result<Fetched, ApiError> {
     let reply = client.get_v3("/customers", &ask.query(after)).await?;
+    checked_page(client, ask, reply, after, prev).await
+}
+
+/// The answer to a page request (asked after `after`, whose last customer was `prev`),
+/// decoded and checked, with the addresses of customers past the embedded cap read apart.
+async fn checked_page(
+    client: &Client,
+    ask: &Ask,
+    reply: crate::api::client::Reply,
+    after: Option<&str>,
+    prev: Option<u64>,
+) -> Result<Fetched, ApiError> {
     let body: CustomerPage = if reply.status == 204 {
         CustomerPage::default()
     } else {

@@ -1,13 +1,13 @@
 //! The V3 walk by id ranges, `--concurrency` at once, each read from a cursor made for the id
 //! before its start, once the store has shown its cursors are keysets on the id.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use futures::stream::{self, BoxStream, StreamExt};
 
 use super::super::PAGE;
-use super::{fetch, inconsistent, Ask, FirstPage, Page};
+use super::{checked_page, inconsistent, Ask, FirstPage, Page};
 use crate::api::client::Client;
 use crate::api::error::ApiError;
 use crate::api::Customer;
@@ -78,11 +78,25 @@ impl Density {
     }
 }
 
+/// What the ranges share: the density, the HTTP requests in flight, and where the ids end.
+struct Shared {
+    density: Density,
+    /// `--concurrency` page requests at once, whatever the number of ranges under way (a
+    /// range whose answer is being decoded, or that waits for an earlier range to be yielded,
+    /// holds none). The client's own permits bound the requests in flight too; this one
+    /// makes a range wait *before* it decides to send, so that once a range has shown the
+    /// end, the ranges queued behind it send nothing (≤ 410 requests for 400 pages).
+    slots: tokio::sync::Semaphore,
+    /// The end of the first range that showed the end of the ids (`u64::MAX`: none yet).
+    /// No customer lies past it, so a later range sends nothing.
+    ended_at: AtomicU64,
+}
+
 async fn read_range(
     client: Client,
     ask: Ask,
     cursors: Cursors,
-    density: Arc<Density>,
+    shared: Arc<Shared>,
     a: u64,
     b: u64,
 ) -> Result<RangeOut, ApiError> {
@@ -93,8 +107,21 @@ async fn read_range(
     let mut from = a;
     loop {
         let prev = from - 1;
-        let fetched = fetch(&client, &ask, Some(&cursors.after(prev)), Some(prev)).await?;
-        density.saw(&fetched.page.customers);
+        let after = cursors.after(prev);
+        let reply = {
+            let _slot = shared.slots.acquire().await.expect("never closed");
+            if shared.ended_at.load(Ordering::Relaxed) < a {
+                return Ok(RangeOut {
+                    page: out,
+                    end: true,
+                });
+            }
+            client
+                .get_v3("/customers", &ask.query(Some(&after)))
+                .await?
+        };
+        let fetched = checked_page(&client, &ask, reply, Some(&after), Some(prev)).await?;
+        shared.density.saw(&fetched.page.customers);
         let full = fetched.next.is_some();
         let beyond = fetched.last.is_some_and(|l| l > b);
         let lists = fetched.page.addresses.map(Vec::into_iter);
@@ -113,10 +140,11 @@ async fn read_range(
             // Full, and still inside the range: read on after its last customer.
             Some(l) if full && l < b => from = l + 1,
             _ => {
-                return Ok(RangeOut {
-                    page: out,
-                    end: !full && !beyond,
-                })
+                let end = !full && !beyond;
+                if end {
+                    shared.ended_at.fetch_min(b, Ordering::Relaxed);
+                }
+                return Ok(RangeOut { page: out, end });
             }
         }
     }
@@ -133,37 +161,38 @@ pub(super) fn by_ranges(
     most: u64,
 ) -> BoxStream<'static, Result<Page, ApiError>> {
     let FirstPage { page, last, .. } = first;
-    let density = Arc::new(Density(std::sync::Mutex::new(1.0)));
-    density.saw(&page.customers);
-    let ended = Arc::new(AtomicBool::new(false));
+    let shared = Arc::new(Shared {
+        density: Density(std::sync::Mutex::new(1.0)),
+        slots: tokio::sync::Semaphore::new(concurrency),
+        ended_at: AtomicU64::new(u64::MAX),
+    });
+    shared.density.saw(&page.customers);
     // The ranges, made as they are needed (so widths follow the latest density), and no more
     // once a range has shown the end.
     let mut next = last.and_then(|l| l.checked_add(1));
     let ranges = {
-        let (density, ended) = (density.clone(), ended.clone());
+        let shared = shared.clone();
         std::iter::from_fn(move || {
-            if ended.load(Ordering::Relaxed) {
+            if shared.ended_at.load(Ordering::Relaxed) != u64::MAX {
                 return None;
             }
             let a = next?;
-            let b = a.saturating_add(density.width() - 1);
+            let b = a.saturating_add(shared.density.width() - 1);
             next = b.checked_add(1);
             Some((a, b))
         })
     };
+    // Twice as many ranges under way as requests in flight. The ranges are yielded in order,
+    // and with only `concurrency` of them under way, one slow answer held back every later
+    // range (answered, or being decoded) and so its place: fewer requests were in flight than
+    // allowed. Measured (100,000 customers with addresses, 20 ms, concurrency 8, against a
+    // separate sandbox): 1.46 s on average before, 1.33 s after.
     let reads = stream::iter(ranges)
         .map(move |(a, b)| {
-            let (client, ask, density, ended) =
-                (client.clone(), ask.clone(), density.clone(), ended.clone());
-            async move {
-                let out = read_range(client, ask, cursors, density, a, b).await;
-                if matches!(&out, Ok(r) if r.end) {
-                    ended.store(true, Ordering::Relaxed);
-                }
-                out
-            }
+            let (client, ask, shared) = (client.clone(), ask.clone(), shared.clone());
+            read_range(client, ask, cursors, shared, a, b)
         })
-        .buffered(concurrency);
+        .buffered(2 * concurrency);
     let reads = driven(reads, concurrency);
     let walk = Walk {
         reads,
