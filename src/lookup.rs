@@ -24,7 +24,7 @@ use std::sync::Mutex;
 
 use futures::StreamExt;
 
-use crate::api::store::Reader;
+use crate::api::store::{Pages, Reader};
 use crate::api::{ApiError, Client, Customer};
 use crate::mapping::row::Snapshot;
 use crate::report::Progress;
@@ -126,9 +126,17 @@ impl<S: Entry> CustomerIndex<S> {
         concurrency: usize,
         on_page: impl Fn(),
     ) -> Result<CustomerIndex<S>, ApiError> {
+        CustomerIndex::from_pages(reader.pages_counted(count, concurrency), on_page).await
+    }
+
+    /// Every customer of a whole store's `pages`, as a complete index (a customer missing
+    /// from every page is not in the store); `on_page` is called after each page.
+    pub async fn from_pages(
+        mut pages: Pages,
+        on_page: impl Fn(),
+    ) -> Result<CustomerIndex<S>, ApiError> {
         let mut idx = CustomerIndex::empty(true);
-        let mut stream = reader.pages_counted(count, concurrency);
-        while let Some(page) = stream.next().await {
+        while let Some(page) = pages.next().await {
             for c in page?.customers {
                 idx.remember(&c.email, S::of(&c));
             }
@@ -421,14 +429,8 @@ async fn preload_v3(
     let start = reader.start(false).await?;
     // The pages include the first one.
     progress.planning(start.page_requests + 1);
-    let mut idx = CustomerIndex::empty(true);
-    let mut stream = reader.pages(start, concurrency);
-    while let Some(page) = stream.next().await {
-        for c in page?.customers {
-            idx.remember(&c.email, Known::of(&c));
-        }
-        progress.page_read();
-    }
+    let idx = CustomerIndex::from_pages(reader.pages(start, concurrency), || progress.page_read())
+        .await?;
     progress.planned();
     Ok(idx)
 }

@@ -101,6 +101,18 @@ pub enum Value {
     Date(DateTime<Utc>),
 }
 
+impl Value {
+    /// The value as a query parameter: text and numbers as they are, a date as `date`
+    /// writes it (each backend's own date format).
+    pub fn param(&self, date: impl Fn(&DateTime<Utc>) -> String) -> String {
+        match self {
+            Value::Text(s) | Value::Decimal(s) => s.clone(),
+            Value::Id(n) => n.to_string(),
+            Value::Date(d) => date(d),
+        }
+    }
+}
+
 /// The filters of one read: field filters in the order given, and the id bounds, which are
 /// apart because a pager reads by id itself (V2 pages by `min_id`/`max_id`).
 #[derive(Debug, Clone, Default, PartialEq)]

@@ -351,49 +351,70 @@ fn list_sized<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
     d: D,
     expected: usize,
 ) -> Result<Vec<T>, D::Error> {
+    Ok(list_or_none(d, expected)?.unwrap_or_default())
+}
+
+/// A list, or None for anything else (`null`, `{}`, a scalar), for a reader that must tell
+/// "not a list" from "an empty list" (V3's `store_credit_amounts`: no balance is not 0).
+pub(crate) fn lenient_opt_list<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<Vec<T>>, D::Error> {
+    list_or_none(d, 0)
+}
+
+fn list_or_none<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+    expected: usize,
+) -> Result<Option<Vec<T>>, D::Error> {
     struct List<T>(usize, std::marker::PhantomData<T>);
     impl<'de, T: Deserialize<'de>> serde::de::Visitor<'de> for List<T> {
-        type Value = Vec<T>;
+        type Value = Option<Vec<T>>;
         fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
             f.write_str("a list")
         }
-        fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<T>, A::Error> {
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(
+            self,
+            mut seq: A,
+        ) -> Result<Self::Value, A::Error> {
             let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(self.0).min(256));
             while let Some(item) = seq.next_element()? {
                 out.push(item);
             }
-            Ok(out)
+            Ok(Some(out))
         }
-        fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Vec<T>, A::Error> {
+        fn visit_map<A: serde::de::MapAccess<'de>>(
+            self,
+            mut map: A,
+        ) -> Result<Self::Value, A::Error> {
             while map
                 .next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?
                 .is_some()
             {}
-            Ok(Vec::new())
+            Ok(None)
         }
-        fn visit_unit<E>(self) -> Result<Vec<T>, E> {
-            Ok(Vec::new())
+        fn visit_unit<E>(self) -> Result<Self::Value, E> {
+            Ok(None)
         }
-        fn visit_none<E>(self) -> Result<Vec<T>, E> {
-            Ok(Vec::new())
+        fn visit_none<E>(self) -> Result<Self::Value, E> {
+            Ok(None)
         }
-        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Vec<T>, D::Error> {
+        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
             d.deserialize_any(self)
         }
-        fn visit_bool<E>(self, _: bool) -> Result<Vec<T>, E> {
-            Ok(Vec::new())
+        fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+            Ok(None)
         }
-        fn visit_i64<E>(self, _: i64) -> Result<Vec<T>, E> {
-            Ok(Vec::new())
+        fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+            Ok(None)
         }
-        fn visit_u64<E>(self, _: u64) -> Result<Vec<T>, E> {
-            Ok(Vec::new())
+        fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+            Ok(None)
         }
-        fn visit_f64<E>(self, _: f64) -> Result<Vec<T>, E> {
-            Ok(Vec::new())
+        fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+            Ok(None)
         }
-        fn visit_str<E>(self, _: &str) -> Result<Vec<T>, E> {
-            Ok(Vec::new())
+        fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+            Ok(None)
         }
     }
     d.deserialize_any(List(expected, std::marker::PhantomData))

@@ -112,6 +112,23 @@ pub struct Sent<'a> {
     pub clock: Option<i64>,
 }
 
+impl<'a> Sent<'a> {
+    /// The names of a create's JSON body (V2's and V3's both name them `first_name` and
+    /// `last_name`; a missing one is empty), with the store's `clock` before its first send.
+    pub fn of_body(body: &'a serde_json::Value, clock: Option<i64>) -> Sent<'a> {
+        let text = |key: &str| {
+            body.get(key)
+                .and_then(serde_json::Value::as_str)
+                .unwrap_or("")
+        };
+        Sent {
+            first_name: text("first_name"),
+            last_name: text("last_name"),
+            clock,
+        }
+    }
+}
+
 /// A customer the reconciling lookup found with the create's email.
 #[derive(Debug, Clone, Copy)]
 pub struct Found<'a> {

@@ -73,7 +73,8 @@ enum First {
     V3(v3::pages::FirstPage),
 }
 
-type Pages = BoxStream<'static, Result<Page, ApiError>>;
+/// A walk's pages, in ascending id.
+pub type Pages = BoxStream<'static, Result<Page, ApiError>>;
 
 impl Reader {
     pub fn new(client: Client, selection: Selection) -> Reader {

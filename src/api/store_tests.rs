@@ -2,10 +2,7 @@
 //! under each backend's capabilities, reaches the store with the same customer; V3 also
 //! writes the form fields and the marketing consent V2 cannot.
 
-use std::time::Duration;
-
 use super::*;
-use crate::api::client::{Connection, Secret};
 use crate::mapping::columns::Layout;
 use crate::mapping::row::{parse_row, Blank};
 use crate::sandbox::{Sandbox, SandboxConfig};
@@ -48,15 +45,7 @@ fn record(email: &str) -> csv::StringRecord {
 
 async fn writer(api: &str) -> (Sandbox, Writer) {
     let sb = Sandbox::start(SandboxConfig::default(), 0).await.unwrap();
-    let client = Client::new(&Connection {
-        api_url: url::Url::parse(&sb.base_url()).unwrap(),
-        store_hash: sb.store_hash().into(),
-        token: Secret::new(sb.token().into()),
-        concurrency: 4,
-        timeout: Duration::from_secs(5),
-        max_retries: 3,
-    })
-    .unwrap();
+    let client = sb.client(4, 3);
     let api = match api {
         "v2" => crate::settings::ApiVersion::V2,
         _ => crate::settings::ApiVersion::V3,
@@ -159,15 +148,7 @@ async fn the_plans_reads_give_every_customer_once_through_either_backend() {
     )
     .await
     .unwrap();
-    let client = Client::new(&Connection {
-        api_url: url::Url::parse(&sb.base_url()).unwrap(),
-        store_hash: sb.store_hash().into(),
-        token: Secret::new(sb.token().into()),
-        concurrency: 4,
-        timeout: Duration::from_secs(5),
-        max_retries: 3,
-    })
-    .unwrap();
+    let client = sb.client(4, 3);
     let mut all: Vec<u64> = sb
         .customers()
         .iter()

@@ -202,6 +202,22 @@ impl Sandbox {
         self.addr
     }
 
+    /// A client of this store for the library's own tests: `concurrency` requests at once,
+    /// `max_retries` repeats.
+    #[cfg(test)]
+    pub(crate) fn client(&self, concurrency: usize, max_retries: u32) -> crate::api::Client {
+        use crate::api::client::{Connection, Secret};
+        crate::api::Client::new(&Connection {
+            api_url: url::Url::parse(&self.base_url()).expect("the sandbox's own URL"),
+            store_hash: self.store_hash().to_string(),
+            token: Secret::new(self.token().to_string()),
+            concurrency,
+            timeout: std::time::Duration::from_secs(30),
+            max_retries,
+        })
+        .expect("a client of the sandbox")
+    }
+
     /// `http://127.0.0.1:PORT`; the client appends `/stores/{hash}/v2/...`.
     pub fn base_url(&self) -> String {
         format!("http://{}", self.addr)

@@ -8,20 +8,12 @@ use bc_customers::sandbox::SandboxConfig;
 
 /// id → (email, customer_group_id) of every store customer.
 fn directory(store: &Store) -> HashMap<u64, (String, u64)> {
-    store
-        .sb
-        .customers()
-        .iter()
-        .map(|c| {
-            (
-                c["id"].as_u64().unwrap(),
-                (
-                    c["email"].as_str().unwrap().to_string(),
-                    c["customer_group_id"].as_u64().unwrap(),
-                ),
-            )
-        })
-        .collect()
+    store.by_id(|c| {
+        (
+            c["email"].as_str().unwrap().to_string(),
+            c["customer_group_id"].as_u64().unwrap(),
+        )
+    })
 }
 
 /// The Customers APIs the row commands write through: tests of behaviour run under both.
@@ -351,12 +343,7 @@ fn delete_with_yes_deletes_by_id_and_email() {
         );
         assert!(results[3]["_message"].contains("no customer with id 77"));
         assert!(results[5]["_message"].contains("not-its-email@example.com"));
-        let left: Vec<u64> = store
-            .sb
-            .customers()
-            .iter()
-            .map(|c| c["id"].as_u64().unwrap())
-            .collect();
+        let left = store.ids();
         assert_eq!(left, [1, 3, 6, 7, 8, 9, 10]);
         // The file is large next to this small store, so the store was read in one page: the
         // unknown id was known to be missing without sending it a DELETE.
@@ -631,11 +618,6 @@ fn delete_never_reads_another_platforms_customer_id_as_bigcommerce_ids() {
     store
         .run(&["delete", "--input", "shopify.csv", "--yes"])
         .expect(0);
-    let left: Vec<u64> = store
-        .sb
-        .customers()
-        .iter()
-        .map(|c| c["id"].as_u64().unwrap())
-        .collect();
+    let left = store.ids();
     assert_eq!(left, [1, 2, 3, 4, 5, 6, 8, 9, 10]);
 }

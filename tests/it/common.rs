@@ -129,6 +129,30 @@ impl Store {
     }
 
     /// A results or export file as rows of column → value (asserting the token is not in it).
+    /// Every store customer's id, in the sandbox's order (ascending).
+    pub fn ids(&self) -> Vec<u64> {
+        self.ids_where(|_| true)
+    }
+
+    /// The ids of the store customers (as the API renders them) that `keep` keeps.
+    pub fn ids_where(&self, keep: impl Fn(&serde_json::Value) -> bool) -> Vec<u64> {
+        self.sb
+            .customers()
+            .iter()
+            .filter(|c| keep(c))
+            .map(|c| c["id"].as_u64().unwrap())
+            .collect()
+    }
+
+    /// What `field` reads of each store customer (as the API renders it), by id.
+    pub fn by_id<T>(&self, field: impl Fn(&serde_json::Value) -> T) -> HashMap<u64, T> {
+        self.sb
+            .customers()
+            .iter()
+            .map(|c| (c["id"].as_u64().unwrap(), field(c)))
+            .collect()
+    }
+
     pub fn csv(&self, name: &str) -> Vec<HashMap<String, String>> {
         read_csv(&self.path(name), &self.token)
     }

@@ -23,17 +23,6 @@ fn assert_ascending_unique(ids: &[u64]) {
     );
 }
 
-/// The customers of the store as the API renders them, filtered locally.
-fn store_ids(store: &Store, keep: impl Fn(&Value) -> bool) -> Vec<u64> {
-    store
-        .sb
-        .customers()
-        .iter()
-        .filter(|c| keep(c))
-        .map(|c| c["id"].as_u64().unwrap())
-        .collect()
-}
-
 /// Files in the store's directory whose name starts with `.` (temporary and spill files).
 fn hidden_files(store: &Store) -> Vec<String> {
     std::fs::read_dir(store.dir.path())
@@ -178,7 +167,7 @@ fn filters_select_the_same_customers_as_the_store() {
     let cases: Vec<(Vec<String>, Vec<u64>)> = vec![
         (
             vec!["--filter".into(), "customer_group_id=2".into()],
-            store_ids(&store, |c| c["customer_group_id"] == 2),
+            store.ids_where(|c| c["customer_group_id"] == 2),
         ),
         (
             vec![
@@ -196,16 +185,14 @@ fn filters_select_the_same_customers_as_the_store() {
                 "--filter".into(),
                 "customer_group_id=1".into(),
             ],
-            store_ids(&store, |c| {
-                date(c, "date_created") >= middle && c["customer_group_id"] == 1
-            }),
+            store.ids_where(|c| date(c, "date_created") >= middle && c["customer_group_id"] == 1),
         ),
         (
             vec![
                 "--filter".into(),
                 format!("max_date_created={}", middle.format("%Y-%m-%d")),
             ],
-            store_ids(&store, |c| {
+            store.ids_where(|c| {
                 date(c, "date_created")
                     <= middle
                         .date_naive()
@@ -215,7 +202,7 @@ fn filters_select_the_same_customers_as_the_store() {
         ),
         (
             vec!["--since".into(), since.clone()],
-            store_ids(&store, |c| date(c, "date_modified") >= middle),
+            store.ids_where(|c| date(c, "date_modified") >= middle),
         ),
         (
             vec!["--filter".into(), format!("email={email}")],

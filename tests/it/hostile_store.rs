@@ -20,8 +20,9 @@ fn via(store: &Store, url: &str, args: &[&str]) -> Command {
     cmd
 }
 
+/// [`via`], run to its end (90 s at most), checked for the token in what it printed.
 pub(crate) fn run_via(store: &Store, url: &str, args: &[&str]) -> Outcome {
-    let out = run_bounded(via(store, url, args), Duration::from_secs(60));
+    let out = run_bounded(via(store, url, args), Duration::from_secs(90));
     assert_no_secret(&out.stdout, &store.token, &[]);
     assert_no_secret(&out.stderr, &store.token, &[]);
     out

@@ -6,7 +6,6 @@
 //! under V3 in `hostile_store` (the V2 tests there run under both APIs).
 
 use std::collections::{HashMap, HashSet};
-use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,7 +13,8 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use crate::common::*;
-use crate::hostile_server::{json, response, run_bounded, Action, Hostile, Outcome, Recorded};
+use crate::hostile_server::{json, response, Action, Hostile, Outcome, Recorded};
+use crate::hostile_store::run_via;
 use bc_customers::sandbox::SandboxConfig;
 
 pub(crate) fn seeded(n: usize) -> Store {
@@ -26,13 +26,8 @@ pub(crate) fn seeded(n: usize) -> Store {
 
 /// The binary with `args` and `--api v3`, pointed at `url` instead of the sandbox.
 pub(crate) fn run_v3(store: &Store, url: &str, args: &[&str]) -> Outcome {
-    let mut cmd: Command = store.command(args);
-    cmd.args(["--api", "v3"]).env("BIGCOMMERCE_API_URL", url);
-    let out = run_bounded(cmd, Duration::from_secs(90));
-    for text in [&out.stdout, &out.stderr] {
-        assert!(!text.contains(&store.token), "the token leaked:\n{text}");
-    }
-    out
+    let args: Vec<&str> = args.iter().copied().chain(["--api", "v3"]).collect();
+    run_via(store, url, &args)
 }
 
 /// The target without its `id:in=` and `email:in=` parameters: what a store that ignores
@@ -57,15 +52,6 @@ fn ignoring_filters(store: &Store) -> Hostile {
             Action::Forward
         }
     })
-}
-
-pub(crate) fn ids_of(store: &Store) -> Vec<u64> {
-    store
-        .sb
-        .customers()
-        .iter()
-        .map(|c| c["id"].as_u64().unwrap())
-        .collect()
 }
 
 pub(crate) use crate::v3_targets::groups as group_of;
@@ -100,19 +86,24 @@ fn put_ids(seen: &[Recorded]) -> HashSet<u64> {
         .collect()
 }
 
+/// The `n` rows of results file `results` are all `created`, each with the id of the store's
+/// customer holding the row's email (`what` names the case in a failure).
+fn every_row_created_with_its_id(store: &Store, results: &str, n: usize, what: &str) {
+    let rows = store.csv(results);
+    assert_eq!(results_of(&rows), vec!["created"; n], "{what}: {rows:?}");
+    for row in &rows {
+        let c = customer(store, &row["email"]);
+        assert_eq!(
+            row["_customer_id"],
+            c["id"].to_string(),
+            "{what}: the id of the customer with the row's email: {row:?}"
+        );
+    }
+}
+
 /// Each customer's email by id.
 fn emails_of(store: &Store) -> HashMap<u64, String> {
-    store
-        .sb
-        .customers()
-        .iter()
-        .map(|c| {
-            (
-                c["id"].as_u64().unwrap(),
-                c["email"].as_str().unwrap().into(),
-            )
-        })
-        .collect()
+    store.by_id(|c| c["email"].as_str().unwrap().into())
 }
 
 /// set-group by id and by email through a store whose lookups ignore the filter and answer
@@ -121,7 +112,7 @@ fn emails_of(store: &Store) -> HashMap<u64, String> {
 #[test]
 fn a_set_group_through_a_store_ignoring_id_in_and_email_in_writes_the_asked_only() {
     let store = seeded(40);
-    let all = ids_of(&store);
+    let all = store.ids();
     let emails = emails_of(&store);
     let proxy = ignoring_filters(&store);
     let vip = store
@@ -191,7 +182,7 @@ fn a_set_group_through_a_store_ignoring_id_in_and_email_in_writes_the_asked_only
 #[test]
 fn a_delete_through_a_store_ignoring_id_in_and_email_in_deletes_the_asked_only() {
     let store = seeded(40);
-    let all = ids_of(&store);
+    let all = store.ids();
     let emails = emails_of(&store);
     let proxy = ignoring_filters(&store);
     let gone = [all[5], all[9], all[20], all[33]];
@@ -223,7 +214,7 @@ fn a_delete_through_a_store_ignoring_id_in_and_email_in_deletes_the_asked_only()
     let mut gone_sorted = gone.to_vec();
     gone_sorted.sort_unstable();
     assert_eq!(deleted_ids(&proxy.requests()), gone_sorted);
-    let left = ids_of(&store);
+    let left = store.ids();
     let want: Vec<u64> = all
         .iter()
         .copied()
@@ -292,12 +283,7 @@ fn an_email_in_answer_listing_other_customers_is_not_taken_as_a_match() {
     };
     store.write("lost.csv", &new_customers_csv(5, "lost"));
     run_v3(&store, &lossy.url(), &["import", "lost.csv"]).expect(0);
-    let rows = store.csv("lost.results.csv");
-    assert_eq!(results_of(&rows), vec!["created"; 5], "{rows:?}");
-    for row in &rows {
-        let c = customer(&store, &row["email"]);
-        assert_eq!(row["_customer_id"], c["id"].to_string(), "{row:?}");
-    }
+    every_row_created_with_its_id(&store, "lost.results.csv", 5, "lost");
     assert_eq!(store.sb.customers().len(), 37, "none created twice");
     // Each email is POSTed once: the lost batch's customers were all found by the lookup,
     // so none of them is sent again. (Counted per email, not per request: on a starved CPU
@@ -307,6 +293,7 @@ fn an_email_in_answer_listing_other_customers_is_not_taken_as_a_match() {
         .map(|i| i["email"].as_str().unwrap().to_string())
         .collect();
     posted.sort();
+    let rows = store.csv("lost.results.csv");
     let mut want: Vec<String> = rows.iter().map(|r| r["email"].clone()).collect();
     want.sort();
     assert_eq!(
@@ -368,16 +355,7 @@ fn create_batch_answers_reordered_short_padded_or_null_give_each_row_its_own_id(
             &["import", &file, "--results", &results],
         );
         out.expect(0);
-        let rows = store.csv(&results);
-        assert_eq!(results_of(&rows), vec!["created"; 10], "{name}: {rows:?}");
-        for row in &rows {
-            let c = customer(&store, &row["email"]);
-            assert_eq!(
-                row["_customer_id"],
-                c["id"].to_string(),
-                "{name}: the id of the customer with the row's email"
-            );
-        }
+        every_row_created_with_its_id(&store, &results, 10, name);
         let posts = proxy
             .requests()
             .iter()
@@ -415,7 +393,7 @@ fn headerless_429s_on_the_put_limit_are_backed_off_and_every_row_lands() {
             }
         })
     };
-    let ids = ids_of(&store);
+    let ids = store.ids();
     let mut csv = String::from("id\n");
     for id in &ids {
         csv.push_str(&format!("{id}\n"));
@@ -465,7 +443,7 @@ fn headerless_429s_on_the_put_limit_are_backed_off_and_every_row_lands() {
 #[test]
 fn a_v3_credentials_check_answered_oddly_is_never_valid() {
     let store = seeded(3);
-    let id = ids_of(&store)[1];
+    let id = store.ids()[1];
     store.write("pw.csv", &format!("id,password\n{id},Correct9Horse!\n"));
     for body in [
         "{}".to_string(),
@@ -555,16 +533,9 @@ fn a_create_answered_with_an_oversized_body_is_looked_up_not_failed() {
             }
         });
         store.write("in.csv", &new_customers_csv(3, "big"));
-        let mut cmd = store.command(&["import", "in.csv", "--api", api]);
-        cmd.env("BIGCOMMERCE_API_URL", proxy.url());
-        let out = run_bounded(cmd, Duration::from_secs(60));
+        let out = run_via(&store, &proxy.url(), &["import", "in.csv", "--api", api]);
         assert_eq!(out.code, 0, "{api}: {}", out.stderr);
-        let rows = store.csv("in.results.csv");
-        assert_eq!(results_of(&rows), vec!["created"; 3], "{api}: {rows:?}");
-        for row in &rows {
-            let c = customer(&store, &row["email"]);
-            assert_eq!(row["_customer_id"], c["id"].to_string(), "{api}");
-        }
+        every_row_created_with_its_id(&store, "in.results.csv", 3, api);
         assert_eq!(store.sb.customers().len(), 3, "{api}: none twice");
     }
 }

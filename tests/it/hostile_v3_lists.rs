@@ -5,13 +5,14 @@
 //! `hostile_v3`.
 
 use std::collections::{HashMap, HashSet};
-use std::time::Duration;
 
 use serde_json::{json, Value};
 
 use crate::common::*;
-use crate::hostile_server::{json, response, run_bounded, Action, Hostile};
-use crate::hostile_v3::{group_of, ids_of, run_v3, seeded};
+use crate::hostile_server::{json, response, Action, Hostile};
+use crate::hostile_store::run_via;
+use crate::hostile_v3::{group_of, run_v3, seeded};
+use crate::v3::{cursor_id, keyset_cursor, v3_customer};
 
 /// What a hostile V3 customer list does wrong.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -38,33 +39,6 @@ enum Lie {
 
 const HELD: u64 = 600;
 
-fn v3_customer(id: u64) -> Value {
-    json!({
-        "id": id, "email": format!("c{id}@example.com"), "first_name": "F", "last_name": "L",
-        "company": "", "phone": "", "notes": "", "tax_exempt_category": "",
-        "registration_ip_address": "", "customer_group_id": 0,
-        "date_created": "2016-01-05T10:00:00Z", "date_modified": "2016-01-05T10:00:00Z",
-        "store_credit_amounts": [{"amount": 0}], "authentication": {"force_password_reset": false},
-        "accepts_product_review_abandoned_cart_emails": false, "form_fields": [],
-    })
-}
-
-/// Base64 (standard, no padding) of `{"id":N}`: SPEC3's cursors, which the export reads as
-/// id ranges, concurrently.
-fn keyset_cursor(id: u64) -> String {
-    use base64::Engine as _;
-    base64::engine::general_purpose::STANDARD_NO_PAD.encode(format!("{{\"id\":{id}}}"))
-}
-
-fn keyset_id(cursor: &str) -> Option<u64> {
-    use base64::Engine as _;
-    let text = base64::engine::general_purpose::STANDARD_NO_PAD
-        .decode(cursor)
-        .ok()?;
-    let v: Value = serde_json::from_slice(&text).ok()?;
-    v["id"].as_u64()
-}
-
 /// A page of the lying store for `query`: opaque cursors `c<last id>`, followed one by one,
 /// or keyset ones.
 fn lying_page(lie: Lie, keyset: bool, query: &str) -> Vec<u8> {
@@ -73,7 +47,7 @@ fn lying_page(lie: Lie, keyset: bool, query: &str) -> Vec<u8> {
         .collect();
     let limit: u64 = q.get("limit").and_then(|l| l.parse().ok()).unwrap_or(50);
     let after: Option<u64> = q.get("after").and_then(|a| match keyset {
-        true => keyset_id(a),
+        true => cursor_id(a),
         false => a.strip_prefix('c').and_then(|a| a.parse().ok()),
     });
     let cursor = |id: u64| match keyset {
@@ -199,7 +173,7 @@ fn v3_pagination_lies_never_give_a_short_export_or_a_made_up_count() {
 #[test]
 fn wrong_shaped_200s_to_v3_lookups_are_never_success() {
     let store = seeded(5);
-    let ids = ids_of(&store);
+    let ids = store.ids();
     let email = store.sb.customers()[1]["email"]
         .as_str()
         .unwrap()
@@ -268,17 +242,20 @@ fn a_store_ignoring_the_filter_fails_set_group_and_export_by_filter() {
             }
         });
         let before = group_of(&store);
-        let mut cmd = store.command(&[
-            "set-group",
-            "--group",
-            "Wholesale",
-            "--filter",
-            &format!("email={email}"),
-            "--api",
-            api,
-        ]);
-        cmd.env("BIGCOMMERCE_API_URL", proxy.url());
-        let out = run_bounded(cmd, Duration::from_secs(60));
+        let filter = format!("email={email}");
+        let out = run_via(
+            &store,
+            &proxy.url(),
+            &[
+                "set-group",
+                "--group",
+                "Wholesale",
+                "--filter",
+                &filter,
+                "--api",
+                api,
+            ],
+        );
         let after = group_of(&store);
         let moved: Vec<u64> = after
             .iter()
@@ -300,17 +277,11 @@ fn a_store_ignoring_the_filter_fails_set_group_and_export_by_filter() {
         );
         // The export of the same filter fails too, instead of a file of every customer.
         store.write("one.csv", "previous\n");
-        let mut cmd = store.command(&[
-            "export",
-            "-o",
-            "one.csv",
-            "--filter",
-            &format!("email={email}"),
-            "--api",
-            api,
-        ]);
-        cmd.env("BIGCOMMERCE_API_URL", proxy.url());
-        let out = run_bounded(cmd, Duration::from_secs(60));
+        let out = run_via(
+            &store,
+            &proxy.url(),
+            &["export", "-o", "one.csv", "--filter", &filter, "--api", api],
+        );
         assert_eq!(out.code, 1, "{api}: {}", out.stderr);
         assert!(out.stderr.contains("ignores the filter"), "{}", out.stderr);
         assert_eq!(store.read("one.csv"), "previous\n", "{api}");

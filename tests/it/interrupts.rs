@@ -91,16 +91,6 @@ fn assert_complete_and_ordered(rows: &[HashMap<String, String>], n: usize) {
     }
 }
 
-/// Customer ids of the store, ascending.
-fn ids(store: &Store) -> Vec<u64> {
-    store
-        .sb
-        .customers()
-        .iter()
-        .map(|c| c["id"].as_u64().unwrap())
-        .collect()
-}
-
 fn ids_csv(ids: &[u64], password_of: impl Fn(u64) -> Option<String>) -> String {
     let mut s = String::from("id,password\n");
     for id in ids {
@@ -296,7 +286,7 @@ fn sigint_and_sigterm_stop_every_row_command_resumably() {
     for (command, api, sig, code) in cases {
         let store = seeded(240, 15);
         let n = 200;
-        let ids = ids(&store)[..n].to_vec();
+        let ids = store.ids()[..n].to_vec();
         let job = job(&store, command, &ids);
         let journal = store.path(&format!("{}.journal", job.results));
         let mut args = strs(&job.args);
@@ -376,7 +366,7 @@ fn sigint_and_sigterm_stop_every_row_command_resumably() {
 fn a_wrong_token_leaves_no_journal_to_resume() {
     let store = seeded(20, 0);
     store.write("new.csv", &new_customers_csv(10, "tok"));
-    let ids = ids(&store);
+    let ids = store.ids();
     store.write("gone.csv", &ids_csv(&ids[..5], |_| None));
     for (args, results) in [
         (vec!["import", "new.csv", "--results", "a.csv"], "a.csv"),
@@ -547,7 +537,7 @@ fn a_symlink_or_a_foreign_file_at_the_journal_path_is_left_alone() {
 #[test]
 fn a_killed_delete_resumes_with_every_row_deleted_once() {
     let store = seeded(400, 4);
-    let ids = ids(&store);
+    let ids = store.ids();
     store.write("gone.csv", &ids_csv(&ids[..300], |_| None));
     let args = [
         "delete",
@@ -695,7 +685,7 @@ fn a_store_going_away_stops_every_row_command_and_resume_finishes_it() {
     for command in ["import", "set-group", "delete", "validate-password"] {
         let store = seeded(340, 5);
         let n = 300;
-        let ids = ids(&store)[..n].to_vec();
+        let ids = store.ids()[..n].to_vec();
         let job = job(&store, command, &ids);
         let journal = store.path(&format!("{}.journal", job.results));
         let proxy = Proxy::start(store.sb.addr());
@@ -819,7 +809,7 @@ fn a_second_signal_abandons_the_rows_in_flight() {
 fn a_store_that_hangs_stops_the_run_after_three_unanswered_rows() {
     let store = seeded(340, 5);
     let n = 300;
-    let ids = ids(&store)[..n].to_vec();
+    let ids = store.ids()[..n].to_vec();
     let job = job(&store, "delete", &ids);
     let journal = store.path(&format!("{}.journal", job.results));
     let proxy = Proxy::start(store.sb.addr());

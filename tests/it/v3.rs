@@ -393,17 +393,24 @@ struct Hostile {
     requests: AtomicU64,
 }
 
-/// Base64 (standard alphabet, no padding) of `{"id":N}` and back.
-fn keyset_cursor(id: u64) -> String {
+/// Base64 (standard alphabet, no padding) of `{"id":N}` and back: SPEC3's cursors, which the
+/// export reads as id ranges, concurrently.
+pub(crate) fn keyset_cursor(id: u64) -> String {
     use base64::Engine as _;
     base64::engine::general_purpose::STANDARD_NO_PAD.encode(format!("{{\"id\":{id}}}"))
 }
 
-fn cursor_id(cursor: &str) -> Option<u64> {
-    (0..=100_000u64).find(|id| keyset_cursor(*id) == cursor)
+pub(crate) fn cursor_id(cursor: &str) -> Option<u64> {
+    use base64::Engine as _;
+    let text = base64::engine::general_purpose::STANDARD_NO_PAD
+        .decode(cursor)
+        .ok()?;
+    let v: Value = serde_json::from_slice(&text).ok()?;
+    v["id"].as_u64()
 }
 
-fn v3_customer(id: u64) -> Value {
+/// A customer as V3 lists it, with everything the export reads.
+pub(crate) fn v3_customer(id: u64) -> Value {
     json!({
         "id": id, "email": format!("c{id}@example.com"), "first_name": "F", "last_name": "L",
         "company": "", "phone": "", "notes": "", "tax_exempt_category": "",

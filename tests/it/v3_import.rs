@@ -10,7 +10,8 @@ use bc_customers::sandbox::SandboxConfig;
 use serde_json::Value;
 
 use crate::common::*;
-use crate::hostile_server::{response, run_bounded, Action, Hostile};
+use crate::hostile_server::{response, Action, Hostile};
+use crate::hostile_store::run_via;
 
 const APIS: [&str; 2] = ["v2", "v3"];
 
@@ -686,9 +687,7 @@ fn reconciled_create_never_takes_an_earlier_customer(api: &str) {
         ),
     );
     let proxy = lagging_index_and_lost_creates(&store, TAKEN);
-    let mut cmd = store.command(&with_api(&["import", "in.csv"], api));
-    cmd.env("BIGCOMMERCE_API_URL", proxy.url());
-    let out = run_bounded(cmd, std::time::Duration::from_secs(60));
+    let out = run_via(&store, &proxy.url(), &with_api(&["import", "in.csv"], api));
     assert_eq!(out.code, 3, "{api}: {}", out.stderr);
     assert!(!out.stderr.contains(&store.token) && !out.stdout.contains(&store.token));
     let rows = store.csv("in.results.csv");
@@ -751,9 +750,7 @@ fn a_broken_date_header_never_fails_a_create_the_run_made() {
             // Before the store's own `Date`: the one a client reads.
             Action::ForwardWithHeaders(vec![("Date".into(), dates[no % dates.len()].into())])
         });
-        let mut cmd = store.command(&with_api(&["import", "in.csv"], api));
-        cmd.env("BIGCOMMERCE_API_URL", proxy.url());
-        let out = run_bounded(cmd, std::time::Duration::from_secs(60));
+        let out = run_via(&store, &proxy.url(), &with_api(&["import", "in.csv"], api));
         assert_eq!(out.code, 0, "{api} {dates:?}: {}", out.stderr);
         let rows = store.csv("in.results.csv");
         let by = by_email(&store);

@@ -38,17 +38,7 @@ fn ids_csv(ids: &[u64]) -> String {
 
 /// Each customer's group by id.
 pub(crate) fn groups(store: &Store) -> HashMap<u64, u64> {
-    store
-        .sb
-        .customers()
-        .iter()
-        .map(|c| {
-            (
-                c["id"].as_u64().unwrap(),
-                c["customer_group_id"].as_u64().unwrap(),
-            )
-        })
-        .collect()
+    store.by_id(|c| c["customer_group_id"].as_u64().unwrap())
 }
 
 /// A delete of 25 ids through V3 sends DELETEs of `id:in` lists only (up to 100 ids each:

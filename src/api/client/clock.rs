@@ -148,18 +148,9 @@ mod tests {
     /// was read is not dated before it (what the reconciliation tests rely on).
     #[tokio::test]
     async fn the_sandbox_date_is_kept_and_agrees_with_its_date_created() {
-        use crate::api::client::{Client, Connection, Secret};
         use crate::sandbox::{Sandbox, SandboxConfig};
         let sb = Sandbox::start(SandboxConfig::default(), 0).await.unwrap();
-        let client = Client::new(&Connection {
-            api_url: url::Url::parse(&sb.base_url()).unwrap(),
-            store_hash: sb.store_hash().to_string(),
-            token: Secret::new(sb.token().to_string()),
-            concurrency: 1,
-            timeout: std::time::Duration::from_secs(5),
-            max_retries: 0,
-        })
-        .unwrap();
+        let client = sb.client(1, 0);
         assert_eq!(client.store_clock(), None, "nothing answered yet");
         client.get_v3("/customers", "limit=1").await.unwrap();
         let clock = client.store_clock().expect("the sandbox sends a Date");

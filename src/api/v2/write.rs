@@ -22,13 +22,8 @@ use crate::mapping::row::{AddressData, RowData, Snapshot};
 pub async fn create(client: &Client, row: &RowData, force_reset: bool) -> Result<u64, WriteError> {
     let body = row.create_payload(force_reset);
     let body = &body;
-    let text = |key: &str| body.get(key).and_then(Value::as_str).unwrap_or("");
-    let sent = once::Sent {
-        first_name: text("first_name"),
-        last_name: text("last_name"),
-        clock: client.store_clock(),
-    };
-    let email = text("email");
+    let sent = once::Sent::of_body(body, client.store_clock());
+    let email = body.get("email").and_then(Value::as_str).unwrap_or("");
     let created = once::create(
         client,
         || async { client.create_customer(body).await.map(|c| Ok(c.id)) },

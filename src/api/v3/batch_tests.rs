@@ -3,12 +3,11 @@
 //! batch, lost answers after commit, the PUT concurrency limit, and deletes never unfiltered.
 
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use serde_json::{json, Value};
 
 use super::*;
-use crate::api::client::{Client, Connection, Secret};
+use crate::api::client::Client;
 use crate::sandbox::{Sandbox, SandboxConfig, V3BatchCommit, V3Options};
 
 async fn sandbox(cfg: SandboxConfig) -> Sandbox {
@@ -24,15 +23,7 @@ async fn sandbox(cfg: SandboxConfig) -> Sandbox {
 }
 
 fn client(sb: &Sandbox, concurrency: usize) -> Client {
-    Client::new(&Connection {
-        api_url: url::Url::parse(&sb.base_url()).unwrap(),
-        store_hash: sb.store_hash().to_string(),
-        token: Secret::new(sb.token().to_string()),
-        concurrency,
-        timeout: Duration::from_secs(5),
-        max_retries: 8,
-    })
-    .unwrap()
+    sb.client(concurrency, 8)
 }
 
 fn batcher(sb: &Sandbox, config: BatchConfig) -> Batcher {

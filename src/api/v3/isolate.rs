@@ -272,12 +272,7 @@ enum Settled {
 /// create's (the names sent, not created before `clock`). Of several customers with one
 /// email (channel-specific ones may share it, §12), the newest (highest id) of ours.
 fn settle(item: &Item, found: &[V3Customer], clock: Option<i64>) -> Settled {
-    let text = |key: &str| item.body.get(key).and_then(Value::as_str).unwrap_or("");
-    let sent = once::Sent {
-        first_name: text("first_name"),
-        last_name: text("last_name"),
-        clock,
-    };
+    let sent = once::Sent::of_body(&item.body, clock);
     let claims: Vec<(u64, once::Claim)> = found
         .iter()
         .filter(|c| item.email.as_deref() == Some(&c.email.to_lowercase()))

@@ -169,11 +169,7 @@ fn v3_name(name: Name) -> Option<&'static str> {
 
 /// A filter's value as V3 reads it: dates as ISO-8601 (V3 shows and takes them so).
 fn v3_value(value: &Value) -> String {
-    match value {
-        Value::Text(s) | Value::Decimal(s) => s.clone(),
-        Value::Id(n) => n.to_string(),
-        Value::Date(d) => iso(*d),
-    }
+    value.param(|d| iso(*d))
 }
 
 /// ISO-8601 UTC with a `Z` (no `+00:00`: a `+` would have to be encoded, §20.7).

@@ -6,7 +6,8 @@ use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 
 use crate::api::models::{
-    lenient_bool, lenient_form_fields, lenient_list, lenient_page, lenient_string, lenient_u64,
+    lenient_bool, lenient_form_fields, lenient_list, lenient_opt_list, lenient_page,
+    lenient_string, lenient_u64,
 };
 use crate::api::{Address, Customer, FormField};
 
@@ -283,58 +284,7 @@ fn decimal4(total: i128) -> String {
 
 impl<'de> Deserialize<'de> for StoreCredit {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<StoreCredit, D::Error> {
-        struct V;
-        impl<'de> serde::de::Visitor<'de> for V {
-            type Value = StoreCredit;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("a list of store credit amounts")
-            }
-            fn visit_seq<A: serde::de::SeqAccess<'de>>(
-                self,
-                mut seq: A,
-            ) -> Result<StoreCredit, A::Error> {
-                let mut out = Vec::new();
-                while let Some(a) = seq.next_element()? {
-                    out.push(a);
-                }
-                Ok(StoreCredit(Some(out)))
-            }
-            fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<StoreCredit, D::Error> {
-                d.deserialize_any(V)
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut map: A,
-            ) -> Result<StoreCredit, A::Error> {
-                while map
-                    .next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?
-                    .is_some()
-                {}
-                Ok(StoreCredit(None))
-            }
-            fn visit_none<E>(self) -> Result<StoreCredit, E> {
-                Ok(StoreCredit(None))
-            }
-            fn visit_unit<E>(self) -> Result<StoreCredit, E> {
-                Ok(StoreCredit(None))
-            }
-            fn visit_bool<E>(self, _: bool) -> Result<StoreCredit, E> {
-                Ok(StoreCredit(None))
-            }
-            fn visit_i64<E>(self, _: i64) -> Result<StoreCredit, E> {
-                Ok(StoreCredit(None))
-            }
-            fn visit_u64<E>(self, _: u64) -> Result<StoreCredit, E> {
-                Ok(StoreCredit(None))
-            }
-            fn visit_f64<E>(self, _: f64) -> Result<StoreCredit, E> {
-                Ok(StoreCredit(None))
-            }
-            fn visit_str<E>(self, _: &str) -> Result<StoreCredit, E> {
-                Ok(StoreCredit(None))
-            }
-        }
-        d.deserialize_any(V)
+        lenient_opt_list(d).map(StoreCredit)
     }
 }
 

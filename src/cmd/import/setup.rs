@@ -7,8 +7,6 @@
 
 use std::sync::Arc;
 
-use futures::StreamExt;
-
 use super::execute::{Importer, StoreCalls};
 use super::plan::RowSemantics;
 use super::prepare::{self, Input};
@@ -140,14 +138,7 @@ async fn plan_lookups_v3(
         crate::report::plural(store_count, "customer", "customers")
     ));
     progress.planning(start.page_requests + 1);
-    // Complete: a customer missing from every page is not in the store.
-    let mut index = CustomerIndex::empty(true);
-    let mut pages = reader.pages(start, concurrency);
-    while let Some(page) = pages.next().await {
-        for c in page.map_err(fatal_if_auth)?.customers {
-            index.remember(&c.email, crate::mapping::row::Snapshot::of(&c));
-        }
-        progress.page_read();
-    }
-    Ok(index)
+    CustomerIndex::from_pages(reader.pages(start, concurrency), || progress.page_read())
+        .await
+        .map_err(fatal_if_auth)
 }

@@ -106,12 +106,8 @@ pub(crate) struct Reply {
 
 impl Reply {
     pub fn json<T: Serialize + ?Sized>(status: StatusCode, value: &T) -> Reply {
-        Reply {
-            status,
-            content_type: Some("application/json"),
-            body: serde_json::to_vec(value).expect("serializing sandbox JSON"),
-            committed: false,
-        }
+        // serde_json::to_vec's own starting size.
+        Reply::json_sized(status, value, 128)
     }
 
     /// [`Reply::json`] into a buffer of `size` bytes to begin with (a big answer).

@@ -305,11 +305,7 @@ impl Query {
 
 /// A filter's value as V2 reads it: dates in RFC-2822, the date format of the V2 API.
 fn v2_value(value: &Value) -> String {
-    match value {
-        Value::Text(s) | Value::Decimal(s) => s.clone(),
-        Value::Id(n) => n.to_string(),
-        Value::Date(d) => d.to_rfc2822(),
-    }
+    value.param(chrono::DateTime::to_rfc2822)
 }
 
 /// The first page of customers (from the user's `min_id`, or the start). With the count, it

@@ -106,16 +106,7 @@ async fn read_all(
     count: u64,
     concurrency: usize,
 ) -> (Vec<u64>, u64) {
-    use crate::api::client::{Connection, Secret};
-    let client = Client::new(&Connection {
-        api_url: Connection::check_api_url(&sandbox.base_url()).unwrap(),
-        store_hash: sandbox.store_hash().to_string(),
-        token: Secret::new(sandbox.token().to_string()),
-        concurrency,
-        timeout: std::time::Duration::from_secs(30),
-        max_retries: 0,
-    })
-    .unwrap();
+    let client = sandbox.client(concurrency, 0);
     let before = client.stats().requests;
     let mut ids = Vec::new();
     let mut pages = customer_pages(client.clone(), q, count, concurrency);
